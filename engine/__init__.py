@@ -1,0 +1,1 @@
+"""HRNN Workbench engine: data, models, training, evaluation and storage. Never imports Qt."""

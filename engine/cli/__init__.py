@@ -1,0 +1,1 @@
+"""Cli package of the HRNN Workbench engine."""

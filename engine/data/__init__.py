@@ -1,0 +1,1 @@
+"""Data package of the HRNN Workbench engine."""

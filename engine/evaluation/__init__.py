@@ -1,0 +1,1 @@
+"""Evaluation package of the HRNN Workbench engine."""

@@ -1,0 +1,39 @@
+"""The one contract every recommender (neural models and baselines) offers to the evaluator.
+
+The evaluator walks B parallel *slots*; each slot holds one user's event stream: for a
+personalized recommender the user's training sessions in time order followed by the test
+session, for a session-only recommender just the test session. At every step each active slot
+consumes its current event; the evaluator then asks for scores of the next item for the slots
+whose next event is a target. Scores are raw (pre-activation) over all ``n_items`` items.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+
+class StreamScorer(Protocol):
+    """Stateful, batched next-item scorer over B slots (B fixed for one evaluation)."""
+
+    #: True if the evaluator must feed the user's training sessions before the test session.
+    personalized: bool
+    #: Number of items scored (the dataset's training items).
+    n_items: int
+
+    def reset(self, n_slots: int) -> None:
+        """Start an evaluation with ``n_slots`` slots, all empty."""
+
+    def assign(self, slots: np.ndarray, users: np.ndarray) -> None:
+        """Slots ``slots`` [b] now hold users ``users`` [b] (dense codes); their state is cleared
+        as at a user start."""
+
+    def consume(self, items: np.ndarray, session_start: np.ndarray, active: np.ndarray) -> None:
+        """Every slot with ``active[s]`` consumes ``items[s]``; ``session_start[s]`` says the item
+        is the first of a new session of the slot's user. Arrays are [B]; inactive entries are
+        ignored."""
+
+    def scores(self, slots: np.ndarray) -> torch.Tensor:
+        """float32 [b, n_items]: raw scores of every item as the next item of slots ``slots`` [b],
+        given everything they consumed so far. Higher is better; not passed through tanh."""

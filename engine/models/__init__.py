@@ -1,0 +1,1 @@
+"""Models package of the HRNN Workbench engine."""

@@ -1,0 +1,1 @@
+"""Storage package of the HRNN Workbench engine."""

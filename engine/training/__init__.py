@@ -1,0 +1,1 @@
+"""Training package of the HRNN Workbench engine."""
