@@ -1,10 +1,18 @@
 """The one contract every recommender (neural models and baselines) offers to the evaluator.
 
-The evaluator walks B parallel *slots*; each slot holds one user's event stream: for a
-personalized recommender the user's training sessions in time order followed by the test
-session, for a session-only recommender just the test session. At every step each active slot
-consumes its current event; the evaluator then asks for scores of the next item for the slots
-whose next event is a target. Scores are raw (pre-activation) over all ``n_items`` items.
+The evaluator walks B parallel *slots*; each slot holds one user's event stream: the user's
+training history (as ``history_feed`` says) followed by the test session. At every step each
+active slot consumes its current event; the evaluator then asks for scores of the next item for
+the slots whose next event is a target (every test event but the session's first). The last event
+of a test session is never consumed (it is only a target). Scores are raw (pre-activation) over
+all ``n_items`` items.
+
+``history_feed`` values:
+- ``"none"``: session-only models (Pop, Item-KNN, RNN, Personal Pop, whose counts come from
+  fitting): the stream is the test session alone.
+- ``"session_inputs"``: HRNN: every training session in time order, each without its last event,
+  exactly as in training (the last event of a session is only a target there).
+- ``"all_events"``: RNN Concat: every training event, as one concatenated sequence.
 """
 from __future__ import annotations
 
@@ -17,8 +25,8 @@ import torch
 class StreamScorer(Protocol):
     """Stateful, batched next-item scorer over B slots (B fixed for one evaluation)."""
 
-    #: True if the evaluator must feed the user's training sessions before the test session.
-    personalized: bool
+    #: Which training events the evaluator feeds before the test session (see the module docstring).
+    history_feed: str
     #: Number of items scored (the dataset's training items).
     n_items: int
 
