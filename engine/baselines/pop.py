@@ -1,0 +1,36 @@
+"""Pop: every prediction is the list of the most popular training items."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.data.session_log import SessionLog
+from engine.evaluation.popularity import item_popularity
+
+
+class PopScorer:
+    """StreamScorer whose scores are the training event counts of the items, whatever was consumed."""
+
+    history_feed = "none"
+
+    def __init__(self, popularity: np.ndarray, device: torch.device | str = "cpu") -> None:
+        """``popularity``: int [n_items] training event counts."""
+        self.n_items = int(len(popularity))
+        self._scores = torch.as_tensor(popularity, dtype=torch.float32, device=device)  # [n_items]
+
+    @classmethod
+    def fit(cls, train: SessionLog, device: torch.device | str = "cpu") -> "PopScorer":
+        return cls(item_popularity(train), device)
+
+    def reset(self, n_slots: int) -> None:
+        """Pop keeps no per-slot state."""
+
+    def assign(self, slots: np.ndarray, users: np.ndarray) -> None:
+        """Pop ignores who the user is."""
+
+    def consume(self, items: np.ndarray, session_start: np.ndarray, active: np.ndarray) -> None:
+        """Pop ignores what was consumed."""
+
+    def scores(self, slots: np.ndarray) -> torch.Tensor:
+        """float32 [b, n_items]: the training counts, the same row for every slot (a read-only view)."""
+        return self._scores.expand(len(slots), self.n_items)  # [b, n_items]

@@ -1,0 +1,157 @@
+"""CLI subcommands for logs and datasets: import, datasets, stats."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from engine.cli.formatting import format_duration, parse_duration, render_statistics, render_table
+from engine.data.column_mapping import PRESETS, ColumnMapping
+from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
+from engine.data.preparation import PrepareSettings
+from engine.storage import catalog
+from engine.storage.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Session cutting and filter options (defaults: the preset's suggestions, else the paper's)."""
+    group = parser.add_argument_group("sessions and filters")
+    group.add_argument("--threshold", type=parse_duration, help="idle gap that starts a new session (default 30m)")
+    group.add_argument("--use-given-sessions", action="store_true", help="use the log's session column")
+    group.add_argument("--drop-event-types", nargs="*", metavar="TYPE", help="event types to delete (XING: 4)")
+    group.add_argument("--keep-repeats", action="store_true", help="keep repeats of an item and type in a session")
+    group.add_argument("--min-item-support", type=int, metavar="N", help="keep items with >= N events (default 10)")
+    group.add_argument("--min-session-length", type=int, metavar="N", help="keep sessions with >= N events (default 3)")
+    group.add_argument("--min-user-sessions", type=int, metavar="N", help="keep users with >= N sessions (default 5)")
+    group.add_argument("--max-user-sessions", type=int, metavar="N", help="keep users with <= N sessions (reference: 199)")
+    group.add_argument("--repeat-filters", action="store_true", help="repeat the filters until nothing changes")
+
+
+def settings_from_arguments(args: argparse.Namespace, base: PrepareSettings) -> PrepareSettings:
+    changes = {
+        "session_threshold_s": args.threshold, "drop_event_types": tuple(args.drop_event_types)
+        if args.drop_event_types is not None else None,
+        "min_item_support": args.min_item_support, "min_session_length": args.min_session_length,
+        "min_user_sessions": args.min_user_sessions, "max_user_sessions": args.max_user_sessions,
+    }
+    data = base.to_json()
+    data.update({key: value for key, value in changes.items() if value is not None})
+    if args.use_given_sessions:
+        data["use_given_sessions"] = True
+    if args.keep_repeats:
+        data["drop_repeats"] = False
+    if args.repeat_filters:
+        data["repeat_until_stable"] = True
+    return PrepareSettings.from_json(data)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("import", help="import a log file and prepare a dataset",
+                                   description="Import an interaction log (CSV/TSV, Parquet, JSON lines; gzip/zip) "
+                                               "and prepare it: sessions, filters, last-session-out split.")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="format preset (default: detected)")
+    parser.add_argument("--name", help="dataset name (default: the file name)")
+    parser.add_argument("--user-column", help="column of user ids (overrides the detected mapping)")
+    parser.add_argument("--item-column", help="column of item ids")
+    parser.add_argument("--time-column", help="column of timestamps")
+    parser.add_argument("--session-column", help="column of session ids")
+    parser.add_argument("--type-column", help="column of event types")
+    parser.add_argument("--time-unit", choices=("auto", "s", "ms", "iso"), help="timestamp unit (default: auto)")
+    parser.add_argument("--skip-invalid-rows", action="store_true",
+                        help="skip rows with an empty field or unreadable time instead of refusing the file")
+    add_prepare_arguments(parser)
+    parser.set_defaults(handler=run_import)
+
+    parser = subparsers.add_parser("datasets", help="list the workspace's datasets")
+    parser.set_defaults(handler=run_datasets)
+
+    parser = subparsers.add_parser("stats", help="print a dataset's Table 1 statistics")
+    parser.add_argument("dataset", help="dataset id or name")
+    parser.set_defaults(handler=run_stats)
+
+    parser = subparsers.add_parser("presets", help="list the known log format presets")
+    parser.set_defaults(handler=run_presets)
+
+
+def _mapping(args: argparse.Namespace, detected: ColumnMapping | None) -> ColumnMapping | None:
+    overrides = {"user": args.user_column, "item": args.item_column, "time": args.time_column,
+                 "session": args.session_column, "event_type": args.type_column, "time_unit": args.time_unit}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if not overrides:
+        return None
+    if detected is None:
+        if not {"item", "time"} <= overrides.keys() or not ({"user", "session"} & overrides.keys()):
+            raise_input("the columns could not be detected: give --user-column, --item-column and --time-column")
+        return ColumnMapping(overrides.get("user"), overrides["item"], overrides["time"], overrides.get("session"),
+                             overrides.get("event_type"), overrides.get("time_unit", "auto"))
+    data = detected.to_json()
+    data.update(overrides)
+    return ColumnMapping.from_json(data)
+
+
+def raise_input(message: str) -> None:
+    from engine.errors import InputError
+
+    raise InputError(message)
+
+
+def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
+    preview = preview_log(args.file, args.preset)
+    mapping = _mapping(args, preview.mapping)
+    base = settings_for(preview.preset, None)
+    settings = settings_from_arguments(args, base)
+    last_report = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if percent >= last_report[0] + 10 or fraction >= 1.0:
+            last_report[0] = percent
+            print(f"  {percent:3d}%  {message}", file=sys.stderr)
+
+    outcome = import_log(workspace, ImportRequest(args.file, args.preset, mapping, settings, args.name,
+                                                  args.skip_invalid_rows), progress)
+    if outcome.reused_dataset:
+        print(f"{args.file} was already imported with these settings: dataset {outcome.dataset_id} "
+              f"'{outcome.dataset_name}' (nothing new stored)")
+    else:
+        reuse = " (the raw log was already stored; prepared again)" if outcome.reused_log else ""
+        print(f"imported {args.file} as dataset {outcome.dataset_id} '{outcome.dataset_name}'{reuse}")
+    if outcome.skipped_rows:
+        print(f"skipped {outcome.skipped_rows} invalid rows")
+    print(f"sessions: idle gap > {format_duration(settings.session_threshold_s)}; filters: item support >= "
+          f"{settings.min_item_support}, session length >= {settings.min_session_length}, user sessions >= "
+          f"{settings.min_user_sessions}")
+    print(render_statistics(outcome.dataset_name, outcome.statistics))
+    return 0
+
+
+def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
+    summaries = catalog.list_datasets(workspace)
+    if not summaries:
+        print(f"no datasets in {workspace.display_name}; import one with: python main.py import FILE")
+        return 0
+    rows = [(s.id, s.name, s.statistics["users"], s.statistics["items"], s.statistics["sessions"],
+             s.statistics["events"], s.created_at.strftime("%Y-%m-%d %H:%M"), s.source_path) for s in summaries]
+    print(render_table(("id", "name", "users", "items", "sessions", "events", "created", "source"), rows))
+    return 0
+
+
+def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
+    with workspace.session() as session:
+        dataset = catalog.find_dataset(session, args.dataset)
+        name, statistics, settings = dataset.name, dataset.statistics, PrepareSettings.from_json(dataset.settings)
+    print(f"sessions: idle gap > {format_duration(settings.session_threshold_s)}; filters: item support >= "
+          f"{settings.min_item_support}, session length >= {settings.min_session_length}, user sessions >= "
+          f"{settings.min_user_sessions}")
+    print(render_statistics(name, statistics))
+    return 0
+
+
+def run_presets(args: argparse.Namespace, workspace: Workspace | None) -> int:
+    rows = [(p.name, p.description) for p in PRESETS.values()]
+    print(render_table(("preset", "format"), rows))
+    return 0

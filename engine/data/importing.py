@@ -1,0 +1,177 @@
+"""Importing a log file into a workspace: read, map, store the raw log, prepare and store the
+dataset, all in one transaction (an interrupted import leaves nothing behind)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.data.column_mapping import PRESETS, ColumnMapping, FormatPreset, detect_mapping
+from engine.data.preparation import PrepareSettings, prepare_events
+from engine.data.raw_log import build_raw_log
+from engine.data.reading import FileFormat, check_readable, preset_for_structure, read_table, sniff_format
+from engine.data.statistics import table1_statistics
+from engine.errors import InputError
+from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
+from engine.storage import catalog
+from engine.storage.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 20
+_DIGEST_BLOCK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What to import and how. ``preset`` and ``mapping`` None: detected. ``settings`` None: the
+    defaults with the preset's suggested values. ``name`` None: from the file name."""
+
+    path: Path
+    preset: str | None = None
+    mapping: ColumnMapping | None = None
+    settings: PrepareSettings | None = None
+    name: str | None = None
+    skip_invalid_rows: bool = False
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    dataset_id: int
+    dataset_name: str
+    log_id: int
+    reused_log: bool  # the same file under the same mapping was imported before
+    reused_dataset: bool  # ... and prepared with the same settings: nothing new stored
+    statistics: dict
+    skipped_rows: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LogPreview:
+    """The first rows of a file, how it was read and the detected preset and mapping."""
+
+    file_format: FileFormat
+    rows: "object"  # pandas.DataFrame of the first rows
+    preset: FormatPreset | None
+    mapping: ColumnMapping | None
+
+
+def file_digest(path: Path, cancel: CancelToken | None = None) -> str:
+    """sha256 of the file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_DIGEST_BLOCK):
+            digest.update(block)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+    return digest.hexdigest()
+
+
+def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
+    """Read the head of ``path`` and detect its format, preset and column mapping."""
+    path = Path(path)
+    preset = _preset(preset_name)
+    file_format = sniff_format(path, preset)
+    rows = read_table(path, file_format, nrows=PREVIEW_ROWS)
+    if preset is None:
+        preset = preset_for_structure(rows, file_format)
+        if preset is not None and preset.column_names is not None:
+            file_format = sniff_format(path, preset)
+            rows = read_table(path, file_format, nrows=PREVIEW_ROWS)
+    mapping = preset.mapping if preset is not None else detect_mapping([str(c) for c in rows.columns])
+    return LogPreview(file_format, rows, preset, mapping)
+
+
+def _preset(name: str | None) -> FormatPreset | None:
+    if name is None:
+        return None
+    if name not in PRESETS:
+        raise InputError(f"unknown format preset '{name}' (known: {', '.join(PRESETS)})")
+    return PRESETS[name]
+
+
+def settings_for(preset: FormatPreset | None, settings: PrepareSettings | None) -> PrepareSettings:
+    """Explicit settings, else the defaults with the preset's suggested values."""
+    if settings is not None:
+        return settings
+    suggested = dict(preset.suggested_settings) if preset is not None else {}
+    if "drop_event_types" in suggested:
+        suggested["drop_event_types"] = tuple(suggested["drop_event_types"])
+    return PrepareSettings(**suggested)
+
+
+def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> ImportOutcome:
+    """Import ``request.path`` and prepare it. A file already imported under the same mapping is
+    not stored again; with the same settings too, the existing dataset is returned."""
+    cancel = cancel or CancelToken()
+    path = Path(request.path)
+    check_readable(path)
+    progress(0.0, f"reading {path.name}")
+    preview = preview_log(path, request.preset)
+    mapping = request.mapping or preview.mapping
+    if mapping is None:
+        raise InputError(f"{path}: cannot tell which columns hold the user, item and time (columns: "
+                         f"{', '.join(map(str, preview.rows.columns))}); choose a preset or map the columns")
+    settings = settings_for(preview.preset, request.settings)
+    digest = file_digest(path, cancel)
+    progress(0.05, "checking the workspace")
+
+    with workspace.session() as session:
+        existing_log = catalog.find_log(session, digest, mapping.key())
+        existing_log_id = existing_log.id if existing_log is not None else None
+        if existing_log_id is not None:
+            found = catalog.find_dataset_by_settings(session, existing_log_id, settings.key())
+            if found is not None:
+                progress(1.0, "already imported")
+                return ImportOutcome(found.id, found.name, existing_log_id, True, True, found.statistics)
+    skipped = 0
+    if existing_log_id is None:
+        frame = read_table(path, preview.file_format)
+        cancel.raise_if_cancelled()
+        progress(0.25, "checking columns and times")
+        raw, skipped = build_raw_log(path, frame, mapping, preview.file_format.has_header, request.skip_invalid_rows)
+        del frame
+    else:
+        progress(0.25, "loading the previously imported log")
+        raw = catalog.load_raw_log(workspace, existing_log_id)
+    cancel.raise_if_cancelled()
+    progress(0.35, "sessionizing and filtering")
+    events = prepare_events(raw, settings)
+    statistics = table1_statistics(events)
+    cancel.raise_if_cancelled()
+
+    with workspace.engine.begin() as connection:
+        log_id = existing_log_id
+        if log_id is None:
+            log_id = catalog.store_log(connection, {
+                "name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
+                "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
+                "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
+                "n_items": len(raw.item_ids), "imported_at": catalog.now_utc(),
+            }, raw, _cancellable(scaled(progress, 0.45, 0.7), cancel))
+        name = catalog.unique_dataset_name(connection, request.name or _default_name(path, preview.preset))
+        dataset_id = catalog.store_dataset(connection, {
+            "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
+            "statistics": statistics, "created_at": catalog.now_utc(),
+        }, events, _cancellable(scaled(progress, 0.7, 1.0), cancel))
+    progress(1.0, "imported")
+    return ImportOutcome(dataset_id, name, log_id, existing_log_id is not None, False, statistics, skipped)
+
+
+def _cancellable(progress: ProgressCallback, cancel: CancelToken):
+    def report(fraction: float, message: str) -> None:
+        cancel.raise_if_cancelled()
+        progress(fraction, message)
+
+    return report
+
+
+def _default_name(path: Path, preset: FormatPreset | None) -> str:
+    stem = path.name
+    for suffix in (".gz", ".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet", ".inter", ".dat", ".data"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return f"{stem} ({preset.name})" if preset is not None and preset.name.endswith("category") else stem

@@ -1,0 +1,241 @@
+"""Preparing a raw log for the models: sessionize, filter in the paper's order, split
+last-session-out (test and validation), and compute the paper's Table 1 statistics.
+
+Everything is vectorised over numpy arrays (no Python loop per event).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.data.raw_log import RawLog
+from engine.errors import EmptyResultError, InputError
+
+log = logging.getLogger(__name__)
+
+TRAIN, TEST, NOT_IN_SPLIT = 0, 1, -1
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """How sessions are cut and filtered (defaults: the paper's filters, one pass)."""
+
+    session_threshold_s: float = 1800.0  # a gap strictly greater than this starts a new session
+    use_given_sessions: bool = False  # use the log's session column instead of the idle threshold
+    drop_event_types: tuple[str, ...] = ()  # event type names to delete (XING: "4", delete)
+    drop_repeats: bool = True  # drop repeats of the same (item, event type) inside a session
+    min_item_support: int = 10  # keep items with at least this many events
+    min_session_length: int = 3  # keep sessions with at least this many events
+    min_user_sessions: int = 5  # keep users with at least this many sessions
+    max_user_sessions: int | None = None  # keep users with at most this many (reference: 199)
+    repeat_until_stable: bool = False  # repeat support/length/user filters until nothing changes
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.session_threshold_s > 0:
+            problems.append(f"session threshold must be positive (got {self.session_threshold_s} s)")
+        for name in ("min_item_support", "min_session_length", "min_user_sessions"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name.replace('_', ' ')} must be at least 1 (got {getattr(self, name)})")
+        if self.min_session_length < 2:
+            problems.append("min session length must be at least 2: a session needs an input and a target")
+        if self.min_user_sessions < 2:
+            problems.append("min user sessions must be at least 2: the last session of each user is the test session")
+        if self.max_user_sessions is not None and self.max_user_sessions < self.min_user_sessions:
+            problems.append(f"max user sessions ({self.max_user_sessions}) is below min user sessions "
+                            f"({self.min_user_sessions})")
+        if problems:
+            raise InputError("invalid preparation settings: " + "; ".join(problems))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["drop_event_types"] = list(self.drop_event_types)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PrepareSettings":
+        return cls(**{**data, "drop_event_types": tuple(data.get("drop_event_types", ()))})
+
+    def key(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedEvents:
+    """The filtered events, sorted by (user, session, time): log codes for users and items,
+    dense session numbers, and split labels (``split``: 0 train / 1 test / -1 removed from the
+    test session by the unseen-item cleaning or in a test session left too short; ``valid_split``:
+    0 validation train / 1 validation test / -1 outside the validation split)."""
+
+    user: np.ndarray  # int64 [E], log user codes
+    session: np.ndarray  # int64 [E], 0..S-1 in (user, time) order
+    item: np.ndarray  # int64 [E], log item codes
+    time: np.ndarray  # float64 [E], unix seconds
+    split: np.ndarray  # int8 [E]
+    valid_split: np.ndarray  # int8 [E]
+    filter_counts: dict[str, int] = field(default_factory=dict)  # events left after each step
+
+    @property
+    def n_events(self) -> int:
+        return int(len(self.item))
+
+
+def sessionize(raw: RawLog, threshold_s: float, use_given_sessions: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(order, session): the event order (user, session, time) and a dense session number per
+    ordered event. A session starts at a user change or where the idle gap is strictly greater
+    than ``threshold_s`` seconds, or, with ``use_given_sessions``, where the session label changes
+    (sessions of a user ordered by their first event's time)."""
+    n = raw.n_events
+    if use_given_sessions:
+        if raw.session_key is None:
+            raise InputError("this log has no session column; cut sessions by an idle threshold instead")
+        keys = raw.session_key
+        starts = pd.Series(raw.time).groupby(keys).transform("min").to_numpy()
+        order = np.lexsort((np.arange(n), raw.time, keys, starts, raw.user))
+        boundary = np.r_[True, (raw.user[order][1:] != raw.user[order][:-1]) | (keys[order][1:] != keys[order][:-1])]
+    else:
+        order = np.arange(n)
+        boundary = np.r_[True, (raw.user[1:] != raw.user[:-1]) | (np.diff(raw.time) > threshold_s)]
+    return order, np.cumsum(boundary[:n], dtype=np.int64) - 1
+
+
+def _renumber(values: np.ndarray) -> np.ndarray:
+    """Dense 0..k-1 numbers of a non-decreasing array, keeping order."""
+    if len(values) == 0:
+        return values.astype(np.int64)
+    return np.cumsum(np.r_[True, values[1:] != values[:-1]], dtype=np.int64) - 1
+
+
+def _first_event_of_sessions(session: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Indices of the first kept event of every session with a kept event (sessions contiguous)."""
+    kept = np.flatnonzero(mask)
+    if len(kept) == 0:
+        return kept
+    return kept[np.r_[True, session[kept][1:] != session[kept][:-1]]]
+
+
+def _filter_sequence(user: np.ndarray, session: np.ndarray, item: np.ndarray, settings: PrepareSettings,
+                     counts: dict[str, int], n_items: int, n_users: int) -> np.ndarray:
+    """Boolean mask after the item support, session length and user session filters, in that
+    order, once or until stable. Raises EmptyResultError naming the filter that left nothing."""
+    keep = np.ones(len(item), dtype=bool)
+    while True:
+        after_support = keep & (np.bincount(item[keep], minlength=n_items)[item] >= settings.min_item_support)
+        lengths = np.bincount(session[after_support], minlength=int(session.max(initial=-1)) + 1)
+        after_length = after_support & (lengths[session] >= settings.min_session_length)
+        per_user = np.bincount(user[_first_event_of_sessions(session, after_length)], minlength=n_users)
+        user_ok = per_user >= settings.min_user_sessions
+        if settings.max_user_sessions is not None:
+            user_ok &= per_user <= settings.max_user_sessions
+        after_users = after_length & user_ok[user]
+        for step, before, after in (("item support", keep, after_support), ("session length", after_support, after_length),
+                                    ("user sessions", after_length, after_users)):
+            counts[step] = int(after.sum())
+            if counts[step] == 0:
+                raise EmptyResultError(_empty_message(step, settings, user, session, item, before, n_items, n_users))
+        stable = counts["user sessions"] == int(keep.sum())
+        keep = after_users
+        if not settings.repeat_until_stable or stable:
+            return keep
+
+
+def _empty_message(step: str, settings: PrepareSettings, user, session, item, mask_before: np.ndarray,
+                   n_items: int, n_users: int) -> str:
+    if step == "item support":
+        best = int(np.bincount(item[mask_before], minlength=n_items).max(initial=0))
+        return (f"the item support filter (>= {settings.min_item_support} events) removed every event: the most "
+                f"frequent item has {best}; try --min-item-support {max(1, best)} or lower")
+    if step == "session length":
+        lengths = np.bincount(session[mask_before], minlength=1)
+        best = int(lengths.max(initial=0))
+        return (f"the session length filter (>= {settings.min_session_length} events) removed every session: the "
+                f"longest has {best} events; try --min-session-length {max(2, best)} or a longer --threshold")
+    if step == "user sessions":
+        firsts = _first_event_of_sessions(session, mask_before)
+        best = int(np.bincount(user[firsts], minlength=n_users).max(initial=0))
+        return (f"the user filter (>= {settings.min_user_sessions} sessions) removed every user: the most active "
+                f"user has {best} sessions; try --min-user-sessions {max(2, best)} or a shorter --threshold")
+    if step == "event types":
+        return f"dropping event types {', '.join(settings.drop_event_types)} removed every event; drop fewer types"
+    return f"the {step} step removed every event"
+
+
+def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
+    """Sessionize, filter and split ``raw``; raises EmptyResultError naming the filter that left nothing."""
+    if raw.n_events == 0:
+        raise EmptyResultError("the log holds no events")
+    order, session = sessionize(raw, settings.session_threshold_s, settings.use_given_sessions)
+    user, item, time = raw.user[order], raw.item[order], raw.time[order]
+    event_type = raw.event_type[order]
+    n_items, n_users = len(raw.item_ids), len(raw.user_ids)
+    counts: dict[str, int] = {"read": raw.n_events}
+
+    keep = np.ones(raw.n_events, dtype=bool)
+    unknown = [name for name in settings.drop_event_types if name not in raw.event_types]
+    if unknown:
+        raise InputError(f"event type(s) {', '.join(unknown)} do not occur in this log "
+                         f"(its types: {', '.join(raw.event_types)})")
+    for name in settings.drop_event_types:
+        keep &= event_type != raw.event_types.index(name)
+    counts["event types"] = int(keep.sum())
+    if settings.drop_repeats:
+        kept = np.flatnonzero(keep)
+        frame = pd.DataFrame({"session": session[kept], "item": item[kept], "type": event_type[kept]})
+        keep[kept[frame.duplicated().to_numpy()]] = False
+    counts["repeats"] = int(keep.sum())
+    for step in ("event types", "repeats"):
+        if counts[step] == 0:
+            raise EmptyResultError(_empty_message(step, settings, user, session, item, np.ones_like(keep), n_items, n_users))
+
+    kept = np.flatnonzero(keep)
+    user, session, item, time = user[kept], session[kept], item[kept], time[kept]
+    filter_mask = _filter_sequence(user, session, item, settings, counts, n_items, n_users)
+    user, session, item, time = (a[filter_mask] for a in (user, session, item, time))
+    session = _renumber(session)
+
+    split = _last_session_split(user, session, item, np.ones(len(item), dtype=bool))
+    counts["test cleaning"] = int((split >= 0).sum())
+    if not (split == TEST).any():
+        raise EmptyResultError("no test session is left: every user's last session lost all but one event to "
+                               "the unseen-item cleaning; relax --min-item-support or use more data")
+    valid_split = _last_session_split(user, session, item, split == TRAIN)
+    return PreparedEvents(user, session, item, time, split.astype(np.int8), valid_split.astype(np.int8), counts)
+
+
+def _last_session_split(user: np.ndarray, session: np.ndarray, item: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Last-session-out split among the ``eligible`` events (sorted by user, session, time):
+    each user's last eligible session is TEST, the rest TRAIN; test events whose item is not in
+    the training events are removed (-1) and test sessions left with fewer than 2 events are
+    removed entirely (-1). Ineligible events get -1."""
+    labels = np.full(len(item), NOT_IN_SPLIT, dtype=np.int64)
+    index = np.flatnonzero(eligible)
+    if len(index) == 0:
+        return labels
+    e_user, e_session = user[index], session[index]
+    last_session_of_user = pd.Series(e_session).groupby(e_user).transform("max").to_numpy()
+    is_test = e_session == last_session_of_user
+    labels[index] = np.where(is_test, TEST, TRAIN)
+    train_items = np.zeros(int(item.max()) + 1, dtype=bool)
+    train_items[item[index[~is_test]]] = True
+    test_index = index[is_test]
+    unseen = ~train_items[item[test_index]]
+    labels[test_index[unseen]] = NOT_IN_SPLIT
+    test_index = test_index[~unseen]
+    if len(test_index):
+        sessions, lengths = np.unique(session[test_index], return_counts=True)
+        too_short = sessions[lengths < 2]
+        labels[test_index[np.isin(session[test_index], too_short)]] = NOT_IN_SPLIT
+    # a user with only one eligible session has no training part: the session cannot be tested
+    only_one = np.flatnonzero(pd.Series(e_session).groupby(e_user).transform("min").to_numpy() == last_session_of_user)
+    labels[index[only_one]] = NOT_IN_SPLIT
+    return labels
+
+
+def with_settings(settings: PrepareSettings, **changes: Any) -> PrepareSettings:
+    """A copy of ``settings`` with some fields changed (validated again)."""
+    return replace(settings, **changes)

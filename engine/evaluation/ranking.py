@@ -1,0 +1,46 @@
+"""Rank of each target item among the scored items, batched on torch tensors (CPU or GPU)."""
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import torch
+
+#: How items scored exactly as the target count: "standard" (optimistic: ties never count
+#: against the target), "conservative" (every tied item ranks above it), "median" (half of them do).
+TieMode = Literal["standard", "conservative", "median"]
+TIE_MODES: tuple[str, ...] = get_args(TieMode)
+
+
+def rank_targets(
+    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = "standard",
+    candidates: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """float64 [b]: rank of ``targets`` [b] (int64 item codes) under ``scores`` [b, n_items], 1 = best.
+
+    rank = 1 + #higher + t * #tied, with #tied counting the other items scored exactly as the target
+    and t = 0, 1, 1/2 for the standard, conservative and median tie modes. Only items in
+    ``candidates`` (bool [n_items]; None means all) and the target itself compete.
+
+    NaN: a target scored NaN gets the worst rank (the number of competing items) in every tie
+    mode; other items scored NaN never rank above the target.
+    """
+    if tie_mode not in TIE_MODES:
+        raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+    target_scores = scores.gather(1, targets.unsqueeze(1))  # [b, 1]
+    higher = scores > target_scores  # [b, n_items]
+    if candidates is not None:
+        higher &= candidates
+        target_is_candidate = candidates[targets].to(torch.int64)  # [b]
+        n_competing = int(candidates.sum()) + 1 - target_is_candidate  # [b]
+    else:
+        target_is_candidate = torch.ones_like(targets)  # [b]
+        n_competing = torch.full_like(targets, scores.shape[1])  # [b]
+    rank = 1.0 + higher.sum(1, dtype=torch.float64)  # [b]
+    if tie_mode != "standard":
+        tied = scores == target_scores  # [b, n_items]
+        if candidates is not None:
+            tied &= candidates
+        tied_others = tied.sum(1, dtype=torch.float64) - target_is_candidate  # [b]
+        rank = rank + (tied_others if tie_mode == "conservative" else 0.5 * tied_others)
+    target_is_nan = torch.isnan(target_scores.squeeze(1))  # [b]
+    return torch.where(target_is_nan, n_competing.to(torch.float64), rank)

@@ -1,0 +1,72 @@
+"""The shape of a recurrent recommender network: which layers it has and their sizes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ModelKind = Literal["rnn", "rnn-concat", "hrnn-init", "hrnn-all"]
+MODEL_KINDS: tuple[str, ...] = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+
+#: How HRNN All feeds the user state c to the session GRU at every step: ``"gates"`` adds c V to
+#: the reset and update gates only (the authors' code); ``"input"`` adds it to all three gate
+#: blocks, as if c were concatenated to the input (the paper's wording, "in input").
+UserFeed = Literal["none", "gates", "input"]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Sizes of a network. RNN and RNN Concat are the session level alone (``user_units == 0``).
+    ``embedding_size == 0`` means one-hot input: a row lookup into an items x 3H matrix."""
+
+    n_items: int
+    session_units: int
+    user_units: int = 0
+    embedding_size: int = 0
+    user_feed: UserFeed = "none"
+    #: The 2017 reference code's session-start update interpolated from the previous session's state.
+    compat_2017: bool = False
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.user_units > 0
+
+    @property
+    def pad_item(self) -> int:
+        """Index of the padding row of the item tables (input and target of idle slots)."""
+        return self.n_items
+
+    @property
+    def item_in_width(self) -> int:
+        return self.embedding_size or 3 * self.session_units
+
+    @property
+    def dense_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every dense parameter, in storage order (matrices are [in, out])."""
+        hs, hu = self.session_units, self.user_units
+        shapes: dict[str, tuple[int, ...]] = {
+            "session.u_rz": (hs, 2 * hs), "session.u_h": (hs, hs), "session.bias": (3 * hs,),
+        }
+        if self.embedding_size:
+            shapes["session.w_in"] = (self.embedding_size, 3 * hs)
+        if self.user_feed == "gates":
+            shapes["session.v_rz"] = (hu, 2 * hs)
+        elif self.user_feed == "input":
+            shapes["session.v"] = (hu, 3 * hs)
+        if self.hierarchical:
+            shapes.update({
+                "user.w_in": (hs, 3 * hu), "user.u_rz": (hu, 2 * hu), "user.u_h": (hu, hu),
+                "user.bias": (3 * hu,), "init.w": (hu, hs), "init.bias": (hs,),
+            })
+        return shapes
+
+
+def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
+                 embedding_size: int, all_mode: str, compat_2017: bool) -> NetworkSpec:
+    """The spec of model ``kind`` (one of :data:`MODEL_KINDS`)."""
+    hierarchical = kind.startswith("hrnn")
+    feed: UserFeed = all_mode if kind == "hrnn-all" else "none"  # type: ignore[assignment]
+    return NetworkSpec(
+        n_items=n_items, session_units=session_units,
+        user_units=user_units if hierarchical else 0, embedding_size=embedding_size,
+        user_feed=feed, compat_2017=compat_2017 and hierarchical,
+    )

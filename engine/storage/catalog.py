@@ -1,0 +1,154 @@
+"""Storing and finding imported logs and prepared datasets in a workspace."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from engine.data.preparation import TEST, TRAIN, PreparedEvents
+from engine.data.raw_log import RawLog
+from engine.data.session_log import PreparedDataset, SessionLog
+from engine.errors import NotFoundError
+from engine.progress import ProgressCallback, no_progress
+from engine.storage.bulk import insert_columns, read_columns
+from engine.storage.schema import Dataset, DatasetEvent, ImportedLog, LogEvent, LogItem, LogUser
+from engine.storage.workspace import Workspace
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def find_log(session: Session, digest: str, mapping_key: str) -> ImportedLog | None:
+    return session.scalar(select(ImportedLog).where(ImportedLog.digest == digest, ImportedLog.mapping_key == mapping_key))
+
+
+def store_log(connection: Connection, log_row: dict, raw: RawLog, progress: ProgressCallback = no_progress) -> int:
+    """Insert a log and its events inside the caller's transaction; returns the log id."""
+    log_id = connection.execute(ImportedLog.__table__.insert().values(**log_row)).inserted_primary_key[0]
+    insert_columns(connection, LogUser.__table__, {
+        "log_id": log_id, "code": np.arange(len(raw.user_ids)), "original_id": raw.user_ids})
+    insert_columns(connection, LogItem.__table__, {
+        "log_id": log_id, "code": np.arange(len(raw.item_ids)), "original_id": raw.item_ids})
+    session_key = raw.session_key if raw.session_key is not None else np.full(raw.n_events, None, dtype=object)
+    insert_columns(connection, LogEvent.__table__, {
+        "log_id": log_id, "position": np.arange(raw.n_events), "user": raw.user, "item": raw.item,
+        "time": raw.time, "event_type": raw.event_type, "session_key": session_key,
+    }, on_chunk=lambda done: progress(done, "storing raw events"))
+    return int(log_id)
+
+
+def _original_ids(connection: Connection, table, log_id: int) -> np.ndarray:
+    rows = connection.execute(select(table.c.original_id).where(table.c.log_id == log_id).order_by(table.c.code))
+    return np.asarray([row[0] for row in rows], dtype=object)
+
+
+def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
+    """The stored raw events of a log."""
+    with workspace.engine.connect() as connection:
+        log_row = connection.execute(select(ImportedLog.__table__).where(ImportedLog.id == log_id)).one_or_none()
+        if log_row is None:
+            raise NotFoundError(f"no imported log with id {log_id} in the workspace")
+        table = LogEvent.__table__
+        has_sessions = connection.scalar(select(func.count()).select_from(table).where(
+            table.c.log_id == log_id, table.c.session_key.is_not(None))) > 0
+        names = ["user", "item", "time", "event_type"] + (["session_key"] if has_sessions else [])
+        columns = read_columns(connection, table, names, table.c.log_id == log_id, table.c.position, {
+            "user": np.int64, "item": np.int64, "time": np.float64, "event_type": np.int16, "session_key": np.int64})
+        return RawLog(columns["user"], columns["item"], columns["time"], columns["event_type"],
+                      columns.get("session_key"), _original_ids(connection, LogUser.__table__, log_id),
+                      _original_ids(connection, LogItem.__table__, log_id), list(log_row.event_types))
+
+
+def store_dataset(connection: Connection, dataset_row: dict, events: PreparedEvents,
+                  progress: ProgressCallback = no_progress) -> int:
+    """Insert a dataset and its prepared events inside the caller's transaction; returns its id."""
+    dataset_id = connection.execute(Dataset.__table__.insert().values(**dataset_row)).inserted_primary_key[0]
+    insert_columns(connection, DatasetEvent.__table__, {
+        "dataset_id": dataset_id, "position": np.arange(events.n_events), "user": events.user,
+        "session": events.session, "item": events.item, "time": events.time, "split": events.split,
+        "valid_split": events.valid_split,
+    }, on_chunk=lambda done: progress(done, "storing prepared events"))
+    return int(dataset_id)
+
+
+def find_dataset(session: Session, reference: str | int) -> Dataset:
+    """A dataset by id or by name; NotFoundError listing the available ones otherwise."""
+    text = str(reference).strip()
+    dataset = session.get(Dataset, int(text)) if text.isdigit() else None
+    if dataset is None:
+        dataset = session.scalar(select(Dataset).where(Dataset.name == text))
+    if dataset is None:
+        names = session.scalars(select(Dataset.name).order_by(Dataset.id)).all()
+        available = ", ".join(names) if names else "none yet: import a log first"
+        raise NotFoundError(f"no dataset '{text}' in the workspace (available: {available})")
+    return dataset
+
+
+def find_dataset_by_settings(session: Session, log_id: int, settings_key: str) -> Dataset | None:
+    return session.scalar(select(Dataset).where(Dataset.log_id == log_id, Dataset.settings_key == settings_key))
+
+
+def unique_dataset_name(connection: Connection, wanted: str) -> str:
+    """``wanted``, or ``wanted (2)``, ``(3)``... if a dataset already has that name."""
+    existing = set(connection.scalars(select(Dataset.name)).all())
+    if wanted not in existing:
+        return wanted
+    number = 2
+    while f"{wanted} ({number})" in existing:
+        number += 1
+    return f"{wanted} ({number})"
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    id: int
+    name: str
+    source_path: str
+    created_at: datetime
+    statistics: dict
+
+
+def list_datasets(workspace: Workspace) -> list[DatasetSummary]:
+    with workspace.session() as session:
+        rows = session.execute(select(Dataset, ImportedLog.source_path).join(ImportedLog).order_by(Dataset.id)).all()
+        return [DatasetSummary(d.id, d.name, path, d.created_at, d.statistics) for d, path in rows]
+
+
+def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:
+    """The dataset's train/test and validation logs with dense user and item codes."""
+    with workspace.engine.connect() as connection:
+        dataset = connection.execute(select(Dataset.__table__).where(Dataset.id == dataset_id)).one_or_none()
+        if dataset is None:
+            raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
+        table = DatasetEvent.__table__
+        columns = read_columns(connection, table, ["user", "session", "item", "time", "split", "valid_split"],
+                               table.c.dataset_id == dataset_id, table.c.position,
+                               {"user": np.int64, "session": np.int64, "item": np.int64, "time": np.float64,
+                                "split": np.int8, "valid_split": np.int8})
+        user_ids = _original_ids(connection, LogUser.__table__, dataset.log_id)
+        item_ids = _original_ids(connection, LogItem.__table__, dataset.log_id)
+    return prepared_dataset(columns, user_ids, item_ids)
+
+
+def prepared_dataset(columns: dict[str, np.ndarray], log_user_ids: np.ndarray, log_item_ids: np.ndarray) -> PreparedDataset:
+    """Dense codes (users: all in the dataset; items: those in training) and the four logs."""
+    split, valid_split = columns["split"], columns["valid_split"]
+    user_codes, user = np.unique(columns["user"], return_inverse=True)
+    item_codes = np.unique(columns["item"][split == TRAIN])
+    item = np.searchsorted(item_codes, columns["item"])  # test items are training items by construction
+    n_users, n_items = len(user_codes), len(item_codes)
+
+    def part(mask: np.ndarray) -> SessionLog:
+        return SessionLog.from_arrays(user[mask], columns["session"][mask], item[mask], columns["time"][mask],
+                                      n_users, n_items)
+
+    return PreparedDataset(
+        train=part(split == TRAIN), test=part(split == TEST),
+        valid_train=part(valid_split == TRAIN), valid_test=part(valid_split == TEST),
+        user_ids=log_user_ids[user_codes], item_ids=log_item_ids[item_codes],
+    )

@@ -1,0 +1,11 @@
+"""Alembic environment: migrations run on the connection the workspace hands over."""
+from __future__ import annotations
+
+from alembic import context
+
+from engine.storage.schema import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

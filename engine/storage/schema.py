@@ -1,0 +1,109 @@
+"""ORM tables of the workspace (SQLAlchemy 2 typed declarative mapping).
+
+Big per-event tables are ``WITHOUT ROWID`` tables keyed by (owner id, position) so that one
+dataset's events are stored contiguously and read back in order. Event-level tables are written
+and read through the DBAPI in bulk (see ``engine.storage.bulk``), not through ORM objects.
+The alembic migrations in ``engine/storage/migrations`` create exactly these tables; a test checks
+that they agree.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ImportedLog(Base):
+    """One imported source file under one column mapping (raw events, before sessionizing)."""
+
+    __tablename__ = "logs"
+    __table_args__ = (UniqueConstraint("digest", "mapping_key", name="uq_logs_digest_mapping"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source_path: Mapped[str] = mapped_column(String(4000))
+    digest: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the file's bytes
+    mapping_key: Mapped[str] = mapped_column(String(2000))  # canonical JSON of the column mapping
+    file_format: Mapped[dict[str, Any]] = mapped_column(JSON)
+    column_mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    event_types: Mapped[list[Any]] = mapped_column(JSON)  # type names; code = index
+    n_events: Mapped[int] = mapped_column(BigInteger)
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LogUser(Base):
+    """Original id of each user code of a log."""
+
+    __tablename__ = "log_users"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    original_id: Mapped[str] = mapped_column(String(400))
+
+
+class LogItem(Base):
+    """Original id of each item code of a log."""
+
+    __tablename__ = "log_items"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    original_id: Mapped[str] = mapped_column(String(400))
+
+
+class LogEvent(Base):
+    """A raw event of a log, in the order (user, time, file order)."""
+
+    __tablename__ = "log_events"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user: Mapped[int] = mapped_column(Integer)
+    item: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)  # unix seconds
+    event_type: Mapped[int] = mapped_column(SmallInteger)
+    session_key: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # given sessions only
+
+
+class Dataset(Base):
+    """A prepared dataset: a log sessionized, filtered and split under recorded settings."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("log_id", "settings_key", name="uq_datasets_log_settings"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), index=True)
+    settings_key: Mapped[str] = mapped_column(String(2000))  # canonical JSON of the settings
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DatasetEvent(Base):
+    """A prepared event. ``user``/``item`` are the log's codes; ``session`` numbers the dataset's
+    sessions in (user, time) order; ``split`` 0 = train, 1 = test; ``valid_split`` 0 = validation
+    train, 1 = validation test, -1 = not part of the validation split."""
+
+    __tablename__ = "dataset_events"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user: Mapped[int] = mapped_column(Integer)
+    session: Mapped[int] = mapped_column(Integer)
+    item: Mapped[int] = mapped_column(Integer)
+    time: Mapped[float] = mapped_column(Float)  # unix seconds
+    split: Mapped[int] = mapped_column(SmallInteger)
+    valid_split: Mapped[int] = mapped_column(SmallInteger)
