@@ -163,8 +163,8 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
 
 def _cancellable(progress: ProgressCallback, cancel: CancelToken):
     def report(fraction: float, message: str) -> None:
-        cancel.raise_if_cancelled()
         progress(fraction, message)
+        cancel.raise_if_cancelled()
 
     return report
 

@@ -82,8 +82,12 @@ def parse_times(path: Path, values: pd.Series, unit: str, header: bool) -> np.nd
             largest = float(np.abs(seconds).max())
             scale = 1e-6 if largest >= _US_THRESHOLD else 1e-3 if largest >= _MS_THRESHOLD else 1.0
         return seconds * scale
-    if unit in ("s", "ms"):
+    if unit in ("s", "ms") or (unit == "auto" and numbers.notna().mean() > 0.5):
         first = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        if unit == "auto":
+            raise InputError(f"{path}, line {_line(first, header)}: cannot read {values.iloc[first]!r} in column "
+                             f"'{column}' as a time; expected unix seconds, milliseconds or ISO-8601 like the "
+                             "other rows")
         raise InputError(f"{path}, line {_line(first, header)}: column '{column}' holds {values.iloc[first]!r}, "
                          f"not a unix timestamp in {'seconds' if unit == 's' else 'milliseconds'}")
     parsed = pd.to_datetime(values.astype(str), utc=True, format="ISO8601", errors="coerce")

@@ -143,7 +143,10 @@ def sniff_format(path: Path, preset: FormatPreset | None = None) -> FileFormat:
     first_line = text.lstrip().split("\n", 1)[0].strip()
     if (preset is not None and preset.file_kind == "jsonl") or first_line.startswith("{"):
         return FileFormat(compression, "jsonl")
-    lines = [line for line in text.splitlines()[:-1] or text.splitlines() if line.strip()][:200]
+    all_lines = text.splitlines()
+    if len(head) == SNIFF_BYTES and len(all_lines) > 1:
+        all_lines = all_lines[:-1]  # the head may end inside a line
+    lines = [line for line in all_lines if line.strip()][:200]
     if preset is not None and preset.delimiter is not None:
         delimiter = preset.delimiter
     elif all("::" in line for line in lines[:20]):

@@ -40,7 +40,7 @@ from engine.progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
 
-USERS_PER_CHUNK = 16_384
+USERS_PER_CHUNK = 16_384  # part of the seeded output: changing it changes every generated log
 NEAR_THRESHOLD_GAP_RANGE_S = (1200.0, 2400.0)
 XING_SCALE_MIN_ITEM_SUPPORT = 3
 """Item support (events per item) with which :func:`xing_scale_config` meets the paper's XING
@@ -104,6 +104,10 @@ class SyntheticConfig:
             raise InputError(
                 f"synthetic log needs n_users >= 1 and n_items >= 2 * n_topics; got "
                 f"{self.n_users} users, {self.n_items} items, {self.n_topics} topics")
+        counts = ("taste_slots", "favourites_per_slot", "successors_per_item", "max_session_length",
+                  "max_sessions_per_user")
+        if min(getattr(self, name) for name in counts) < 1:
+            raise InputError(f"synthetic log: {', '.join(counts)} must all be >= 1")
         for field in fields(self):
             value = getattr(self, field.name)
             if field.name.endswith("_probability") and not 0.0 <= value <= 1.0:
@@ -153,12 +157,22 @@ PRESETS: dict[str, Callable[[int], SyntheticConfig]] = {
 }
 
 
+def _draw_popular_items(
+    rng: np.random.Generator, topics: np.ndarray, topic_start: np.ndarray, item_cum_weight: np.ndarray,
+) -> np.ndarray:
+    """Internal item ids drawn by Zipf popularity inside each of ``topics`` (any shape)."""
+    start, stop = topic_start[topics], topic_start[topics + 1]
+    low, high = item_cum_weight[start], item_cum_weight[stop]
+    items = np.searchsorted(item_cum_weight, low + rng.random(topics.shape) * (high - low), side="right") - 1
+    return np.clip(items, start, stop - 1)
+
+
 @dataclass(frozen=True)
 class _Catalogue:
     """Items in topic order: internal ids of topic t are ``topic_start[t]:topic_start[t+1]``."""
 
     topic_start: np.ndarray  # int64 [T+1]
-    topic_cum_share: np.ndarray  # float64 [T], cumulative probability of picking each topic
+    topic_cum_share: np.ndarray  # float64 [T-1], inner bounds for picking a topic by its size
     item_cum_weight: np.ndarray  # float64 [I+1], cumulative Zipf weight, 0 first
     successors: np.ndarray  # int64 [I, C], internal ids in the item's topic
     successor_cum_share: np.ndarray  # float64 [C-1], inner bounds for picking a successor slot
@@ -168,35 +182,31 @@ class _Catalogue:
         return np.searchsorted(self.topic_cum_share, rng.random(size), side="right")
 
     def draw_items(self, rng: np.random.Generator, topics: np.ndarray) -> np.ndarray:
-        """Internal ids drawn by Zipf popularity inside each of ``topics``."""
-        start, stop = self.topic_start[topics], self.topic_start[topics + 1]
-        low, high = self.item_cum_weight[start], self.item_cum_weight[stop]
-        target = low + rng.random(topics.shape) * (high - low)
-        items = np.searchsorted(self.item_cum_weight, target, side="right") - 1
-        return np.clip(items, start, stop - 1)
+        return _draw_popular_items(rng, topics, self.topic_start, self.item_cum_weight)
 
 
 def _build_catalogue(config: SyntheticConfig, rng: np.random.Generator) -> _Catalogue:
-    n_topics = config.n_topics
-    sizes = 2 + rng.multinomial(config.n_items - 2 * n_topics, rng.dirichlet(np.full(n_topics, 2.0)))
+    n_topics, n_items, n_successors = config.n_topics, config.n_items, config.successors_per_item
+    sizes = 2 + rng.multinomial(n_items - 2 * n_topics, rng.dirichlet(np.full(n_topics, 2.0)))
     topic_start = np.r_[0, np.cumsum(sizes)].astype(np.int64)
     topic_of_item = np.repeat(np.arange(n_topics), sizes)
-    rank_in_topic = np.arange(config.n_items) - topic_start[topic_of_item]
-    weight = (rank_in_topic + 1.0) ** -config.item_zipf_exponent
-    successor_weight = 0.5 ** np.arange(config.successors_per_item)
-    catalogue = _Catalogue(
-        topic_start=topic_start,
-        topic_cum_share=np.cumsum(sizes[:-1]) / config.n_items,
-        item_cum_weight=np.r_[0.0, np.cumsum(weight)],
-        successors=np.empty((0, config.successors_per_item), dtype=np.int64),
-        successor_cum_share=(np.cumsum(successor_weight) / successor_weight.sum())[:-1],
-        public_id=rng.permutation(config.n_items).astype(np.int64),
-    )
-    successors = catalogue.draw_items(rng, np.repeat(topic_of_item[:, None], config.successors_per_item, axis=1))
-    # An item is never its own successor: replace it by the next item of the topic.
+    rank_in_topic = np.arange(n_items) - topic_start[topic_of_item]
+    item_cum_weight = np.r_[0.0, np.cumsum((rank_in_topic + 1.0) ** -config.item_zipf_exponent)]
+
+    successors = _draw_popular_items(
+        rng, np.repeat(topic_of_item[:, None], n_successors, axis=1), topic_start, item_cum_weight)
+    # An item is never its own successor: replace it by the next item of its topic.
     next_in_topic = topic_start[topic_of_item] + (rank_in_topic + 1) % sizes[topic_of_item]
-    successors = np.where(successors == np.arange(config.n_items)[:, None], next_in_topic[:, None], successors)
-    return replace(catalogue, successors=successors)
+    successors = np.where(successors == np.arange(n_items)[:, None], next_in_topic[:, None], successors)
+    successor_weight = 0.5 ** np.arange(n_successors)
+    return _Catalogue(
+        topic_start=topic_start,
+        topic_cum_share=np.cumsum(sizes[:-1]) / n_items,
+        item_cum_weight=item_cum_weight,
+        successors=successors,
+        successor_cum_share=(np.cumsum(successor_weight) / successor_weight.sum())[:-1],
+        public_id=rng.permutation(n_items).astype(np.int64),
+    )
 
 
 def _draw_sessions_per_user(config: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
@@ -258,7 +268,8 @@ def _generate_chunk_items(
         fresh = ~(repeats | follows)
         pick = rng.integers(0, config.favourites_per_slot, int(repeats.sum()))
         step_items[repeats] = favourites[favourite_row[active[repeats]], pick]
-        successor_slot = np.searchsorted(catalogue.successor_cum_share, rng.random(int(follows.sum())), side="right")
+        successor_slot = np.searchsorted(
+            catalogue.successor_cum_share, rng.random(int(follows.sum())), side="right")
         step_items[follows] = catalogue.successors[current[active[follows]], successor_slot]
         step_items[fresh] = catalogue.draw_items(rng, topic[active[fresh]])
         current[active] = step_items
@@ -287,7 +298,8 @@ def _generate_chunk_times(
     step = np.ceil(idle).astype(np.int64)
     step[1:] += duration[:-1]
     first_session = np.r_[0, np.cumsum(sessions_per_user)[:-1]]
-    user_start = config.start_time + (rng.random(len(sessions_per_user)) * config.user_start_spread_s).astype(np.int64)
+    user_start = config.start_time + (
+        rng.random(len(sessions_per_user)) * config.user_start_spread_s).astype(np.int64)
     step[first_session] = user_start
     session_start = np.cumsum(step)
     session_start -= np.repeat(session_start[first_session] - user_start, sessions_per_user)

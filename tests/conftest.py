@@ -1,0 +1,35 @@
+"""Shared test set-up: headless Qt, quiet OpenMP, one torch thread, paths to the shared real logs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def shared_log(relative: str) -> Path:
+    """A real log from ../shared/data, or skip the test with a message where it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real log {relative} not found under {SHARED_DATA} (it is not part of the project)")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def workspace_path(tmp_path: Path) -> Path:
+    return tmp_path / "workspace.sqlite"

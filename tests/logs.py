@@ -1,0 +1,28 @@
+"""Building small hand-made logs for tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from engine.data.column_mapping import ColumnMapping
+from engine.data.raw_log import RawLog, build_raw_log
+
+MAPPING = ColumnMapping("user", "item", "time", event_type="type")
+
+
+def raw_log(rows: list[tuple]) -> RawLog:
+    """A RawLog from (user, item, time_seconds[, type]) tuples."""
+    frame = pd.DataFrame([r if len(r) == 4 else (*r, "view") for r in rows], columns=["user", "item", "time", "type"])
+    return build_raw_log(Path("hand-made.csv"), frame, MAPPING)[0]
+
+
+def session_rows(user: str, start: int, items: list[str], gap: int = 60) -> list[tuple]:
+    """Rows of one session of ``user`` starting at ``start`` seconds, events ``gap`` seconds apart."""
+    return [(user, item, start + index * gap) for index, item in enumerate(items)]
+
+
+def write_csv(path: Path, rows: list[tuple], header: str = "user_id,item_id,timestamp") -> Path:
+    lines = [header] + [",".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,86 @@
+"""The workspace store: migrations match the ORM, SQLite pragmas, newer schemas refused, URLs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.dialects import postgresql
+
+from engine.errors import WorkspaceError
+from engine.storage.bulk import insert_columns
+from engine.storage.schema import Base, LogEvent
+from engine.storage.workspace import Workspace, workspace_url
+
+
+def test_migrations_create_exactly_the_orm_schema(workspace_path: Path) -> None:
+    with Workspace(workspace_path) as workspace, workspace.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_sqlite_pragmas_wal_foreign_keys_busy_timeout(workspace_path: Path) -> None:
+    with Workspace(workspace_path) as workspace, workspace.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+
+
+def test_reopening_is_idempotent_and_keeps_data(workspace_path: Path) -> None:
+    with Workspace(workspace_path) as workspace, workspace.engine.begin() as connection:
+        connection.execute(text("INSERT INTO logs (name, source_path, digest, mapping_key, file_format, column_mapping,"
+                                " event_types, n_events, n_users, n_items, imported_at) VALUES ('n', 'p', 'd', 'm',"
+                                " '{}', '{}', '[]', 0, 0, 0, '2026-01-01')"))
+    with Workspace(workspace_path) as workspace, workspace.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM logs")).scalar() == 1
+
+
+def test_workspace_of_a_newer_schema_is_refused(workspace_path: Path) -> None:
+    Workspace(workspace_path).close()
+    engine = create_engine(f"sqlite:///{workspace_path}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    engine.dispose()
+    with pytest.raises(WorkspaceError, match="newer version of HRNN Workbench.*upgrade the application"):
+        Workspace(workspace_path)
+
+
+def test_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    path.write_text("these are my notes, not a database " * 100)
+    with pytest.raises(WorkspaceError, match="cannot open workspace"):
+        Workspace(path)
+
+
+def test_directory_as_workspace_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="is a directory"):
+        Workspace(tmp_path)
+
+
+def test_urls_pass_through_and_paths_become_sqlite_urls(tmp_path: Path) -> None:
+    assert workspace_url("postgresql+psycopg://team@db.example/hrnn") == "postgresql+psycopg://team@db.example/hrnn"
+    assert workspace_url(tmp_path / "w.sqlite") == f"sqlite:///{(tmp_path / 'w.sqlite').resolve()}"
+
+
+def test_bulk_insert_uses_named_parameters_on_postgresql() -> None:
+    """Servers with a 'pyformat' driver get dict rows (checked on the compiled statement and rows)."""
+    import numpy as np
+
+    executed: list = []
+
+    class FakeConnection:
+        dialect = postgresql.dialect(paramstyle="pyformat")
+
+        def exec_driver_sql(self, statement, rows):
+            executed.append((statement, rows))
+
+    insert_columns(FakeConnection(), LogEvent.__table__, {
+        "log_id": 1, "position": np.arange(2), "user": np.array([5, 6]), "item": np.array([7, 8]),
+        "time": np.array([1.0, 2.0]), "event_type": np.zeros(2, dtype=np.int16),
+        "session_key": np.array([None, None], dtype=object)})
+    statement, rows = executed[0]
+    assert '"user"' in statement and "%(user)s" in statement
+    assert rows[1] == {"log_id": 1, "position": 1, "user": 6, "item": 8, "time": 2.0, "event_type": 0,
+                       "session_key": None}
