@@ -8,16 +8,15 @@ from pathlib import Path
 from engine.cli.data_commands import add_prepare_arguments, settings_from_arguments
 from engine.cli.formatting import render_statistics
 from engine.data import synthetic
-from engine.data.column_mapping import ColumnMapping
+from engine.data.demo import DEMO_MIN_ITEM_SUPPORT, SYNTHETIC_MAPPING
 from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
 from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_MAPPING = ColumnMapping("user_id", "item_id", "timestamp", event_type="event_type", time_unit="s")
 #: Item support that keeps most of a synthetic log of each preset (it has ~10 events per item).
-PRESET_MIN_ITEM_SUPPORT = {"demo": 5, "xing_scale": synthetic.XING_SCALE_MIN_ITEM_SUPPORT}
+PRESET_MIN_ITEM_SUPPORT = {"demo": DEMO_MIN_ITEM_SUPPORT, "xing_scale": synthetic.XING_SCALE_MIN_ITEM_SUPPORT}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -109,13 +109,14 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     cancel = cancel or CancelToken()
     path = Path(request.path)
     check_readable(path)
-    progress(0.0, f"reading {path.name}")
+    progress(0.0, f"detecting the format of {path.name}")
     preview = preview_log(path, request.preset)
     mapping = request.mapping or preview.mapping
     if mapping is None:
         raise InputError(f"{path}: cannot tell which columns hold the user, item and time (columns: "
                          f"{', '.join(map(str, preview.rows.columns))}); choose a preset or map the columns")
     settings = settings_for(preview.preset, request.settings)
+    progress(0.02, "computing the file's digest")
     digest = file_digest(path, cancel)
     progress(0.05, "checking the workspace")
 
@@ -129,6 +130,7 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
                 return ImportOutcome(found.id, found.name, existing_log_id, True, True, found.statistics)
     skipped = 0
     if existing_log_id is None:
+        progress(0.1, f"reading {path.name}")
         frame = read_table(path, preview.file_format)
         cancel.raise_if_cancelled()
         progress(0.25, "checking columns and times")
@@ -152,13 +154,45 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
                 "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
                 "n_items": len(raw.item_ids), "imported_at": catalog.now_utc(),
             }, raw, _cancellable(scaled(progress, 0.45, 0.7), cancel))
-        name = catalog.unique_dataset_name(connection, request.name or _default_name(path, preview.preset))
-        dataset_id = catalog.store_dataset(connection, {
-            "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
-            "statistics": statistics, "created_at": catalog.now_utc(),
-        }, events, _cancellable(scaled(progress, 0.7, 1.0), cancel))
+        dataset_id, name = _store_dataset(connection, log_id, request.name or _default_name(path, preview.preset),
+                                          settings, events, statistics, _cancellable(scaled(progress, 0.7, 1.0), cancel))
     progress(1.0, "imported")
     return ImportOutcome(dataset_id, name, log_id, existing_log_id is not None, False, statistics, skipped)
+
+
+def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareSettings, events, statistics: dict,
+                   progress: ProgressCallback) -> tuple[int, str]:
+    name = catalog.unique_dataset_name(connection, wanted_name)
+    dataset_id = catalog.store_dataset(connection, {
+        "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
+        "statistics": statistics, "created_at": catalog.now_utc(),
+    }, events, progress)
+    return dataset_id, name
+
+
+def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings, name: str | None = None,
+                    progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> ImportOutcome:
+    """Prepare an already imported log under (other) settings and store the dataset; the same
+    settings again return the existing dataset."""
+    cancel = cancel or CancelToken()
+    with workspace.session() as session:
+        found = catalog.find_dataset_by_settings(session, log_id, settings.key())
+        if found is not None:
+            return ImportOutcome(found.id, found.name, log_id, True, True, found.statistics)
+    progress(0.0, "loading the imported log")
+    raw = catalog.load_raw_log(workspace, log_id)
+    cancel.raise_if_cancelled()
+    progress(0.3, "sessionizing and filtering")
+    events = prepare_events(raw, settings)
+    statistics = table1_statistics(events)
+    cancel.raise_if_cancelled()
+    with workspace.session() as session:
+        log_name = catalog.log_name(session, log_id)
+    with workspace.engine.begin() as connection:
+        dataset_id, stored_name = _store_dataset(connection, log_id, name or log_name, settings, events, statistics,
+                                                 _cancellable(scaled(progress, 0.5, 1.0), cancel))
+    progress(1.0, "prepared")
+    return ImportOutcome(dataset_id, stored_name, log_id, True, False, statistics)
 
 
 def _cancellable(progress: ProgressCallback, cancel: CancelToken):

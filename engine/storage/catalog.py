@@ -47,6 +47,14 @@ def _original_ids(connection: Connection, table, log_id: int) -> np.ndarray:
     return np.asarray([row[0] for row in rows], dtype=object)
 
 
+def log_name(session: Session, log_id: int) -> str:
+    """A short name for datasets of the log: its file name without extensions."""
+    log_row = session.get(ImportedLog, log_id)
+    if log_row is None:
+        raise NotFoundError(f"no imported log with id {log_id} in the workspace")
+    return log_row.name.split(".")[0]
+
+
 def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
     """The stored raw events of a log."""
     with workspace.engine.connect() as connection:

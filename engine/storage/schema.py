@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, SmallInteger,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -107,3 +108,46 @@ class DatasetEvent(Base):
     time: Mapped[float] = mapped_column(Float)  # unix seconds
     split: Mapped[int] = mapped_column(SmallInteger)
     valid_split: Mapped[int] = mapped_column(SmallInteger)
+
+
+RUN_STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+
+
+class Run(Base):
+    """One training run of one model with one seed on one dataset (baselines included)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'finished', 'failed', 'cancelled')",
+                                      name="ck_runs_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(40))
+    preset: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the full configuration, seed included
+    seed: Mapped[int] = mapped_column(Integer)
+    validation: Mapped[bool] = mapped_column(Boolean, default=False)  # trained on the validation split
+    study: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. a hyper-parameter search
+    device: Mapped[str | None] = mapped_column(String(40), nullable=True)  # where it actually ran
+    code_version: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    checkpoint_path: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+
+
+class RunMetric(Base):
+    """A long-format metric row (MLflow style): per-epoch loss, wall seconds, progress. SQLite
+    stores NaN as NULL, so non-finite values are kept in ``special`` ('nan', 'inf', '-inf')."""
+
+    __tablename__ = "run_metrics"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    special: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -1,0 +1,1 @@
+"""Runs: their records in the workspace (status, heartbeat, metrics) and their execution."""

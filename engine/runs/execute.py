@@ -1,0 +1,113 @@
+"""Executing a queued run: load its dataset, train (or fit a baseline), save a checkpoint, and
+record everything in the workspace (status, heartbeat, per-epoch loss and wall seconds, error).
+A cancelled run is marked cancelled, any failure is marked failed with its message; a process
+that dies leaves a stale heartbeat, and the run is then shown as failed."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
+
+from engine.baselines import fit_baseline
+from engine.data.session_log import PreparedDataset
+from engine.errors import Cancelled, WorkbenchError
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.runs import records
+from engine.runs.models import BaselineConfig, config_from_json
+from engine.storage.catalog import load_prepared
+from engine.storage.workspace import Workspace
+from engine.training.checkpoint import save_checkpoint
+from engine.training.loop import resolve_device, train
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, float, float], None]
+BASELINE_FIT_NAMES = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
+
+
+def checkpoint_folder(workspace: Workspace) -> Path:
+    """``checkpoints/`` beside a SQLite workspace file, else in the user's data directory."""
+    if workspace.engine.dialect.name == "sqlite":
+        return Path(workspace.display_name).parent / "checkpoints"
+    return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "checkpoints"
+
+
+class _Heartbeat:
+    """Updates the run's heartbeat every few seconds from a daemon thread while the run works."""
+
+    def __init__(self, workspace: Workspace, run_id: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(workspace, run_id), daemon=True,
+                                        name=f"heartbeat-run-{run_id}")
+
+    def _beat(self, workspace: Workspace, run_id: int) -> None:
+        while not self._stop.wait(records.HEARTBEAT_INTERVAL_S):
+            try:
+                records.heartbeat(workspace, run_id)
+            except Exception:  # noqa: BLE001 - a missed beat must not kill the run
+                log.warning("heartbeat of run %d failed", run_id, exc_info=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = no_progress,
+                cancel: CancelToken | None = None, on_epoch: EpochCallback | None = None,
+                on_started: Callable[[str], None] | None = None,
+                prepared: PreparedDataset | None = None) -> records.RunSummary:
+    """Train queued run ``run_id`` and record it; returns the final run record. Raises nothing for
+    a failed or cancelled run (the record says what happened) except for a run that is not queued."""
+    cancel = cancel or CancelToken()
+    run = records.get_run(workspace, run_id)
+    if run.status != "queued":
+        raise WorkbenchError(f"run {run_id} is {run.status}, not queued: plan a new run instead")
+    try:
+        config = config_from_json(run.config)
+        device = "cpu" if isinstance(config, BaselineConfig) else str(resolve_device(config.device))
+    except WorkbenchError as exc:
+        records.fail_run(workspace, run_id, str(exc))
+        return records.get_run(workspace, run_id)
+    records.start_run(workspace, run_id, device)
+    if on_started is not None:
+        on_started(device)
+    try:
+        with _Heartbeat(workspace, run_id):
+            if prepared is None:
+                progress(0.0, "loading the dataset")
+                prepared = load_prepared(workspace, run.dataset_id)
+            train_log, _ = prepared.split(validation=run.validation)
+            checkpoint = None
+            if isinstance(config, BaselineConfig):
+                progress(0.0, f"fitting {run.model}")
+                fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, "cpu", n_neighbors=config.n_neighbors)
+                cancel.raise_if_cancelled()
+            else:
+                def record_epoch(epoch: int, loss: float, seconds: float) -> None:
+                    records.record_metric(workspace, run_id, "train_loss", epoch, loss)
+                    records.record_metric(workspace, run_id, "epoch_seconds", epoch, seconds)
+                    if on_epoch is not None:
+                        on_epoch(epoch, loss, seconds)
+
+                result = train(config, train_log, progress, cancel, record_epoch)
+                records.record_metric(workspace, run_id, "train_pairs_per_second", 0, result.pairs_per_second)
+                folder = checkpoint_folder(workspace)
+                folder.mkdir(parents=True, exist_ok=True)
+                checkpoint = folder / f"run-{run_id}.pt"
+                save_checkpoint(checkpoint, result.network, config, prepared.item_ids, prepared.user_ids)
+        records.finish_run(workspace, run_id, str(checkpoint) if checkpoint else None)
+    except Cancelled:
+        records.cancel_run(workspace, run_id)
+    except WorkbenchError as exc:
+        records.fail_run(workspace, run_id, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any crash is recorded on the run, then re-raised
+        records.fail_run(workspace, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return records.get_run(workspace, run_id)

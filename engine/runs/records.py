@@ -1,0 +1,137 @@
+"""Run records: creation, status changes with a heartbeat, long-format metrics, and marking runs
+whose process died (no heartbeat) as failed."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, update
+
+from engine.errors import NotFoundError
+from engine.storage.catalog import now_utc
+from engine.storage.schema import Run, RunMetric
+from engine.storage.workspace import Workspace
+from engine.version import code_version
+
+HEARTBEAT_INTERVAL_S = 5.0
+STALE_AFTER_S = 60.0  # a running run silent this long is taken for dead
+FINAL_STATUSES = ("finished", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    dataset_id: int
+    model: str
+    preset: str | None
+    seed: int
+    status: str
+    device: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    validation: bool
+    study: str | None
+    checkpoint_path: str | None
+    config: dict[str, Any]
+
+
+def _summary(run: Run) -> RunSummary:
+    return RunSummary(run.id, run.dataset_id, run.model, run.preset, run.seed, run.status, run.device, run.error,
+                      run.created_at, run.started_at, run.finished_at, run.validation, run.study,
+                      run.checkpoint_path, dict(run.config))
+
+
+def create_run(workspace: Workspace, dataset_id: int, model: str, config: dict[str, Any], seed: int,
+               preset: str | None = None, validation: bool = False, study: str | None = None) -> int:
+    """A new queued run; returns its id."""
+    with workspace.session() as session:
+        run = Run(dataset_id=dataset_id, model=model, preset=preset, config=config, seed=seed, validation=validation,
+                  study=study, code_version=code_version(), status="queued", created_at=now_utc())
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def get_run(workspace: Workspace, run_id: int) -> RunSummary:
+    with workspace.session() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id} in the workspace")
+        return _summary(run)
+
+
+def list_runs(workspace: Workspace, dataset_id: int | None = None, include_validation: bool = True) -> list[RunSummary]:
+    """Runs (oldest first), after marking dead ones as failed."""
+    mark_stale_runs_failed(workspace)
+    query = select(Run).order_by(Run.id)
+    if dataset_id is not None:
+        query = query.where(Run.dataset_id == dataset_id)
+    if not include_validation:
+        query = query.where(Run.validation.is_(False))
+    with workspace.session() as session:
+        return [_summary(run) for run in session.scalars(query)]
+
+
+def _set(workspace: Workspace, run_id: int, **values: Any) -> None:
+    with workspace.session() as session:
+        result = session.execute(update(Run).where(Run.id == run_id).values(**values))
+        if result.rowcount == 0:
+            raise NotFoundError(f"no run {run_id} in the workspace")
+
+
+def start_run(workspace: Workspace, run_id: int, device: str) -> None:
+    now = now_utc()
+    _set(workspace, run_id, status="running", device=device, started_at=now, heartbeat_at=now, error=None)
+
+
+def heartbeat(workspace: Workspace, run_id: int) -> None:
+    _set(workspace, run_id, heartbeat_at=now_utc())
+
+
+def finish_run(workspace: Workspace, run_id: int, checkpoint_path: str | None) -> None:
+    _set(workspace, run_id, status="finished", finished_at=now_utc(), checkpoint_path=checkpoint_path)
+
+
+def fail_run(workspace: Workspace, run_id: int, error: str) -> None:
+    _set(workspace, run_id, status="failed", finished_at=now_utc(), error=error)
+
+
+def cancel_run(workspace: Workspace, run_id: int) -> None:
+    _set(workspace, run_id, status="cancelled", finished_at=now_utc(), error="cancelled by the user")
+
+
+def mark_stale_runs_failed(workspace: Workspace, stale_after_s: float = STALE_AFTER_S) -> int:
+    """Running runs without a heartbeat for ``stale_after_s`` seconds are marked failed; returns how many."""
+    cutoff = now_utc() - timedelta(seconds=stale_after_s)
+    with workspace.session() as session:
+        result = session.execute(
+            update(Run).where(Run.status == "running", Run.heartbeat_at < cutoff).values(
+                status="failed", finished_at=now_utc(),
+                error=f"the run's process stopped without reporting (no heartbeat for over {stale_after_s:.0f} s)"))
+        return int(result.rowcount or 0)
+
+
+def record_metric(workspace: Workspace, run_id: int, key: str, step: int, value: float) -> None:
+    """Store one metric value (replacing an earlier one at the same step); non-finite values kept."""
+    special = None if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+    with workspace.session() as session:
+        session.execute(delete(RunMetric).where(RunMetric.run_id == run_id, RunMetric.key == key,
+                                                RunMetric.step == step))
+        session.add(RunMetric(run_id=run_id, key=key, step=step, value=value if special is None else None,
+                              special=special))
+
+
+def metric_series(workspace: Workspace, run_id: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one metric of a run, in step order; non-finite values restored."""
+    with workspace.session() as session:
+        rows = session.execute(select(RunMetric.step, RunMetric.value, RunMetric.special).where(
+            RunMetric.run_id == run_id, RunMetric.key == key).order_by(RunMetric.step)).all()
+    restore = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+    steps = np.array([row.step for row in rows], dtype=np.int64)
+    values = np.array([restore[row.special] if row.special else row.value for row in rows], dtype=np.float64)
+    return steps, values
