@@ -33,3 +33,20 @@ def _one_torch_thread() -> None:
 @pytest.fixture
 def workspace_path(tmp_path: Path) -> Path:
     return tmp_path / "workspace.sqlite"
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path):
+    """A workspace with a small synthetic dataset (about 1,000 events); yields (workspace, dataset_id)."""
+    from engine.data.importing import ImportRequest, import_log
+    from engine.data.demo import SYNTHETIC_MAPPING
+    from engine.data.preparation import PrepareSettings
+    from engine.data.synthetic import SyntheticConfig, generate_log
+    from engine.storage.workspace import Workspace
+
+    log_path = tmp_path / "small.parquet"
+    generate_log(SyntheticConfig(n_users=80, n_items=120, n_topics=4, seed=3)).to_parquet(log_path)
+    with Workspace(tmp_path / "ws.sqlite") as workspace:
+        outcome = import_log(workspace, ImportRequest(log_path, mapping=SYNTHETIC_MAPPING,
+                                                      settings=PrepareSettings(min_item_support=2), name="small"))
+        yield workspace, outcome.dataset_id
