@@ -18,7 +18,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli.synthetic_commands import SYNTHETIC_MAPPING, write_log  # noqa: E402
+from engine.cli.synthetic_commands import write_log  # noqa: E402
+from engine.data.demo import SYNTHETIC_MAPPING  # noqa: E402
 from engine.data import synthetic  # noqa: E402
 from engine.data.importing import ImportRequest, import_log  # noqa: E402
 from engine.data.preparation import PrepareSettings  # noqa: E402

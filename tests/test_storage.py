@@ -84,3 +84,25 @@ def test_bulk_insert_uses_named_parameters_on_postgresql() -> None:
     assert '"user"' in statement and "%(user)s" in statement
     assert rows[1] == {"log_id": 1, "position": 1, "user": 6, "item": 8, "time": 2.0, "event_type": 0,
                        "session_key": None}
+
+
+@pytest.mark.parametrize("old_revision", ["0001", "0002"])
+def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, old_revision: str) -> None:
+    from alembic import command
+
+    from engine.storage.workspace import _alembic_config
+
+    path = tmp_path / "old.sqlite"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), old_revision)
+        connection.execute(text("INSERT INTO logs (id, name, source_path, digest, mapping_key, file_format, "
+                                "column_mapping, event_types, n_events, n_users, n_items, imported_at) VALUES "
+                                "(1, 'n', 'p', 'd', 'm', '{}', '{}', '[]', 0, 0, 0, '2026-01-01')"))
+        connection.execute(text("INSERT INTO datasets (id, name, log_id, settings_key, settings, statistics, "
+                                "created_at) VALUES (1, 'old data', 1, 'k', '{}', '{}', '2026-01-01')"))
+    engine.dispose()
+    with Workspace(path) as workspace, workspace.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert connection.execute(text("SELECT name FROM datasets")).scalar() == "old data"
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

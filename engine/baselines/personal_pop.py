@@ -76,7 +76,8 @@ class PersonalPopScorer:
 
     def scores(self, slots: np.ndarray) -> torch.Tensor:
         """float32 [b, n_items]: own counts + current-session counts + popularity tie-breaker."""
-        out = np.tile(self._tie_break, (len(slots), 1))  # [b, n_items]
+        out = np.empty((len(slots), self.n_items), dtype=np.float32)  # [b, n_items]
+        out[:] = self._tie_break
         own = self._user_counts[self._slot_user[slots]]  # CSR [b, n_items]
         out[np.repeat(np.arange(len(slots)), np.diff(own.indptr)), own.indices] += own.data
         lengths = self._session_len[slots]  # [b]

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.cli.formatting import render_table
-from engine.errors import InputError
+from engine.errors import Cancelled, InputError, WorkbenchError
+from engine.evaluation.evaluator import EvaluationSettings
 from engine.progress import CancelToken
 from engine.runs import records
+from engine.runs.evaluate_run import evaluate_run
 from engine.runs.execute import execute_run
 from engine.runs.models import MODEL_LABELS, MODELS
 from engine.runs.planning import plan_runs
@@ -121,11 +123,33 @@ def execute_runs(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[
         for run_id in run_ids:
             reporter = RunReporter(run_id, jsonl)
             run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started)
+            if run.status == "finished":
+                run = _evaluate(workspace, run, reporter, cancel)
             reporter.on_finished(run)
             finished.append(run)
             if run.status == "cancelled":
                 break
     return finished
+
+
+def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: "RunReporter",
+              cancel: CancelToken) -> records.RunSummary:
+    """Evaluate a finished run with the default settings; an evaluation error is reported on the
+    run (it stays finished: its training is valid)."""
+    try:
+        evaluation = evaluate_run(workspace, run.id, EvaluationSettings(), reporter.progress, cancel)
+    except Cancelled:
+        return run
+    except WorkbenchError as exc:
+        reporter.emit(event="evaluation_failed", error=str(exc))
+        if not reporter.jsonl:
+            print(f"run {run.id}: evaluation failed: {exc}", file=sys.stderr)
+        return run
+    reporter.emit(event="evaluated", metrics=evaluation.metrics["event"], n_events=evaluation.n_events)
+    if not reporter.jsonl:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics["event"].items() if k.endswith("@5"))
+        print(f"run {run.id}: evaluated on {evaluation.n_events:,} test events: {shown}", file=sys.stderr)
+    return run
 
 
 def _print_summary(runs: list[records.RunSummary], workspace: Workspace) -> None:

@@ -13,13 +13,15 @@ from engine.evaluation.significance import DEFAULT_ALPHA, compare_models, signif
 
 def aggregate_seeds(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """From ``runs`` (one row per (model, seed) with a column per metric) to one row per (model,
-    metric) with columns model, metric, mean, std (sample std, NaN for a single seed), n_seeds."""
+    metric), models in order of appearance and metrics in the given order, with columns model,
+    metric, mean, std (sample std, NaN for a single seed), n_seeds."""
     missing = {"model", "seed", *metrics} - set(runs.columns)
     if missing:
         raise InputError(f"the runs table lacks the columns {sorted(missing)}")
     long = runs.melt(id_vars=["model", "seed"], value_vars=list(metrics), var_name="metric")
     table = long.groupby(["model", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
-    return table.rename(columns={"count": "n_seeds"}).reset_index()
+    order = pd.MultiIndex.from_product([runs["model"].unique(), list(metrics)], names=["model", "metric"])
+    return table.reindex(order).rename(columns={"count": "n_seeds"}).reset_index()
 
 
 def comparison_table(

@@ -41,7 +41,8 @@ class EvaluationSettings:
 
     ks: tuple[int, ...] = (5, 10, 20)  # cut-offs of Recall/MRR/Precision@K
     tie_mode: TieMode = "standard"
-    n_candidates: int | None = None  # None: rank among all items; N: among the N most popular training items + target
+    #: None: rank among all items; N: among the N most popular training items plus the target
+    n_candidates: int | None = None
     batch_size: int = 256  # parallel slots (users)
     compat_2017: bool = False  # count hits as rank < K, as the 2017 reference code did
 
@@ -93,8 +94,9 @@ class EvaluationResult:
 
 
 def evaluate(
-    scorer: StreamScorer, train: SessionLog, test: SessionLog, settings: EvaluationSettings = EvaluationSettings(),
-    progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+    scorer: StreamScorer, train: SessionLog, test: SessionLog,
+    settings: EvaluationSettings = EvaluationSettings(), progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
 ) -> EvaluationResult:
     """Rank every test event but each session's first under ``scorer`` (see the module docstring).
 
@@ -114,24 +116,24 @@ def evaluate(
         candidates = torch.from_numpy(most_popular_mask(item_popularity(train), settings.n_candidates))
     n_slots = min(settings.batch_size, n_users)
     scorer.reset(n_slots)
-    position = np.zeros(n_slots, dtype=np.int64)  # [B] next stream event of each slot
+    cursor = np.zeros(n_slots, dtype=np.int64)  # [B] next stream event of each slot
     end = np.zeros(n_slots, dtype=np.int64)  # [B] end of each slot's stream
     rank_of_event = np.full(streams.n_events, np.nan)  # [L] rank of the target predicted after event l
     next_user, step, n_nan, n_consumed = 0, 0, 0, 0
     while True:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        free = np.flatnonzero(position >= end)
+        free = np.flatnonzero(cursor >= end)
         if len(free) and next_user < n_users:
             slots = free[: n_users - next_user]
             new = np.arange(next_user, next_user + len(slots))
-            position[slots], end[slots] = streams.offsets[new], streams.offsets[new + 1]
+            cursor[slots], end[slots] = streams.offsets[new], streams.offsets[new + 1]
             scorer.assign(slots, streams.users[new])
             next_user += len(slots)
-        active = position < end  # [B]
+        active = cursor < end  # [B]
         if not active.any():
             break
-        event = np.where(active, position, 0)  # [B] stream index (0 where inactive)
+        event = np.where(active, cursor, 0)  # [B] stream index (0 where inactive)
         scorer.consume(streams.item[event], streams.session_start[event] & active, active)
         target_event = np.where(active, streams.target_event[event], -1)  # [B]
         predicting = np.flatnonzero(target_event >= 0)
@@ -142,14 +144,15 @@ def evaluate(
                                  f"expected {(len(predicting), train.n_items)}")
             targets = torch.from_numpy(test.item[target_event[predicting]]).to(scores.device)  # [b]
             n_nan += int(torch.isnan(scores.gather(1, targets.unsqueeze(1))).sum())
-            device_candidates = None if candidates is None else candidates.to(scores.device)
-            ranks = rank_targets(scores, targets, settings.tie_mode, device_candidates)  # [b]
+            if candidates is not None and candidates.device != scores.device:
+                candidates = candidates.to(scores.device)
+            ranks = rank_targets(scores, targets, settings.tie_mode, candidates)  # [b]
             rank_of_event[event[predicting]] = ranks.cpu().numpy()
-        position[active] += 1
+        cursor[active] += 1
         n_consumed += int(active.sum())
         step += 1
         if step % _PROGRESS_EVERY_STEPS == 0:
-            progress(n_consumed / streams.n_events, f"evaluating: {n_consumed} of {streams.n_events} events fed")
+            progress(n_consumed / streams.n_events, f"evaluated {n_consumed} of {streams.n_events} events")
     progress(1.0, f"evaluated {n_users} users")
 
     predicted = streams.target_event >= 0

@@ -10,6 +10,11 @@ import torch
 TieMode = Literal["standard", "conservative", "median"]
 TIE_MODES: tuple[str, ...] = get_args(TieMode)
 
+#: On CPU, rows are ranked in chunks of about this many scores, so that the [rows, n_items]
+#: temporaries stay in cache instead of being allocated (and page-faulted) at full batch size;
+#: this makes ranking several times faster. Other devices rank the whole batch at once.
+_CPU_CHUNK_SCORES = 1 << 19
+
 
 def rank_targets(
     scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = "standard",
@@ -26,6 +31,20 @@ def rank_targets(
     """
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+    n_rows, n_items = scores.shape
+    chunk = max(1, _CPU_CHUNK_SCORES // max(1, n_items)) if scores.device.type == "cpu" else n_rows
+    if chunk >= n_rows:
+        return _rank_rows(scores, targets, tie_mode, candidates)
+    return torch.cat([
+        _rank_rows(scores[i : i + chunk], targets[i : i + chunk], tie_mode, candidates)
+        for i in range(0, n_rows, chunk)
+    ])
+
+
+def _rank_rows(
+    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode, candidates: torch.Tensor | None,
+) -> torch.Tensor:
+    """:func:`rank_targets` of one chunk of rows."""
     target_scores = scores.gather(1, targets.unsqueeze(1))  # [b, 1]
     higher = scores > target_scores  # [b, n_items]
     if candidates is not None:
@@ -35,12 +54,12 @@ def rank_targets(
     else:
         target_is_candidate = torch.ones_like(targets)  # [b]
         n_competing = torch.full_like(targets, scores.shape[1])  # [b]
-    rank = 1.0 + higher.sum(1, dtype=torch.float64)  # [b]
+    rank = 1.0 + higher.sum(1, dtype=torch.int32).to(torch.float64)  # [b] (int32 sums are the fastest)
     if tie_mode != "standard":
         tied = scores == target_scores  # [b, n_items]
         if candidates is not None:
             tied &= candidates
-        tied_others = tied.sum(1, dtype=torch.float64) - target_is_candidate  # [b]
+        tied_others = (tied.sum(1, dtype=torch.int32) - target_is_candidate).to(torch.float64)  # [b]
         rank = rank + (tied_others if tie_mode == "conservative" else 0.5 * tied_others)
     target_is_nan = torch.isnan(target_scores.squeeze(1))  # [b]
     return torch.where(target_is_nan, n_competing.to(torch.float64), rank)

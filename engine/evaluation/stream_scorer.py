@@ -13,6 +13,17 @@ all ``n_items`` items.
 - ``"session_inputs"``: HRNN: every training session in time order, each without its last event,
   exactly as in training (the last event of a session is only a target there).
 - ``"all_events"``: RNN Concat: every training event, as one concatenated sequence.
+
+What the evaluator (:mod:`engine.evaluation.evaluator`) guarantees a scorer:
+- ``reset(B)`` once, with B = min(batch size, users to evaluate); then ``assign`` whenever a slot
+  gets its next user (users in ascending code order), before that slot's first ``consume``.
+- ``session_start`` is True at the first event of every fed training session ("session_inputs"),
+  at the user's first training event only ("all_events": a concatenating scorer should treat the
+  stream as one sequence and may ignore the flag), and at the first event of the test session
+  (in every mode). Entries of inactive slots are 0 / False.
+- ``scores(slots)`` is called only for slots that consumed an event in the same step, right after
+  that ``consume``; the evaluator reads the returned tensor at once and keeps no reference, so it
+  may be a read-only view (e.g. an expanded row). It may live on any device: ranking runs there.
 """
 from __future__ import annotations
 

@@ -46,14 +46,15 @@ class GRUGradients(NamedTuple):
     dx: Tensor  # [B, 3H] gradient of the input projection (per-gate bias gradient = its column sum)
     du_rz: Tensor  # [H, 2H]
     du_h: Tensor  # [H, H]
-    dh_prev: Tensor | None  # [B, H], when asked for
+    dh_prev: Tensor | None  # [U, H], for the rows asked for
 
 
 def gru_backward(
-    dh: Tensor, cache: GRUCache, u_rz: Tensor, u_h: Tensor, need_dh_prev: bool,
+    dh: Tensor, cache: GRUCache, u_rz: Tensor, u_h: Tensor, dh_prev_rows: Tensor | None = None,
 ) -> GRUGradients:
-    """Gradients of one step given ``dh`` [B, H] = dL/dh_new. ``dh_prev`` includes the path through
-    the interpolation only when ``h_blend`` was ``h_prev`` (the corrected model)."""
+    """Gradients of one step given ``dh`` [B, H] = dL/dh_new. With ``dh_prev_rows`` [U] (int64),
+    also dL/dh_prev of those rows [U, H]; it includes the path through the interpolation only when
+    ``h_blend`` was ``h_prev`` (the corrected model)."""
     units = dh.shape[1]
     rz, cand = cache.rz, cache.cand
     z = rz[:, units:]
@@ -69,8 +70,11 @@ def gru_backward(
     du_h = cache.rh.T @ da_h
     du_rz = cache.h_prev.T @ da_rz
     dh_prev = None
-    if need_dh_prev:
-        dh_prev = torch.addmm(drh * rz[:, :units], da_rz, u_rz.T)
+    if dh_prev_rows is not None:
+        def rows(t: Tensor) -> Tensor:
+            return t.index_select(0, dh_prev_rows)
+
+        dh_prev = torch.addmm(rows(drh) * rows(rz[:, :units]), rows(da_rz), u_rz.T)  # [U, H]
         if cache.h_blend is cache.h_prev:
-            dh_prev.addcmul_(dh, 1.0 - z)
+            dh_prev.addcmul_(rows(dh), 1.0 - rows(z))
     return GRUGradients(dx, du_rz, du_h, dh_prev)

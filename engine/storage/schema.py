@@ -151,3 +151,52 @@ class RunMetric(Base):
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     special: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class Evaluation(Base):
+    """One evaluation of a run on its test (or validation) split under recorded settings."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("run_id", "settings_key", name="uq_evaluations_run_settings"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    settings_key: Mapped[str] = mapped_column(String(1000))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)  # averages over events (and sessions, users)
+    n_events: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EventRank(Base):
+    """The rank of one predicted test event. ``user``/``item`` are the dataset's dense codes;
+    ``session`` indexes the test sessions; ``position`` counts the test events consumed before the
+    prediction (1 = predicting the session's second event); ``history_length`` is the user's number
+    of training sessions."""
+
+    __tablename__ = "event_ranks"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[int] = mapped_column(Integer)
+    session: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    session_length: Mapped[int] = mapped_column(Integer)
+    history_length: Mapped[int] = mapped_column(Integer)
+    item: Mapped[int] = mapped_column(Integer)
+    rank: Mapped[float] = mapped_column(Float)
+
+
+class SessionMetric(Base):
+    """A metric averaged over the predictions of one test session (long format)."""
+
+    __tablename__ = "session_metrics"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
+    session: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)

@@ -78,7 +78,7 @@ def _layout(
     final_free = [t for t, _ in free]
     n_steps = max(final_free) if batch_end == "shrink" else min(final_free)
     total = int(lengths.sum())
-    first_of_stream = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.int64)
+    first_of_stream = (np.cumsum(lengths) - lengths).astype(np.int64)
     within = np.arange(total, dtype=np.int64) - np.repeat(first_of_stream, lengths)
     step = np.repeat(start, lengths) + within
     slots = np.repeat(slot, lengths)

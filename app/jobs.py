@@ -1,0 +1,201 @@
+"""Background jobs: engine functions run on a thread pool, their progress, result or error
+delivered to the GUI thread as signals, and a status bar widget listing the running ones.
+
+A :class:`Job` is a QObject living in the GUI thread. The worker thread only emits the job's
+private signals (queued to the GUI thread); the job's public signals are emitted from the GUI
+thread, so anything may be connected to them. Cancellation sets the engine's CancelToken, which
+the engine polls between steps.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+
+from engine.errors import Cancelled, WorkbenchError
+from engine.progress import CancelToken, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+JobWork = Callable[[ProgressCallback, CancelToken], Any]
+PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second per job
+
+
+class _JobRunnable(QRunnable):
+    def __init__(self, job: "Job", work: JobWork) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self._job = job
+        self._work = work
+        self._last_report = 0.0
+
+    def _report(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_report >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+            self._last_report = now
+            self._job._reported.emit(float(fraction), str(message))
+
+    def run(self) -> None:
+        try:
+            self._job.cancel_token.raise_if_cancelled()
+            result = self._work(self._report, self._job.cancel_token)
+        except Cancelled:
+            self._job._ended.emit("cancelled", None)
+        except WorkbenchError as exc:
+            self._job._ended.emit("failed", exc)
+        except Exception as exc:  # noqa: BLE001 - every error goes back to the GUI as data
+            log.exception("unexpected error in background job '%s'", self._job.title)
+            self._job._ended.emit("failed", exc)
+        else:
+            self._job._ended.emit("succeeded", result)
+
+
+class Job(QObject):
+    """One background operation. Public signals are emitted in the GUI thread."""
+
+    progressed = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    finished = Signal()  # after exactly one of succeeded / failed / cancelled
+
+    _reported = Signal(float, str)
+    _ended = Signal(str, object)
+
+    def __init__(self, title: str, work: JobWork, visible: bool = True, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.visible = visible
+        self.cancel_token = CancelToken()
+        self.fraction = 0.0
+        self.message = "waiting"
+        self.state = "running"
+        self.runnable = _JobRunnable(self, work)
+        self._reported.connect(self._on_reported, Qt.ConnectionType.QueuedConnection)
+        self._ended.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @Slot(float, str)
+    def _on_reported(self, fraction: float, message: str) -> None:
+        if not self.running:
+            return
+        self.fraction, self.message = fraction, message
+        self.progressed.emit(fraction, message)
+
+    @Slot(str, object)
+    def _on_ended(self, outcome: str, payload: object) -> None:
+        self.state = outcome
+        if outcome == "succeeded":
+            self.succeeded.emit(payload)
+        elif outcome == "failed":
+            self.failed.emit(payload)
+        else:
+            self.cancelled.emit()
+        self.finished.emit()
+
+
+class JobManager(QObject):
+    """Runs jobs on its own thread pool and keeps them referenced until they finish."""
+
+    jobs_changed = Signal()
+
+    def __init__(self, max_threads: int = 3, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._pool.setExpiryTimeout(2000)
+        self._jobs: list[Job] = []
+
+    def submit(self, title: str, work: JobWork, visible: bool = True) -> Job:
+        """Start ``work(progress, cancel)`` in the background; connect to the returned job's signals."""
+        job = Job(title, work, visible, self)
+        self._jobs.append(job)
+        job.finished.connect(self._on_job_finished)
+        self._pool.start(job.runnable)
+        self.jobs_changed.emit()
+        return job
+
+    def running_jobs(self) -> list[Job]:
+        return [job for job in self._jobs if job.running]
+
+    @Slot()
+    def _on_job_finished(self) -> None:
+        self._jobs = [job for job in self._jobs if job.running]
+        self.jobs_changed.emit()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel every job and wait for the worker threads; True when all stopped in time."""
+        for job in self._jobs:
+            job.cancel()
+        done = self._pool.waitForDone(timeout_ms)
+        self._pool.clear()
+        return done
+
+
+class JobStatusWidget(QWidget):
+    """Status bar part: one compact row (title, progress, cancel) per visible running job."""
+
+    def __init__(self, manager: JobManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._manager = manager
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._idle = QLabel("No background jobs")
+        self._idle.setObjectName("mutedLabel")
+        self._layout.addWidget(self._idle)
+        self._rows: dict[Job, QWidget] = {}
+        manager.jobs_changed.connect(self._rebuild)
+
+    @Slot()
+    def _rebuild(self) -> None:
+        jobs = [job for job in self._manager.running_jobs() if job.visible]
+        for job in list(self._rows):
+            if job not in jobs:
+                self._rows.pop(job).deleteLater()
+        for job in jobs:
+            if job not in self._rows:
+                self._rows[job] = self._row(job)
+                self._layout.addWidget(self._rows[job])
+        self._idle.setVisible(not jobs)
+
+    def _row(self, job: Job) -> QWidget:
+        return _JobRow(job, self)
+
+    def job_titles(self) -> list[str]:
+        return [job.title for job in self._rows]
+
+
+class _JobRow(QWidget):
+    def __init__(self, job: Job, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._job = job
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 0, 0)
+        self._label = QLabel(job.title, self)
+        self._bar = QProgressBar(self)
+        self._bar.setRange(0, 1000)
+        self._bar.setFixedWidth(120)
+        self._bar.setTextVisible(False)
+        cancel = QToolButton(self)
+        cancel.setText("✕")
+        cancel.setToolTip(f"Cancel: {job.title}")
+        cancel.clicked.connect(job.cancel)
+        layout.addWidget(self._label)
+        layout.addWidget(self._bar)
+        layout.addWidget(cancel)
+        job.progressed.connect(self._show_progress)
+
+    @Slot(float, str)
+    def _show_progress(self, fraction: float, message: str) -> None:
+        self._bar.setValue(int(fraction * 1000))
+        self._label.setText(f"{self._job.title}: {message}")

@@ -1,0 +1,94 @@
+"""Evaluation throughput of the baselines on a random log at XING scale.
+
+Usage: python bench/bench_evaluation.py [--scale 1.0] [--batch-size 256] [--device cpu] [--threads N]
+       [--repeat R]
+
+The random log has about 11.5k users, 58k items, 90k sessions and 540k events (the paper's XING
+after filtering); item popularity is Zipf-like. The last session of each user is the test session.
+Throughput is predictions (test events ranked) per second of the whole evaluate() call, history
+feeding ("bootstrapping") included; "pop + history" feeds every user's training sessions to a Pop
+scorer, which measures what feeding costs the evaluator itself. Each figure is the best of
+``--repeat`` evaluations (the machine may be shared).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from engine.baselines import fit_baseline
+from engine.baselines.pop import PopScorer
+from engine.data.session_log import SessionLog
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
+
+
+def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
+    """(train, test) of a random log: ~11.5k*scale users, 58k*scale items, last session per user is test."""
+    rng = np.random.default_rng(seed)
+    n_users, n_items = int(11_500 * scale), int(58_000 * scale)
+    sessions_per_user = 4 + rng.geometric(1 / 3.8, n_users)  # mean 7.8
+    session_user = np.repeat(np.arange(n_users), sessions_per_user)
+    session_length = 2 + rng.geometric(1 / 4.0, len(session_user))  # mean 6
+    user = np.repeat(session_user, session_length)
+    session = np.repeat(np.arange(len(session_user)), session_length)
+    weights = 1.0 / (np.arange(n_items) + 10.0) ** 0.8
+    item = rng.choice(n_items, size=len(user), p=weights / weights.sum())
+    last_session = np.r_[np.cumsum(sessions_per_user)] - 1  # per user
+    is_test = np.isin(session, last_session)
+    train = SessionLog.from_arrays(user[~is_test], session[~is_test], item[~is_test],
+                                   np.arange(int((~is_test).sum()), dtype=float), n_users, n_items)
+    in_train = np.bincount(train.item, minlength=n_items) > 0
+    keep = is_test & in_train[item]
+    test = SessionLog.from_arrays(user[keep], session[keep], item[keep],
+                                  np.arange(int(keep.sum()), dtype=float), n_users, n_items)
+    return train, test.select_sessions(test.session_length >= 2)
+
+
+class PopWithHistory(PopScorer):
+    """Pop fed with the users' training sessions: the evaluator's cost of bootstrapping."""
+
+    history_feed = "session_inputs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the XING-sized log")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, help="evaluations per model; the fastest is shown")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    started = time.perf_counter()
+    train, test = random_split(args.scale, args.seed)
+    print(f"random log: {train.n_users} users, {train.n_items} items, {train.n_events} train events "
+          f"({train.n_sessions} sessions), {test.n_events} test events ({test.n_sessions} sessions); "
+          f"generated in {time.perf_counter() - started:.1f} s")
+    print(f"device {args.device}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+    settings = EvaluationSettings(ks=(5, 10, 20), batch_size=args.batch_size)
+    evaluate(fit_baseline("pop", train, args.device), train, test.select_sessions(
+        np.arange(test.n_sessions) < 500), settings)  # warm-up: first-touch allocations, lazy imports
+    fits = {
+        "pop": lambda: fit_baseline("pop", train, args.device),
+        "pop + history": lambda: PopWithHistory.fit(train, args.device),
+        "personal_pop": lambda: fit_baseline("personal_pop", train, args.device),
+        "item_knn": lambda: fit_baseline("item_knn", train, args.device),
+    }
+    print(f"{'model':<14} {'fit s':>7} {'eval s':>7} {'predictions':>11} {'pred/s':>9} {'fed/s':>9} {'recall@5':>8}")
+    for name, fit in fits.items():
+        started = time.perf_counter()
+        scorer = fit()
+        fit_seconds = time.perf_counter() - started
+        result = min((evaluate(scorer, train, test, settings) for _ in range(args.repeat)), key=lambda r: r.seconds)
+        print(f"{name:<14} {fit_seconds:7.2f} {result.seconds:7.2f} {result.n_events:11d} "
+              f"{result.n_events / result.seconds:9.0f} {result.consumed_events / result.seconds:9.0f} "
+              f"{result.metrics['recall@5']:8.4f}")
+
+
+if __name__ == "__main__":
+    main()

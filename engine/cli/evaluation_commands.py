@@ -1,0 +1,161 @@
+"""CLI subcommands for results: evaluate (runs), report (a dataset's comparison and breakdowns), demo."""
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from engine.cli.formatting import render_statistics, render_table
+from engine.errors import EmptyResultError
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.metrics import metric_names
+from engine.runs import records
+from engine.runs.evaluate_run import evaluate_run
+from engine.runs.report import BREAKDOWNS, breakdown, collect_results, comparison, dataset_popularity
+from engine.storage import catalog
+from engine.storage.workspace import Workspace
+
+DEMO_MODELS = ("pop", "personal-pop", "item-knn", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+DEMO_EPOCHS = 8
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("evaluation")
+    group.add_argument("--k", type=int, nargs="+", default=[5, 10, 20], help="cut-offs (default 5 10 20)")
+    group.add_argument("--ties", choices=("standard", "conservative", "median"), default="standard",
+                       help="how items scored equal to the target count (default standard)")
+    group.add_argument("--candidates", type=int, default=None,
+                       help="rank among the N most popular items plus the target (default: all items)")
+
+
+def evaluation_settings(args: argparse.Namespace) -> EvaluationSettings:
+    return EvaluationSettings(ks=tuple(sorted(set(args.k))), tie_mode=args.ties, n_candidates=args.candidates)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="evaluate finished runs (stores per-event ranks)")
+    parser.add_argument("run_ids", type=int, nargs="+", metavar="RUN_ID")
+    add_evaluation_arguments(parser)
+    parser.set_defaults(handler=run_evaluate)
+
+    parser = subparsers.add_parser("report", help="Table-3-style comparison of a dataset's runs")
+    parser.add_argument("dataset", help="dataset id or name")
+    add_evaluation_arguments(parser)
+    parser.add_argument("--breakdown", choices=BREAKDOWNS, action="append", default=[],
+                        help="also print a breakdown (history, position, popularity); repeatable")
+    parser.add_argument("--reference", help="model the significance marks compare against (default RNN)")
+    parser.add_argument("--level", choices=("event", "session"), default="event",
+                        help="pair the Wilcoxon test by event or by session (default event)")
+    parser.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
+    parser.set_defaults(handler=run_report)
+
+    parser = subparsers.add_parser("demo", help="train and compare all seven models on the synthetic demo log")
+    parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs of the neural models "
+                        f"(default {DEMO_EPOCHS})")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.set_defaults(handler=run_demo, needs_workspace=False)
+
+
+def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
+    settings = evaluation_settings(args)
+    rows = []
+    for run_id in args.run_ids:
+        evaluation = evaluate_run(workspace, run_id, settings)
+        run = records.get_run(workspace, run_id)
+        rows.append((run.id, run.model, run.seed, evaluation.n_events,
+                     *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks))))
+    print(render_table(("run", "model", "seed", "events", *metric_names(settings.ks)), rows))
+    return 0
+
+
+def format_comparison(table: pd.DataFrame, ks: list[int]) -> str:
+    """Models as rows, metrics as columns: 'mean ± std' and the significance mark."""
+    metrics = metric_names(ks)
+    rows = []
+    for model, group in table.groupby("model", sort=False):
+        cells = {}
+        for _, row in group.iterrows():
+            spread = f" ± {row['std']:.4f}" if not math.isnan(row["std"]) else ""
+            cells[row["metric"]] = f"{row['mean']:.4f}{spread}{' ' + row['mark'] if row['mark'] else ''}"
+        rows.append((model, int(group["n_seeds"].iloc[0]), *(cells[m] for m in metrics)))
+    return render_table(("model", "seeds", *metrics), rows, align_right=set(range(1, len(metrics) + 2)))
+
+
+def format_breakdown(table: pd.DataFrame, ks: list[int], kind: str) -> str:
+    metrics = metric_names(ks)
+    rows = []
+    for _, row in table.iterrows():
+        cells = [f"{row[m + '_mean']:.4f}" + (f" ± {row[m + '_std']:.4f}" if not math.isnan(row[m + "_std"]) else "")
+                 for m in metrics]
+        rows.append((row["model"], row["group"], int(row["n_events"]), *cells))
+    title = {"history": "By user history length (short <= 6 training sessions, long > 6)",
+             "position": "By position in the session (sessions of >= 5 events: beginning = predictions 1-2, "
+                         "middle = 3-4, end = 5+)",
+             "popularity": "By target item popularity (training events, quintile buckets, 1 = rarest)"}[kind]
+    return title + "\n" + render_table(("model", "group", "events", *metrics), rows,
+                                       align_right=set(range(2, len(metrics) + 3)))
+
+
+def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings: EvaluationSettings,
+                 kinds: list[str], reference: str | None = None, level: str = "event",
+                 run_ids: list[int] | None = None, csv: Path | None = None) -> None:
+    results = collect_results(workspace, dataset_id, settings, run_ids)
+    if results.runs.empty:
+        raise EmptyResultError("no evaluated runs for this dataset under these evaluation settings; train some with "
+                               "'python main.py train DATASET --model ...' (finished runs are evaluated with K 5 10 20)")
+    table = comparison(results, ks, reference, level)
+    marked = f"* = differs from {table['reference'].iloc[0]} with p < 0.01 (Wilcoxon signed-rank, paired by {level})"
+    print(format_comparison(table, ks))
+    print(marked)
+    if csv is not None:
+        table.to_csv(csv, index=False)
+        print(f"wrote {csv}")
+    popularity = dataset_popularity(workspace, dataset_id) if "popularity" in kinds else None
+    for kind in kinds:
+        print()
+        print(format_breakdown(breakdown(results, kind, ks, popularity), ks, kind))
+
+
+def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
+    with workspace.session() as session:
+        dataset_id = catalog.find_dataset(session, args.dataset).id
+    settings = evaluation_settings(args)
+    ks = sorted(set(args.k))
+    print_report(workspace, dataset_id, ks, settings, args.breakdown, args.reference, args.level, csv=args.csv)
+    return 0
+
+
+def run_demo(args: argparse.Namespace, _: Workspace | None) -> int:
+    """A fresh workspace in a temporary folder (or --workspace), the demo log, seven models, the report."""
+    from engine.cli.training_commands import execute_runs
+    from engine.data.demo import ensure_demo_dataset
+    from engine.runs.planning import plan_runs
+
+    started = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="hrnn-demo-"))
+    location = args.workspace or folder / "demo-workspace.sqlite"
+    try:
+        with Workspace(location) as workspace:
+            outcome = ensure_demo_dataset(workspace, folder)
+            print(render_statistics(outcome.dataset_name, outcome.statistics))
+            run_ids = []
+            for model in DEMO_MODELS:
+                overrides = {} if model in ("pop", "personal-pop", "item-knn") else {"epochs": args.epochs}
+                run_ids += plan_runs(workspace, outcome.dataset_id, model, list(range(args.seeds)),
+                                     overrides=overrides)
+            print(f"\ntraining and evaluating {len(run_ids)} runs ...", file=sys.stderr)
+            execute_runs(workspace, run_ids, jsonl=False)
+            print()
+            print_report(workspace, outcome.dataset_id, [5, 10, 20], EvaluationSettings(), ["history", "position"],
+                         run_ids=run_ids)
+    finally:
+        if args.workspace is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
+    return 0

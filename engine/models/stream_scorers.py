@@ -1,0 +1,68 @@
+"""The evaluator's :class:`~engine.evaluation.stream_scorer.StreamScorer` for trained networks.
+
+Eval mode (no dropout), the same step as in training (:func:`engine.models.step.forward_step`):
+- RNN (``history_feed="none"``): the state is reset at every session start;
+- RNN Concat (``"all_events"``): the state is reset only when the slot gets a new user;
+- HRNN (``"session_inputs"``): the slot's first event after :meth:`assign` is a user start (both
+  states zero); every later session start first steps the user GRU with the session state after
+  the previous session's last input, then initializes the session state from it, as in training.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from engine.models.network import RecurrentNetwork
+from engine.models.step import StepInputs, user_rows
+
+HISTORY_FEED: dict[str, str] = {
+    "rnn": "none", "rnn-concat": "all_events", "hrnn-init": "session_inputs", "hrnn-all": "session_inputs",
+}
+
+
+class RecurrentStreamScorer:
+    """Batched next-item scores of a trained network for the evaluator's B slots."""
+
+    def __init__(self, network: RecurrentNetwork, model: str) -> None:
+        if model not in HISTORY_FEED:
+            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(HISTORY_FEED)}")
+        self.network = network.eval()
+        self.model = model
+        self.history_feed = HISTORY_FEED[model]
+        self.n_items = network.spec.n_items
+        self.device = network.dense.device
+        self.reset(0)
+
+    def reset(self, n_slots: int) -> None:
+        self.s, self.c = self.network.new_state(n_slots)  # [B, Hs], [B, Hu]
+        self.fresh = torch.ones(n_slots, dtype=torch.bool, device=self.device)  # no event yet
+
+    def assign(self, slots: np.ndarray, users: np.ndarray) -> None:
+        idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
+        self.s[idx] = 0.0
+        self.c[idx] = 0.0
+        self.fresh[idx] = True
+
+    def consume(self, items: np.ndarray, session_start: np.ndarray, active: np.ndarray) -> None:
+        rows = torch.as_tensor(np.flatnonzero(np.asarray(active, dtype=bool)), device=self.device)
+        if len(rows) == 0:
+            return
+        item = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)[rows]
+        start = torch.as_tensor(np.asarray(session_start, dtype=bool), device=self.device)[rows]
+        fresh = self.fresh[rows]
+        if self.model == "rnn-concat":
+            keep = ~fresh
+        else:
+            keep = ~(start | fresh)
+        update = ~keep & ~fresh if self.network.spec.hierarchical else torch.zeros_like(keep)
+        update_f = update.float().unsqueeze(1)  # [b, 1]
+        inputs = StepInputs(item, keep.float().unsqueeze(1), update_f, user_rows(update_f, compact=True))
+        s, c = self.network.advance(inputs, self.s[rows], self.c[rows])
+        self.s[rows] = s
+        self.c[rows] = c
+        self.fresh[rows] = False
+
+    def scores(self, slots: np.ndarray) -> Tensor:
+        idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
+        return self.network.score_items(self.s[idx])

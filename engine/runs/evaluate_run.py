@@ -1,0 +1,130 @@
+"""Evaluating a finished run on its test (or validation) split and storing the per-event ranks,
+per-session metrics and averages in the workspace."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from engine.baselines import fit_baseline
+from engine.data.session_log import PreparedDataset
+from engine.errors import NotFoundError, WorkbenchError
+from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings, evaluate
+from engine.evaluation.metrics import event_metrics
+from engine.evaluation.stream_scorer import StreamScorer
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.runs import records
+from engine.runs.models import BASELINE_MODELS
+from engine.storage.bulk import insert_columns, read_columns
+from engine.storage.catalog import load_prepared, now_utc
+from engine.storage.schema import Evaluation, EventRank, SessionMetric
+from engine.storage.workspace import Workspace
+from engine.training.checkpoint import load_checkpoint
+from engine.training.loop import resolve_device
+
+BASELINE_FIT_NAMES = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
+
+
+class CheckpointMissing(WorkbenchError):
+    """A run's checkpoint file is gone: its stored results remain, nothing can be recomputed."""
+
+
+def scorer_for_run(run: records.RunSummary, prepared: PreparedDataset, device: str = "auto") -> StreamScorer:
+    """The run's model as a StreamScorer: a baseline refitted on the run's training split (it is
+    deterministic), or the trained network from its checkpoint."""
+    train_log, _ = prepared.split(validation=run.validation)
+    torch_device = resolve_device(device)
+    if run.model in BASELINE_MODELS:
+        return fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, torch_device,
+                            n_neighbors=int(run.config.get("n_neighbors", 300)))
+    if run.checkpoint_path is None or not Path(run.checkpoint_path).exists():
+        raise CheckpointMissing(f"run {run.id}'s checkpoint {run.checkpoint_path or '(none)'} is missing: its stored "
+                                "metrics remain, but its recommendations cannot be recomputed")
+    checkpoint = load_checkpoint(run.checkpoint_path, torch_device)
+    return RecurrentStreamScorer(checkpoint.network, run.model)
+
+
+def settings_for_run(run: records.RunSummary, settings: EvaluationSettings) -> EvaluationSettings:
+    """The paper-2017 compatibility switch of a run also applies to its evaluation (rank < K)."""
+    if run.config.get("compat_2017") and not settings.compat_2017:
+        return dataclasses.replace(settings, compat_2017=True)
+    return settings
+
+
+def _settings_key(settings: EvaluationSettings) -> str:
+    return json.dumps(dataclasses.asdict(settings), sort_keys=True)
+
+
+def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> Evaluation | None:
+    """The run's evaluation under ``settings`` (None: its latest)."""
+    query = select(Evaluation).where(Evaluation.run_id == run_id)
+    if settings is not None:
+        query = query.where(Evaluation.settings_key == _settings_key(settings))
+    with workspace.session() as session:
+        return session.scalars(query.order_by(Evaluation.id.desc())).first()
+
+
+def evaluate_run(workspace: Workspace, run_id: int, settings: EvaluationSettings = EvaluationSettings(),
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                 prepared: PreparedDataset | None = None, device: str = "auto") -> Evaluation:
+    """Evaluate a finished run (an existing evaluation under the same settings is returned as is)."""
+    run = records.get_run(workspace, run_id)
+    if run.status != "finished":
+        raise WorkbenchError(f"run {run_id} is {run.status}; only finished runs can be evaluated")
+    settings = settings_for_run(run, settings)
+    existing = find_evaluation(workspace, run_id, settings)
+    if existing is not None:
+        return existing
+    prepared = prepared or load_prepared(workspace, run.dataset_id)
+    scorer = scorer_for_run(run, prepared, device)
+    train_log, test_log = prepared.split(validation=run.validation)
+    result = evaluate(scorer, train_log, test_log, settings, progress, cancel)
+    return store_evaluation(workspace, run_id, result)
+
+
+def summary_metrics(result: EvaluationResult) -> dict[str, dict[str, float]]:
+    return {level: result.mean_metrics(level) for level in ("event", "session", "user")}
+
+
+def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult) -> Evaluation:
+    """Store an evaluation, its per-event ranks and per-session metrics in one transaction."""
+    settings = result.settings
+    per_event = event_metrics(result.rank, settings.ks, settings.compat_2017)
+    frame = pd.DataFrame({"session": result.session, "user": result.user, **per_event})
+    per_session = frame.groupby("session", sort=True).agg({"user": "first", **{k: "mean" for k in per_event}})
+    long = per_session.reset_index().melt(id_vars=["session", "user"], var_name="key", value_name="value")
+    with workspace.engine.begin() as connection:
+        evaluation_id = connection.execute(Evaluation.__table__.insert().values(
+            run_id=run_id, settings_key=_settings_key(settings), settings=dataclasses.asdict(settings),
+            metrics=summary_metrics(result), n_events=result.n_events, seconds=result.seconds,
+            created_at=now_utc())).inserted_primary_key[0]
+        insert_columns(connection, EventRank.__table__, {
+            "evaluation_id": evaluation_id, "idx": np.arange(result.n_events), "user": result.user,
+            "session": result.session, "position": result.position, "session_length": result.session_length,
+            "history_length": result.history_length, "item": result.item, "rank": result.rank})
+        insert_columns(connection, SessionMetric.__table__, {
+            "evaluation_id": evaluation_id, "session": long["session"].to_numpy(), "key": long["key"].to_numpy(),
+            "user": long["user"].to_numpy(), "value": long["value"].to_numpy(dtype=np.float64)})
+    found = find_evaluation(workspace, run_id, settings)
+    assert found is not None
+    return found
+
+
+EVENT_COLUMNS = ("user", "session", "position", "session_length", "history_length", "item", "rank")
+
+
+def load_event_ranks(workspace: Workspace, evaluation_id: int) -> pd.DataFrame:
+    """The per-event ranks of an evaluation as a frame (columns: EVENT_COLUMNS)."""
+    table = EventRank.__table__
+    dtypes = {name: np.int64 for name in EVENT_COLUMNS} | {"rank": np.float64}
+    with workspace.engine.connect() as connection:
+        columns = read_columns(connection, table, EVENT_COLUMNS, table.c.evaluation_id == evaluation_id,
+                               table.c.idx, dtypes)
+    if not len(columns["rank"]):
+        raise NotFoundError(f"evaluation {evaluation_id} has no stored ranks")
+    return pd.DataFrame(columns)

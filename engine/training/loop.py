@@ -1,0 +1,154 @@
+"""``train``: fit RNN, RNN Concat, HRNN Init or HRNN All on a training log."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine.data.session_log import SessionLog
+from engine.errors import TrainingDiverged
+from engine.models.network import RecurrentNetwork
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
+from engine.training.config import ConfigError, TrainConfig
+from engine.training.train_step import TrainStep, epoch_tensors
+
+logger = logging.getLogger(__name__)
+
+#: Steps between two checks of the loss for NaN/inf (each check waits for the device).
+FINITE_CHECK_STEPS = 32
+#: Seconds between two progress reports.
+PROGRESS_SECONDS = 0.25
+#: Steps whose inputs are moved to the device at once (bounds memory on very large logs).
+CHUNK_STEPS = 4096
+
+EpochCallback = Callable[[int, float, float], None]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """A trained network and its loss curve. Epochs are numbered from 1."""
+
+    config: TrainConfig
+    network: RecurrentNetwork  # on ``device``
+    epoch_losses: tuple[float, ...]  # mean loss per trained (input, target) pair
+    epoch_seconds: tuple[float, ...]  # wall-clock seconds per epoch
+    pairs_per_epoch: int  # (input, target) pairs trained per epoch (the last epoch's count)
+    device: str
+
+    @property
+    def pairs_per_second(self) -> float:
+        """Training throughput: (input, target) pairs per wall-clock second over all epochs."""
+        return self.pairs_per_epoch * len(self.epoch_seconds) / max(sum(self.epoch_seconds), 1e-9)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a :class:`ConfigError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def make_batcher(config: TrainConfig) -> SessionParallelBatcher | UserParallelBatcher:
+    if config.model == "rnn":
+        return SessionParallelBatcher(config.batch_size, config.session_order, config.batch_end)
+    return UserParallelBatcher(config.batch_size, config.user_order, config.batch_end,
+                               concatenate_sessions=config.model == "rnn-concat")
+
+
+def _check_data(config: TrainConfig, data: SessionLog) -> None:
+    if config.model == "rnn-concat":
+        stream_pairs = np.maximum(np.bincount(data.user, minlength=data.n_users) - 1, 0)
+    else:
+        pairs = np.bincount(data.session_user, weights=data.session_length - 1, minlength=data.n_users)
+        stream_pairs = data.session_length - 1 if config.model == "rnn" else pairs
+    if data.n_events == 0 or not np.any(stream_pairs > 0):
+        raise ConfigError("the training log has no (input, target) pair to train on: "
+                          "every session has a single event")
+    if config.batch_end == "stop_at_first_exhausted":
+        streams = int(np.count_nonzero(stream_pairs > 0))
+        if streams < config.batch_size:
+            raise ConfigError(f"batch_end 'stop_at_first_exhausted' needs at least batch_size = "
+                              f"{config.batch_size} {'sessions' if config.model == 'rnn' else 'users'}; "
+                              f"the log has {streams}: lower the batch size or use 'shrink'")
+
+
+def _diverged(config: TrainConfig, epoch: int, step: int, value: float) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"the training loss became {value} in epoch {epoch} (step {step}) of {config.model}: "
+        f"lower the learning rate (now {config.learning_rate}), lower the momentum "
+        f"(now {config.momentum}), or use a bounded final activation (tanh)")
+
+
+def train(
+    config: TrainConfig, data: SessionLog, progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None, on_epoch: EpochCallback | None = None,
+) -> TrainResult:
+    """Train ``config.model`` on ``data`` for ``config.epochs`` epochs.
+
+    ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch; ``progress`` within
+    epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step) or
+    :class:`TrainingDiverged`. Same seed and device give the same loss curve.
+    """
+    config.validate()
+    _check_data(config, data)
+    cancel = cancel or CancelToken()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    network = RecurrentNetwork(config.network_spec(data.n_items), seed=config.seed).to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    popularity = np.bincount(data.item, minlength=data.n_items).astype(np.float64)
+    step = TrainStep(config, network, popularity, generator)
+    batcher = make_batcher(config)
+    losses: list[float] = []
+    seconds: list[float] = []
+    n_pairs = 0
+    last_report = 0.0
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        schedule = batcher.schedule(data, rng)
+        n_steps, n_pairs = schedule.n_steps, schedule.n_pairs
+        record = torch.zeros(n_steps, 2, device=device)  # per step: loss, rows counted
+        step.reset_state()
+        checked = 0
+        for t in range(n_steps):
+            cancel.raise_if_cancelled()
+            if t % CHUNK_STEPS == 0:
+                tensors = epoch_tensors(schedule, data, network.spec.pad_item, device, t, t + CHUNK_STEPS)
+            k = t % CHUNK_STEPS
+            result = step(tensors.items[k], tensors.targets[k], tensors.keep[k], tensors.update[k],
+                          tensors.active[k])
+            record[t, 0] = result.loss
+            record[t, 1] = result.rows
+            if t + 1 - checked >= FINITE_CHECK_STEPS or t + 1 == n_steps:
+                finite = torch.isfinite(record[checked: t + 1, 0])
+                if not bool(finite.all()):
+                    first = checked + int((~finite).nonzero()[0, 0])
+                    raise _diverged(config, epoch, first + 1, float(record[first, 0]))
+                checked = t + 1
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_SECONDS:
+                last_report = now
+                progress((epoch - 1 + (t + 1) / n_steps) / config.epochs,
+                         f"{config.model}: epoch {epoch}/{config.epochs}, step {t + 1}/{n_steps}")
+        rows = record[:, 1].sum()
+        mean_loss = float((record[:, 0] * record[:, 1]).sum() / rows.clamp_min(1.0))
+        if not math.isfinite(mean_loss):
+            raise _diverged(config, epoch, n_steps, mean_loss)
+        wall = time.perf_counter() - started
+        losses.append(mean_loss)
+        seconds.append(wall)
+        logger.info("%s epoch %d: loss %.5f, %.1f s, %.0f pairs/s", config.model, epoch, mean_loss,
+                    wall, n_pairs / max(wall, 1e-9))
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss, wall)
+    progress(1.0, f"{config.model}: trained {config.epochs} epochs")
+    return TrainResult(config, network, tuple(losses), tuple(seconds), n_pairs, str(device))

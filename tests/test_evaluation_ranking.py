@@ -1,0 +1,57 @@
+"""Rank of the target: tie modes, NaN scores, candidate restriction to popular items."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine.evaluation.popularity import most_popular_mask
+from engine.evaluation.ranking import rank_targets
+
+torch.set_num_threads(1)
+
+# target 0 scores 0.5: one item above (0.9), two other items tied (items 2 and 4)
+SCORES = torch.tensor([[0.5, 0.9, 0.5, 0.1, 0.5]])
+
+
+@pytest.mark.parametrize("mode, expected", [("standard", 2.0), ("conservative", 4.0), ("median", 3.0)])
+def test_tie_modes(mode: str, expected: float) -> None:
+    assert rank_targets(SCORES, torch.tensor([0]), mode).tolist() == [expected]
+
+
+def test_batch_of_rows_each_with_its_own_target() -> None:
+    scores = torch.tensor([[3.0, 2.0, 1.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]])
+    targets = torch.tensor([2, 0, 1])
+    assert rank_targets(scores, targets, "standard").tolist() == [3.0, 1.0, 1.0]
+    assert rank_targets(scores, targets, "conservative").tolist() == [3.0, 1.0, 3.0]
+    assert rank_targets(scores, targets, "median").tolist() == [3.0, 1.0, 2.0]
+
+
+def test_candidates_restrict_competitors_but_keep_the_target() -> None:
+    candidates = torch.tensor([False, True, False, True, True])
+    # target 0 is not a candidate: item 1 is above it, item 4 tied, items 2 (tied) and 3 do not compete
+    assert rank_targets(SCORES, torch.tensor([0]), "standard", candidates).tolist() == [2.0]
+    assert rank_targets(SCORES, torch.tensor([0]), "conservative", candidates).tolist() == [3.0]
+    assert rank_targets(SCORES, torch.tensor([0]), "median", candidates).tolist() == [2.5]
+    # target 4 is a candidate: item 1 above; its ties (items 0 and 2) are not candidates
+    assert rank_targets(SCORES, torch.tensor([4]), "conservative", candidates).tolist() == [2.0]
+
+
+@pytest.mark.parametrize("mode", ["standard", "conservative", "median"])
+def test_nan_target_ranks_last(mode: str) -> None:
+    nan = math.nan
+    scores = torch.tensor([[nan, 0.2, 0.3], [nan, nan, nan], [0.2, nan, 0.1]])
+    assert rank_targets(scores, torch.tensor([0, 1, 0]), mode).tolist() == [3.0, 3.0, 1.0]
+    candidates = torch.tensor([False, True, False])
+    assert rank_targets(scores[:1], torch.tensor([0]), mode, candidates).tolist() == [2.0]
+
+
+def test_unknown_tie_mode_is_refused() -> None:
+    with pytest.raises(ValueError):
+        rank_targets(SCORES, torch.tensor([0]), "optimistic")  # type: ignore[arg-type]
+
+
+def test_most_popular_mask_breaks_equal_counts_by_item_code() -> None:
+    assert most_popular_mask(np.array([5, 1, 5, 3]), 2).tolist() == [True, False, True, False]
+    assert most_popular_mask(np.array([5, 5, 5]), 2).tolist() == [True, True, False]
+    assert most_popular_mask(np.array([1, 2]), 10).tolist() == [True, True]

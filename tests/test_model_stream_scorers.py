@@ -1,0 +1,119 @@
+"""The evaluator's scorer replays training's forward pass (eval mode), vectorised over slots."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.data.session_log import SessionLog
+from engine.models.network import RecurrentNetwork
+from engine.models.step import StepInputs, user_rows
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
+from engine.training.config import TrainConfig
+from engine.training.loop import train
+from engine.training.train_step import epoch_tensors
+
+torch.set_num_threads(1)
+N_ITEMS = 9
+# user -> sessions (history, then the test session last)
+USERS = {0: [[1, 2, 3], [4, 5], [2, 3, 4]], 1: [[6, 7], [0, 1, 8, 2]]}
+
+
+def log_of(users: dict[int, list[list[int]]]) -> SessionLog:
+    user, session, item = [], [], []
+    sid = 0
+    for u, sessions in users.items():
+        for events in sessions:
+            user += [u] * len(events)
+            session += [sid] * len(events)
+            item += events
+            sid += 1
+    return SessionLog.from_arrays(np.array(user), np.array(session), np.array(item),
+                                  np.arange(len(item), dtype=float), len(users), N_ITEMS)
+
+
+def trained(model: str) -> RecurrentNetwork:
+    cfg = TrainConfig(model=model, session_units=6, user_units=5, batch_size=2, epochs=2,
+                      dropout_session=0.3, dropout_user=0.2, dropout_init=0.2, device="cpu")  # type: ignore[arg-type]
+    return train(cfg, log_of(USERS)).network
+
+
+def training_forward_scores(net: RecurrentNetwork, log: SessionLog, batcher) -> dict[tuple[int, int], torch.Tensor]:
+    """(user, input event index) -> scores after the training-time step (eval mode) on that input."""
+    sched = batcher.schedule(log, np.random.default_rng(0))
+    ten = epoch_tensors(sched, log, net.spec.pad_item, torch.device("cpu"))
+    s, c = net.new_state(sched.pair_input.shape[1])
+    out = {}
+    for t in range(sched.n_steps):
+        s, c = net.advance(StepInputs(ten.items[t], ten.keep[t], ten.update[t], user_rows(ten.update[t], False)), s, c)
+        scores = net.score_items(s)
+        for b, e in enumerate(sched.pair_input[t]):
+            if e >= 0:
+                out[(int(log.user[e]), int(e))] = scores[b]
+    return out
+
+
+def evaluator_walk(scorer: RecurrentStreamScorer, log: SessionLog, feed_history: str) -> dict[tuple[int, int], torch.Tensor]:
+    """Two slots walk the users' streams in lockstep like the evaluator: (user, event) -> scores."""
+    streams = {}
+    for u in range(log.n_users):
+        sessions = [np.arange(log.session_offsets[k], log.session_offsets[k + 1])
+                    for k in range(log.user_session_offsets[u], log.user_session_offsets[u + 1])]
+        events: list[tuple[int, bool]] = []
+        history, test = sessions[:-1], sessions[-1]
+        for ses in history:
+            kept = ses[:-1] if feed_history == "session_inputs" else ses
+            if feed_history != "none":
+                events += [(int(e), k == 0) for k, e in enumerate(kept)]
+        events += [(int(e), k == 0) for k, e in enumerate(test[:-1])]
+        streams[u] = events
+    scorer.reset(2)
+    scorer.assign(np.array([0, 1]), np.array([0, 1]))
+    out = {}
+    for t in range(max(len(v) for v in streams.values())):
+        items, starts, active = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
+        for u in (0, 1):
+            if t < len(streams[u]):
+                e, start = streams[u][t]
+                items[u], starts[u], active[u] = log.item[e], start, True
+        scorer.consume(items, starts, active)
+        slots = np.flatnonzero(active)
+        scores = scorer.scores(slots)
+        for k, u in enumerate(slots):
+            out[(int(u), streams[int(u)][t][0])] = scores[k]
+    return out
+
+
+@pytest.mark.parametrize("model", ["hrnn-init", "hrnn-all"])
+def test_hrnn_scorer_matches_training_forward(model: str) -> None:
+    net = trained(model)
+    log = log_of(USERS)
+    scorer = RecurrentStreamScorer(net, model)
+    assert scorer.history_feed == "session_inputs" and scorer.n_items == N_ITEMS
+    walked = evaluator_walk(scorer, log, "session_inputs")
+    expected = training_forward_scores(net, log, UserParallelBatcher(1, order="fixed"))
+    assert set(walked) == set(expected)  # every training input and every test input
+    for key, scores in walked.items():
+        assert scores.dtype == torch.float32 and scores.shape == (N_ITEMS,)
+        assert torch.allclose(scores, expected[key], atol=1e-6), key
+
+
+def test_rnn_concat_scorer_matches_training_forward() -> None:
+    net = trained("rnn-concat")
+    log = log_of(USERS)
+    walked = evaluator_walk(RecurrentStreamScorer(net, "rnn-concat"), log, "all_events")
+    expected = training_forward_scores(net, log, UserParallelBatcher(1, order="fixed", concatenate_sessions=True))
+    assert set(walked) == set(expected)
+    for key, scores in walked.items():
+        assert torch.allclose(scores, expected[key], atol=1e-6), key
+
+
+def test_rnn_scorer_resets_at_every_session() -> None:
+    net = trained("rnn")
+    log = log_of(USERS)
+    walked = evaluator_walk(RecurrentStreamScorer(net, "rnn"), log, "none")
+    expected = training_forward_scores(net, log, SessionParallelBatcher(1))
+    assert len(walked) == 5  # test-session inputs only: 2, 3 of user 0; 0, 1, 8 of user 1
+    for key, scores in walked.items():
+        assert torch.allclose(scores, expected[key], atol=1e-6), key
