@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
@@ -49,7 +49,8 @@ class ImportDialog(QDialog):
         self.preset_combo.addItem(AUTO_PRESET, None)
         for name, preset in PRESETS.items():
             self.preset_combo.addItem(name, name)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description, 3)  # tooltip role
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
+                                          Qt.ItemDataRole.ToolTipRole)
         self.format_label = QLabel()
         self.format_label.setObjectName("mutedLabel")
         self.role_combos: dict[str, QComboBox] = {role: QComboBox() for role, _, _ in ROLES}

@@ -8,11 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
+from app.background_work import import_file
 from app.import_dialog import ImportDialog
 from app.jobs import Job, JobManager
-from engine.data.importing import ImportOutcome, ImportRequest, LogPreview, import_log, preview_log
+from engine.data.importing import ImportOutcome, ImportRequest, LogPreview, preview_log
 from engine.progress import CancelToken, ProgressCallback
-from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,10 @@ class ImportFlow(QObject):
         accepted, refused = [], []
         for path in paths:
             reason = refusal_reason(path)
-            (refused.append(reason) if reason else accepted.append(path))
+            if reason is None:
+                accepted.append(path)
+            else:
+                refused.append(reason)
         if refused:
             QMessageBox.warning(self._window, "Not imported", "\n".join(refused))
         self._queue += accepted
@@ -112,13 +115,8 @@ class ImportFlow(QObject):
 
     def start_import(self, request: ImportRequest) -> Job:
         """Import in the background; the outcome is announced by ``imported``, errors in a dialog."""
-        url = self._workspace_url
-
-        def work(progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
-            with Workspace(url) as workspace:
-                return import_log(workspace, request, progress, cancel)
-
-        job = self._jobs.submit(f"Importing {Path(request.path).name}", work)
+        job = self._jobs.submit_in_process(f"Importing {Path(request.path).name}", import_file,
+                                           (self._workspace_url, request))
         job.succeeded.connect(self._on_imported)
         job.failed.connect(self._on_import_failed)
         job.cancelled.connect(self._on_import_cancelled)

@@ -8,6 +8,7 @@ the engine polls between steps.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from app.process_runner import run_in_child
 from engine.errors import Cancelled, WorkbenchError
 from engine.progress import CancelToken, ProgressCallback
 
@@ -74,6 +76,7 @@ class Job(QObject):
         self.fraction = 0.0
         self.message = "waiting"
         self.state = "running"
+        self._discarded = False
         self.runnable = _JobRunnable(self, work)
         self._reported.connect(self._on_reported, Qt.ConnectionType.QueuedConnection)
         self._ended.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
@@ -81,13 +84,18 @@ class Job(QObject):
     def cancel(self) -> None:
         self.cancel_token.cancel()
 
+    def discard(self) -> None:
+        """Cancel and announce nothing more (its receivers are going away)."""
+        self._discarded = True
+        self.cancel()
+
     @property
     def running(self) -> bool:
         return self.state == "running"
 
     @Slot(float, str)
     def _on_reported(self, fraction: float, message: str) -> None:
-        if not self.running:
+        if not self.running or self._discarded:
             return
         self.fraction, self.message = fraction, message
         self.progressed.emit(fraction, message)
@@ -95,6 +103,8 @@ class Job(QObject):
     @Slot(str, object)
     def _on_ended(self, outcome: str, payload: object) -> None:
         self.state = outcome
+        if self._discarded:
+            return
         if outcome == "succeeded":
             self.succeeded.emit(payload)
         elif outcome == "failed":
@@ -125,6 +135,11 @@ class JobManager(QObject):
         self.jobs_changed.emit()
         return job
 
+    def submit_in_process(self, title: str, function: Callable[..., Any], args: tuple, visible: bool = True) -> Job:
+        """Like submit, but ``function(*args, progress, cancel)`` runs in a child process (for
+        GIL-heavy engine work); ``function`` must be a module-level function of a Qt-free module."""
+        return self.submit(title, functools.partial(run_in_child, function, args), visible)
+
     def running_jobs(self) -> list[Job]:
         return [job for job in self._jobs if job.running]
 
@@ -134,11 +149,13 @@ class JobManager(QObject):
         self.jobs_changed.emit()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel every job and wait for the worker threads; True when all stopped in time."""
+        """Discard every job (no more signals from them) and wait for the worker threads; True
+        when all stopped in time."""
         for job in self._jobs:
-            job.cancel()
+            job.discard()
         done = self._pool.waitForDone(timeout_ms)
-        self._pool.clear()
+        self._jobs = []
+        self.jobs_changed.emit()
         return done
 
 

@@ -14,7 +14,7 @@ SPLIT_ROWS = (("Train events", "train_events"), ("Train sessions", "train_sessio
 
 
 def format_spread(spread: dict[str, float]) -> str:
-    return f"median {spread['median']:g} · mean {spread['mean']:.1f} · std {spread['std']:.1f}"
+    return f"median {spread['median']:g} · mean {spread['mean']:.1f} · sd {spread['std']:.1f}"
 
 
 def statistics_rows(statistics: dict[str, Any]) -> list[tuple[str, str]]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
@@ -14,14 +12,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from app.duration_axis import DurationAxis, format_duration
 from app.jobs import Job, JobManager
-from app.session_figures import GapHistogram, SessionFigures, gap_histogram, session_figures
-from engine.data.importing import ImportOutcome, prepare_dataset
+from app.background_work import LoadedLog, load_log, prepare_log
+from app.session_figures import SessionFigures, session_figures
+from engine.data.importing import ImportOutcome
 from engine.data.preparation import PrepareSettings
-from engine.data.raw_log import RawLog
 from engine.errors import WorkbenchError
 from engine.progress import CancelToken, ProgressCallback
-from engine.storage.catalog import load_raw_log
-from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +26,6 @@ UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
                  ("items", "Items kept"), ("events", "Events kept"))
-
-
-@dataclass(frozen=True)
-class LoadedLog:
-    raw: RawLog
-    histogram: GapHistogram
 
 
 class ThresholdExplorer(QWidget):
@@ -211,16 +201,7 @@ class ThresholdExplorer(QWidget):
         self._set_enabled(False)
         if self._load_job is not None:
             self._load_job.cancel()
-        url = self._workspace_url
-
-        def load(progress: ProgressCallback, cancel: CancelToken) -> LoadedLog:
-            progress(0.0, "reading events")
-            with Workspace(url) as workspace:
-                raw = load_raw_log(workspace, log_id)
-            cancel.raise_if_cancelled()
-            return LoadedLog(raw, gap_histogram(raw))
-
-        self._load_job = self._jobs.submit(f"Loading {log_name}", load)
+        self._load_job = self._jobs.submit_in_process(f"Loading {log_name}", load_log, (self._workspace_url, log_id))
         self._load_job.succeeded.connect(self._on_loaded)
         self._load_job.failed.connect(self._on_load_failed)
 
@@ -411,15 +392,10 @@ class ThresholdExplorer(QWidget):
         except WorkbenchError as exc:
             self._show_message(str(exc))
             return
-        url, log_id, name = self._workspace_url, self._log_id, self.dataset_name.text().strip() or None
-
-        def work(progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
-            with Workspace(url) as workspace:
-                return prepare_dataset(workspace, log_id, settings, name, progress, cancel)
-
+        arguments = (self._workspace_url, self._log_id, settings, self.dataset_name.text().strip() or None)
         self.prepare_button.setEnabled(False)
         self.prepare_status.setText("Preparing…")
-        job = self._jobs.submit(f"Preparing {self._log_name}", work)
+        job = self._jobs.submit_in_process(f"Preparing {self._log_name}", prepare_log, arguments)
         job.succeeded.connect(self._on_prepared)
         job.failed.connect(self._on_prepare_failed)
         job.cancelled.connect(self._on_prepare_cancelled)

@@ -5,7 +5,7 @@ import logging
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from engine.runs.models import MODEL_LABELS
 from engine.runs.records import RunSummary, list_runs
@@ -34,7 +34,9 @@ class WorkspaceBrowser(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["Name", "Status"])
-        self.setColumnWidth(0, 220)
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setUniformRowHeights(True)
         self.itemSelectionChanged.connect(self._on_selection)
         self.runs: list[RunSummary] = []

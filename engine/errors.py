@@ -10,6 +10,14 @@ class InputError(WorkbenchError):
     """A user-supplied file, column mapping or setting cannot be used."""
 
 
+class ConfigError(InputError):
+    """A training or evaluation setting is out of range or inconsistent."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint file cannot be read, is not ours, or would execute code when loaded."""
+
+
 class EmptyResultError(InputError):
     """The preprocessing filters left no data."""
 

@@ -12,7 +12,8 @@ import torch
 from engine.data.session_log import SessionLog
 from engine.errors import Cancelled, TrainingDiverged
 from engine.progress import CancelToken
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 from engine.training.loop import train
 from engine.training.presets import PRESETS, preset
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.training import optimizer as opt_module
-from engine.training.optimizer import RowSparseOptimizer, sum_duplicate_rows
+from engine.training.optimizer import DuplicateRowSummer, RowSparseOptimizer
 
 torch.set_num_threads(1)
 
@@ -59,13 +58,23 @@ def test_lazy_adam_updates_only_touched_rows() -> None:
     assert table[[0, 1, 3]].eq(1.0).all()
 
 
-def test_sorted_and_matrix_duplicate_sums_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_duplicate_rows_are_summed() -> None:
     g = torch.Generator().manual_seed(0)
     rows = torch.randint(0, 6, (40,), generator=g)
     grads = torch.randn(40, 3, generator=g)
-    by_matrix = sum_duplicate_rows(rows, grads)
-    monkeypatch.setattr(opt_module, "DENSE_DEDUP_MAX_ROWS", 0)
-    by_sort = sum_duplicate_rows(rows, grads)
+    summed = DuplicateRowSummer(8, torch.device("cpu"))(rows, grads)
     expected = torch.stack([grads[rows == r].sum(0) for r in rows.tolist()])
-    assert torch.allclose(by_matrix, expected, atol=1e-5)
-    assert torch.allclose(by_sort, expected, atol=1e-5)
+    assert torch.allclose(summed, expected, atol=1e-5)
+
+
+def test_adam_dense_matches_torch_for_a_few_steps() -> None:
+    ours = torch.tensor([0.3, -0.2, 0.5])
+    ref = torch.nn.Parameter(ours.clone())
+    opt = RowSparseOptimizer("adam", 0.01, 0.0, ours, [])
+    torch_opt = torch.optim.Adam([ref], lr=0.01)
+    for k in range(3):
+        grad = torch.tensor([0.1, -0.3, 0.05]) * (k + 1)
+        opt.step(grad, [], [])
+        ref.grad = grad.clone()
+        torch_opt.step()
+    assert torch.allclose(ours, ref.detach(), atol=1e-6)

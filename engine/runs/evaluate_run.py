@@ -57,7 +57,10 @@ def settings_for_run(run: records.RunSummary, settings: EvaluationSettings) -> E
 
 
 def _settings_key(settings: EvaluationSettings) -> str:
-    return json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    """What makes ranks differ: tie mode, candidate set and the 2017 rank < K switch. The cut-offs K
+    are not part of it (metrics at any K follow from the stored ranks), nor is the batch size."""
+    return json.dumps({"tie_mode": settings.tie_mode, "n_candidates": settings.n_candidates,
+                       "compat_2017": settings.compat_2017}, sort_keys=True)
 
 
 def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> Evaluation | None:

@@ -11,7 +11,7 @@ import pandas as pd
 from engine.evaluation import breakdowns
 from engine.evaluation.comparison import comparison_table
 from engine.evaluation.evaluator import EvaluationSettings
-from engine.evaluation.metrics import metric_names
+from engine.evaluation.metrics import mean_metrics, metric_names
 from engine.evaluation.popularity import item_popularity
 from engine.runs import records
 from engine.runs.evaluate_run import find_evaluation, load_event_ranks
@@ -55,8 +55,10 @@ def collect_results(workspace: Workspace, dataset_id: int, settings: EvaluationS
         if evaluation is None:
             continue
         label = model_label(run)
-        rows.append({"model": label, "seed": run.seed, "run_id": run.id, **evaluation.metrics["event"]})
-        events.setdefault(label, []).append(load_event_ranks(workspace, evaluation.id))
+        frame = load_event_ranks(workspace, evaluation.id)
+        metrics = mean_metrics(frame["rank"].to_numpy(), settings.ks, settings.compat_2017)
+        rows.append({"model": label, "seed": run.seed, "run_id": run.id, **metrics})
+        events.setdefault(label, []).append(frame)
     return DatasetResults(pd.DataFrame(rows), events, settings)
 
 

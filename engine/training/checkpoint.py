@@ -15,16 +15,12 @@ from typing import Sequence
 
 import torch
 
-from engine.errors import InputError
+from engine.errors import CheckpointError, ConfigError
 from engine.models.network import RecurrentNetwork
-from engine.training.config import ConfigError, TrainConfig
+from engine.training.config import TrainConfig
 
 CHECKPOINT_FORMAT = "hrnn-workbench/recurrent-network"
 CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(InputError):
-    """A checkpoint file cannot be read, is not ours, or would execute code when loaded."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,13 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.errors import InputError
+from engine.errors import ConfigError
 from engine.models.losses import LOSS_KINDS
 from engine.models.spec import MODEL_KINDS, NetworkSpec, network_spec
-
-
-class ConfigError(InputError):
-    """A training setting is out of range or inconsistent."""
 
 
 @dataclass(frozen=True)

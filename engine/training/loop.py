@@ -15,7 +15,8 @@ from engine.errors import TrainingDiverged
 from engine.models.network import RecurrentNetwork
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 from engine.training.train_step import TrainStep, epoch_tensors
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,6 @@ def train(
     _check_data(config, data)
     cancel = cancel or CancelToken()
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
     network = RecurrentNetwork(config.network_spec(data.n_items), seed=config.seed).to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -1,15 +1,16 @@
 """Optimizers with row-sparse updates of the item tables.
 
 ``adagrad`` (GRU4Rec / HRNN): per element ``acc += g^2; v = mu * v - lr * g / sqrt(acc + 1e-6);
-p += v`` (heavy-ball momentum; with mu = 0 no velocity is kept). ``adam``: Adam with the usual
-bias correction (beta1 0.9, beta2 0.999, eps 1e-8), lazy on the item tables like
-``torch.optim.SparseAdam``: only the rows of the batch update their moments, with the global step
-count in the bias correction.
+p += v`` (heavy-ball momentum; with mu = 0 no velocity is kept). ``adam``: Adam with bias
+correction (beta1 0.9, beta2 0.999, eps 1e-8, added to sqrt(v) before the correction: the
+Adam paper's "efficient" form), lazy on the item tables like ``torch.optim.SparseAdam``: only
+the rows of the batch update their moments, with the global step count in the bias correction.
 
 The item tables are updated row-sparsely: only the rows a batch touched change (parameters and
 optimizer state); gradients of duplicate rows are summed first, then each row is updated once.
-Every other parameter lives in one flat vector and is updated densely with the same rule.
-All shapes are static (no ``unique``), so a step can be captured in a CUDA graph.
+Every other parameter lives in one flat vector and is updated densely, in place, by the same rule.
+All shapes are static (no ``unique``) and the step count is a tensor, so an update can be
+captured in a CUDA graph.
 """
 from __future__ import annotations
 
@@ -24,25 +25,19 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
 
-#: Up to this many rows, duplicates are summed with an n x n equality matrix (one matmul);
-#: beyond it, by sorting (n log n).
-DENSE_DEDUP_MAX_ROWS = 512
+class DuplicateRowSummer:
+    """Sums gradients of duplicate row indices for a table of ``n_rows`` rows, in O(n * D)."""
 
+    def __init__(self, n_rows: int, device: torch.device) -> None:
+        self.position = torch.zeros(n_rows, dtype=torch.int64, device=device)  # scratch, any content
 
-def sum_duplicate_rows(rows: Tensor, grad: Tensor) -> Tensor:
-    """[n, D]: for every position, the sum of ``grad`` [n, D] over the positions with the same row
-    index in ``rows`` [n] (so duplicates carry identical totals)."""
-    if len(rows) <= DENSE_DEDUP_MAX_ROWS:
-        same = rows.unsqueeze(0) == rows.unsqueeze(1)  # [n, n]
-        return same.to(grad.dtype) @ grad
-    sorted_rows, order = rows.sort()
-    opens = torch.ones_like(sorted_rows, dtype=torch.bool)
-    opens[1:] = sorted_rows[1:] != sorted_rows[:-1]
-    segment = opens.cumsum(0) - 1  # [n] segment of each sorted position
-    totals = torch.zeros_like(grad).index_add_(0, segment, grad.index_select(0, order))
-    summed = torch.empty_like(grad)
-    summed.index_copy_(0, order, totals.index_select(0, segment))
-    return summed
+    def __call__(self, rows: Tensor, grad: Tensor) -> Tensor:
+        """[n, D]: at every position, the sum of ``grad`` [n, D] over the positions holding the same
+        row index of ``rows`` [n] (so duplicates carry identical totals)."""
+        self.position.index_put_((rows,), torch.arange(len(rows), device=rows.device))
+        representative = self.position.index_select(0, rows)  # [n] one position per distinct row
+        totals = torch.zeros_like(grad).index_add_(0, representative, grad)
+        return totals.index_select(0, representative)
 
 
 class RowSparseOptimizer:
@@ -55,48 +50,67 @@ class RowSparseOptimizer:
         self.momentum = momentum
         self.dense = dense
         self.tables = tables
-        self.step_count = 0
+        self.step_count = torch.zeros((), dtype=torch.float64, device=dense.device)
         params = [dense, *tables]
-        # adagrad: (squared-gradient sum, velocity); adam: (first moment, second moment)
+        # adagrad: (squared-gradient sum, velocity or None); adam: (first moment, second moment)
         self.first = [torch.zeros_like(p) for p in params]
-        self.second = [torch.zeros_like(p) for p in params] \
-            if kind == "adam" or momentum > 0 else [None] * len(params)
+        self.second = [torch.zeros_like(p) if kind == "adam" or momentum > 0 else None for p in params]
+        self.dense_buffer = torch.empty_like(dense)
+        self.summers = [DuplicateRowSummer(t.shape[0], t.device) for t in tables]
 
     def step(self, dense_grad: Tensor, rows: list[Tensor], row_grads: list[Tensor]) -> None:
         """Apply one update: ``dense_grad`` like the dense vector; for table k, ``row_grads[k]``
         [n_k, D_k] are gradients of rows ``rows[k]`` [n_k] (duplicates allowed)."""
-        self.step_count += 1
-        self._update_rows(0, self.dense, None, dense_grad)
-        for k, (table, idx, grad) in enumerate(zip(self.tables, rows, row_grads), start=1):
-            self._update_rows(k, table, idx, sum_duplicate_rows(idx, grad))
-
-    def _update_rows(self, k: int, param: Tensor, idx: Tensor | None, g: Tensor) -> None:
-        """Update ``param`` (all of it when ``idx`` is None, else rows ``idx``) with gradient ``g``."""
-        def take(t: Tensor) -> Tensor:
-            return t if idx is None else t.index_select(0, idx)
-
-        def put(t: Tensor, value: Tensor) -> None:
-            if idx is not None:
-                t.index_copy_(0, idx, value)  # duplicates write identical values
-
-        first, second = self.first[k], self.second[k]
+        self.step_count.add_(1.0)
         if self.kind == "adagrad":
-            acc = take(first).addcmul_(g, g)
-            put(first, acc)
-            step = g / (acc + ADAGRAD_EPS).sqrt_()
-            if second is None:
-                delta = step.mul_(-self.lr)
-            else:
-                delta = take(second).mul_(self.momentum).sub_(step, alpha=self.lr)
-                put(second, delta)
+            self._adagrad_dense(dense_grad)
         else:
-            beta1, beta2 = ADAM_BETAS
-            m = take(first).mul_(beta1).add_(g, alpha=1 - beta1)
-            v = take(second).mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            put(first, m)
-            put(second, v)
-            scale = self.lr * (1 - beta2 ** self.step_count) ** 0.5 / (1 - beta1 ** self.step_count)
-            delta = m / v.sqrt().add_(ADAM_EPS) * -scale
+            self._adam(0, self.dense, None, dense_grad)
+        for k, (table, idx, grad) in enumerate(zip(self.tables, rows, row_grads), start=1):
+            summed = self.summers[k - 1](idx, grad)
+            if self.kind == "adagrad":
+                self._adagrad_rows(k, table, idx, summed)
+            else:
+                self._adam(k, table, idx, summed)
+
+    def _adagrad_dense(self, g: Tensor) -> None:
+        acc, velocity = self.first[0], self.second[0]
+        acc.addcmul_(g, g)
+        denom = torch.add(acc, ADAGRAD_EPS, out=self.dense_buffer).sqrt_()
+        if velocity is None:
+            self.dense.addcdiv_(g, denom, value=-self.lr)
+        else:
+            velocity.mul_(self.momentum).addcdiv_(g, denom, value=-self.lr)
+            self.dense.add_(velocity)
+
+    def _adagrad_rows(self, k: int, table: Tensor, idx: Tensor, g: Tensor) -> None:
+        """Duplicates of ``idx`` carry identical ``g``, so they write identical values."""
+        acc = self.first[k].index_select(0, idx).addcmul_(g, g)  # [n, D]
+        self.first[k].index_copy_(0, idx, acc)
+        step = g / acc.add_(ADAGRAD_EPS).sqrt_()
+        velocity = self.second[k]
+        if velocity is None:
+            delta = step.mul_(-self.lr)
+        else:
+            delta = velocity.index_select(0, idx).mul_(self.momentum).sub_(step, alpha=self.lr)
+            velocity.index_copy_(0, idx, delta)
+        table.index_copy_(0, idx, table.index_select(0, idx).add_(delta))
+
+    def _adam(self, k: int, param: Tensor, idx: Tensor | None, g: Tensor) -> None:
+        """Dense (``idx`` None, in place) or lazy on rows ``idx``."""
+        beta1, beta2 = ADAM_BETAS
+        first, second = self.first[k], self.second[k]
+        assert second is not None
+        m = first if idx is None else first.index_select(0, idx)
+        v = second if idx is None else second.index_select(0, idx)
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        if idx is not None:
+            first.index_copy_(0, idx, m)
+            second.index_copy_(0, idx, v)
+        t = self.step_count
+        scale = (-self.lr * (1 - beta2 ** t).sqrt() / (1 - beta1 ** t)).to(g.dtype)
+        delta = m / v.sqrt().add_(ADAM_EPS) * scale
         if idx is None:
             param.add_(delta)
         else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from engine.training.config import ConfigError, TrainConfig
+from engine.errors import ConfigError
+from engine.training.config import TrainConfig
 
 _COMMON: dict[str, Any] = dict(epochs=10, loss="top1", final_activation="auto", embedding_size=0,
                                optimizer="adagrad")

@@ -1,7 +1,10 @@
 """One training step: forward, sampled output layer, loss, hand-written backward, update.
 
 The output layer scores only the batch's target items (column b is slot b's target), plus
-``n_extra_negatives`` items shared by all rows and drawn with probability ~ popularity^alpha.
+``n_extra_negatives`` items shared by all rows and drawn with probability ~ popularity^alpha
+(popularity = the item's number of events in the training log). For ``cross-entropy-logq``,
+log Q of a column's item is the log of its expected number of occurrences among the columns:
+A * pop / sum(pop) + K * pop^alpha / sum(pop^alpha) (A active slots, K extra negatives).
 Columns of idle slots are not negatives. Every tensor has a static shape per step (idle slots use
 the padding item), so the step can be captured in a CUDA graph.
 """
@@ -135,5 +138,6 @@ class TrainStep:
         ds = dlogits @ w_cols[:, :-1]  # [B, H]
         d_rows = backward_step(spec, self.dense, self.grad, cache, ds)
         self.optimizer.step(self.grad_flat, [items, cols], [d_rows, g_out])
-        self.state = (s_new, c_new)
+        s.copy_(s_new)  # the carried states stay in the same buffers (as a CUDA graph needs)
+        c.copy_(c_new)
         return StepResult(out.loss, out.rows)
