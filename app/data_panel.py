@@ -54,7 +54,7 @@ class DataPanel(QWidget):
         box_layout.addWidget(self._name)
         box_layout.addWidget(self._details)
         box_layout.addWidget(self.statistics, 1)
-        box.setMinimumWidth(430)
+        box.setMinimumWidth(300)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.explorer)
         splitter.addWidget(box)

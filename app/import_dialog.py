@@ -63,6 +63,7 @@ class ImportDialog(QDialog):
         self.rows_table = QTableWidget()
         self.rows_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.rows_table.setAlternatingRowColors(True)
+        self.rows_table.verticalHeader().setDefaultSectionSize(22)
         self.problem = QLabel("")
         self.problem.setObjectName("errorLabel")
         self.problem.setWordWrap(True)

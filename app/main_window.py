@@ -46,7 +46,7 @@ class MainWindow(QMainWindow):
         self.import_flow.imported.connect(self._on_imported)
 
         self.browser = WorkspaceBrowser()
-        self.browser.setMinimumWidth(250)
+        self.browser.setMinimumWidth(200)
         self.browser.dataset_selected.connect(self._on_dataset_selected)
         self.browser.run_selected.connect(self._on_run_selected)
         self.data_panel = DataPanel(self.jobs)

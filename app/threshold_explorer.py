@@ -22,6 +22,7 @@ from engine.progress import CancelToken, ProgressCallback
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
+FIGURES_PER_ROW = 3
 UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
@@ -132,14 +133,15 @@ class ThresholdExplorer(QWidget):
             value.setObjectName("figureValue")
             caption = QLabel(label)
             caption.setObjectName("mutedLabel")
-            figures_grid.addWidget(value, 0, index, Qt.AlignmentFlag.AlignHCenter)
-            figures_grid.addWidget(caption, 1, index, Qt.AlignmentFlag.AlignHCenter)
+            row, column = divmod(index, FIGURES_PER_ROW)
+            figures_grid.addWidget(value, 2 * row, column, Qt.AlignmentFlag.AlignHCenter)
+            figures_grid.addWidget(caption, 2 * row + 1, column, Qt.AlignmentFlag.AlignHCenter)
             self.figure_values[key] = value
         self.message = QLabel("")
         self.message.setObjectName("errorLabel")
         self.message.setWordWrap(True)
         self.message.hide()
-        figures_grid.addWidget(self.message, 2, 0, 1, len(FIGURE_LABELS))
+        figures_grid.addWidget(self.message, 4, 0, 1, FIGURES_PER_ROW)
 
         self.dataset_name = QLineEdit()
         self.dataset_name.setPlaceholderText("dataset name (default: the log's name)")

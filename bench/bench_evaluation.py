@@ -1,4 +1,4 @@
-"""Evaluation throughput of the baselines on a random log at XING scale.
+"""Evaluation throughput of the baselines and the neural models on a random log at XING scale.
 
 Usage: python bench/bench_evaluation.py [--scale 1.0] [--batch-size 256] [--device cpu] [--threads N]
        [--repeat R]
@@ -7,8 +7,9 @@ The random log has about 11.5k users, 58k items, 90k sessions and 540k events (t
 after filtering); item popularity is Zipf-like. The last session of each user is the test session.
 Throughput is predictions (test events ranked) per second of the whole evaluate() call, history
 feeding ("bootstrapping") included; "pop + history" feeds every user's training sessions to a Pop
-scorer, which measures what feeding costs the evaluator itself. Each figure is the best of
-``--repeat`` evaluations (the machine may be shared).
+scorer, which measures what feeding costs the evaluator itself. The neural models are untrained
+networks of the paper's presets (their speed does not depend on the weights). Each figure is the
+best of ``--repeat`` evaluations (the machine may be shared).
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from engine.baselines import fit_baseline
 from engine.baselines.pop import PopScorer
 from engine.data.session_log import SessionLog
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
+from engine.models.network import RecurrentNetwork
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.training.presets import PRESETS
 
 
 def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
@@ -46,6 +50,13 @@ def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
     return train, test.select_sessions(test.session_length >= 2)
 
 
+def neural_scorer(preset: str, n_items: int, device: str) -> RecurrentStreamScorer:
+    """An untrained network of a preset as a scorer (evaluation speed does not depend on weights)."""
+    config = PRESETS[preset]
+    network = RecurrentNetwork(config.network_spec(n_items), seed=0).to(device)
+    return RecurrentStreamScorer(network, config.model)
+
+
 class PopWithHistory(PopScorer):
     """Pop fed with the users' training sessions: the evaluator's cost of bootstrapping."""
 
@@ -60,6 +71,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="evaluations per model; the fastest is shown")
+    parser.add_argument("--models", nargs="+", default=["pop", "pop + history", "personal_pop", "item_knn",
+                                                          "rnn-small", "hrnn-init-small", "hrnn-init-large"],
+                        help="which models to measure (baselines, or neural preset names)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -79,13 +93,16 @@ def main() -> None:
         "personal_pop": lambda: fit_baseline("personal_pop", train, args.device),
         "item_knn": lambda: fit_baseline("item_knn", train, args.device),
     }
-    print(f"{'model':<14} {'fit s':>7} {'eval s':>7} {'predictions':>11} {'pred/s':>9} {'fed/s':>9} {'recall@5':>8}")
+    for name in PRESETS:
+        fits[name] = lambda name=name: neural_scorer(name, train.n_items, args.device)
+    fits = {name: fits[name] for name in args.models}
+    print(f"{'model':<16} {'fit s':>7} {'eval s':>7} {'predictions':>11} {'pred/s':>9} {'fed/s':>9} {'recall@5':>8}")
     for name, fit in fits.items():
         started = time.perf_counter()
         scorer = fit()
         fit_seconds = time.perf_counter() - started
         result = min((evaluate(scorer, train, test, settings) for _ in range(args.repeat)), key=lambda r: r.seconds)
-        print(f"{name:<14} {fit_seconds:7.2f} {result.seconds:7.2f} {result.n_events:11d} "
+        print(f"{name:<16} {fit_seconds:7.2f} {result.seconds:7.2f} {result.n_events:11d} "
               f"{result.n_events / result.seconds:9.0f} {result.consumed_events / result.seconds:9.0f} "
               f"{result.metrics['recall@5']:8.4f}")
 

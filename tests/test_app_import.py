@@ -53,6 +53,7 @@ def test_dropping_a_csv_previews_and_imports_it(window, qtbot, tmp_path: Path) -
     dialog.name_edit.setText("shop")
     save_screenshot(dialog, "import_dialog")
     dialog.accept()
+    assert "Importing shop.csv" in window.job_status.job_titles()  # progress and cancel in the status bar
     qtbot.waitUntil(lambda: len(window.browser.dataset_ids()) == 2, timeout=20_000)
     assert window.browser.selected_kind_and_id() == ("dataset", window.browser.dataset_ids()[1])
     assert window.browser.topLevelItem(1).text(0) == "shop"

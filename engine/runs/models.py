@@ -47,23 +47,29 @@ def check_model(model: str) -> None:
         raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
 
 
-def build_config(model: str, preset: str | None, overrides: dict[str, Any], seed: int) -> TrainConfig | BaselineConfig:
-    """The validated configuration of a run: the preset ("small" by default for neural models)
-    with ``overrides`` and the seed applied."""
+def build_config(model: str, preset: str | None, overrides: dict[str, Any], seed: int,
+                 saved: dict[str, Any] | None = None) -> TrainConfig | BaselineConfig:
+    """The validated configuration of a run: a built-in preset ("small" by default for neural
+    models) or a ``saved`` preset's configuration, with ``overrides`` and the seed applied."""
     check_model(model)
     if model in BASELINE_MODELS:
         unknown = set(overrides) - {"n_neighbors"}
         if unknown:
             raise InputError(f"{model} has no setting {', '.join(sorted(unknown))}")
-        return BaselineConfig(model=model, seed=seed, **overrides).validate()
-    name = f"{model}-{preset or 'small'}"
-    if name not in NEURAL_PRESETS:
-        raise InputError(f"no preset {preset!r} for {model}; choose one of {', '.join(presets_for(model))}")
+        return BaselineConfig(**{**(saved or {}), **overrides, "model": model, "seed": seed}).validate()
+    if saved is not None:
+        base = TrainConfig(**saved)
+    else:
+        name = f"{model}-{preset or 'small'}"
+        if name not in NEURAL_PRESETS:
+            raise InputError(f"no preset {preset!r} for {model}; choose one of {', '.join(presets_for(model))} "
+                             "or a saved preset")
+        base = NEURAL_PRESETS[name]
     known = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = set(overrides) - known
     if unknown:
         raise InputError(f"unknown training settings: {', '.join(sorted(unknown))}")
-    return dataclasses.replace(NEURAL_PRESETS[name], **{**overrides, "seed": seed, "model": model}).validate()
+    return dataclasses.replace(base, **{**overrides, "seed": seed, "model": model}).validate()
 
 
 def config_from_json(data: dict[str, Any]) -> TrainConfig | BaselineConfig:

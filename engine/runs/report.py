@@ -2,6 +2,7 @@
 marks against a reference model) and breakdowns by history length, position and popularity."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,17 +16,31 @@ from engine.evaluation.metrics import mean_metrics, metric_names
 from engine.evaluation.popularity import item_popularity
 from engine.runs import records
 from engine.runs.evaluate_run import find_evaluation, load_event_ranks
-from engine.runs.models import MODEL_LABELS, MODELS
+from engine.errors import WorkbenchError
+from engine.runs.models import MODEL_LABELS, MODELS, build_config
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 
 BREAKDOWNS = ("history", "position", "popularity")
 
 
+_NOT_PART_OF_THE_MODEL = {"seed", "device"}
+
+
 def model_label(run: records.RunSummary) -> str:
-    """'HRNN Init', or 'HRNN Init (large)' for a preset other than the default ones."""
+    """'HRNN Init'; 'HRNN Init (large)' for another preset; settings that differ from the preset
+    are appended ('RNN [epochs=5]'), so that only runs differing by seed share a label."""
     label = MODEL_LABELS[run.model]
-    return label if run.preset in (None, "small", "default") else f"{label} ({run.preset})"
+    if run.preset not in (None, "small", "default"):
+        label = f"{label} ({run.preset})"
+    try:
+        preset_config = dataclasses.asdict(build_config(run.model, run.preset if run.preset != "default" else None,
+                                                        {}, run.seed))
+    except WorkbenchError:
+        return label
+    changed = [f"{key}={value}" for key, value in sorted(run.config.items())
+               if key not in _NOT_PART_OF_THE_MODEL and preset_config.get(key) != value]
+    return f"{label} [{', '.join(changed)}]" if changed else label
 
 
 @dataclass

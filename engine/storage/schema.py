@@ -200,3 +200,16 @@ class SessionMetric(Base):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     user: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
+
+
+class SavedPreset(Base):
+    """A named hyper-parameter configuration saved by the user (e.g. the best of a search)."""
+
+    __tablename__ = "saved_presets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    model: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The quality bar of the evaluation issue: all seven models (paper small presets, SEEDS seeds) on
+# a dataset, then the Table-3-style report with both breakdowns. Results go to RESULTS.md by hand.
+#   bench/quality.sh xing   [SEEDS]   # synthetic log at XING scale (about 25 min on 2 cores)
+#   bench/quality.sh ml100k [SEEDS]   # MovieLens 100K from ../shared/data
+#   bench/quality.sh taobao [SEEDS]   # Taobao slice, category as item, from ../shared/data
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:?xing, ml100k or taobao}
+seeds=${2:-3}
+folder=${QUALITY_FOLDER:-/tmp/hrnn-quality-$which}
+mkdir -p "$folder"
+ws=(--workspace "$folder/workspace.sqlite")
+case $which in
+  xing) python main.py generate --preset xing_scale --seed 0 --import --name xing "${ws[@]}" ;;
+  ml100k) python main.py import ../shared/data/ml100k_recbole/ml-100k.inter --name ml100k "${ws[@]}" ;;
+  taobao) python main.py import ../shared/data/taobao_userbehavior_head/UserBehavior_head.csv \
+            --preset taobao-category --skip-invalid-rows --min-item-support 20 --name taobao "${ws[@]}" ;;
+  *) echo "unknown dataset $which" >&2; exit 2 ;;
+esac
+for model in pop personal-pop item-knn; do
+  python main.py train "$which" --model "$model" "${ws[@]}"
+done
+for model in rnn rnn-concat hrnn-init hrnn-all; do
+  python main.py train "$which" --model "$model" --preset small --seeds "$seeds" "${ws[@]}"
+done
+python main.py report "$which" --k 5 10 20 --breakdown history --breakdown position "${ws[@]}" \
+  --csv "$folder/comparison.csv" | tee "$folder/report.txt"

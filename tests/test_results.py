@@ -1,0 +1,127 @@
+"""Evaluated runs in the workspace: stored per-event ranks and per-session metrics, the report's
+comparison and breakdowns, random search with saved presets, and the demo."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from engine.cli.main import main
+from engine.errors import InputError
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.runs.evaluate_run import CheckpointMissing, evaluate_run, load_event_ranks, scorer_for_run
+from engine.runs.execute import execute_run
+from engine.runs.planning import plan_runs
+from engine.runs import records
+from engine.runs.report import breakdown, collect_results, comparison
+from engine.runs.saved_presets import list_saved_presets, save_preset
+from engine.runs.search import random_search
+from engine.storage.catalog import load_prepared
+from engine.storage.schema import SessionMetric
+
+
+def _trained(workspace, dataset_id, model, seeds=(0,), **overrides) -> list[int]:
+    run_ids = plan_runs(workspace, dataset_id, model, list(seeds), overrides=overrides, device="cpu")
+    for run_id in run_ids:
+        assert execute_run(workspace, run_id).status == "finished"
+    return run_ids
+
+
+def test_evaluation_stores_ranks_and_session_metrics_consistently(small_dataset) -> None:
+    workspace, dataset_id = small_dataset
+    (run_id,) = _trained(workspace, dataset_id, "item-knn")
+    evaluation = evaluate_run(workspace, run_id)
+    events = load_event_ranks(workspace, evaluation.id)
+    test = load_prepared(workspace, dataset_id).test
+    # every test event but each session's first is a target
+    assert len(events) == evaluation.n_events == test.n_events - test.n_sessions
+    assert (events["position"] >= 1).all() and (events["position"] < events["session_length"]).all()
+    assert evaluation.metrics["event"]["recall@5"] == pytest.approx((events["rank"] <= 5).mean())
+    with workspace.session() as session:
+        stored = session.execute(select(SessionMetric.session, SessionMetric.value).where(
+            SessionMetric.evaluation_id == evaluation.id, SessionMetric.key == "mrr@10")).all()
+    per_session = events.assign(rr=np.where(events["rank"] <= 10, 1 / events["rank"], 0.0)).groupby("session")["rr"].mean()
+    assert dict(stored) == pytest.approx(per_session.to_dict())
+    assert evaluation.metrics["session"]["mrr@10"] == pytest.approx(per_session.mean())
+    # the same settings again: the stored evaluation, not a second one
+    assert evaluate_run(workspace, run_id).id == evaluation.id
+
+
+def test_missing_checkpoint_keeps_metrics_but_cannot_recompute(small_dataset) -> None:
+    import os
+
+    workspace, dataset_id = small_dataset
+    (run_id,) = _trained(workspace, dataset_id, "rnn", epochs=1)
+    evaluation = evaluate_run(workspace, run_id)
+    run = records.get_run(workspace, run_id)
+    os.remove(run.checkpoint_path)
+    with pytest.raises(CheckpointMissing, match="stored metrics remain"):
+        scorer_for_run(run, load_prepared(workspace, dataset_id))
+    assert evaluate_run(workspace, run_id).id == evaluation.id  # stored results still served
+
+
+def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
+    workspace, dataset_id = small_dataset
+    for model in ("pop", "item-knn"):
+        (run_id,) = _trained(workspace, dataset_id, model)
+        evaluate_run(workspace, run_id)
+    for run_id in _trained(workspace, dataset_id, "rnn", seeds=(0, 1), epochs=1):
+        evaluate_run(workspace, run_id)
+    results = collect_results(workspace, dataset_id, EvaluationSettings(ks=(5,)))
+    assert results.models == ["Pop", "Item-KNN", "RNN [epochs=1]"]
+    table = comparison(results, [5], reference="Pop")
+    rnn = table[(table["model"] == "RNN [epochs=1]") & (table["metric"] == "recall@5")].iloc[0]
+    seeds = results.runs[results.runs["model"] == "RNN [epochs=1]"]["recall@5"]
+    assert rnn["n_seeds"] == 2 and rnn["mean"] == pytest.approx(seeds.mean()) and rnn["std"] == pytest.approx(seeds.std())
+    knn = table[(table["model"] == "Item-KNN") & (table["metric"] == "recall@5")].iloc[0]
+    assert knn["mark"] == ("*" if knn["p_value"] < 0.01 else "")
+    history = breakdown(results, "history", [5])
+    assert set(history["group"]) <= {"short", "long"}
+    pop_events = results.events["Pop"][0]
+    long_count = history[(history["model"] == "Pop") & (history["group"] == "long")]["n_events"]
+    assert long_count.sum() == (pop_events["history_length"] > 6).sum()
+
+
+def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys) -> None:
+    workspace, dataset_id = small_dataset
+    for model in ("pop", "personal-pop"):
+        (run_id,) = _trained(workspace, dataset_id, model)
+        evaluate_run(workspace, run_id)
+    csv = tmp_path / "table.csv"
+    assert main(["report", str(dataset_id), "--k", "5", "--breakdown", "position", "--csv", str(csv),
+                 "--workspace", workspace.display_name]) == 0
+    out = capsys.readouterr().out
+    assert "Personal Pop" in out and "beginning" in out and "Wilcoxon" in out
+    table = pd.read_csv(csv)
+    assert set(table["model"]) == {"Pop", "Personal Pop"} and set(table["metric"]) == {"recall@5", "mrr@5", "precision@5"}
+
+
+def test_random_search_runs_on_the_validation_split_and_saves_the_best(small_dataset) -> None:
+    workspace, dataset_id = small_dataset
+    trials = random_search(workspace, dataset_id, "rnn", 2, "study-a", epochs=1, device="cpu")
+    assert len(trials) == 2
+    scores = [t.score for t in trials]
+    assert scores == sorted(scores, reverse=True) and all(math.isfinite(s) for s in scores)
+    runs = {run.id: run for run in records.list_runs(workspace)}
+    assert all(runs[t.run_id].validation and runs[t.run_id].study == "study-a" for t in trials)
+    best = runs[trials[0].run_id].config
+    save_preset(workspace, "best-rnn", "rnn", best)
+    assert list_saved_presets(workspace)[0][0] == "best-rnn"
+    (run_id,) = plan_runs(workspace, dataset_id, "rnn", [5], preset="best-rnn")
+    planned = records.get_run(workspace, run_id).config
+    assert planned["learning_rate"] == best["learning_rate"] and planned["seed"] == 5
+    with pytest.raises(InputError, match="already exists"):
+        save_preset(workspace, "best-rnn", "rnn", best)
+    with pytest.raises(InputError, match="for rnn, not hrnn-init"):
+        plan_runs(workspace, dataset_id, "hrnn-init", [0], preset="best-rnn")
+
+
+def test_demo_trains_and_compares_all_seven_models(capsys) -> None:
+    assert main(["demo", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("Pop", "Personal Pop", "Item-KNN", "RNN", "RNN Concat", "HRNN Init", "HRNN All"):
+        assert f"\n{label} " in out
+    assert "By user history length" in out and "By position in the session" in out
