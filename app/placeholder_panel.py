@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 RESULTS_TEXT = (
     "<h3>Results</h3><p>Here will appear the comparison of finished runs, in the style of the paper's "
@@ -24,10 +24,13 @@ class PlaceholderPanel(QWidget):
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setFixedWidth(640)
-        self.label.setMinimumHeight(self.label.heightForWidth(640))
         self.label.setObjectName("placeholderText")
         self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.label)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(self.label, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(2)

@@ -40,7 +40,6 @@ class StatisticsTable(QTableWidget):
         self.setAlternatingRowColors(True)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
     def show_statistics(self, statistics: dict[str, Any] | None) -> None:
         rows = statistics_rows(statistics) if statistics else []

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
 FIGURES_PER_ROW = 3
+SPIN_WIDTH = 110
 UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
@@ -85,6 +86,7 @@ class ThresholdExplorer(QWidget):
         self.threshold_spin.setDecimals(2)
         self.threshold_spin.setRange(0.01, 100_000.0)
         self.threshold_spin.setValue(30.0)
+        self.threshold_spin.setMaximumWidth(SPIN_WIDTH)
         self.threshold_spin.setToolTip("A gap strictly greater than this starts a new session")
         self.threshold_spin.valueChanged.connect(self._on_spin_changed)
         self.unit_combo = QComboBox()
@@ -93,8 +95,9 @@ class ThresholdExplorer(QWidget):
         self._unit = "min"
         self.unit_combo.currentTextChanged.connect(self._on_unit_changed)
         threshold_row = QHBoxLayout()
-        threshold_row.addWidget(self.threshold_spin, 1)
+        threshold_row.addWidget(self.threshold_spin)
         threshold_row.addWidget(self.unit_combo)
+        threshold_row.addStretch(1)
 
         self.use_given_sessions = QCheckBox("Use the log's session column")
         self.drop_repeats = QCheckBox("Drop repeated (item, type) in a session")
@@ -172,6 +175,7 @@ class ThresholdExplorer(QWidget):
         spin.setRange(low, high)
         spin.setToolTip(tip)
         spin.setKeyboardTracking(False)
+        spin.setMaximumWidth(SPIN_WIDTH)
         spin.valueChanged.connect(self._schedule)
         return spin
 

@@ -125,3 +125,20 @@ def test_demo_trains_and_compares_all_seven_models(capsys) -> None:
     for label in ("Pop", "Personal Pop", "Item-KNN", "RNN", "RNN Concat", "HRNN Init", "HRNN All"):
         assert f"\n{label} " in out
     assert "By user history length" in out and "By position in the session" in out
+
+
+def test_inspection_replays_the_stored_ranks(small_dataset) -> None:
+    from engine.runs.inspection import inspect_run_for_user, user_sessions
+
+    workspace, dataset_id = small_dataset
+    prepared = load_prepared(workspace, dataset_id)
+    for run_id in _trained(workspace, dataset_id, "hrnn-init", epochs=1) + _trained(workspace, dataset_id, "personal-pop"):
+        events = load_event_ranks(workspace, evaluate_run(workspace, run_id).id)
+        for user in events["user"].unique()[:5]:
+            steps = inspect_run_for_user(workspace, run_id, int(user), k=5, prepared=prepared)
+            stored = events[events["user"] == user]
+            assert [s.target_rank for s in steps] == stored["rank"].tolist()
+            assert [s.target_item for s in steps] == stored["item"].tolist()
+            sessions = user_sessions(prepared, int(user))
+            assert [s.consumed_item for s in steps] == sessions.test_items[:-1].tolist()
+            assert all(len(s.top_items) == 5 for s in steps)
