@@ -35,6 +35,7 @@ class StatisticsTable(QTableWidget):
         super().__init__(0, 4, parent)
         self.setHorizontalHeaderLabels(["Statistic", "Value / median", "Mean", "SD"])
         self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(24)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setAlternatingRowColors(True)

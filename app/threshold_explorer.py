@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 150
 FIGURES_PER_ROW = 3
 SPIN_WIDTH = 110
+EVENT_TYPES_PER_ROW = 3
 UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
@@ -100,7 +101,7 @@ class ThresholdExplorer(QWidget):
         threshold_row.addStretch(1)
 
         self.use_given_sessions = QCheckBox("Use the log's session column")
-        self.drop_repeats = QCheckBox("Drop repeated (item, type) in a session")
+        self.drop_repeats = QCheckBox("Drop repeats of (item, type) in a session")
         self.min_item_support = self._spin(1, 1_000_000, "Keep items with at least this many events")
         self.min_session_length = self._spin(2, 10_000, "Keep sessions with at least this many events")
         self.min_user_sessions = self._spin(2, 100_000, "Keep users with at least this many sessions")
@@ -108,7 +109,7 @@ class ThresholdExplorer(QWidget):
         self.max_user_sessions.setSpecialValueText("no limit")
         self.repeat_until_stable = QCheckBox("Repeat the filters until stable")
         self._event_types_box = QWidget()
-        self._event_types_layout = QHBoxLayout(self._event_types_box)
+        self._event_types_layout = QGridLayout(self._event_types_box)
         self._event_types_layout.setContentsMargins(0, 0, 0, 0)
         self._event_type_checks: list[QCheckBox] = []
         for check in (self.use_given_sessions, self.drop_repeats, self.repeat_until_stable):
@@ -117,16 +118,16 @@ class ThresholdExplorer(QWidget):
         threshold_box = QGroupBox("Sessions")
         threshold_form = QFormLayout(threshold_box)
         threshold_form.addRow("Idle threshold", threshold_row)
-        threshold_form.addRow("", self.use_given_sessions)
+        threshold_form.addRow(self.use_given_sessions)
         threshold_form.addRow("Drop event types", self._event_types_box)
-        threshold_form.addRow("", self.drop_repeats)
+        threshold_form.addRow(self.drop_repeats)
         filter_box = QGroupBox("Filters (in the paper's order)")
         filter_form = QFormLayout(filter_box)
         filter_form.addRow("Min item support", self.min_item_support)
         filter_form.addRow("Min session length", self.min_session_length)
         filter_form.addRow("Min sessions per user", self.min_user_sessions)
         filter_form.addRow("Max sessions per user", self.max_user_sessions)
-        filter_form.addRow("", self.repeat_until_stable)
+        filter_form.addRow(self.repeat_until_stable)
 
         figures_box = QGroupBox("Result of these settings")
         figures_grid = QGridLayout(figures_box)
@@ -242,16 +243,16 @@ class ThresholdExplorer(QWidget):
         for check in self._event_type_checks:
             check.deleteLater()
         self._event_type_checks = []
-        for name in names if len(names) > 1 else []:
+        for index, name in enumerate(names if len(names) > 1 else []):
             check = QCheckBox(name)
             check.setChecked(name in wanted)
             check.toggled.connect(self._schedule)
-            self._event_types_layout.addWidget(check)
+            self._event_types_layout.addWidget(check, *divmod(index, EVENT_TYPES_PER_ROW))
             self._event_type_checks.append(check)
         if len(names) <= 1:
             note = QCheckBox("(one event type)")
             note.setEnabled(False)
-            self._event_types_layout.addWidget(note)
+            self._event_types_layout.addWidget(note, 0, 0)
             self._event_type_checks.append(note)
 
     # ----- settings -----
