@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -10,10 +9,9 @@ from engine.cli.formatting import format_duration, parse_duration, render_statis
 from engine.data.column_mapping import PRESETS, ColumnMapping
 from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
 from engine.data.preparation import PrepareSettings
+from engine.errors import InputError
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_stats)
 
     parser = subparsers.add_parser("presets", help="list the known log format presets")
-    parser.set_defaults(handler=run_presets)
+    parser.set_defaults(handler=run_presets, needs_workspace=False)
 
 
 def _mapping(args: argparse.Namespace, detected: ColumnMapping | None) -> ColumnMapping | None:
@@ -85,18 +83,12 @@ def _mapping(args: argparse.Namespace, detected: ColumnMapping | None) -> Column
         return None
     if detected is None:
         if not {"item", "time"} <= overrides.keys() or not ({"user", "session"} & overrides.keys()):
-            raise_input("the columns could not be detected: give --user-column, --item-column and --time-column")
+            raise InputError("the columns could not be detected: give --user-column, --item-column and --time-column")
         return ColumnMapping(overrides.get("user"), overrides["item"], overrides["time"], overrides.get("session"),
                              overrides.get("event_type"), overrides.get("time_unit", "auto"))
     data = detected.to_json()
     data.update(overrides)
     return ColumnMapping.from_json(data)
-
-
-def raise_input(message: str) -> None:
-    from engine.errors import InputError
-
-    raise InputError(message)
 
 
 def run_import(args: argparse.Namespace, workspace: Workspace) -> int:

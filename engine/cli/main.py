@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -22,26 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description="HRNN Workbench, headless. Without a "
                                      "subcommand, main.py opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logging")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", type=str, default=None,
-                        help="workspace file or SQLAlchemy URL (default: the per-user workspace)")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    original_add = subparsers.add_parser
-
-    def add_parser(name: str, **kwargs):  # every subcommand accepts --workspace
-        return original_add(name, parents=[common], **kwargs)
-
-    subparsers.add_parser = add_parser  # type: ignore[method-assign]
     data_commands.register(subparsers)
     for module_name in ("engine.cli.synthetic_commands", "engine.cli.training_commands",
                         "engine.cli.evaluation_commands"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+        __import__(module_name, fromlist=["register"]).register(subparsers)
+    for subcommand in subparsers.choices.values():
+        subcommand.add_argument("--workspace", type=str, default=None,
+                                help="workspace file or SQLAlchemy URL (default: the per-user workspace)")
     return parser
 
 
@@ -61,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the output was piped into a command that stopped reading (head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

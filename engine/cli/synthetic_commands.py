@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from engine.cli.data_commands import add_prepare_arguments, settings_from_arguments
@@ -12,8 +11,6 @@ from engine.data.demo import DEMO_MIN_ITEM_SUPPORT, SYNTHETIC_MAPPING
 from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
 from engine.storage.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 #: Item support that keeps most of a synthetic log of each preset (it has ~10 events per item).
 PRESET_MIN_ITEM_SUPPORT = {"demo": DEMO_MIN_ITEM_SUPPORT, "xing_scale": synthetic.XING_SCALE_MIN_ITEM_SUPPORT}
