@@ -175,3 +175,23 @@ def test_xing_scale_matches_the_paper_after_filtering() -> None:
     assert len(filtered) == pytest.approx(550_000, rel=0.1)
     assert filtered["user_id"].nunique() == pytest.approx(11_500, rel=0.1)
     assert filtered["item_id"].nunique() == pytest.approx(58_000, rel=0.1)
+
+
+def test_session_resumption_makes_consecutive_sessions_share_items() -> None:
+    """With resumption on, a session re-visits its predecessor's items far more often; off (the
+    default) draws nothing extra, so default logs are unchanged."""
+    import dataclasses
+
+    def consecutive_overlap(frame: pd.DataFrame) -> float:
+        new_session = frame.groupby("user_id")["timestamp"].diff().fillna(np.inf).to_numpy() > 1800
+        sessions = frame.assign(session=np.cumsum(new_session)).groupby("session").agg(
+            user=("user_id", "first"), items=("item_id", lambda s: set(s)))
+        same_user = sessions["user"].to_numpy()[1:] == sessions["user"].to_numpy()[:-1]
+        pairs = zip(sessions["items"].to_numpy()[:-1][same_user], sessions["items"].to_numpy()[1:][same_user])
+        return float(np.mean([len(a & b) / len(b) for a, b in pairs]))
+
+    base = SyntheticConfig(n_users=300, n_items=900, n_topics=12, seed=4)
+    plain = generate_log(base)
+    pd.testing.assert_frame_equal(plain, generate_log(dataclasses.replace(base, resume_probability=0.0)))
+    resumed = generate_log(dataclasses.replace(base, resume_probability=0.5))
+    assert consecutive_overlap(resumed) > consecutive_overlap(plain) + 0.1

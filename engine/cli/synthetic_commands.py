@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from engine.cli.data_commands import add_prepare_arguments, settings_from_arguments
 from engine.cli.formatting import render_statistics
+from engine.cli.training_commands import parse_overrides
 from engine.data import synthetic
 from engine.data.demo import DEMO_MIN_ITEM_SUPPORT, SYNTHETIC_MAPPING
 from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
+from engine.errors import InputError
 from engine.storage.workspace import Workspace
 
 #: Item support that keeps most of a synthetic log of each preset (it has ~10 events per item).
@@ -26,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="demo (~30k events) or xing_scale (~550k events after filters)")
     size.add_argument("--events", type=int, help="about this many events (1e3 to 3.3e7)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="change a generator setting, e.g. --set resume_probability=0.3 (see SyntheticConfig)")
     parser.add_argument("--output", type=Path, help="file to write (.csv, .csv.gz or .parquet; default: "
                         "beside the workspace)")
     parser.add_argument("--import", dest="import_log", action="store_true", help="import it into the workspace")
@@ -34,10 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_generate)
 
 
-def synthetic_config(preset: str | None, events: int | None, seed: int) -> synthetic.SyntheticConfig:
-    if events is not None:
-        return synthetic.scaled_config(events, seed)
-    return synthetic.PRESETS[preset or "demo"](seed)
+def synthetic_config(preset: str | None, events: int | None, seed: int,
+                     changes: dict[str, object] | None = None) -> synthetic.SyntheticConfig:
+    config = synthetic.scaled_config(events, seed) if events is not None else synthetic.PRESETS[preset or "demo"](seed)
+    known = {field.name for field in dataclasses.fields(config)}
+    unknown = set(changes or {}) - known
+    if unknown:
+        raise InputError(f"unknown generator settings: {', '.join(sorted(unknown))}")
+    return dataclasses.replace(config, **(changes or {}))
 
 
 def default_output(workspace: Workspace, label: str, seed: int) -> Path:
@@ -56,14 +65,18 @@ def write_log(frame, path: Path) -> None:
 
 def run_generate(args: argparse.Namespace, workspace: Workspace) -> int:
     label = f"{args.events}" if args.events is not None else (args.preset or "demo")
-    config = synthetic_config(args.preset, args.events, args.seed)
+    changes = parse_overrides(args.set)
+    config = synthetic_config(args.preset, args.events, args.seed, changes)
+    if changes:
+        label += "-" + "-".join(f"{name}{value}" for name, value in sorted(changes.items()))
     frame = synthetic.generate_log(config)
     path = args.output or default_output(workspace, label, args.seed)
     write_log(frame, path)
     print(f"wrote {len(frame):,} events of {config.n_users:,} users and {config.n_items:,} items to {path}")
     if not args.import_log:
         return 0
-    base = PrepareSettings(min_item_support=PRESET_MIN_ITEM_SUPPORT.get(label, 5))
+    preset = None if args.events is not None else (args.preset or "demo")
+    base = PrepareSettings(min_item_support=PRESET_MIN_ITEM_SUPPORT.get(preset, 5))
     settings = settings_from_arguments(args, base)
     outcome = import_log(workspace, ImportRequest(path, mapping=SYNTHETIC_MAPPING, settings=settings,
                                                   name=args.name or f"synthetic {label} (seed {args.seed})"))

@@ -17,6 +17,9 @@ something real to learn over a session-only model. Its mechanisms:
 - **Repeat consumption**: each taste slot carries a handful of personal favourite items of its
   topic, renewed when the slot drifts; any event re-visits one of them with a fixed probability,
   so a user's sessions keep returning to items of their own earlier sessions.
+- **Session resumption** (off by default): a session may resume the user's previous one, re-visiting
+  its items in order (re-finding, as job seekers return to the postings they looked at); only
+  the user's history tells what comes next at the start of such a session.
 - **Timing**: clicks inside a session are seconds to minutes apart (log-normal), a small fraction
   of gaps lies near the usual 30-minute idle threshold (so the threshold matters); sessions are
   hours to days apart. Timestamps are unix seconds.
@@ -77,6 +80,11 @@ class SyntheticConfig:
     repeat_probability: float = 0.15
     """Per event: probability of re-visiting one of the slot's personal favourite items."""
     favourites_per_slot: int = 5
+    resume_probability: float = 0.0
+    """Per session after a user's first: probability that it resumes the user's previous session
+    (same intent and favourites; each of its first events re-visits, with
+    ``revisit_probability``, the previous session's item at the same position). Off by default."""
+    revisit_probability: float = 0.5
     chain_probability: float = 0.6
     """Per event after the first of a session: probability of following the item's successors."""
     successors_per_item: int = 4
@@ -247,6 +255,10 @@ def _generate_chunk_items(
     explores = rng.random(n_sessions) < config.explore_probability
     topic[explores] = catalogue.draw_topics(rng, int(explores.sum()))
 
+    resumes = _draw_resumptions(config, rng, n_sessions, first_session)
+    resumed_from = np.maximum.accumulate(np.where(resumes, 0, np.arange(n_sessions)))  # root session
+    session_epoch, slot, topic, explores = (a[resumed_from] for a in (session_epoch, slot, topic, explores))
+
     # Favourites per (epoch, slot) actually used, drawn once and shared by the sessions of that epoch.
     favourite_key, favourite_row = np.unique(session_epoch * n_slots + slot, return_inverse=True)
     favourite_topic = fresh_topic.ravel()[favourite_key]
@@ -274,7 +286,35 @@ def _generate_chunk_items(
         step_items[fresh] = catalogue.draw_items(rng, topic[active[fresh]])
         current[active] = step_items
         items[event_offset[active] + position] = step_items
+    if resumes.any():
+        _revisit_previous_sessions(config, rng, items, event_offset, lengths, np.arange(n_sessions) - resumed_from)
     return items
+
+
+def _draw_resumptions(config: SyntheticConfig, rng: np.random.Generator, n_sessions: int,
+                      first_session: np.ndarray) -> np.ndarray:
+    """bool [S]: sessions that resume the previous session of their user (never a user's first).
+    Draws nothing when resumption is off, so the default logs stay as they were."""
+    if config.resume_probability == 0.0:
+        return np.zeros(n_sessions, dtype=bool)
+    resumes = rng.random(n_sessions) < config.resume_probability
+    resumes[first_session] = False
+    return resumes
+
+
+def _revisit_previous_sessions(config: SyntheticConfig, rng: np.random.Generator, items: np.ndarray,
+                               event_offset: np.ndarray, lengths: np.ndarray, depth: np.ndarray) -> None:
+    """In resumed sessions (``depth`` >= 1: resumptions in a row), each position that the previous
+    session also has takes the previous session's item there with ``revisit_probability``.
+    Processed by depth, so that a session copies from an already final previous session."""
+    for level in range(1, int(depth.max()) + 1):
+        sessions = np.flatnonzero(depth == level)
+        shared = np.minimum(lengths[sessions], lengths[sessions - 1])
+        position = np.arange(int(shared.sum())) - np.repeat(np.cumsum(shared) - shared, shared)
+        target = np.repeat(event_offset[sessions], shared) + position
+        source = np.repeat(event_offset[sessions - 1], shared) + position
+        revisit = rng.random(len(target)) < config.revisit_probability
+        items[target[revisit]] = items[source[revisit]]
 
 
 def _generate_chunk_times(

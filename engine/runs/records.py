@@ -108,6 +108,10 @@ def cancel_run(workspace: Workspace, run_id: int) -> None:
 def mark_stale_runs_failed(workspace: Workspace, stale_after_s: float = STALE_AFTER_S) -> int:
     """Running runs without a heartbeat for ``stale_after_s`` seconds are marked failed; returns how many."""
     cutoff = now_utc() - timedelta(seconds=stale_after_s)
+    stale = (Run.status == "running") & (Run.heartbeat_at < cutoff)
+    with workspace.session() as session:  # read first: a listing takes no write lock unless needed
+        if session.scalar(select(Run.id).where(stale).limit(1)) is None:
+            return 0
     with workspace.session() as session:
         result = session.execute(
             update(Run).where(Run.status == "running", Run.heartbeat_at < cutoff).values(

@@ -1,0 +1,128 @@
+"""The comparison table as a Qt model: one row per model, a column per metric at the chosen K with
+mean ± std over seeds, the best mean of each column in bold, and a mark where the difference
+from the reference model is significant (Wilcoxon signed-rank test, p < 0.01)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
+
+from app.results.results_data import ResultsView
+from engine.evaluation.metrics import parse_metric_name
+from engine.evaluation.significance import DEFAULT_ALPHA
+
+METRIC_TITLES = {"recall": "Recall", "mrr": "MRR", "precision": "Precision"}
+FIXED_COLUMNS = ("Model", "Seeds")
+#: The (model, metric) behind a cell; metric None for the model and seed columns.
+CELL_ROLE = Qt.ItemDataRole.UserRole + 1
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def metric_title(metric: str) -> str:
+    kind, k = parse_metric_name(metric)
+    return f"{METRIC_TITLES[kind]}@{k}"
+
+
+def format_value(mean: float, std: float, mark: str) -> str:
+    text = f"{mean:.4f} ± {std:.4f}" if math.isfinite(std) else f"{mean:.4f}"
+    return f"{text} {mark}".rstrip()
+
+
+class ComparisonModel(QAbstractTableModel):
+    """Read-only; fed a :class:`ResultsView` with :meth:`set_view`."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._view: ResultsView | None = None
+        self._models: list[str] = []
+        self._metrics: list[str] = []
+        self._cells: dict[tuple[str, str], pd.Series] = {}
+        self._best: dict[str, float] = {}
+
+    def set_view(self, view: ResultsView | None) -> None:
+        self.beginResetModel()
+        self._view = view
+        table = view.table if view is not None else pd.DataFrame(columns=["model", "metric", "mean"])
+        self._models = list(dict.fromkeys(table["model"]))
+        self._metrics = view.metrics if view is not None else []
+        self._cells = {(row.model, row.metric): row for row in table.itertuples(index=False)}
+        self._best = table.groupby("metric")["mean"].max().to_dict() if len(table) else {}
+        self.endResetModel()
+
+    @property
+    def models(self) -> list[str]:
+        return list(self._models)
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self._metrics)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(self._models)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() or not self._models else len(FIXED_COLUMNS) + len(self._metrics)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if section < len(FIXED_COLUMNS):
+            return FIXED_COLUMNS[section]
+        return metric_title(self._metrics[section - len(FIXED_COLUMNS)])
+
+    def cell(self, row: int, column: int) -> tuple[str, str | None]:
+        """The (model, metric) of a cell; metric None outside the metric columns."""
+        metric = self._metrics[column - len(FIXED_COLUMNS)] if column >= len(FIXED_COLUMNS) else None
+        return self._models[row], metric
+
+    def is_best(self, row: int, column: int) -> bool:
+        model, metric = self.cell(row, column)
+        return metric is not None and math.isclose(self._cells[(model, metric)].mean, self._best[metric])
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self._view is None:
+            return None
+        model, metric = self.cell(index.row(), index.column())
+        reference = model == self._view.reference
+        if role == CELL_ROLE:
+            return model, metric
+        if metric is None:
+            if role == Qt.ItemDataRole.DisplayRole:
+                if index.column() == 0:
+                    return f"{model} (reference)" if reference else model
+                return str(int(self._cells[(model, self._metrics[0])].n_seeds))
+            if role == Qt.ItemDataRole.FontRole and reference:
+                font = QFont()
+                font.setItalic(True)
+                return font
+            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
+                return int(Qt.AlignmentFlag.AlignCenter)
+            return None
+        row = self._cells[(model, metric)]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return format_value(row.mean, row.std, row.mark)
+        if role == Qt.ItemDataRole.FontRole and self.is_best(index.row(), index.column()):
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(model, metric, row, reference)
+        return None
+
+    def _tooltip(self, model: str, metric: str, row: Any, reference: bool) -> str:
+        seeds = int(row.n_seeds)
+        spread = f", standard deviation {row.std:.4f}" if math.isfinite(row.std) else ""
+        text = f"{model}, {metric_title(metric)}: mean {row.mean:.4f} over {seeds} seed{'s' * (seeds != 1)}{spread}"
+        if reference:
+            return f"{text}\nThe reference of the significance tests."
+        if math.isfinite(row.p_value):
+            verdict = "significant" if row.p_value < DEFAULT_ALPHA else "not significant"
+            return (f"{text}\nWilcoxon signed-rank test against {self._view.reference}: p = {row.p_value:.3g} "
+                    f"({verdict} at p < {DEFAULT_ALPHA:g})")
+        return text
