@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,10 @@ from engine.evaluation.comparison import aggregate_seeds
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.progress import CancelToken, ProgressCallback
-from engine.runs.models import MODELS
+from engine.runs.models import MODELS, NEURAL_MODELS
 from engine.runs.records import RunSummary, list_runs
 from engine.runs.report import BREAKDOWNS, DatasetResults, breakdown, collect_results, comparison, dataset_popularity
+from engine.storage.catalog import list_datasets
 from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,12 @@ class ResultsSnapshot:
     ranks of each, the run records, and the items' training popularity."""
 
     dataset_id: int
+    dataset_name: str
     rows: dict[int, dict]  # run id -> {"model": label, "seed", "run_id", metric: value}
     frames: dict[int, pd.DataFrame]  # run id -> per-event ranks
     runs: dict[int, RunSummary]  # run id -> record, in the paper's model order
     popularity: np.ndarray
+    missing_checkpoints: frozenset[int] = frozenset()  # neural runs whose checkpoint file is gone
 
     def results(self) -> DatasetResults:
         """The engine's view of these runs (models in the paper's order, seeds ascending)."""
@@ -56,6 +60,11 @@ class ResultsSnapshot:
     @property
     def models(self) -> list[str]:
         return list(dict.fromkeys(self.rows[run_id]["model"] for run_id in self.runs if run_id in self.rows))
+
+    def default_reference(self) -> str | None:
+        """The session-based RNN (the paper's reference) when evaluated, else the first model."""
+        rnn = [self.rows[i]["model"] for i, run in self.runs.items() if run.model == "rnn" and i in self.rows]
+        return rnn[0] if rnn else next(iter(self.models), None)
 
 
 def _paper_order(run: RunSummary) -> tuple:
@@ -87,8 +96,11 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         cancel.raise_if_cancelled()
         progress(0.9, "item popularity")
         popularity = previous.popularity if previous is not None else dataset_popularity(workspace, dataset_id)
+        name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
+        missing = frozenset(run.id for run in finished if run.model in NEURAL_MODELS
+                            and (run.checkpoint_path is None or not Path(run.checkpoint_path).exists()))
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
-    return ResultsSnapshot(dataset_id, rows, frames, {run.id: run for run in finished}, popularity)
+    return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing)
 
 
 @dataclass(frozen=True, eq=False)

@@ -36,10 +36,14 @@ def insert_columns(connection: Connection, table: Table, columns: dict[str, np.n
 
 def read_columns(connection: Connection, table: Table, columns: Sequence[str], where, order_by,
                  dtypes: dict[str, type]) -> dict[str, np.ndarray]:
-    """Read some columns of the rows matching ``where`` in ``order_by`` order, as numpy arrays."""
+    """Read some columns of the rows matching ``where`` in ``order_by`` order, as numpy arrays.
+    Rows are fetched in chunks, so memory stays at the arrays' size plus one chunk of tuples and
+    other threads get the interpreter between chunks."""
     query = select(*(table.c[name] for name in columns)).where(where).order_by(order_by)
-    rows = connection.execute(query).fetchall()
-    if not rows:
-        return {name: np.zeros(0, dtype=dtypes[name]) for name in columns}
-    transposed = list(zip(*rows))
-    return {name: np.asarray(values, dtype=dtypes[name]) for name, values in zip(columns, transposed)}
+    result = connection.execution_options(stream_results=True).execute(query)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
+    while rows := result.fetchmany(CHUNK_ROWS):
+        for name, values in zip(columns, zip(*rows)):
+            parts[name].append(np.asarray(values, dtype=dtypes[name]))
+    return {name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtypes[name])
+            for name, chunks in parts.items()}

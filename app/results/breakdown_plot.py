@@ -1,0 +1,186 @@
+"""A breakdown as grouped bars: one group per breakdown group (e.g. short / long history), one bar
+per model with its mean over seeds and an error bar of one standard deviation; clicking a bar
+selects it. Exports to PNG and SVG through pyqtgraph's exporters."""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import QPointF, QRectF, Signal, Slot
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.results.comparison_model import metric_title
+
+log = logging.getLogger(__name__)
+
+MODEL_COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563",
+                 "#db2777", "#65a30d")
+GROUP_WIDTH = 0.8  # of the unit space between two groups, shared by the group's bars
+HEADROOM = 1.3  # room above the highest error bar for the legend
+SELECTED_PEN = pg.mkPen("#111827", width=2.5)
+AXIS_TEXT = "#374151"
+BOTTOM_AXIS_HEIGHT = 46  # two lines of tick labels: the group and its number of events
+
+
+def model_colour(index: int) -> str:
+    return MODEL_COLOURS[index % len(MODEL_COLOURS)]
+
+
+class BreakdownPlot(QWidget):
+    """Grouped bars of one metric of one breakdown (see :meth:`show_breakdown`)."""
+
+    bar_selected = Signal(str, object)  # model label, group key (e.g. "short", 3)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot_widget.setMinimumHeight(260)
+        self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
+        self.plot_item.setMenuEnabled(False)
+        self.plot_item.setMouseEnabled(x=False, y=False)
+        self.plot_item.hideButtons()
+        self.plot_item.showGrid(y=True, alpha=0.25)
+        self.legend = self.plot_item.addLegend(offset=(8, 4), labelTextSize="9pt", labelTextColor="#111827",
+                                               brush=pg.mkBrush(255, 255, 255, 220))
+        bottom = self.plot_item.getAxis("bottom")
+        bottom.setHeight(BOTTOM_AXIS_HEIGHT)
+        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        for name in ("left", "bottom"):
+            self.plot_item.getAxis(name).setTextPen(AXIS_TEXT)
+        self.bars: dict[str, pg.BarGraphItem] = {}
+        self.error_bars: dict[str, pg.ErrorBarItem] = {}
+        self.groups: list[object] = []
+        self.group_labels: list[str] = []
+        self._centres: dict[str, np.ndarray] = {}
+        self._width = GROUP_WIDTH
+        self._highlight: pg.BarGraphItem | None = None
+        self.plot_item.scene().sigMouseClicked.connect(self._on_clicked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+
+    def clear(self) -> None:
+        self.plot_item.clear()
+        self.legend.clear()
+        self.bars, self.error_bars, self._centres = {}, {}, {}
+        self.groups, self.group_labels = [], []
+        self._highlight = None
+        self.plot_item.setTitle(None)
+
+    def show_breakdown(self, table: pd.DataFrame, metric: str, models: list[str], title: str) -> None:
+        """``table``: per model and group, ``<metric>_mean`` / ``_std``, ``label`` and ``n_events``
+        (the Results view's breakdown); ``models``: all models, in order (their colours)."""
+        self.clear()
+        shown = [model for model in models if model in set(table["model"])]
+        if not shown:
+            return
+        first = table.drop_duplicates("group")
+        self.groups = first["group"].tolist()
+        self.group_labels = [f"{label}\n{n:,} events" for label, n in zip(first["label"], first["n_events"])]
+        self._width = GROUP_WIDTH / len(shown)
+        positions = np.arange(len(self.groups), dtype=float)
+        top = 0.0
+        for index, model in enumerate(shown):
+            rows = table[table["model"] == model].set_index("group").reindex(self.groups)
+            means = rows[f"{metric}_mean"].to_numpy(dtype=float)
+            stds = rows[f"{metric}_std"].to_numpy(dtype=float)
+            centres = positions - GROUP_WIDTH / 2 + self._width * (index + 0.5)
+            colour = model_colour(models.index(model))
+            bars = pg.BarGraphItem(x=centres, height=np.nan_to_num(means), width=self._width * 0.92,
+                                   brush=colour, pen=pg.mkPen(colour), name=model)
+            self.plot_item.addItem(bars)
+            self.bars[model], self._centres[model] = bars, centres
+            spread = np.isfinite(stds) & np.isfinite(means)
+            if spread.any():
+                errors = pg.ErrorBarItem(x=centres[spread], y=means[spread], top=stds[spread], bottom=stds[spread],
+                                         beam=self._width * 0.35, pen=pg.mkPen("#111827", width=1.2))
+                self.plot_item.addItem(errors)
+                self.error_bars[model] = errors
+            top = max(top, float(np.nanmax(np.nan_to_num(means) + np.where(spread, stds, 0.0))))
+        self.legend.setColumnCount(min(len(shown), 4))
+        axis = self.plot_item.getAxis("bottom")
+        axis.setTicks([list(zip(positions.tolist(), self.group_labels)), []])
+        self.plot_item.setLabel("left", f"{metric_title(metric)} (mean ± std over seeds)")
+        self.plot_item.setLabel("bottom", None)
+        self.plot_item.setTitle(title, size="11pt")
+        self.plot_item.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
+        rows_of_legend = math.ceil(len(shown) / min(len(shown), 4))
+        self.plot_item.setYRange(0.0, (top or 1.0) * (HEADROOM + 0.08 * rows_of_legend), padding=0)
+
+    def bar_values(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(heights, error half-lengths aligned with the groups, NaN where none) as drawn for ``model``."""
+        heights = np.asarray(self.bars[model].opts["height"], dtype=float)
+        errors = np.full(len(self.groups), np.nan)
+        if model in self.error_bars:
+            drawn = np.asarray(self.error_bars[model].opts["x"], dtype=float)
+            where = [int(np.flatnonzero(np.isclose(self._centres[model], x))[0]) for x in drawn]
+            errors[where] = np.asarray(self.error_bars[model].opts["top"], dtype=float)
+        return heights, errors
+
+    def bar_centre(self, model: str, group: object) -> QPointF:
+        """The middle of a bar in view coordinates (at least a little above 0, to click on it)."""
+        index = self.groups.index(group)
+        height = float(self.bars[model].opts["height"][index])
+        return QPointF(float(self._centres[model][index]), max(height / 2, self.plot_item.viewRange()[1][1] * 0.02))
+
+    def select_bar(self, model: str, group: object) -> None:
+        index = self.groups.index(group)
+        if self._highlight is not None:
+            self.plot_item.removeItem(self._highlight)
+        height = float(self.bars[model].opts["height"][index])
+        self._highlight = pg.BarGraphItem(x=[self._centres[model][index]], height=[height], width=self._width * 0.92,
+                                          brush=None, pen=SELECTED_PEN)
+        self.plot_item.addItem(self._highlight)
+        self.bar_selected.emit(model, group)
+
+    @Slot(object)
+    def _on_clicked(self, event: object) -> None:
+        if not self.bars or not self.plot_item.sceneBoundingRect().contains(event.scenePos()):
+            return
+        point = self.plot_item.vb.mapSceneToView(event.scenePos())
+        if point.y() < 0:
+            return
+        for model, centres in self._centres.items():
+            hits = np.flatnonzero(np.abs(centres - point.x()) <= self._width / 2)
+            if len(hits):
+                self.select_bar(model, self.groups[int(hits[0])])
+                return
+
+    def export(self, path: Path) -> None:
+        """Write the plot as PNG or SVG, by the path's suffix."""
+        path = Path(path)
+        if path.suffix.lower() == ".svg":
+            try:
+                pg.exporters.SVGExporter(self.plot_item).export(str(path))
+            except ValueError as exc:
+                # pyqtgraph 0.14's SVGExporter cannot parse the closing "Z" of the paths written by
+                # recent Qt versions (pyqtgraph issue #3485): let Qt's SVG generator draw the plot.
+                log.debug("pyqtgraph's SVG exporter failed (%s); using QSvgGenerator", exc)
+                self._render_svg(path)
+        else:
+            exporter = pg.exporters.ImageExporter(self.plot_item)
+            exporter.parameters()["width"] = max(1200, int(self.plot_item.sceneBoundingRect().width()))
+            exporter.export(str(path))
+        log.info("plot exported to %s", path)
+
+    def _render_svg(self, path: Path) -> None:
+        source = self.plot_item.sceneBoundingRect()
+        target = QRectF(0, 0, source.width(), source.height())
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(source.size().toSize())
+        generator.setViewBox(target)
+        generator.setTitle(self.plot_item.titleLabel.text or "breakdown")
+        painter = QPainter(generator)
+        try:
+            painter.fillRect(target, QColor("white"))
+            self.plot_item.scene().render(painter, target, source)
+        finally:
+            painter.end()

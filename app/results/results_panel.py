@@ -1,0 +1,411 @@
+"""The Results panel of a dataset: the comparison table at a chosen K with significance marks
+against a chosen reference model, the breakdown plots, the runs behind a selected cell or bar,
+and export of the table (CSV) and of the plots (PNG / SVG).
+
+Everything comes from the workspace: a background job reads the evaluated runs' per-event ranks
+once per dataset (later only the new runs), another computes the table and the breakdowns for
+each (K, reference), and both results are kept, so that switching back is instant."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+
+from app.jobs import Job, JobManager
+from app.results.breakdown_plot import BreakdownPlot
+from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
+from app.results.results_data import (BREAKDOWN_TITLES, KS, ResultsSnapshot, ResultsView, analyse,
+                                      load_results)
+from app.results.selection_details import SelectionDetails
+from engine.evaluation.significance import DEFAULT_ALPHA
+from engine.runs.report import BREAKDOWNS
+from engine.storage.workspace import workspace_url
+
+log = logging.getLogger(__name__)
+
+FOOTNOTE = (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
+            f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} (Wilcoxon signed-rank test on "
+            "per-event values averaged over seeds). Hover a cell for its p-value.")
+DETAILS_WIDTH = 320
+NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated automatically: "
+           "train some models in the Training panel.")
+
+
+class ResultsPanel(QWidget):
+    """Results of one dataset at a time; call :meth:`set_dataset` and, when runs change, :meth:`refresh`."""
+
+    def __init__(self, workspace_path: str | Path, parent: QWidget | None = None,
+                 jobs: JobManager | None = None) -> None:
+        super().__init__(parent)
+        self._url = workspace_url(workspace_path)
+        self._own_jobs = jobs is None
+        self.jobs = jobs or JobManager(max_threads=2, parent=self)
+        self._dataset_id: int | None = None
+        self._snapshots: dict[int, ResultsSnapshot] = {}
+        self._stale: set[int] = set()
+        self._views: dict[tuple[int, int, str], ResultsView] = {}
+        self._loading: dict[int, Job] = {}
+        self._analysing: Job | None = None
+        self.view: ResultsView | None = None
+        self._build()
+
+    # ----- construction -----
+    def _build(self) -> None:
+        self.title = QLabel("Results")
+        self.title.setObjectName("panelTitle")
+        self.k_combo = QComboBox()
+        for k in KS:
+            self.k_combo.addItem(f"K = {k}", k)
+        self.k_combo.setToolTip("Cut-off K of Recall@K, MRR@K and Precision@K")
+        self.reference_combo = QComboBox()
+        self.reference_combo.setMinimumContentsLength(16)
+        self.reference_combo.setToolTip("The model every other model is tested against (Wilcoxon signed-rank test)")
+        self.export_table_button = QPushButton("Export table…")
+        self.export_table_button.setToolTip("Save the comparison table at this K as CSV")
+        self.status = QLabel()
+        self.status.setObjectName("mutedLabel")
+        self.status.setWordWrap(True)
+        controls = QHBoxLayout()
+        controls.addWidget(self.title)
+        controls.addSpacing(16)
+        controls.addWidget(QLabel("Cut-off:"))
+        controls.addWidget(self.k_combo)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Reference:"))
+        controls.addWidget(self.reference_combo)
+        controls.addStretch(1)
+        controls.addWidget(self.export_table_button)
+
+        self.table_model = ComparisonModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setMinimumSectionSize(90)
+        self.table.setAlternatingRowColors(True)
+        self.footnote = QLabel(FOOTNOTE)
+        self.footnote.setWordWrap(True)
+        self.footnote.setObjectName("mutedLabel")
+
+        self.metric_combo = QComboBox()
+        for kind, title in METRIC_TITLES.items():
+            self.metric_combo.addItem(title, kind)
+        self.export_plot_button = QPushButton("Export plot…")
+        self.export_plot_button.setToolTip("Save the plot shown as PNG or SVG")
+        self.plots = {kind: BreakdownPlot() for kind in BREAKDOWNS}
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.setDocumentMode(True)
+        for kind, plot in self.plots.items():
+            self.plot_tabs.addTab(plot, BREAKDOWN_TITLES[kind])
+        plot_controls = QHBoxLayout()
+        plot_controls.addWidget(QLabel("Breakdown of"))
+        plot_controls.addWidget(self.metric_combo)
+        plot_controls.addStretch(1)
+        plot_controls.addWidget(self.export_plot_button)
+        plot_box = QWidget()
+        plot_layout = QVBoxLayout(plot_box)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addLayout(plot_controls)
+        plot_layout.addWidget(self.plot_tabs, 1)
+
+        self.details = SelectionDetails()
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.footnote)
+        self._left = QSplitter(Qt.Orientation.Vertical)
+        self._left.addWidget(table_box)
+        self._left.addWidget(plot_box)
+        self._left.setStretchFactor(1, 1)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(self._left)
+        body.addWidget(self.details)
+        body.setStretchFactor(0, 1)
+        body.setSizes([900, DETAILS_WIDTH])
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+        layout.addWidget(body, 1)
+
+        self.k_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.reference_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.metric_combo.currentIndexChanged.connect(self._on_metric_changed)
+        self.table.selectionModel().currentChanged.connect(self._on_cell_selected)
+        self.export_table_button.clicked.connect(self._choose_table_file)
+        self.export_plot_button.clicked.connect(self._choose_plot_file)
+        for plot in self.plots.values():
+            plot.bar_selected.connect(self._on_bar_selected)
+        self._set_controls_enabled(False)
+        self._say(NO_RUNS)
+
+    # ----- public slots -----
+    @Slot(int)
+    def set_dataset(self, dataset_id: int) -> None:
+        """Show the results of ``dataset_id`` (read in the background the first time)."""
+        self._dataset_id = dataset_id
+        snapshot = self._snapshots.get(dataset_id)
+        if snapshot is not None:
+            self._show_snapshot(snapshot)
+        else:
+            self.table_model.set_view(None)
+            self._clear_plots()
+            self._set_controls_enabled(False)
+            self._say("Reading the results…")
+        if snapshot is None or dataset_id in self._stale:
+            self._load(dataset_id)
+
+    @Slot()
+    def refresh(self) -> None:
+        """Runs changed: read the new runs of the dataset shown (and of the others when next shown)."""
+        self._stale.update(self._snapshots)
+        if self._dataset_id is not None:
+            self._load(self._dataset_id)
+
+    def set_workspace(self, workspace_path: str | Path) -> None:
+        """Another workspace: forget everything read so far."""
+        self.shutdown()
+        self._url = workspace_url(workspace_path)
+        self._snapshots, self._views, self._stale = {}, {}, set()
+        self._dataset_id, self.view = None, None
+        self.table_model.set_view(None)
+        self._clear_plots()
+        self.details.clear()
+        self._set_controls_enabled(False)
+        self._say(NO_RUNS)
+
+    def shutdown(self) -> None:
+        """Stop this panel's background work (waits for it when the panel owns its job manager)."""
+        for job in [*self._loading.values(), self._analysing]:
+            if job is not None:
+                job.discard()
+        self._loading, self._analysing = {}, None
+        if self._own_jobs:
+            self.jobs.shutdown()
+
+    def busy(self) -> bool:
+        return bool(self._loading) or self._analysing is not None
+
+    # ----- loading -----
+    def _load(self, dataset_id: int) -> None:
+        if dataset_id in self._loading:
+            return
+        url, previous = self._url, self._snapshots.get(dataset_id)
+
+        def work(progress, cancel) -> ResultsSnapshot:
+            return load_results(url, dataset_id, previous, progress, cancel)
+
+        job = self.jobs.submit(f"Reading the results of dataset {dataset_id}", work)
+        job.succeeded.connect(self._on_loaded)
+        job.failed.connect(self._on_failed)
+        job.finished.connect(self._on_load_finished)
+        self._loading[dataset_id] = job
+
+    @Slot()
+    def _on_load_finished(self) -> None:
+        self._loading = {key: job for key, job in self._loading.items() if job.running}
+
+    @Slot(object)
+    def _on_loaded(self, snapshot: ResultsSnapshot) -> None:
+        self._snapshots[snapshot.dataset_id] = snapshot
+        self._stale.discard(snapshot.dataset_id)
+        self._views = {key: view for key, view in self._views.items() if key[0] != snapshot.dataset_id}
+        if snapshot.dataset_id == self._dataset_id:
+            self._show_snapshot(snapshot)
+
+    @Slot(object)
+    def _on_failed(self, error: Exception) -> None:
+        log.error("results: %s", error)
+        self.status.setObjectName("errorLabel")
+        self.status.setText(f"Could not read the results: {error}")
+        self.status.style().polish(self.status)
+
+    def _show_snapshot(self, snapshot: ResultsSnapshot) -> None:
+        self.title.setText(f"Results — {snapshot.dataset_name}")
+        models = snapshot.models
+        current = self.reference_combo.currentText()
+        self.reference_combo.blockSignals(True)
+        self.reference_combo.clear()
+        self.reference_combo.addItems(models)
+        wanted = current if current in models else snapshot.default_reference()
+        self.reference_combo.setCurrentIndex(models.index(wanted) if wanted in models else -1)
+        self.reference_combo.blockSignals(False)
+        if not models:
+            self.view = None
+            self.table_model.set_view(None)
+            self._clear_plots()
+            self.details.clear()
+            self._set_controls_enabled(False)
+            self._say(NO_RUNS)
+            return
+        self._set_controls_enabled(True)
+        self._request_view()
+
+    # ----- analysis -----
+    def _current_key(self) -> tuple[int, int, str] | None:
+        if self._dataset_id is None or self._dataset_id not in self._snapshots or self.reference_combo.currentIndex() < 0:
+            return None
+        return self._dataset_id, int(self.k_combo.currentData()), self.reference_combo.currentText()
+
+    @Slot()
+    def _on_choice_changed(self) -> None:
+        self._request_view()
+
+    def _request_view(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        if key in self._views:
+            self._show_view(self._views[key])
+            return
+        if self._analysing is not None:
+            self._analysing.discard()
+        snapshot = self._snapshots[key[0]]
+        self._say("Computing the comparison and the breakdowns…")
+
+        def work(progress, cancel) -> ResultsView:
+            return analyse(snapshot, key[1], key[2], progress, cancel)
+
+        self._analysing = self.jobs.submit(f"Comparing the runs of {snapshot.dataset_name} at K = {key[1]}", work)
+        self._analysing.succeeded.connect(self._on_analysed)
+        self._analysing.failed.connect(self._on_failed)
+        self._analysing.finished.connect(self._on_analysis_finished)
+
+    @Slot()
+    def _on_analysis_finished(self) -> None:
+        if self._analysing is not None and not self._analysing.running:
+            self._analysing = None
+
+    @Slot(object)
+    def _on_analysed(self, view: ResultsView) -> None:
+        if view.dataset_id not in self._snapshots:
+            return
+        self._views[(view.dataset_id, view.k, view.reference)] = view
+        if self._current_key() == (view.dataset_id, view.k, view.reference):
+            self._show_view(view)
+
+    def _show_view(self, view: ResultsView) -> None:
+        self.view = view
+        snapshot = self._snapshots[view.dataset_id]
+        self.table_model.set_view(view)
+        self._fit_table()
+        self.details.clear()
+        self._draw_plots()
+        unevaluated = len(snapshot.runs) - len(snapshot.rows)
+        parts = [f"{len(snapshot.rows)} evaluated runs of {len(snapshot.models)} models"]
+        if unevaluated:
+            parts.append(f"{unevaluated} finished run(s) not evaluated yet")
+        if snapshot.missing_checkpoints:
+            parts.append(f"{len(snapshot.missing_checkpoints)} run(s) without their checkpoint (stored metrics shown)")
+        self._say("; ".join(parts) + "." + "".join(f" {note}." for note in view.notes))
+
+    def _fit_table(self) -> None:
+        """Give the table the height of its rows (the plots take the rest)."""
+        self.table.resizeColumnsToContents()
+        rows = sum(self.table.rowHeight(row) for row in range(self.table_model.rowCount()))
+        wanted = rows + self.table.horizontalHeader().height() + 2 * self.table.frameWidth() + 4
+        wanted += self.footnote.sizeHint().height() + 8
+        total = sum(self._left.sizes())
+        if total > 0:
+            self._left.setSizes([min(wanted, total // 2), total - min(wanted, total // 2)])
+
+    # ----- plots -----
+    def plot_metric(self) -> str:
+        """The metric of the breakdown plots, e.g. ``recall@10``."""
+        return f"{self.metric_combo.currentData()}@{self.k_combo.currentData()}"
+
+    def _clear_plots(self) -> None:
+        for plot in self.plots.values():
+            plot.clear()
+
+    def _draw_plots(self) -> None:
+        if self.view is None:
+            return
+        models = self._snapshots[self.view.dataset_id].models
+        for kind, plot in self.plots.items():
+            table = self.view.breakdowns.get(kind)
+            if table is None:
+                plot.clear()
+            else:
+                plot.show_breakdown(table, self.plot_metric(), models, BREAKDOWN_TITLES[kind])
+
+    @Slot()
+    def _on_metric_changed(self) -> None:
+        self._draw_plots()
+        self.details.clear()
+
+    # ----- selection -----
+    @Slot(QModelIndex, QModelIndex)
+    def _on_cell_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self.view is None or not current.isValid():
+            return
+        model, metric = current.data(CELL_ROLE)
+        self.details.show_cell(self._snapshots[self.view.dataset_id], self.view, model, metric)
+
+    @Slot(str, object)
+    def _on_bar_selected(self, model: str, group: object) -> None:
+        if self.view is None:
+            return
+        kind = next(kind for kind, plot in self.plots.items() if plot is self.sender())
+        self.details.show_bar(self._snapshots[self.view.dataset_id], self.view, kind, model, group, self.plot_metric())
+
+    # ----- export -----
+    def export_table(self, path: str | Path) -> None:
+        """The comparison table at the current K as CSV: one row per (model, metric)."""
+        if self.view is None:
+            raise RuntimeError("no results to export")
+        self.view.table.to_csv(path, index=False)
+        log.info("comparison table written to %s", path)
+
+    def export_plot(self, path: str | Path, kind: str | None = None) -> None:
+        """The breakdown plot ``kind`` (default: the one shown) as PNG or SVG, by the suffix."""
+        kind = kind or BREAKDOWNS[self.plot_tabs.currentIndex()]
+        self.plots[kind].export(Path(path))
+
+    @Slot()
+    def _choose_table_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison table", "comparison.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self._export(self.export_table, path)
+
+    @Slot()
+    def _choose_plot_file(self) -> None:
+        kind = BREAKDOWNS[self.plot_tabs.currentIndex()]
+        path, chosen = QFileDialog.getSaveFileName(self, "Export the plot", f"breakdown-{kind}.png",
+                                                   "PNG image (*.png);;SVG image (*.svg)")
+        if path:
+            if not Path(path).suffix:
+                path += ".svg" if "svg" in chosen.lower() else ".png"
+            self._export(self.export_plot, path)
+
+    def _export(self, export, path: str) -> None:
+        try:
+            export(path)
+        except (OSError, RuntimeError) as exc:
+            log.error("export to %s failed: %s", path, exc)
+            self._say(f"Export failed: {exc}")
+        else:
+            self._say(f"Saved {path}")
+
+    # ----- helpers -----
+    def _say(self, text: str) -> None:
+        if self.status.objectName() != "mutedLabel":
+            self.status.setObjectName("mutedLabel")
+            self.status.style().polish(self.status)
+        self.status.setText(text)
+
+    def _set_controls_enabled(self, enabled: bool) -> None:
+        for widget in (self.k_combo, self.reference_combo, self.metric_combo, self.export_table_button,
+                       self.export_plot_button):
+            widget.setEnabled(enabled)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,97 @@
+"""What lies behind the selected table cell or bar: the runs (one per seed) with their own value,
+their number of evaluated events and whether their checkpoint is still there; for a bar, the
+group's numbers of events, sessions and users."""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from app.results.comparison_model import metric_title
+from app.results.results_data import BREAKDOWN_TITLES, ResultsSnapshot, ResultsView
+from engine.runs.models import BASELINE_MODELS
+
+COLUMNS = ("Run", "Seed", "Value", "Events", "Checkpoint")
+MISSING_COLOUR = "#b00020"
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else "—"
+
+
+class SelectionDetails(QGroupBox):
+    """The runs behind a selection, or a hint to select something."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Behind the selection", parent)
+        self.summary = QLabel("Select a cell of the table or a bar of a plot to see the runs behind it.")
+        self.summary.setWordWrap(True)
+        self.summary.setObjectName("mutedLabel")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+
+    def clear(self, text: str = "Select a cell of the table or a bar of a plot to see the runs behind it.") -> None:
+        self.summary.setText(text)
+        self.table.setRowCount(0)
+
+    def show_cell(self, snapshot: ResultsSnapshot, view: ResultsView, model: str, metric: str | None) -> None:
+        metric = metric or view.metrics[0]
+        row = view.table[(view.table["model"] == model) & (view.table["metric"] == metric)].iloc[0]
+        spread = f" ± {row['std']:.4f}" if math.isfinite(row["std"]) else ""
+        self.summary.setText(f"<b>{model}</b>, {metric_title(metric)} = {row['mean']:.4f}{spread} "
+                             f"over {int(row['n_seeds'])} run(s):")
+        run_ids = snapshot.run_ids_of(model)
+        self._fill(snapshot, metric, run_ids, {i: snapshot.rows[i][metric] for i in run_ids},
+                   {i: len(snapshot.frames[i]) for i in run_ids})
+
+    def show_bar(self, snapshot: ResultsSnapshot, view: ResultsView, kind: str, model: str, group: object,
+                 metric: str) -> None:
+        summary = view.breakdowns[kind]
+        row = summary[(summary["model"] == model) & (summary["group"] == group)].iloc[0]
+        spread = f" ± {row[f'{metric}_std']:.4f}" if math.isfinite(row[f"{metric}_std"]) else ""
+        self.summary.setText(
+            f"<b>{model}</b>, {BREAKDOWN_TITLES[kind].lower()}: {row['label']}<br>"
+            f"{int(row['n_events']):,} events of {int(row['n_sessions']):,} sessions and {int(row['n_users']):,} users; "
+            f"{metric_title(metric)} = {row[f'{metric}_mean']:.4f}{spread} over {int(row['n_seeds'])} run(s):")
+        per_run = view.per_run[kind]
+        runs = per_run[(per_run["model"] == model) & (per_run["group"] == group)]
+        run_ids = runs["run_id"].astype(int).tolist()
+        self._fill(snapshot, metric, run_ids, dict(zip(run_ids, runs[metric])),
+                   dict(zip(run_ids, runs["n_events"].astype(int))))
+
+    def _fill(self, snapshot: ResultsSnapshot, metric: str, run_ids: list[int], values: dict[int, float],
+              events: dict[int, int]) -> None:
+        self.table.setHorizontalHeaderItem(2, QTableWidgetItem(metric_title(metric)))
+        self.table.setRowCount(len(run_ids))
+        for row, run_id in enumerate(run_ids):
+            run = snapshot.runs[run_id]
+            if run.model in BASELINE_MODELS:
+                checkpoint = "not needed (refitted)"
+            else:
+                checkpoint = "missing" if run_id in snapshot.missing_checkpoints else "present"
+            cells = (f"#{run_id}", str(run.seed), _number(float(values[run_id])), f"{events[run_id]:,}", checkpoint)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if column == 4 and checkpoint == "missing":
+                    item.setForeground(QBrush(QColor(MISSING_COLOUR)))
+                    item.setToolTip("The checkpoint file is gone: the stored metrics remain, but the run's "
+                                    "recommendations cannot be recomputed for inspection.")
+                self.table.setItem(row, column, item)
+
+    def run_ids(self) -> list[int]:
+        return [int(self.table.item(row, 0).text().lstrip("#")) for row in range(self.table.rowCount())]

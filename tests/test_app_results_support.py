@@ -1,0 +1,45 @@
+"""Shared set-up of the Results and Inspection panel tests (no tests here): a workspace with the
+demo dataset and a few quickly trained, evaluated runs, one of them without its checkpoint."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+
+from engine.data.demo import ensure_demo_dataset
+from engine.runs import records
+from engine.runs.evaluate_run import evaluate_run
+from engine.runs.execute import execute_run
+from engine.runs.planning import plan_runs
+from engine.storage.workspace import Workspace
+from tests.conftest import PROJECT_ROOT
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+#: model -> seeds; neural models train one epoch
+RUNS = {"pop": (0,), "personal-pop": (0,), "rnn": (0, 1), "hrnn-init": (0, 1), "rnn-concat": (0,)}
+WITHOUT_CHECKPOINT = "rnn-concat"
+
+
+def build_evaluated_workspace(folder: Path) -> tuple[Path, int, dict[str, list[int]]]:
+    """(workspace path, dataset id, run ids by model); the RNN Concat run's checkpoint is deleted."""
+    path = folder / "workspace.sqlite"
+    run_ids: dict[str, list[int]] = {}
+    with Workspace(path) as workspace:
+        dataset_id = ensure_demo_dataset(workspace, folder).dataset_id
+        for model, seeds in RUNS.items():
+            overrides = {} if model in ("pop", "personal-pop") else {"epochs": 1}
+            run_ids[model] = plan_runs(workspace, dataset_id, model, list(seeds), overrides=overrides, device="cpu")
+            for run_id in run_ids[model]:
+                assert execute_run(workspace, run_id).status == "finished"
+                evaluate_run(workspace, run_id, device="cpu")
+        os.remove(records.get_run(workspace, run_ids[WITHOUT_CHECKPOINT][0]).checkpoint_path)
+    return path, dataset_id, run_ids
+
+
+def save_screenshot(widget: QWidget, name: str, max_bytes: int = 300_000) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    assert widget.grab().save(str(path), "PNG", 0)
+    assert 0 < path.stat().st_size < max_bytes
+    return path
