@@ -165,8 +165,10 @@ def test_exports_write_valid_files(panel, tmp_path) -> None:
 def test_screenshot(qtbot, panel) -> None:
     model = panel.table_model
     panel.table.setCurrentIndex(model.index(len(model.models) - 1, 2))
+    qtbot.wait(50)
     save_screenshot(panel, "results")
     panel.plot_tabs.setCurrentIndex(1)
     plot = panel.plots["position"]
-    plot.select_bar(plot.groups and next(iter(plot.bars)), plot.groups[-1])
+    plot.select_bar(next(iter(plot.bars)), plot.groups[-1])
+    qtbot.wait(50)  # let the layouts settle
     save_screenshot(panel, "results_position")

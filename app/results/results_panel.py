@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 FOOTNOTE = (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
             f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} (Wilcoxon signed-rank test on "
             "per-event values averaged over seeds). Hover a cell for its p-value.")
-DETAILS_WIDTH = 320
+DETAILS_WIDTH = 380
 NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated automatically: "
            "train some models in the Training panel.")
 
@@ -115,17 +115,14 @@ class ResultsPanel(QWidget):
         plot_layout.addWidget(self.plot_tabs, 1)
 
         self.details = SelectionDetails()
-        table_box = QWidget()
-        table_layout = QVBoxLayout(table_box)
-        table_layout.setContentsMargins(0, 0, 0, 0)
-        table_layout.addWidget(self.table, 1)
-        table_layout.addWidget(self.footnote)
-        self._left = QSplitter(Qt.Orientation.Vertical)
-        self._left.addWidget(table_box)
-        self._left.addWidget(plot_box)
-        self._left.setStretchFactor(1, 1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table)
+        left_layout.addWidget(self.footnote)
+        left_layout.addWidget(plot_box, 1)
         body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(self._left)
+        body.addWidget(left)
         body.addWidget(self.details)
         body.setStretchFactor(0, 1)
         body.setSizes([900, DETAILS_WIDTH])
@@ -306,14 +303,11 @@ class ResultsPanel(QWidget):
         self._say("; ".join(parts) + "." + "".join(f" {note}." for note in view.notes))
 
     def _fit_table(self) -> None:
-        """Give the table the height of its rows (the plots take the rest)."""
+        """Give the table at most the height of its rows (the plots take the rest)."""
         self.table.resizeColumnsToContents()
         rows = sum(self.table.rowHeight(row) for row in range(self.table_model.rowCount()))
-        wanted = rows + self.table.horizontalHeader().height() + 2 * self.table.frameWidth() + 4
-        wanted += self.footnote.sizeHint().height() + 8
-        total = sum(self._left.sizes())
-        if total > 0:
-            self._left.setSizes([min(wanted, total // 2), total - min(wanted, total // 2)])
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setMaximumHeight(rows + header + 2 * self.table.frameWidth() + 2)
 
     # ----- plots -----
     def plot_metric(self) -> str:

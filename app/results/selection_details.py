@@ -7,7 +7,7 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from app.results.comparison_model import metric_title
@@ -30,6 +30,7 @@ class SelectionDetails(QGroupBox):
         self.summary = QLabel("Select a cell of the table or a bar of a plot to see the runs behind it.")
         self.summary.setWordWrap(True)
         self.summary.setObjectName("mutedLabel")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -79,7 +80,7 @@ class SelectionDetails(QGroupBox):
         for row, run_id in enumerate(run_ids):
             run = snapshot.runs[run_id]
             if run.model in BASELINE_MODELS:
-                checkpoint = "not needed (refitted)"
+                checkpoint = "baseline"
             else:
                 checkpoint = "missing" if run_id in snapshot.missing_checkpoints else "present"
             cells = (f"#{run_id}", str(run.seed), _number(float(values[run_id])), f"{events[run_id]:,}", checkpoint)
@@ -87,6 +88,8 @@ class SelectionDetails(QGroupBox):
                 item = QTableWidgetItem(text)
                 if column in (1, 2, 3):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if column == 4 and checkpoint == "baseline":
+                    item.setToolTip("A baseline has no checkpoint: it is refitted for inspection.")
                 if column == 4 and checkpoint == "missing":
                     item.setForeground(QBrush(QColor(MISSING_COLOUR)))
                     item.setToolTip("The checkpoint file is gone: the stored metrics remain, but the run's "

@@ -20,13 +20,12 @@ The batch loss is the mean over the rows that count (an active slot with at leas
 """
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-LossKind = Literal["top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max"]
-LOSS_KINDS: tuple[str, ...] = ("top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max")
+from engine.models.spec import LOSS_KINDS, LossKind
 
 
 class LossOutput(NamedTuple):

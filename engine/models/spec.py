@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+LossKind = Literal["top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max"]
+LOSS_KINDS: tuple[str, ...] = ("top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max")
+
 ModelKind = Literal["rnn", "rnn-concat", "hrnn-init", "hrnn-all"]
 MODEL_KINDS: tuple[str, ...] = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from engine.errors import ConfigError
-from engine.models.losses import LOSS_KINDS
-from engine.models.spec import MODEL_KINDS, NetworkSpec, network_spec
+from engine.models.spec import LOSS_KINDS, MODEL_KINDS, NetworkSpec, network_spec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,143 @@
+"""What the Inspection panel shows, computed without Qt (in background jobs): a dataset's users and
+runs, a run's stored ranks (its hits per user), and a run's top-K at every step of a user's test
+session, recomputed from its checkpoint (or its refitted baseline)."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.data.session_log import PreparedDataset
+from engine.errors import WorkbenchError
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.progress import CancelToken, ProgressCallback
+from engine.runs.evaluate_run import find_evaluation, load_event_ranks, settings_for_run
+from engine.runs.inspection import StepRecommendations, inspect_run_for_user
+from engine.runs.models import MODELS
+from engine.runs.records import RunSummary, get_run, list_runs
+from engine.runs.report import model_label
+from engine.storage.catalog import list_datasets, load_prepared
+from engine.storage.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+KS = (5, 10, 20)
+MAX_K = max(KS)
+HRNN_MODELS = ("hrnn-init", "hrnn-all")
+
+
+@dataclass(frozen=True, eq=False)
+class InspectionSnapshot:
+    """A dataset's prepared sessions, its finished test-split runs (paper order) with their labels,
+    and its inspectable users (a test session of 2 or more events)."""
+
+    dataset_id: int
+    dataset_name: str
+    prepared: PreparedDataset
+    runs: list[RunSummary]
+    labels: dict[int, str]  # run id -> "#3 RNN [epochs=1], seed 0"
+    users: pd.DataFrame  # user (code), user_id (original), train_sessions, test_length
+
+    def run(self, run_id: int) -> RunSummary:
+        return next(run for run in self.runs if run.id == run_id)
+
+    def rnn_and_hrnn(self, seed: int | None = None, hrnn_model: str | None = None) -> tuple[int, int] | None:
+        """(HRNN run, RNN run) of one seed: ``seed`` if both exist for it, else the smallest such seed;
+        the HRNN variant ``hrnn_model`` when there is one, else HRNN Init before HRNN All."""
+        variants = [hrnn_model] if hrnn_model in HRNN_MODELS else []
+        variants += [model for model in HRNN_MODELS if model not in variants]
+        rnn = {run.seed: run.id for run in reversed(self.runs) if run.model == "rnn"}
+        for model in variants:
+            hrnn = {run.seed: run.id for run in reversed(self.runs) if run.model == model}
+            common = sorted(set(rnn) & set(hrnn))
+            if common:
+                chosen = seed if seed in common else common[0]
+                return hrnn[chosen], rnn[chosen]
+        return None
+
+
+def run_title(run: RunSummary) -> str:
+    return f"#{run.id} {model_label(run)}, seed {run.seed}"
+
+
+def load_inspection(url: str, dataset_id: int, progress: ProgressCallback, cancel: CancelToken) -> InspectionSnapshot:
+    progress(0.0, "reading the sessions")
+    with Workspace(url) as workspace:
+        prepared = load_prepared(workspace, dataset_id)
+        cancel.raise_if_cancelled()
+        runs = sorted((run for run in list_runs(workspace, dataset_id) if run.status == "finished" and not run.validation),
+                      key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS), r.preset or "",
+                                     r.seed, r.id))
+        name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
+    test_length = np.zeros(prepared.n_users, dtype=np.int64)
+    test = prepared.test
+    np.add.at(test_length, test.session_user, test.session_length)
+    users = pd.DataFrame({"user": np.arange(prepared.n_users), "user_id": prepared.user_ids.astype(str),
+                          "train_sessions": prepared.train.sessions_per_user, "test_length": test_length})
+    users = users[users["test_length"] >= 2].reset_index(drop=True)
+    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_title(run) for run in runs}, users)
+
+
+@dataclass(frozen=True, eq=False)
+class StoredRanks:
+    """A run's stored per-event ranks (user, position, item, rank), or why there are none."""
+
+    run_id: int
+    ranks: pd.DataFrame | None
+    compat_2017: bool = False
+    error: str | None = None
+
+    def hits(self, k: int) -> pd.Series:
+        """Hits@k per user (the 2017 compatibility switch counts rank < k)."""
+        if self.ranks is None:
+            return pd.Series(dtype=np.int64)
+        hit = self.ranks["rank"] < k if self.compat_2017 else self.ranks["rank"] <= k
+        return hit.groupby(self.ranks["user"]).sum()
+
+    def rank_at(self, user: int, position: int) -> float | None:
+        if self.ranks is None:
+            return None
+        found = self.ranks[(self.ranks["user"] == user) & (self.ranks["position"] == position)]
+        return float(found["rank"].iloc[0]) if len(found) else None
+
+
+def evaluation_settings(run: RunSummary) -> EvaluationSettings:
+    """The settings of the run's default evaluation (the one the Results panel reads)."""
+    return settings_for_run(run, EvaluationSettings())
+
+
+def load_stored_ranks(url: str, run_id: int, progress: ProgressCallback, cancel: CancelToken) -> StoredRanks:
+    progress(0.0, f"reading the ranks of run {run_id}")
+    with Workspace(url) as workspace:
+        settings = evaluation_settings(get_run(workspace, run_id))
+        evaluation = find_evaluation(workspace, run_id, settings)
+        if evaluation is None:
+            return StoredRanks(run_id, None, error=f"run {run_id} has no evaluation yet")
+        frame = load_event_ranks(workspace, evaluation.id)
+    return StoredRanks(run_id, frame[["user", "position", "item", "rank"]], settings.compat_2017)
+
+
+@dataclass(frozen=True, eq=False)
+class UserRecommendations:
+    """A run's top-``MAX_K`` at every step of a user's test session, or why it cannot be computed."""
+
+    run_id: int
+    user: int
+    steps: list[StepRecommendations] | None
+    error: str | None = None
+
+
+def recommend_for_user(url: str, run_id: int, user: int, prepared: PreparedDataset, progress: ProgressCallback,
+                       cancel: CancelToken) -> UserRecommendations:
+    progress(0.0, f"recommendations of run {run_id}")
+    with Workspace(url) as workspace:
+        try:
+            settings = dataclasses.replace(evaluation_settings(get_run(workspace, run_id)), ks=KS)
+            steps = inspect_run_for_user(workspace, run_id, user, MAX_K, prepared, settings)
+        except WorkbenchError as exc:
+            log.info("run %d cannot be inspected: %s", run_id, exc)
+            return UserRecommendations(run_id, user, None, str(exc))
+    return UserRecommendations(run_id, user, steps)

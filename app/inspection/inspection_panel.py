@@ -1,0 +1,463 @@
+"""The Inspection panel: find a user, see their sessions on a timeline, step through their test
+session and compare, for up to three runs side by side, the top-K recommendations at each step
+with the actual next item highlighted and its rank.
+
+Background jobs read the dataset (once), each chosen run's stored ranks (once), and each run's
+recommendations for a user (recomputed from its checkpoint once per run and user); all are kept."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, Qt, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSlider, QSplitter, QTableView, QVBoxLayout, QWidget)
+
+from app.inspection.inspection_data import (HRNN_MODELS, KS, InspectionSnapshot, StoredRanks, UserRecommendations,
+                                            load_inspection, load_stored_ranks, recommend_for_user)
+from app.inspection.recommendation_column import RecommendationColumn
+from app.inspection.session_timeline import SessionTimeline
+from app.inspection.user_table import USER_ROLE, UserFilterProxy, UserTableModel
+from app.jobs import Job, JobManager
+from engine.runs.inspection import UserSessions, user_sessions
+from engine.storage.workspace import workspace_url
+
+log = logging.getLogger(__name__)
+
+N_COLUMNS = 3
+USERS_WIDTH = 370  # room for the id, sessions, test length and three runs' hits
+DEFAULT_K = 10
+NO_RUN = "(none)"
+RESIZE_PRECISION_ROWS = 200  # column widths from this many rows, not from every user
+PAIR_TIP = "Put the session-only RNN beside HRNN: an HRNN run and an RNN run of the same seed"
+
+
+class InspectionPanel(QWidget):
+    """Inspection of one dataset at a time; call :meth:`set_dataset` and, when runs change, :meth:`refresh`."""
+
+    def __init__(self, workspace_path: str | Path, parent: QWidget | None = None,
+                 jobs: JobManager | None = None) -> None:
+        super().__init__(parent)
+        self._url = workspace_url(workspace_path)
+        self._own_jobs = jobs is None
+        self.jobs = jobs or JobManager(max_threads=2, parent=self)
+        self._dataset_id: int | None = None
+        self._snapshots: dict[int, InspectionSnapshot] = {}
+        self._ranks: dict[int, StoredRanks] = {}
+        self._recommendations: dict[tuple[int, int], UserRecommendations] = {}
+        self._pending: dict[tuple, Job] = {}
+        self._before_pair: list[int | None] | None = None
+        self.snapshot: InspectionSnapshot | None = None
+        self.user: int | None = None
+        self.sessions: UserSessions | None = None
+        self._build()
+
+    # ----- construction -----
+    def _build(self) -> None:
+        self.title = QLabel("Inspection")
+        self.title.setObjectName("panelTitle")
+        self.k_combo = QComboBox()
+        for k in KS:
+            self.k_combo.addItem(f"top {k}", k)
+        self.k_combo.setCurrentIndex(KS.index(DEFAULT_K))
+        self.run_combos = [QComboBox() for _ in range(N_COLUMNS)]
+        for combo in self.run_combos:
+            combo.setMinimumContentsLength(16)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.pair_button = QPushButton("RNN beside HRNN")
+        self.pair_button.setCheckable(True)
+        self.pair_button.setToolTip(PAIR_TIP)
+        top = QHBoxLayout()
+        top.addWidget(self.title)
+        top.addStretch(1)
+        top.addWidget(QLabel("Recommendations:"))
+        top.addWidget(self.k_combo)
+        runs = QHBoxLayout()
+        runs.addWidget(QLabel("Runs side by side:"))
+        for combo in self.run_combos:
+            runs.addWidget(combo, 1)
+        runs.addWidget(self.pair_button)
+        self.status = QLabel()
+        self.status.setObjectName("mutedLabel")
+        self.status.setWordWrap(True)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Find a user by id…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.user_model = UserTableModel(self)
+        self.user_proxy = UserFilterProxy(self)
+        self.user_proxy.setSourceModel(self.user_model)
+        self.user_table = QTableView()
+        self.user_table.setModel(self.user_proxy)
+        self.user_table.setSortingEnabled(True)
+        self.user_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.user_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.user_table.verticalHeader().setVisible(False)
+        self.user_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.user_table.setAlternatingRowColors(True)
+        self.user_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.user_table.horizontalHeader().setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
+        users = QWidget()
+        users.setMinimumWidth(USERS_WIDTH)
+        users_layout = QVBoxLayout(users)
+        users_layout.setContentsMargins(0, 0, 0, 0)
+        users_layout.addWidget(self.filter_edit)
+        users_layout.addWidget(self.user_table, 1)
+
+        self.timeline = SessionTimeline()
+        self.timeline.setMinimumHeight(200)
+        self.previous_button = QPushButton("◀ Previous")
+        self.next_button = QPushButton("Next ▶")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setPageStep(1)
+        self.step_label = QLabel()
+        steps = QHBoxLayout()
+        steps.addWidget(self.previous_button)
+        steps.addWidget(self.slider, 1)
+        steps.addWidget(self.next_button)
+        self.columns = [RecommendationColumn() for _ in range(N_COLUMNS)]
+        columns = QHBoxLayout()
+        for column in self.columns:
+            columns.addWidget(column, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.timeline, 2)
+        right_layout.addLayout(steps)
+        right_layout.addWidget(self.step_label)
+        right_layout.addLayout(columns, 3)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(users)
+        body.addWidget(right)
+        body.setStretchFactor(1, 1)
+        body.setSizes([USERS_WIDTH, 1200 - USERS_WIDTH])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(runs)
+        layout.addWidget(self.status)
+        layout.addWidget(body, 1)
+
+        self.filter_edit.textChanged.connect(self.user_proxy.setFilterFixedString)
+        self.user_table.selectionModel().selectionChanged.connect(self._on_user_selected)
+        for combo in self.run_combos:
+            combo.currentIndexChanged.connect(self._on_runs_changed)
+        self.pair_button.toggled.connect(self._on_pair_toggled)
+        self.k_combo.currentIndexChanged.connect(self._on_k_changed)
+        self.slider.valueChanged.connect(self._on_step_changed)
+        self.previous_button.clicked.connect(self.previous_step)
+        self.next_button.clicked.connect(self.next_step)
+        self._show_nothing("Select a dataset to inspect its users.")
+
+    # ----- public slots -----
+    @Slot(int)
+    def set_dataset(self, dataset_id: int) -> None:
+        self._dataset_id = dataset_id
+        if dataset_id in self._snapshots:
+            self._show_snapshot(self._snapshots[dataset_id])
+        else:
+            self._show_nothing("Reading the dataset…")
+            self._load(dataset_id)
+
+    @Slot()
+    def refresh(self) -> None:
+        """Runs changed: list the dataset's runs again (what was read or computed is kept)."""
+        self._snapshots = {key: s for key, s in self._snapshots.items() if key == self._dataset_id}
+        if self._dataset_id is not None:
+            self._load(self._dataset_id)
+
+    def set_workspace(self, workspace_path: str | Path) -> None:
+        self.shutdown()
+        self._url = workspace_url(workspace_path)
+        self._snapshots, self._ranks, self._recommendations = {}, {}, {}
+        self._dataset_id = None
+        self._show_nothing("Select a dataset to inspect its users.")
+
+    def shutdown(self) -> None:
+        """Stop this panel's background work (waits for it when the panel owns its job manager)."""
+        for job in self._pending.values():
+            job.discard()
+        self._pending = {}
+        if self._own_jobs:
+            self.jobs.shutdown()
+
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def chosen_runs(self) -> list[int]:
+        return [combo.currentData() for combo in self.run_combos if combo.currentData() is not None]
+
+    def choose_runs(self, run_ids: list[int | None]) -> None:
+        """Show these runs side by side (None: an empty column); releases the RNN-beside-HRNN toggle."""
+        self._release_pair()
+        self._apply_runs(run_ids)
+
+    def _release_pair(self) -> None:
+        self._before_pair = None
+        self.pair_button.blockSignals(True)
+        self.pair_button.setChecked(False)
+        self.pair_button.blockSignals(False)
+
+    def _apply_runs(self, run_ids: list[int | None]) -> None:
+        for combo, run_id in zip(self.run_combos, [*run_ids, None, None, None]):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(0, combo.findData(run_id)) if run_id is not None else 0)
+            combo.blockSignals(False)
+        self._runs_updated()
+
+    def select_user(self, user: int) -> bool:
+        row = self.user_model.row_of(user)
+        if row is None:
+            return False
+        index = self.user_proxy.mapFromSource(self.user_model.index(row, 0))
+        if not index.isValid():
+            self.filter_edit.clear()
+            index = self.user_proxy.mapFromSource(self.user_model.index(row, 0))
+        self.user_table.selectRow(index.row())
+        self.user_table.scrollTo(index)
+        return True
+
+    @property
+    def k(self) -> int:
+        return int(self.k_combo.currentData())
+
+    @property
+    def step(self) -> int:
+        return self.slider.value()
+
+    @Slot()
+    def next_step(self) -> None:
+        self.slider.setValue(self.slider.value() + 1)
+
+    @Slot()
+    def previous_step(self) -> None:
+        self.slider.setValue(self.slider.value() - 1)
+
+    # ----- jobs -----
+    def _submit(self, key: tuple, title: str, work, on_success, visible: bool = False) -> None:
+        if key in self._pending:
+            return
+        job = self.jobs.submit(title, work, visible)
+        job.succeeded.connect(on_success)
+        job.failed.connect(self._on_failed)
+        job.finished.connect(self._on_job_finished)
+        self._pending[key] = job
+
+    @Slot()
+    def _on_job_finished(self) -> None:
+        self._pending = {key: job for key, job in self._pending.items() if job.running}
+
+    @Slot(object)
+    def _on_failed(self, error: Exception) -> None:
+        log.error("inspection: %s", error)
+        self.status.setText(f"Something could not be computed: {error}")
+
+    def _load(self, dataset_id: int) -> None:
+        url = self._url
+
+        def work(progress, cancel) -> InspectionSnapshot:
+            return load_inspection(url, dataset_id, progress, cancel)
+
+        self._submit(("dataset", dataset_id), f"Reading dataset {dataset_id} for inspection", work,
+                     self._on_loaded, visible=True)
+
+    @Slot(object)
+    def _on_loaded(self, snapshot: InspectionSnapshot) -> None:
+        self._snapshots[snapshot.dataset_id] = snapshot
+        if snapshot.dataset_id == self._dataset_id:
+            self._show_snapshot(snapshot)
+
+    def _need_ranks(self, run_id: int) -> None:
+        url = self._url
+
+        def work(progress, cancel) -> StoredRanks:
+            return load_stored_ranks(url, run_id, progress, cancel)
+
+        self._submit(("ranks", run_id), f"Reading the ranks of run {run_id}", work, self._on_ranks)
+
+    @Slot(object)
+    def _on_ranks(self, ranks: StoredRanks) -> None:
+        self._ranks[ranks.run_id] = ranks
+        self._update_hits()
+        self._show_columns()
+
+    def _need_recommendations(self, run_id: int, user: int) -> None:
+        url, prepared = self._url, self.snapshot.prepared
+
+        def work(progress, cancel) -> UserRecommendations:
+            return recommend_for_user(url, run_id, user, prepared, progress, cancel)
+
+        self._submit(("recommend", run_id, user), f"Recommendations of run {run_id}", work, self._on_recommendations)
+
+    @Slot(object)
+    def _on_recommendations(self, result: UserRecommendations) -> None:
+        self._recommendations[(result.run_id, result.user)] = result
+        if result.user == self.user and result.run_id in self.chosen_runs():
+            self._show_columns()
+
+    # ----- dataset, runs and users -----
+    def _show_nothing(self, text: str) -> None:
+        self.snapshot, self.user, self.sessions = None, None, None
+        self.title.setText("Inspection")
+        self.user_model.clear()
+        self.timeline.clear()
+        self._set_step_range(0)
+        for column in self.columns:
+            column.hide()
+        self.status.setText(text)
+
+    def _show_snapshot(self, snapshot: InspectionSnapshot) -> None:
+        previous_runs = self.chosen_runs()
+        same_dataset = self.snapshot is not None and self.snapshot.dataset_id == snapshot.dataset_id
+        previous_user = self.user if same_dataset else None
+        if not same_dataset:
+            self.user, self.sessions = None, None
+        self.snapshot = snapshot
+        self.title.setText(f"Inspection — {snapshot.dataset_name}")
+        for combo in self.run_combos:
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(NO_RUN, None)
+            for run in snapshot.runs:
+                combo.addItem(snapshot.labels[run.id], run.id)
+            combo.blockSignals(False)
+        pair = snapshot.rnn_and_hrnn()
+        self.pair_button.setEnabled(pair is not None)
+        self.pair_button.setToolTip(PAIR_TIP if pair is not None else
+                                    f"{PAIR_TIP} (this dataset has no such pair of finished runs)")
+        self.user_model.set_users(snapshot.users)
+        self.user_table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+        kept = [run_id for run_id in previous_runs if any(run.id == run_id for run in snapshot.runs)]
+        self._release_pair()
+        if not kept and pair is not None:
+            self.pair_button.blockSignals(True)
+            self.pair_button.setChecked(True)
+            self.pair_button.blockSignals(False)
+        self._apply_runs(kept or list(pair or [run.id for run in snapshot.runs[:2]]))
+        if not snapshot.runs:
+            self.status.setText("No finished runs for this dataset: train some to compare their recommendations.")
+        else:
+            self.status.setText(f"{len(snapshot.users):,} users with a test session of 2 or more events; "
+                                f"{len(snapshot.runs)} finished runs.")
+        if previous_user is None or not self.select_user(previous_user):
+            if self.user_proxy.rowCount():
+                self.user_table.selectRow(0)
+
+    @Slot()
+    def _on_runs_changed(self) -> None:
+        self._release_pair()
+        self._runs_updated()
+
+    def _runs_updated(self) -> None:
+        chosen = self.chosen_runs()
+        for run_id in chosen:
+            if run_id not in self._ranks:
+                self._need_ranks(run_id)
+        self._update_hits()
+        self._show_columns()
+
+    @Slot(bool)
+    def _on_pair_toggled(self, checked: bool) -> None:
+        if self.snapshot is None:
+            return
+        if not checked:
+            if self._before_pair is not None:
+                self._apply_runs(self._before_pair)
+            self._before_pair = None
+            return
+        current = [combo.currentData() for combo in self.run_combos]
+        first = self.snapshot.run(current[0]) if current[0] is not None else None
+        seed = first.seed if first is not None and first.model in ("rnn", *HRNN_MODELS) else None
+        pair = self.snapshot.rnn_and_hrnn(seed, first.model if first is not None else None)
+        if pair is None:
+            self.pair_button.setChecked(False)
+            return
+        self._before_pair = current
+        self._apply_runs(list(pair))
+
+    def _update_hits(self) -> None:
+        if self.snapshot is None:
+            return
+        columns = []
+        for run_id in self.chosen_runs():
+            ranks = self._ranks.get(run_id)
+            tip = f"Hits@{self.k} of {self.snapshot.labels[run_id]} in the user's test session (stored ranks)"
+            columns.append((f"Hits #{run_id}", tip, ranks.hits(self.k) if ranks is not None else None))
+        self.user_model.set_hits(columns)
+        if self.user is not None:
+            self.select_user(self.user)
+
+    @Slot(QItemSelection, QItemSelection)
+    def _on_user_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        if self.snapshot is None or not selected.indexes():
+            return
+        user = int(selected.indexes()[0].data(USER_ROLE))
+        if user == self.user:
+            return
+        self.user = user
+        self.sessions = user_sessions(self.snapshot.prepared, user)
+        self.timeline.show_user(self.sessions, self.snapshot.prepared.item_ids,
+                                str(self.snapshot.prepared.user_ids[user]))
+        self._set_step_range(len(self.sessions.test_items) - 1)
+        self._show_columns()
+
+    # ----- steps and columns -----
+    def _set_step_range(self, n_steps: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(1, max(1, n_steps))
+        self.slider.setValue(1)
+        self.slider.blockSignals(False)
+        for widget in (self.slider, self.previous_button, self.next_button):
+            widget.setEnabled(n_steps > 1)
+        self._update_step_label()
+
+    def _update_step_label(self) -> None:
+        if self.sessions is None or self.snapshot is None:
+            self.step_label.setText("")
+            return
+        items = self.snapshot.prepared.item_ids
+        step, n_steps = self.step, len(self.sessions.test_items) - 1
+        consumed = ", ".join(str(items[i]) for i in self.sessions.test_items[:step])
+        self.step_label.setText(f"Step {step} of {n_steps}: after the test session's first {step} event(s) "
+                                f"({consumed}), predicting event {step + 1}: item "
+                                f"<b>{items[self.sessions.test_items[step]]}</b>")
+        self.previous_button.setEnabled(step > 1)
+        self.next_button.setEnabled(step < n_steps)
+
+    @Slot(int)
+    def _on_step_changed(self, _step: int) -> None:
+        self.timeline.set_step(self.step)
+        self._update_step_label()
+        self._show_columns()
+
+    @Slot()
+    def _on_k_changed(self) -> None:
+        self._update_hits()
+        self._show_columns()
+
+    def _show_columns(self) -> None:
+        chosen = self.chosen_runs()
+        for index, column in enumerate(self.columns):
+            column.setVisible(index < len(chosen) and self.user is not None)
+        if self.snapshot is None or self.user is None or self.sessions is None:
+            return
+        items = self.snapshot.prepared.item_ids
+        history = {int(i) for items_of_session in self.sessions.train_items for i in items_of_session}
+        earlier = {int(i) for i in self.sessions.test_items[:self.step]}
+        target = str(items[self.sessions.test_items[self.step]])
+        for column, run_id in zip(self.columns, chosen):
+            title = self.snapshot.labels[run_id]
+            result = self._recommendations.get((run_id, self.user))
+            if result is None:
+                column.show_waiting(title)
+                self._need_recommendations(run_id, self.user)
+            elif result.steps is None:
+                ranks = self._ranks.get(run_id)
+                stored = ranks.rank_at(self.user, self.step) if ranks is not None else None
+                column.show_error(title, result.error or "unknown error", stored, target)
+            else:
+                column.show_step(title, result.steps[self.step - 1], self.k, items, history, earlier)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,105 @@
+"""One run's top-K at one step of the test session: the items (original ids) best first, the
+actual next item highlighted and its rank stated above the list; or why it cannot be shown."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from engine.runs.inspection import StepRecommendations
+
+COLUMNS = ("Rank", "Item", "Score", "Seen")
+TARGET_BACKGROUND = "#fde68a"
+ROWS_SHOWN = 10  # the column is tall enough for a top 10 without scrolling
+SEEN_TIP = "history: in one of the user's training sessions; session: earlier in this test session"
+
+
+def format_rank(rank: float) -> str:
+    return f"{rank:,.0f}" if float(rank).is_integer() else f"{rank:,.1f}"
+
+
+class RecommendationColumn(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        bold = QFont()
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.rank_label = QLabel()
+        self.rank_label.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("errorLabel")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeaderItem(3).setToolTip(SEEN_TIP)
+        self.table.verticalHeader().setVisible(False)
+        row_height = self.fontMetrics().height() + 8
+        self.table.verticalHeader().setDefaultSectionSize(row_height)
+        self.setMinimumHeight(row_height * (ROWS_SHOWN + 1) + 4 * self.fontMetrics().height() + 24)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.rank_label)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+        self.target_row: int | None = None
+
+    def _show(self, title: str, rank_text: str, message: str) -> None:
+        self.title.setText(title)
+        self.rank_label.setText(rank_text)
+        self.rank_label.setVisible(bool(rank_text))
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        self.table.setVisible(not message)
+        self.table.setRowCount(0)
+        self.target_row = None
+
+    def show_waiting(self, title: str) -> None:
+        self._show(title, "Computing the recommendations…", "")
+
+    def show_error(self, title: str, error: str, stored_rank: float | None, target: str) -> None:
+        """The run cannot be replayed: say why, with the next item's stored rank when there is one."""
+        stored = (f"Stored rank of the next item {target}: {format_rank(stored_rank)}"
+                  if stored_rank is not None else "")
+        self._show(title, stored, f"Cannot recompute the recommendations: {error}")
+
+    def show_step(self, title: str, step: StepRecommendations, k: int, item_ids: np.ndarray,
+                  history: set[int], earlier: set[int]) -> None:
+        """``history``: the user's training items; ``earlier``: items consumed in this test session."""
+        rank = step.target_rank
+        target = item_ids[step.target_item]
+        where = "in the top" if rank <= k else "not in the top"
+        self._show(title, f"Next item <b>{target}</b>: rank <b>{format_rank(rank)}</b> ({where} {k})", "")
+        top = step.top_items[:k]
+        self.table.setRowCount(len(top))
+        for row, (item, score) in enumerate(zip(top.tolist(), step.top_scores[:k].tolist())):
+            seen = "session" if item in earlier else "history" if item in history else ""
+            cells = (str(row + 1), str(item_ids[item]), f"{score:.3f}" if math.isfinite(score) else str(score), seen)
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                if column in (0, 2):
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if item == step.target_item:
+                    cell.setBackground(QBrush(QColor(TARGET_BACKGROUND)))
+                    font = cell.font()
+                    font.setBold(True)
+                    cell.setFont(font)
+                self.table.setItem(row, column, cell)
+            if item == step.target_item:
+                self.target_row = row
+
+    def items(self) -> list[str]:
+        return [self.table.item(row, 1).text() for row in range(self.table.rowCount())]

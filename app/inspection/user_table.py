@@ -1,0 +1,108 @@
+"""The users one can inspect, as a sortable and filterable table: original id, number of training
+sessions, length of the test session, and the hits@K of each chosen run in the test session."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+
+FIXED_COLUMNS = ("User", "Sessions", "Test")
+FIXED_TIPS = ("The user's original id", "Training sessions (the user's history)", "Events in the test session")
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+USER_ROLE = Qt.ItemDataRole.UserRole + 2  # the user's dense code
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class UserTableModel(QAbstractTableModel):
+    """Rows are users (by dense code); cells are read from plain lists, so that tens of thousands
+    of users sort and scroll smoothly."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._codes: list[int] = []
+        self._columns: list[list] = [[], [], []]  # user id, training sessions, test events
+        self._id_keys: list = []  # sort keys of the ids: numbers when every id is a number
+        self._hits: list[tuple[str, str, list[int] | None]] = []  # (header, tooltip, hits per row or None)
+
+    def set_users(self, users: pd.DataFrame) -> None:
+        """``users``: columns user (code), user_id (original, text), train_sessions, test_length."""
+        self.beginResetModel()
+        self._codes = users["user"].astype(int).tolist()
+        ids = users["user_id"].astype(str).tolist()
+        self._columns = [ids, users["train_sessions"].astype(int).tolist(), users["test_length"].astype(int).tolist()]
+        numeric = bool(ids) and all(i.isdigit() and len(i) < 19 for i in ids)
+        self._id_keys = [int(i) for i in ids] if numeric else ids
+        self._hits = []
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_users(pd.DataFrame({"user": [], "user_id": [], "train_sessions": [], "test_length": []}))
+
+    def set_hits(self, columns: list[tuple[str, str, pd.Series | None]]) -> None:
+        """One column per chosen run: (header, tooltip, hits per user code; None while loading)."""
+        self.beginResetModel()
+        self._hits = [(header, tip, None if hits is None else
+                       hits.reindex(self._codes, fill_value=0).astype(int).tolist())
+                      for header, tip, hits in columns]
+        self.endResetModel()
+
+    def user_at(self, row: int) -> int:
+        return self._codes[row]
+
+    def row_of(self, user: int) -> int | None:
+        try:
+            return self._codes.index(user)
+        except ValueError:
+            return None
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(self._codes)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent.isValid() else len(FIXED_COLUMNS) + len(self._hits)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        hit = self._hits[section - len(FIXED_COLUMNS)] if section >= len(FIXED_COLUMNS) else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return FIXED_COLUMNS[section] if hit is None else hit[0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return FIXED_TIPS[section] if hit is None else hit[1]
+        return None
+
+    def _value(self, row: int, column: int) -> Any:
+        if column < len(FIXED_COLUMNS):
+            return self._columns[column][row]
+        hits = self._hits[column - len(FIXED_COLUMNS)][2]
+        return None if hits is None else hits[row]
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = self._value(row, column)
+            return "…" if value is None else str(value)
+        if role == SORT_ROLE:
+            if column == 0:
+                return self._id_keys[row]
+            value = self._value(row, column)
+            return -1 if value is None else value
+        if role == USER_ROLE:
+            return self._codes[row]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class UserFilterProxy(QSortFilterProxyModel):
+    """Sorts by value (numbers as numbers) and keeps the users whose id contains the filter text."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterKeyColumn(0)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)

@@ -1,0 +1,146 @@
+"""The Inspection panel on a workspace of real evaluated runs: users with their hits, the timeline,
+stepping through a test session, the stored rank and the highlighted next item for chosen runs,
+the RNN-beside-HRNN toggle, a run without checkpoint, and a screenshot."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from app.appearance import apply_appearance
+from app.inspection import InspectionPanel
+from app.inspection.recommendation_column import TARGET_BACKGROUND, format_rank
+from engine.runs.evaluate_run import find_evaluation, load_event_ranks
+from engine.storage.catalog import load_prepared
+from engine.storage.workspace import Workspace
+from tests.test_app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> tuple[Path, int, dict[str, list[int]]]:
+    return build_evaluated_workspace(tmp_path_factory.mktemp("inspection"))
+
+
+@pytest.fixture(scope="module")
+def stored(evaluated) -> dict[int, pd.DataFrame]:
+    """Per-event ranks of every run, and the dataset's original item ids under key 0."""
+    path, dataset_id, run_ids = evaluated
+    with Workspace(path) as workspace:
+        frames = {run_id: load_event_ranks(workspace, find_evaluation(workspace, run_id).id)
+                  for ids in run_ids.values() for run_id in ids}
+        frames[0] = load_prepared(workspace, dataset_id).item_ids
+    return frames
+
+
+@pytest.fixture
+def panel(qtbot, qapp, evaluated) -> Iterator[InspectionPanel]:
+    path, dataset_id, _ = evaluated
+    apply_appearance(qapp)
+    widget = InspectionPanel(path)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 820)
+    widget.show()
+    widget.set_dataset(dataset_id)
+    wait_settled(qtbot, widget)
+    yield widget
+    widget.shutdown()
+
+
+def wait_settled(qtbot, panel: InspectionPanel) -> None:
+    qtbot.waitUntil(lambda: panel.user is not None and not panel.busy(), timeout=30_000)
+
+
+def long_session_user(ranks: pd.DataFrame, min_steps: int = 3) -> int:
+    steps = ranks.groupby("user")["position"].max()
+    return int(steps[steps >= min_steps].index[0])
+
+
+def test_opens_with_rnn_beside_hrnn_and_the_users_hits(panel, evaluated, stored) -> None:
+    _, _, run_ids = evaluated
+    assert panel.pair_button.isChecked()
+    assert panel.chosen_runs() == [run_ids["hrnn-init"][0], run_ids["rnn"][0]]
+    model = panel.user_model
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert headers == ["User", "Sessions", "Test", f"Hits #{run_ids['hrnn-init'][0]}", f"Hits #{run_ids['rnn'][0]}"]
+    assert "Hits@10" in model.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    ranks = stored[run_ids["rnn"][0]]
+    expected = (ranks["rank"] <= 10).groupby(ranks["user"]).sum()
+    for row in range(0, model.rowCount(), 37):
+        user = model.user_at(row)
+        assert model.index(row, 4).data() == str(int(expected.get(user, 0)))
+        assert int(model.index(row, 2).data()) == int((ranks["user"] == user).sum()) + 1
+    # sorted by test-session length, longest first
+    proxy = panel.user_proxy
+    lengths = [int(proxy.index(r, 2).data()) for r in range(proxy.rowCount())]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_filter_finds_a_user(panel) -> None:
+    user_id = panel.user_model.index(5, 0).data()
+    panel.filter_edit.setText(user_id)
+    ids = [panel.user_proxy.index(r, 0).data() for r in range(panel.user_proxy.rowCount())]
+    assert user_id in ids and all(user_id in other for other in ids)
+
+
+def test_step_shows_the_stored_rank_and_highlights_the_next_item(qtbot, panel, evaluated, stored) -> None:
+    _, _, run_ids = evaluated
+    run_id = run_ids["rnn"][0]
+    ranks = stored[run_id]
+    user = long_session_user(ranks)
+    assert panel.select_user(user)
+    assert panel.timeline.n_rows == int(panel.user_model.index(panel.user_model.row_of(user), 1).data()) + 1
+    panel.next_button.click()
+    panel.next_button.click()
+    assert panel.step == 3
+    column = panel.columns[1]
+    qtbot.waitUntil(lambda: column.table.rowCount() == 10, timeout=20_000)
+    event = ranks[(ranks["user"] == user) & (ranks["position"] == 3)].iloc[0]
+    target = str(stored[0][int(event["item"])])
+    assert f"Next item <b>{target}</b>: rank <b>{format_rank(event['rank'])}</b>" in column.rank_label.text()
+    if event["rank"] <= 10:
+        row = int(event["rank"]) - 1
+        assert column.target_row == row and column.items()[row] == target
+        assert column.table.item(row, 1).background().color() == QColor(TARGET_BACKGROUND)
+    else:
+        assert column.target_row is None and target not in column.items()
+    panel.k_combo.setCurrentIndex(0)  # top 5
+    assert column.table.rowCount() == 5
+
+
+def test_a_run_without_checkpoint_says_why(qtbot, panel, evaluated, stored) -> None:
+    _, _, run_ids = evaluated
+    (run_id,) = run_ids[WITHOUT_CHECKPOINT]
+    panel.choose_runs([run_id, run_ids["pop"][0]])
+    column = panel.columns[0]
+    qtbot.waitUntil(lambda: column.message.isVisible(), timeout=20_000)
+    assert "checkpoint" in column.message.text() and "is missing" in column.message.text()
+    ranks = stored[run_id]
+    stored_rank = ranks[(ranks["user"] == panel.user) & (ranks["position"] == 1)]["rank"].iloc[0]
+    assert f"Stored rank of the next item" in column.rank_label.text()
+    assert column.rank_label.text().endswith(format_rank(stored_rank))
+    qtbot.waitUntil(lambda: panel.columns[1].table.rowCount() == 10, timeout=20_000)  # Pop is refitted
+
+
+def test_pair_toggle_takes_the_seed_of_the_first_run_and_restores(qtbot, panel, evaluated) -> None:
+    _, _, run_ids = evaluated
+    panel.choose_runs([run_ids["rnn"][1], run_ids["pop"][0], run_ids["personal-pop"][0]])
+    assert not panel.pair_button.isChecked()
+    panel.pair_button.click()
+    assert panel.chosen_runs() == [run_ids["hrnn-init"][1], run_ids["rnn"][1]]
+    panel.pair_button.click()
+    assert panel.chosen_runs() == [run_ids["rnn"][1], run_ids["pop"][0], run_ids["personal-pop"][0]]
+    wait_settled(qtbot, panel)
+
+
+def test_screenshot(qtbot, panel, evaluated, stored) -> None:
+    _, _, run_ids = evaluated
+    panel.choose_runs([run_ids["hrnn-init"][0], run_ids["rnn"][0], run_ids["personal-pop"][0]])
+    panel.select_user(long_session_user(stored[run_ids["rnn"][0]], 4))
+    panel.slider.setValue(3)
+    qtbot.waitUntil(lambda: all(c.table.rowCount() == 10 for c in panel.columns), timeout=20_000)
+    qtbot.wait(50)
+    save_screenshot(panel, "inspection")
