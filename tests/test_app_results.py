@@ -74,7 +74,8 @@ def test_table_shows_the_engine_comparison_with_marks_and_best_in_bold(panel, ev
         best = expected[expected["metric"] == metric]["mean"].max()
         for row in range(model.rowCount()):
             font = model.index(row, column).data(Qt.ItemDataRole.FontRole)
-            is_best = math.isclose(expected.set_index(["model", "metric"]).loc[(model.models[row], metric), "mean"], best)
+            mean = expected.set_index(["model", "metric"]).loc[(model.models[row], metric), "mean"]
+            is_best = math.isclose(mean, best)
             assert (font is not None and font.bold()) == is_best
     # a run without its checkpoint still has its stored metrics in the table
     assert any(m.startswith("RNN Concat") for m in model.models)
@@ -141,7 +142,8 @@ def test_clicking_a_bar_lists_its_runs_and_group_size(qtbot, panel, evaluated) -
     plot = panel.plots["history"]
     rnn = next(m for m in plot.bars if m.startswith("RNN ["))
     scene_point = plot.plot_item.vb.mapViewToScene(plot.bar_centre(rnn, "long"))
-    QTest.mouseClick(plot.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=plot.plot_widget.mapFromScene(scene_point))
+    QTest.mouseClick(plot.plot_widget.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.plot_widget.mapFromScene(scene_point))
     qtbot.waitUntil(lambda: panel.details.run_ids() == run_ids["rnn"], timeout=5_000)
     results, _ = engine_results(path, dataset_id)
     events = results.events[rnn][0]

@@ -65,6 +65,14 @@ def test_hand_made_ranks_give_the_expected_table_and_breakdown(qtbot, small_data
         panel.table.setCurrentIndex(model.index(0, 2))
         assert panel.details.run_ids() == [run_ids[("pop", 0)], run_ids[("pop", 1)]]
         assert [panel.details.table.item(r, 2).text() for r in range(2)] == ["0.5000", "0.3750"]
+
+        # a new run: refresh reads only its ranks and the table gets a third Pop seed
+        before = panel.snapshot()
+        fake_finished_run(workspace, dataset_id, "pop", 2, [1] * 8)
+        panel.refresh()
+        qtbot.waitUntil(lambda: not panel.busy() and panel.snapshot() is not before, timeout=20_000)
+        assert model.index(0, 1).data() == "3"
+        assert panel.snapshot().frames[run_ids[("pop", 0)]] is before.frames[run_ids[("pop", 0)]]
     finally:
         panel.shutdown()
 

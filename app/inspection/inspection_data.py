@@ -68,9 +68,9 @@ def load_inspection(url: str, dataset_id: int, progress: ProgressCallback, cance
     with Workspace(url) as workspace:
         prepared = load_prepared(workspace, dataset_id)
         cancel.raise_if_cancelled()
-        runs = sorted((run for run in list_runs(workspace, dataset_id) if run.status == "finished" and not run.validation),
-                      key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS), r.preset or "",
-                                     r.seed, r.id))
+        finished = [run for run in list_runs(workspace, dataset_id) if run.status == "finished" and not run.validation]
+        runs = sorted(finished, key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS),
+                                               r.preset or "", r.seed, r.id))
         name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
     test_length = np.zeros(prepared.n_users, dtype=np.int64)
     test = prepared.test

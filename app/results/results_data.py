@@ -135,7 +135,8 @@ def _popularity_label(low: float, high: float, last: bool) -> str:
 def _group_label(kind: str, row: pd.Series, last_group: object) -> str:
     if kind == "history":
         limit = breakdowns.SHORT_HISTORY_MAX_SESSIONS
-        return f"short history (≤ {limit} sessions)" if row["group"] == "short" else f"long history (> {limit} sessions)"
+        short = row["group"] == "short"
+        return f"short history (≤ {limit} sessions)" if short else f"long history (> {limit} sessions)"
     if kind == "position":
         return POSITION_LABELS.get(str(row["group"]), str(row["group"]))
     return _popularity_label(row["min_popularity"], row["max_popularity"], row["group"] == last_group)
@@ -149,7 +150,8 @@ def _per_run_table(kind: str, events: pd.DataFrame, k: int, popularity: np.ndarr
     return breakdowns.by_item_popularity(events, popularity, ks=[k])
 
 
-def _breakdown(snapshot: ResultsSnapshot, results: DatasetResults, kind: str, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _breakdown(snapshot: ResultsSnapshot, results: DatasetResults, kind: str,
+               k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary = breakdown(results, kind, [k], snapshot.popularity if kind == "popularity" else None)
     if summary.empty:
         raise ValueError("no events in any group")

@@ -189,6 +189,10 @@ class ResultsPanel(QWidget):
     def busy(self) -> bool:
         return bool(self._loading) or self._analysing is not None
 
+    def snapshot(self) -> ResultsSnapshot | None:
+        """What was read of the dataset shown."""
+        return self._snapshots.get(self._dataset_id) if self._dataset_id is not None else None
+
     # ----- loading -----
     def _load(self, dataset_id: int) -> None:
         if dataset_id in self._loading:
@@ -246,7 +250,7 @@ class ResultsPanel(QWidget):
 
     # ----- analysis -----
     def _current_key(self) -> tuple[int, int, str] | None:
-        if self._dataset_id is None or self._dataset_id not in self._snapshots or self.reference_combo.currentIndex() < 0:
+        if self._dataset_id not in self._snapshots or self.reference_combo.currentIndex() < 0:
             return None
         return self._dataset_id, int(self.k_combo.currentData()), self.reference_combo.currentText()
 

@@ -7,7 +7,8 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem,
+from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QSizePolicy, QTableWidget,
+                               QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from app.results.comparison_model import metric_title
@@ -65,7 +66,8 @@ class SelectionDetails(QGroupBox):
         spread = f" ± {row[f'{metric}_std']:.4f}" if math.isfinite(row[f"{metric}_std"]) else ""
         self.summary.setText(
             f"<b>{model}</b>, {BREAKDOWN_TITLES[kind].lower()}: {row['label']}<br>"
-            f"{int(row['n_events']):,} events of {int(row['n_sessions']):,} sessions and {int(row['n_users']):,} users; "
+            f"{int(row['n_events']):,} events of {int(row['n_sessions']):,} sessions and "
+            f"{int(row['n_users']):,} users; "
             f"{metric_title(metric)} = {row[f'{metric}_mean']:.4f}{spread} over {int(row['n_seeds'])} run(s):")
         per_run = view.per_run[kind]
         runs = per_run[(per_run["model"] == model) & (per_run["group"] == group)]

@@ -123,22 +123,15 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     with workspace.session() as session:
         existing_log = catalog.find_log(session, digest, mapping.key())
         existing_log_id = existing_log.id if existing_log is not None else None
-        if existing_log_id is not None:
-            found = catalog.find_dataset_by_settings(session, existing_log_id, settings.key())
-            if found is not None:
-                progress(1.0, "already imported")
-                return ImportOutcome(found.id, found.name, existing_log_id, True, True, found.statistics)
-    skipped = 0
-    if existing_log_id is None:
-        progress(0.1, f"reading {path.name}")
-        frame = read_table(path, preview.file_format)
-        cancel.raise_if_cancelled()
-        progress(0.25, "checking columns and times")
-        raw, skipped = build_raw_log(path, frame, mapping, preview.file_format.has_header, request.skip_invalid_rows)
-        del frame
-    else:
-        progress(0.25, "loading the previously imported log")
-        raw = catalog.load_raw_log(workspace, existing_log_id)
+    if existing_log_id is not None:  # the same file under the same mapping: prepare the stored log
+        return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
+                               scaled(progress, 0.05, 1.0), cancel)
+    progress(0.1, f"reading {path.name}")
+    frame = read_table(path, preview.file_format)
+    cancel.raise_if_cancelled()
+    progress(0.25, "checking columns and times")
+    raw, skipped = build_raw_log(path, frame, mapping, preview.file_format.has_header, request.skip_invalid_rows)
+    del frame
     cancel.raise_if_cancelled()
     progress(0.35, "sessionizing and filtering")
     events = prepare_events(raw, settings)
@@ -146,18 +139,16 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     cancel.raise_if_cancelled()
 
     with workspace.engine.begin() as connection:
-        log_id = existing_log_id
-        if log_id is None:
-            log_id = catalog.store_log(connection, {
-                "name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
-                "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
-                "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
-                "n_items": len(raw.item_ids), "imported_at": catalog.now_utc(),
-            }, raw, _cancellable(scaled(progress, 0.45, 0.7), cancel))
+        log_id = catalog.store_log(connection, {
+            "name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
+            "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
+            "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
+            "n_items": len(raw.item_ids), "imported_at": catalog.now_utc(),
+        }, raw, _cancellable(scaled(progress, 0.45, 0.7), cancel))
         dataset_id, name = _store_dataset(connection, log_id, request.name or _default_name(path, preview.preset),
                                           settings, events, statistics, _cancellable(scaled(progress, 0.7, 1.0), cancel))
     progress(1.0, "imported")
-    return ImportOutcome(dataset_id, name, log_id, existing_log_id is not None, False, statistics, skipped)
+    return ImportOutcome(dataset_id, name, log_id, False, False, statistics, skipped)
 
 
 def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareSettings, events, statistics: dict,
@@ -178,6 +169,7 @@ def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings
     with workspace.session() as session:
         found = catalog.find_dataset_by_settings(session, log_id, settings.key())
         if found is not None:
+            progress(1.0, "already imported")
             return ImportOutcome(found.id, found.name, log_id, True, True, found.statistics)
     progress(0.0, "loading the imported log")
     raw = catalog.load_raw_log(workspace, log_id)
