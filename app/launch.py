@@ -17,14 +17,10 @@ def has_display() -> bool:
 
 
 def run_headless_demo() -> int:
-    """The demo through the headless CLI: ``demo`` if it exists, else generate, import and list."""
-    from engine.cli.main import build_parser, main
+    """The headless demo: all seven models on the synthetic demo log, then the comparison."""
+    from engine.cli.main import main
 
-    subcommands = {name for action in build_parser()._actions for name in (getattr(action, "choices", None) or {})}
-    if "demo" in subcommands:
-        return main(["demo"])
-    status = main(["generate", "--preset", "demo", "--import"])
-    return status if status else main(["datasets"])
+    return main(["demo"])
 
 
 def launch() -> int:

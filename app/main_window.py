@@ -15,7 +15,8 @@ from app.data_panel import DataPanel
 from app.import_flow import FILE_FILTER, ImportFlow
 from app.jobs import JobManager, JobStatusWidget
 from app.log_panel import LogPanel
-from app.placeholder_panel import INSPECTION_TEXT, RESULTS_TEXT, PlaceholderPanel
+from app.inspection.inspection_panel import InspectionPanel
+from app.results.results_panel import ResultsPanel
 from app.run_process import RunProcessQueue
 from app.settings import AppSettings
 from app.training_panel import TrainingPanel
@@ -53,10 +54,12 @@ class MainWindow(QMainWindow):
         self.data_panel.explorer.dataset_prepared.connect(self._on_dataset_prepared)
         self.training_panel = TrainingPanel(self.workspace, self.queue)
         self.training_panel.runs_changed.connect(self.refresh)
+        self.results_panel = ResultsPanel(self.workspace.url, jobs=self.jobs)
+        self.inspection_panel = InspectionPanel(self.workspace.url, jobs=self.jobs)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        for name, panel in zip(PANELS, (self.data_panel, self.training_panel, PlaceholderPanel(RESULTS_TEXT),
-                                        PlaceholderPanel(INSPECTION_TEXT))):
+        for name, panel in zip(PANELS, (self.data_panel, self.training_panel, self.results_panel,
+                                        self.inspection_panel)):
             self.tabs.addTab(panel, name)
         self.setCentralWidget(self.tabs)
         self.log_panel = LogPanel()
@@ -129,6 +132,8 @@ class MainWindow(QMainWindow):
         self.import_flow.set_workspace(workspace.url)
         self.data_panel.set_workspace(workspace)
         self.training_panel.set_workspace(workspace)
+        self.results_panel.set_workspace(workspace.url)
+        self.inspection_panel.set_workspace(workspace.url)
         self.setWindowTitle(f"HRNN Workbench — {workspace.display_name}")
         if "://" not in str(workspace.display_name) and workspace.engine.dialect.name == "sqlite":
             self.settings.add_recent_workspace(str(workspace.display_name))
@@ -189,6 +194,8 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         self.browser.refresh(self.workspace)
         self.training_panel.set_datasets(list_datasets(self.workspace))
+        self.results_panel.refresh()
+        self.inspection_panel.refresh()
 
     # ----- datasets and runs -----
     @Slot(int)
@@ -198,6 +205,8 @@ class MainWindow(QMainWindow):
         except WorkbenchError as exc:
             log.warning("%s", exc)
         self.training_panel.select_dataset(dataset_id)
+        self.results_panel.set_dataset(dataset_id)
+        self.inspection_panel.set_dataset(dataset_id)
 
     @Slot(int)
     def _on_run_selected(self, run_id: int) -> None:
@@ -251,7 +260,7 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         state = self.settings.bytes_value("window/state")
         if state is None or not self.restoreState(state):
-            self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
+            self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
         self.tabs.setCurrentIndex(self.settings.value("window/panel", 0, int))
         self.log_panel.set_minimum_level(self.settings.value("log/level", "Info", str))
         self.training_panel.restore_state(self.settings)

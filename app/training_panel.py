@@ -430,6 +430,8 @@ class TrainingPanel(QWidget):
         self._runs = {run.id: run for run in runs}
         if selected is not None and selected in self._runs:
             self._show_error(self._runs[selected])
+        elif runs:  # nothing chosen yet: show the newest loss curve rather than an empty plot
+            self.show_run(next((r.id for r in reversed(runs) if r.model in NEURAL_MODELS), runs[-1].id))
 
     @Slot()
     def _on_run_row_selected(self) -> None:

@@ -144,3 +144,11 @@ def test_screenshot(qtbot, panel, evaluated, stored) -> None:
     qtbot.waitUntil(lambda: all(c.table.rowCount() == 10 for c in panel.columns), timeout=20_000)
     qtbot.wait(50)
     save_screenshot(panel, "inspection")
+
+
+def test_refresh_without_new_runs_keeps_everything(qtbot, panel) -> None:
+    snapshot, user, runs = panel.snapshot, panel.user, panel.chosen_runs()
+    panel.next_button.click()
+    panel.refresh()
+    wait_settled(qtbot, panel)
+    assert panel.snapshot is snapshot and panel.user == user and panel.chosen_runs() == runs and panel.step == 2

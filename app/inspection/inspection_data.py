@@ -63,15 +63,22 @@ def run_title(run: RunSummary) -> str:
     return f"#{run.id} {model_label(run)}, seed {run.seed}"
 
 
-def load_inspection(url: str, dataset_id: int, progress: ProgressCallback, cancel: CancelToken) -> InspectionSnapshot:
+def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | None, progress: ProgressCallback,
+                    cancel: CancelToken) -> InspectionSnapshot:
+    """The dataset's users and runs; the sessions of ``previous`` are reused, and ``previous``
+    itself comes back when its runs are still the same."""
+    if previous is not None and previous.dataset_id != dataset_id:
+        previous = None
     progress(0.0, "reading the sessions")
     with Workspace(url) as workspace:
-        prepared = load_prepared(workspace, dataset_id)
+        prepared = previous.prepared if previous is not None else load_prepared(workspace, dataset_id)
         cancel.raise_if_cancelled()
         finished = [run for run in list_runs(workspace, dataset_id) if run.status == "finished" and not run.validation]
         runs = sorted(finished, key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS),
                                                r.preset or "", r.seed, r.id))
         name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
+    if previous is not None and [run.id for run in previous.runs] == [run.id for run in runs]:
+        return previous
     test_length = np.zeros(prepared.n_users, dtype=np.int64)
     test = prepared.test
     np.add.at(test_length, test.session_user, test.session_length)
@@ -140,4 +147,7 @@ def recommend_for_user(url: str, run_id: int, user: int, prepared: PreparedDatas
         except WorkbenchError as exc:
             log.info("run %d cannot be inspected: %s", run_id, exc)
             return UserRecommendations(run_id, user, None, str(exc))
+        except (OSError, RuntimeError) as exc:  # an unreadable or incompatible checkpoint file
+            log.exception("run %d cannot be inspected", run_id)
+            return UserRecommendations(run_id, user, None, f"{type(exc).__name__}: {exc}")
     return UserRecommendations(run_id, user, steps)

@@ -48,6 +48,7 @@ class InspectionPanel(QWidget):
         self._recommendations: dict[tuple[int, int], UserRecommendations] = {}
         self._pending: dict[tuple, Job] = {}
         self._before_pair: list[int | None] | None = None
+        self._reload_wanted = False  # runs changed while the dataset was being read
         self.snapshot: InspectionSnapshot | None = None
         self.user: int | None = None
         self.sessions: UserSessions | None = None
@@ -164,6 +165,8 @@ class InspectionPanel(QWidget):
         """Runs changed: list the dataset's runs again (what was read or computed is kept)."""
         self._snapshots = {key: s for key, s in self._snapshots.items() if key == self._dataset_id}
         if self._dataset_id is not None:
+            loading = self._pending.get(("dataset", self._dataset_id))
+            self._reload_wanted = loading is not None and loading.running
             self._load(self._dataset_id)
 
     def set_workspace(self, workspace_path: str | Path) -> None:
@@ -182,7 +185,7 @@ class InspectionPanel(QWidget):
             self.jobs.shutdown()
 
     def busy(self) -> bool:
-        return bool(self._pending)
+        return any(job.running for job in self._pending.values())
 
     def chosen_runs(self) -> list[int]:
         return [combo.currentData() for combo in self.run_combos if combo.currentData() is not None]
@@ -235,7 +238,7 @@ class InspectionPanel(QWidget):
 
     # ----- jobs -----
     def _submit(self, key: tuple, title: str, work, on_success, visible: bool = False) -> None:
-        if key in self._pending:
+        if key in self._pending and self._pending[key].running:
             return
         job = self.jobs.submit(title, work, visible)
         job.succeeded.connect(on_success)
@@ -246,6 +249,9 @@ class InspectionPanel(QWidget):
     @Slot()
     def _on_job_finished(self) -> None:
         self._pending = {key: job for key, job in self._pending.items() if job.running}
+        if self._reload_wanted and self._dataset_id is not None and ("dataset", self._dataset_id) not in self._pending:
+            self._reload_wanted = False
+            self._load(self._dataset_id)
 
     @Slot(object)
     def _on_failed(self, error: Exception) -> None:
@@ -253,16 +259,18 @@ class InspectionPanel(QWidget):
         self.status.setText(f"Something could not be computed: {error}")
 
     def _load(self, dataset_id: int) -> None:
-        url = self._url
+        url, previous = self._url, self._snapshots.get(dataset_id)
 
         def work(progress, cancel) -> InspectionSnapshot:
-            return load_inspection(url, dataset_id, progress, cancel)
+            return load_inspection(url, dataset_id, previous, progress, cancel)
 
         self._submit(("dataset", dataset_id), f"Reading dataset {dataset_id} for inspection", work,
                      self._on_loaded, visible=True)
 
     @Slot(object)
     def _on_loaded(self, snapshot: InspectionSnapshot) -> None:
+        if self._snapshots.get(snapshot.dataset_id) is snapshot:
+            return  # the same runs as before
         self._snapshots[snapshot.dataset_id] = snapshot
         if snapshot.dataset_id == self._dataset_id:
             self._show_snapshot(snapshot)

@@ -177,6 +177,7 @@ class BreakdownPlot(QWidget):
         generator.setFileName(str(path))
         generator.setSize(source.size().toSize())
         generator.setViewBox(target)
+        generator.setResolution(self.plot_widget.logicalDpiX())  # pyqtgraph sizes its items for the screen
         generator.setTitle(self.plot_item.titleLabel.text or "breakdown")
         painter = QPainter(generator)
         try:

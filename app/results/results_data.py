@@ -73,7 +73,8 @@ def _paper_order(run: RunSummary) -> tuple:
 
 def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, progress: ProgressCallback,
                  cancel: CancelToken) -> ResultsSnapshot:
-    """The dataset's evaluated runs; the ranks of runs already in ``previous`` are not read again."""
+    """The dataset's evaluated runs; the ranks of runs already in ``previous`` are not read again,
+    and ``previous`` itself comes back when nothing changed."""
     if previous is not None and previous.dataset_id != dataset_id:
         previous = None
     progress(0.0, "listing the runs")
@@ -99,6 +100,9 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
         missing = frozenset(run.id for run in finished if run.model in NEURAL_MODELS
                             and (run.checkpoint_path is None or not Path(run.checkpoint_path).exists()))
+    if (previous is not None and list(previous.runs) == [run.id for run in finished] and rows.keys() == known.keys()
+            and previous.missing_checkpoints == missing):
+        return previous
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
     return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing)
 

@@ -151,6 +151,7 @@ class ResultsPanel(QWidget):
         if snapshot is not None:
             self._show_snapshot(snapshot)
         else:
+            self.view = None
             self.table_model.set_view(None)
             self._clear_plots()
             self._set_controls_enabled(False)
@@ -187,7 +188,8 @@ class ResultsPanel(QWidget):
             self.jobs.shutdown()
 
     def busy(self) -> bool:
-        return bool(self._loading) or self._analysing is not None
+        return any(job.running for job in self._loading.values()) or (
+            self._analysing is not None and self._analysing.running)
 
     def snapshot(self) -> ResultsSnapshot | None:
         """What was read of the dataset shown."""
@@ -195,13 +197,15 @@ class ResultsPanel(QWidget):
 
     # ----- loading -----
     def _load(self, dataset_id: int) -> None:
-        if dataset_id in self._loading:
+        if dataset_id in self._loading and self._loading[dataset_id].running:
+            self._stale.add(dataset_id)  # read again once this load is done
             return
         url, previous = self._url, self._snapshots.get(dataset_id)
 
         def work(progress, cancel) -> ResultsSnapshot:
             return load_results(url, dataset_id, previous, progress, cancel)
 
+        self._stale.discard(dataset_id)
         job = self.jobs.submit(f"Reading the results of dataset {dataset_id}", work)
         job.succeeded.connect(self._on_loaded)
         job.failed.connect(self._on_failed)
@@ -211,11 +215,14 @@ class ResultsPanel(QWidget):
     @Slot()
     def _on_load_finished(self) -> None:
         self._loading = {key: job for key, job in self._loading.items() if job.running}
+        if self._dataset_id in self._stale and self._dataset_id not in self._loading:
+            self._load(self._dataset_id)
 
     @Slot(object)
     def _on_loaded(self, snapshot: ResultsSnapshot) -> None:
+        if self._snapshots.get(snapshot.dataset_id) is snapshot:
+            return  # nothing changed
         self._snapshots[snapshot.dataset_id] = snapshot
-        self._stale.discard(snapshot.dataset_id)
         self._views = {key: view for key, view in self._views.items() if key[0] != snapshot.dataset_id}
         if snapshot.dataset_id == self._dataset_id:
             self._show_snapshot(snapshot)

@@ -17,6 +17,7 @@ from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.runs import records
 from engine.runs.evaluate_run import evaluate_run
+from engine.runs.models import BASELINE_MODELS
 from engine.runs.report import BREAKDOWNS, breakdown, collect_results, comparison, dataset_popularity
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
@@ -146,9 +147,11 @@ def run_demo(args: argparse.Namespace, _: Workspace | None) -> int:
             print(render_statistics(outcome.dataset_name, outcome.statistics))
             run_ids = []
             for model in DEMO_MODELS:
-                overrides = {} if model in ("pop", "personal-pop", "item-knn") else {"epochs": args.epochs}
-                run_ids += plan_runs(workspace, outcome.dataset_id, model, list(range(args.seeds)),
-                                     overrides=overrides)
+                if model in BASELINE_MODELS:  # deterministic: one run says it all
+                    run_ids += plan_runs(workspace, outcome.dataset_id, model, [0])
+                else:
+                    run_ids += plan_runs(workspace, outcome.dataset_id, model, list(range(args.seeds)),
+                                         overrides={"epochs": args.epochs})
             print(f"\ntraining and evaluating {len(run_ids)} runs ...", file=sys.stderr)
             execute_runs(workspace, run_ids, jsonl=False)
             print()

@@ -1,0 +1,53 @@
+"""Screenshots of the main window's four panels on a workspace with trained runs, for the README.
+
+    python main.py demo --seeds 2 --epochs 4 --workspace /tmp/shots/ws.sqlite
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py /tmp/shots/ws.sqlite
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.appearance import apply_appearance
+from app.main_window import MainWindow
+from app.settings import AppSettings
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+
+
+def settle(app: QApplication, window: MainWindow, seconds: float = 2.0) -> None:
+    """Process events until the window's background jobs are done, then a little longer."""
+    deadline = time.monotonic() + 60
+    while window.jobs.running_jobs() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> None:
+    workspace = Path(sys.argv[1])
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    app = QApplication.instance() or QApplication(sys.argv)
+    apply_appearance(app)
+    window = MainWindow(AppSettings(), workspace)
+    window.resize(1400, 900)
+    window.show()
+    settle(app, window)
+    OUT.mkdir(exist_ok=True)
+    for index, name in enumerate(("data", "training", "results", "inspection")):
+        window.tabs.setCurrentIndex(index)
+        settle(app, window)
+        window.grab().save(str(OUT / f"window_{name}.png"))
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
