@@ -112,3 +112,15 @@ def test_comparison_table_marks_against_reference() -> None:
     table = comparison_table(runs, ["recall@5"], {"good": [good], "bad": [bad]}, reference="bad")
     assert table.set_index("model")["mark"].to_dict() == {"good": "*", "bad": ""}
     assert np.isnan(table.set_index("model").loc["bad", "p_value"])
+
+
+def test_scaled_metrics_get_the_same_p_value() -> None:
+    """Precision@K is hit / K: averaged over 3 seeds, its paired differences must tie exactly as
+    the hits' do, so both metrics get one p-value (float rounding once made them differ)."""
+    rng = np.random.default_rng(5)
+    hits_a = rng.integers(0, 2, (3, 400)).mean(axis=0)  # per-event hit averaged over 3 seeds
+    hits_b = rng.integers(0, 2, (3, 400)).mean(axis=0)
+    recall = wilcoxon_signed_rank(hits_a, hits_b)
+    precision = wilcoxon_signed_rank(hits_a / 5, hits_b / 5)
+    assert precision.p_value == pytest.approx(recall.p_value, rel=1e-12)
+    assert precision.n_nonzero == recall.n_nonzero

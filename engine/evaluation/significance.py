@@ -14,6 +14,7 @@ from engine.evaluation.metrics import event_metric
 
 #: Significance level of the marks in the comparison tables (the paper's).
 DEFAULT_ALPHA = 0.01
+DIFFERENCE_DECIMALS = 10
 EVENT_KEY: tuple[str, ...] = ("user", "session", "position")
 SESSION_KEY: tuple[str, ...] = ("user", "session")
 
@@ -40,11 +41,15 @@ def wilcoxon_signed_rank(a: np.ndarray, b: np.ndarray, alpha: float = DEFAULT_AL
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
         raise InputError(f"paired values must be two 1-d arrays of one length, got {a.shape} and {b.shape}")
-    n_nonzero = int(np.count_nonzero(a - b))
+    # Rounded, so that differences equal in exact arithmetic tie (and zero ones drop) although
+    # averaging over seeds and dividing by K left them a few ulps apart: otherwise Precision@K
+    # (= hit / K) and Recall@K would get different p-values for the same hits.
+    difference = np.round(a - b, DIFFERENCE_DECIMALS)
+    n_nonzero = int(np.count_nonzero(difference))
     means = (float(a.mean()), float(b.mean())) if len(a) else (float("nan"), float("nan"))
     if n_nonzero == 0:
         return WilcoxonResult(0.0, 1.0, len(a), 0, *means, alpha)
-    test = scipy.stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+    test = scipy.stats.wilcoxon(difference, zero_method="wilcox", alternative="two-sided")
     return WilcoxonResult(float(test.statistic), float(test.pvalue), len(a), n_nonzero, *means, alpha)
 
 
