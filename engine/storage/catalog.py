@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -62,8 +62,8 @@ def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
         if log_row is None:
             raise NotFoundError(f"no imported log with id {log_id} in the workspace")
         table = LogEvent.__table__
-        has_sessions = connection.scalar(select(func.count()).select_from(table).where(
-            table.c.log_id == log_id, table.c.session_key.is_not(None))) > 0
+        has_sessions = connection.scalar(select(table.c.position).where(
+            table.c.log_id == log_id, table.c.session_key.is_not(None)).limit(1)) is not None
         names = ["user", "item", "time", "event_type"] + (["session_key"] if has_sessions else [])
         columns = read_columns(connection, table, names, table.c.log_id == log_id, table.c.position, {
             "user": np.int64, "item": np.int64, "time": np.float64, "event_type": np.int16, "session_key": np.int64})
