@@ -152,3 +152,22 @@ def test_refresh_without_new_runs_keeps_everything(qtbot, panel) -> None:
     panel.refresh()
     wait_settled(qtbot, panel)
     assert panel.snapshot is snapshot and panel.user == user and panel.chosen_runs() == runs and panel.step == 2
+
+
+def test_attached_item_names_are_shown_beside_the_ids(qtbot, qapp, evaluated, tmp_path) -> None:
+    from engine.data.item_names import attach_item_names
+
+    path, dataset_id, run_ids = evaluated
+    with Workspace(path) as workspace:
+        item_ids = load_prepared(workspace, dataset_id).item_ids
+        names = tmp_path / "names.csv"
+        names.write_text("item_id,title\n" + "\n".join(f"{item},Title {item}" for item in item_ids))
+        attach_item_names(workspace, dataset_id, names)
+    widget = InspectionPanel(path)
+    qtbot.addWidget(widget)
+    widget.set_dataset(dataset_id)
+    wait_settled(qtbot, widget)
+    column = widget.columns[0]
+    qtbot.waitUntil(lambda: column.table.rowCount() > 0, timeout=20_000)
+    assert all(label.endswith(f"Title {label.split(' · ')[0]}") for label in column.items())
+    widget.shutdown()

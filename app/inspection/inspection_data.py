@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.data.item_names import item_labels
 from engine.data.session_log import PreparedDataset
 from engine.errors import WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
@@ -40,6 +41,7 @@ class InspectionSnapshot:
     runs: list[RunSummary]
     labels: dict[int, str]  # run id -> "#3 RNN [epochs=1], seed 0"
     users: pd.DataFrame  # user (code), user_id (original), train_sessions, test_length
+    item_labels: np.ndarray  # per item code: "id · name" where names are attached, else the original id
 
     def run(self, run_id: int) -> RunSummary:
         return next(run for run in self.runs if run.id == run_id)
@@ -77,7 +79,9 @@ def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | No
         runs = sorted(finished, key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS),
                                                r.preset or "", r.seed, r.id))
         name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
-    if previous is not None and [run.id for run in previous.runs] == [run.id for run in runs]:
+        labels = item_labels(workspace, dataset_id, prepared.item_ids)
+    if previous is not None and [run.id for run in previous.runs] == [run.id for run in runs] \
+            and np.array_equal(previous.item_labels, labels):
         return previous
     test_length = np.zeros(prepared.n_users, dtype=np.int64)
     test = prepared.test
@@ -85,7 +89,8 @@ def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | No
     users = pd.DataFrame({"user": np.arange(prepared.n_users), "user_id": prepared.user_ids.astype(str),
                           "train_sessions": prepared.train.sessions_per_user, "test_length": test_length})
     users = users[users["test_length"] >= 2].reset_index(drop=True)
-    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_title(run) for run in runs}, users)
+    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_title(run) for run in runs}, users,
+                              labels)
 
 
 @dataclass(frozen=True, eq=False)

@@ -423,7 +423,7 @@ class InspectionPanel(QWidget):
         if self.sessions is None or self.snapshot is None:
             self.step_label.setText("")
             return
-        items = self.snapshot.prepared.item_ids
+        items = self.snapshot.item_labels
         step, n_steps = self.step, len(self.sessions.test_items) - 1
         consumed = ", ".join(str(items[i]) for i in self.sessions.test_items[:step])
         self.step_label.setText(f"Step {step} of {n_steps}: after the test session's first {step} event(s) "
@@ -449,7 +449,7 @@ class InspectionPanel(QWidget):
             column.setVisible(index < len(chosen) and self.user is not None)
         if self.snapshot is None or self.user is None or self.sessions is None:
             return
-        items = self.snapshot.prepared.item_ids
+        items = self.snapshot.item_labels
         history = {int(i) for items_of_session in self.sessions.train_items for i in items_of_session}
         earlier = {int(i) for i in self.sessions.test_items[:self.step]}
         target = str(items[self.sessions.test_items[self.step]])

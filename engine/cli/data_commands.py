@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.cli.formatting import format_duration, parse_duration, render_statistics, render_table
 from engine.data.column_mapping import PRESETS, ColumnMapping
+from engine.data.item_names import attach_item_names
 from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
 from engine.data.preparation import PrepareSettings
 from engine.errors import InputError
@@ -70,6 +71,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stats", help="print a dataset's Table 1 statistics")
     parser.add_argument("dataset", help="dataset id or name")
     parser.set_defaults(handler=run_stats)
+
+    parser = subparsers.add_parser("item-names", help="attach readable item names (titles) to a dataset's log",
+                                   description="Read a CSV/TSV/Parquet/JSON-lines file of items (e.g. MovieLens "
+                                               "u.item or RecBole .item) and show its names beside the item ids.")
+    parser.add_argument("dataset", help="dataset id or name")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--id-column", help="column of the item ids (default: detected)")
+    parser.add_argument("--name-column", help="column of the names (default: detected)")
+    parser.set_defaults(handler=run_item_names)
 
     parser = subparsers.add_parser("presets", help="list the known log format presets")
     parser.set_defaults(handler=run_presets, needs_workspace=False)
@@ -146,4 +156,10 @@ def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
 def run_presets(args: argparse.Namespace, workspace: Workspace | None) -> int:
     rows = [(p.name, p.description) for p in PRESETS.values()]
     print(render_table(("preset", "format"), rows))
+    return 0
+
+
+def run_item_names(args: argparse.Namespace, workspace: Workspace) -> int:
+    named, total = attach_item_names(workspace, args.dataset, args.file, args.id_column, args.name_column)
+    print(f"named {named:,} of the log's {total:,} items from {args.file}")
     return 0

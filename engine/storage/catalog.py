@@ -42,7 +42,7 @@ def store_log(connection: Connection, log_row: dict, raw: RawLog, progress: Prog
     return int(log_id)
 
 
-def _original_ids(connection: Connection, table, log_id: int) -> np.ndarray:
+def original_ids(connection: Connection, table, log_id: int) -> np.ndarray:
     rows = connection.execute(select(table.c.original_id).where(table.c.log_id == log_id).order_by(table.c.code))
     return np.asarray([row[0] for row in rows], dtype=object)
 
@@ -68,8 +68,8 @@ def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
         columns = read_columns(connection, table, names, table.c.log_id == log_id, table.c.position, {
             "user": np.int64, "item": np.int64, "time": np.float64, "event_type": np.int16, "session_key": np.int64})
         return RawLog(columns["user"], columns["item"], columns["time"], columns["event_type"],
-                      columns.get("session_key"), _original_ids(connection, LogUser.__table__, log_id),
-                      _original_ids(connection, LogItem.__table__, log_id), list(log_row.event_types))
+                      columns.get("session_key"), original_ids(connection, LogUser.__table__, log_id),
+                      original_ids(connection, LogItem.__table__, log_id), list(log_row.event_types))
 
 
 def store_dataset(connection: Connection, dataset_row: dict, events: PreparedEvents,
@@ -138,8 +138,8 @@ def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:
                                table.c.dataset_id == dataset_id, table.c.position,
                                {"user": np.int64, "session": np.int64, "item": np.int64, "time": np.float64,
                                 "split": np.int8, "valid_split": np.int8})
-        user_ids = _original_ids(connection, LogUser.__table__, dataset.log_id)
-        item_ids = _original_ids(connection, LogItem.__table__, dataset.log_id)
+        user_ids = original_ids(connection, LogUser.__table__, dataset.log_id)
+        item_ids = original_ids(connection, LogItem.__table__, dataset.log_id)
     return prepared_dataset(columns, user_ids, item_ids)
 
 

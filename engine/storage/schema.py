@@ -213,3 +213,14 @@ class SavedPreset(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ItemName(Base):
+    """A readable name of an item of a log (e.g. a movie title), attached from a separate file."""
+
+    __tablename__ = "item_names"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), primary_key=True)
+    original_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1000))

@@ -1,0 +1,55 @@
+"""Readable item names attached from a separate file and shown as labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+from engine.data.item_names import attach_item_names, item_labels
+from engine.errors import InputError
+from engine.storage.catalog import load_prepared
+from tests.conftest import shared_log
+
+
+def test_names_are_matched_by_original_id_and_replace_earlier_ones(small_dataset, tmp_path: Path) -> None:
+    workspace, dataset_id = small_dataset
+    prepared = load_prepared(workspace, dataset_id)
+    first, second = prepared.item_ids[:2]
+    names = tmp_path / "items.csv"
+    names.write_text(f"item_id,title,year\n{first},First Item,1999\n{second},\"Second, with comma\",2001\nunknown,Nope,0\n")
+    named, total = attach_item_names(workspace, dataset_id, names)
+    assert named == 2 and total >= len(prepared.item_ids)
+    labels = item_labels(workspace, dataset_id, prepared.item_ids)
+    assert labels[0] == f"{first} · First Item" and labels[1] == f"{second} · Second, with comma"
+    assert labels[2] == str(prepared.item_ids[2])
+    names.write_text(f"id\tname\n{first}\tRenamed\n")
+    attach_item_names(workspace, dataset_id, names)
+    labels = item_labels(workspace, dataset_id, prepared.item_ids)
+    assert labels[0] == f"{first} · Renamed" and labels[1] == str(second)
+
+
+def test_a_file_naming_no_item_of_the_log_is_refused(small_dataset, tmp_path: Path) -> None:
+    workspace, dataset_id = small_dataset
+    names = tmp_path / "other.csv"
+    names.write_text("item_id,title\nx1,Elsewhere\n")
+    with pytest.raises(InputError, match="none of its 1 item ids occurs"):
+        attach_item_names(workspace, dataset_id, names)
+    with pytest.raises(InputError, match="--name-column"):
+        (tmp_path / "bare.csv").write_text("item_id,year\n1,2000\n")
+        attach_item_names(workspace, dataset_id, tmp_path / "bare.csv")
+
+
+def test_movielens_titles_from_the_recbole_item_file(tmp_path: Path, capsys) -> None:
+    log = shared_log("ml100k_recbole/ml-100k.inter")
+    items = shared_log("ml100k_recbole/ml-100k.item")
+    workspace = ["--workspace", str(tmp_path / "ws.sqlite")]
+    assert main(["import", str(log), *workspace]) == 0
+    assert main(["item-names", "ml-100k", str(items), *workspace]) == 0
+    assert "named 1,682 of the log's 1,682 items" in capsys.readouterr().out
+    from engine.storage.workspace import Workspace
+
+    with Workspace(tmp_path / "ws.sqlite") as opened:
+        prepared = load_prepared(opened, 1)
+        labels = dict(zip(prepared.item_ids, item_labels(opened, 1, prepared.item_ids)))
+    assert labels["1"] == "1 · Toy Story"
