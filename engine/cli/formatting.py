@@ -52,7 +52,6 @@ def render_statistics(name: str, statistics: dict) -> str:
         ("Train events / sessions", f"{statistics['train_events']:,} / {statistics['train_sessions']:,}"),
         ("Test events / sessions", f"{statistics['test_events']:,} / {statistics['test_sessions']:,}"),
     ]
-    counts = statistics.get("filter_counts") or {}
-    if counts:
-        rows.append(("Events after each step", ", ".join(f"{step} {count:,}" for step, count in counts.items())))
+    for step, count in (statistics.get("filter_counts") or {}).items():
+        rows.append((f"  events after {step}", f"{count:,}"))
     return f"{name}\n" + render_table(("statistic", "value"), rows, align_right=set())
