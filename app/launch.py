@@ -31,6 +31,7 @@ def launch() -> int:
               "headless commands.")
         return run_headless_demo()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter; ours says what matters
     from PySide6.QtWidgets import QApplication
 
     from app.appearance import apply_appearance
