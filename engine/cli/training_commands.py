@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.cli.formatting import render_table
+from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, InputError, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.progress import CancelToken
@@ -22,6 +23,7 @@ from engine.runs.saved_presets import save_preset
 from engine.runs.search import SEARCH_SPACE, Trial, best_config, random_search
 from engine.runs.planning import plan_runs
 from engine.storage import catalog
+from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 
 PROGRESS_EVERY_S = 1.0
@@ -136,12 +138,17 @@ def execute_runs(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[
     """Execute runs in order; stops after a cancelled one (the rest stay queued)."""
     cancel = CancelToken()
     finished: list[records.RunSummary] = []
+    prepared: dict[int, PreparedDataset] = {}  # each dataset read once for all its runs
     with cancel_on_sigterm(cancel):
         for run_id in run_ids:
             reporter = RunReporter(run_id, jsonl)
-            run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started)
+            dataset_id = records.get_run(workspace, run_id).dataset_id
+            if dataset_id not in prepared:
+                prepared[dataset_id] = load_prepared(workspace, dataset_id)
+            run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started,
+                              prepared[dataset_id])
             if run.status == "finished":
-                run = _evaluate(workspace, run, reporter, cancel)
+                run = _evaluate(workspace, run, reporter, cancel, prepared[dataset_id])
             reporter.on_finished(run)
             finished.append(run)
             if run.status == "cancelled":
@@ -150,11 +157,11 @@ def execute_runs(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[
 
 
 def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: "RunReporter",
-              cancel: CancelToken) -> records.RunSummary:
+              cancel: CancelToken, prepared: PreparedDataset) -> records.RunSummary:
     """Evaluate a finished run with the default settings; an evaluation error is reported on the
     run (it stays finished: its training is valid)."""
     try:
-        evaluation = evaluate_run(workspace, run.id, EvaluationSettings(), reporter.progress, cancel)
+        evaluation = evaluate_run(workspace, run.id, EvaluationSettings(), reporter.progress, cancel, prepared)
     except Cancelled:
         return run
     except WorkbenchError as exc:

@@ -19,7 +19,7 @@ from engine.evaluation.stream_scorer import StreamScorer
 from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
-from engine.runs.models import BASELINE_MODELS
+from engine.runs.models import BASELINE_FIT_NAMES, BASELINE_MODELS
 from engine.storage.bulk import insert_columns, read_columns
 from engine.storage.catalog import load_prepared, now_utc
 from engine.storage.schema import Evaluation, EventRank, SessionMetric
@@ -27,7 +27,6 @@ from engine.storage.workspace import Workspace
 from engine.training.checkpoint import load_checkpoint
 from engine.training.loop import resolve_device
 
-BASELINE_FIT_NAMES = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
 
 
 class CheckpointMissing(WorkbenchError):

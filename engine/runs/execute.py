@@ -16,7 +16,7 @@ from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, WorkbenchError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
-from engine.runs.models import BaselineConfig, config_from_json
+from engine.runs.models import BASELINE_FIT_NAMES, BaselineConfig, config_from_json
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 from engine.training.checkpoint import save_checkpoint
@@ -25,7 +25,6 @@ from engine.training.loop import resolve_device, train
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, float, float], None]
-BASELINE_FIT_NAMES = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
 
 
 def checkpoint_folder(workspace: Workspace) -> Path:

@@ -12,6 +12,8 @@ from engine.training.presets import PRESETS as NEURAL_PRESETS
 NEURAL_MODELS: tuple[str, ...] = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
 BASELINE_MODELS: tuple[str, ...] = ("pop", "personal-pop", "item-knn")
 MODELS: tuple[str, ...] = BASELINE_MODELS + NEURAL_MODELS
+#: Names of the baselines in engine.baselines.fit_baseline.
+BASELINE_FIT_NAMES: dict[str, str] = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
 MODEL_LABELS: dict[str, str] = {
     "pop": "Pop", "personal-pop": "Personal Pop", "item-knn": "Item-KNN", "rnn": "RNN",
     "rnn-concat": "RNN Concat", "hrnn-init": "HRNN Init", "hrnn-all": "HRNN All",

@@ -19,6 +19,7 @@ from engine.runs.evaluate_run import evaluate_run
 from engine.runs.execute import execute_run
 from engine.runs.models import BASELINE_MODELS
 from engine.runs.planning import plan_runs
+from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def random_search(workspace: Workspace, dataset: str | int, model: str, n_trials
     kind, k = parse_metric_name(metric)
     settings = EvaluationSettings(ks=(k,))
     trials = []
+    prepared = None
     for index in range(n_trials):
         overrides = draw_overrides(model, rng)
         if epochs is not None:
@@ -100,10 +102,11 @@ def random_search(workspace: Workspace, dataset: str | int, model: str, n_trials
         (run_id,) = plan_runs(workspace, dataset, model, [index], overrides=overrides, device=device,
                               validation=True, study=study)
         part = scaled(progress, index / n_trials, (index + 1) / n_trials)
-        run = execute_run(workspace, run_id, part, cancel)
+        prepared = prepared or load_prepared(workspace, records.get_run(workspace, run_id).dataset_id)
+        run = execute_run(workspace, run_id, part, cancel, prepared=prepared)
         score = math.nan
         if run.status == "finished":
-            evaluation = evaluate_run(workspace, run_id, settings, cancel=cancel)
+            evaluation = evaluate_run(workspace, run_id, settings, cancel=cancel, prepared=prepared)
             score = float(evaluation.metrics["event"][metric])
         trial = Trial(run_id, overrides, score, run.status)
         trials.append(trial)
