@@ -264,6 +264,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(self.settings.value("window/panel", 0, int))
         self.log_panel.set_minimum_level(self.settings.value("log/level", "Info", str))
         self.training_panel.restore_state(self.settings)
+        for key, combo in (("results/k", self.results_panel.k_combo), ("inspection/k", self.inspection_panel.k_combo)):
+            index = self.settings.value(key, combo.currentIndex(), int)
+            if 0 <= index < combo.count():
+                combo.setCurrentIndex(index)
 
     def save_layout(self) -> None:
         self.settings.set_value("window/geometry", self.saveGeometry())
@@ -271,6 +275,8 @@ class MainWindow(QMainWindow):
         self.settings.set_value("window/panel", self.tabs.currentIndex())
         self.settings.set_value("log/level", self.log_panel.level_name())
         self.training_panel.save_state(self.settings)
+        self.settings.set_value("results/k", self.results_panel.k_combo.currentIndex())
+        self.settings.set_value("inspection/k", self.inspection_panel.k_combo.currentIndex())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)

@@ -42,6 +42,8 @@ def test_layout_and_choices_survive_a_restart(window, qtbot, app_settings: AppSe
     window.training_panel.set_checked_models(["pop", "hrnn-init"])
     window.training_panel.set_preset("large")
     window.training_panel.seeds_edit.setText("1-3")
+    window.results_panel.k_combo.setCurrentIndex(2)
+    window.inspection_panel.k_combo.setCurrentIndex(0)
     window.close()
     again = open_window(qtbot, AppSettings(), workspace_path, create_demo=False)
     assert again.tabs.currentIndex() == 1
@@ -49,6 +51,7 @@ def test_layout_and_choices_survive_a_restart(window, qtbot, app_settings: AppSe
     assert again.training_panel.checked_models() == ["pop", "hrnn-init"]
     assert again.training_panel.preset() == "large"
     assert again.training_panel.seeds_edit.text() == "1-3"
+    assert again.results_panel.k_combo.currentIndex() == 2 and again.inspection_panel.k_combo.currentIndex() == 0
     assert str(workspace_path.resolve()) in AppSettings().recent_workspaces()
     again.close()
 
