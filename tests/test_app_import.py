@@ -104,3 +104,22 @@ def test_an_import_error_shows_the_engine_message_and_changes_nothing(window, qt
     assert "yesterday" in errors[0] and "line 42" in errors[0]
     wait_idle(qtbot, window)
     assert stored_counts(window) == before
+
+
+def test_cancelling_an_import_stores_nothing(window, qtbot, tmp_path: Path) -> None:
+    from engine.data.importing import ImportRequest
+    from engine.data.demo import SYNTHETIC_MAPPING
+
+    path = tmp_path / "big.csv"
+    synthetic.generate_log(synthetic.scaled_config(300_000, seed=4)).to_csv(path, index=False)
+    wait_idle(qtbot, window)
+    before = stored_counts(window)
+    job = window.import_flow.start_import(ImportRequest(path, mapping=SYNTHETIC_MAPPING))
+    cancelled: list[bool] = []
+    job.cancelled.connect(lambda: cancelled.append(True))
+    # cancel at the child's first report of real work (reading the file), not after a fixed wait
+    job.progressed.connect(lambda fraction, message: job.cancel() if fraction > 0.0 else None)
+    qtbot.waitUntil(lambda: bool(cancelled) or not window.jobs.running_jobs(), timeout=60_000)
+    wait_idle(qtbot, window)
+    assert cancelled, "the import finished before it could be cancelled"
+    assert stored_counts(window) == before
