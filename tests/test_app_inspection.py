@@ -17,7 +17,7 @@ from app.inspection.recommendation_column import TARGET_BACKGROUND, format_rank
 from engine.runs.evaluate_run import find_evaluation, load_event_ranks
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
-from tests.test_app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
+from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
 
 
 @pytest.fixture(scope="module")

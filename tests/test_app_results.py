@@ -20,7 +20,7 @@ from app.results.comparison_model import format_value
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.runs.report import breakdown, collect_results, comparison, dataset_popularity
 from engine.storage.workspace import Workspace
-from tests.test_app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
+from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
 
 
 @pytest.fixture(scope="module")
