@@ -5,17 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtWidgets import QWidget
-
 from engine.data.demo import ensure_demo_dataset
 from engine.runs import records
 from engine.runs.evaluate_run import evaluate_run
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
 from engine.storage.workspace import Workspace
-from tests.conftest import PROJECT_ROOT
+from tests.app_support import save_screenshot  # noqa: F401 (re-exported for the panel tests)
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 #: model -> seeds; neural models train one epoch
 RUNS = {"pop": (0,), "personal-pop": (0,), "rnn": (0, 1), "hrnn-init": (0, 1), "rnn-concat": (0,)}
 WITHOUT_CHECKPOINT = "rnn-concat"
@@ -35,11 +32,3 @@ def build_evaluated_workspace(folder: Path) -> tuple[Path, int, dict[str, list[i
                 evaluate_run(workspace, run_id, device="cpu")
         os.remove(records.get_run(workspace, run_ids[WITHOUT_CHECKPOINT][0]).checkpoint_path)
     return path, dataset_id, run_ids
-
-
-def save_screenshot(widget: QWidget, name: str, max_bytes: int = 300_000) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    assert widget.grab().save(str(path), "PNG", 0)
-    assert 0 < path.stat().st_size < max_bytes
-    return path

@@ -2,7 +2,9 @@
 workspace (the demo dataset imported), helpers to wait and to save screenshots."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,9 @@ from app.settings import AppSettings
 from tests.conftest import PROJECT_ROOT
 
 FAKE_EXECUTE = [sys.executable, str(PROJECT_ROOT / "tests" / "fake_execute_cli.py"), "execute"]
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+#: Where the tests save their screenshots: a temporary folder, or the folder HRNN_SCREENSHOTS names
+#: (``HRNN_SCREENSHOTS=docs/screenshots python -m pytest tests/test_app_*`` refreshes the README's).
+SCREENSHOTS = Path(os.environ.get("HRNN_SCREENSHOTS") or Path(tempfile.gettempdir()) / "hrnn-screenshots")
 
 
 @pytest.fixture
@@ -49,8 +53,10 @@ def wait_idle(qtbot, window: MainWindow, timeout: int = 20_000) -> None:
     qtbot.waitUntil(lambda: not window.jobs.running_jobs(), timeout=timeout)
 
 
-def save_screenshot(widget: QWidget, name: str) -> Path:
+def save_screenshot(widget: QWidget, name: str, max_bytes: int = 300_000) -> Path:
+    """Save ``widget`` as NAME.png in SCREENSHOTS (checks it is a real, reasonably small picture)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    assert widget.grab().save(str(path))
+    assert widget.grab().save(str(path), "PNG", 0)
+    assert 0 < path.stat().st_size < max_bytes
     return path
