@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
+from tests.logs import nested_session_log
 from engine.models.network import RecurrentNetwork
 from engine.models.spec import NetworkSpec
 from engine.models.step import StepInputs, user_rows
@@ -63,16 +64,7 @@ def session_gru(net, items, h, blend=None):
 
 
 def tiny_log(sessions_per_user: list[list[list[int]]]) -> SessionLog:
-    user, session, item = [], [], []
-    sid = 0
-    for u, sessions in enumerate(sessions_per_user):
-        for events in sessions:
-            user += [u] * len(events)
-            session += [sid] * len(events)
-            item += events
-            sid += 1
-    return SessionLog.from_arrays(np.array(user), np.array(session), np.array(item),
-                                  np.arange(len(item), dtype=float), len(sessions_per_user), N_ITEMS)
+    return nested_session_log(sessions_per_user, N_ITEMS)
 
 
 def run_eval_schedule(net: RecurrentNetwork, log: SessionLog, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

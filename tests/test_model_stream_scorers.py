@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
+from tests.logs import nested_session_log
 from engine.models.network import RecurrentNetwork
 from engine.models.step import StepInputs, user_rows
 from engine.models.stream_scorers import RecurrentStreamScorer
@@ -21,16 +22,7 @@ USERS = {0: [[1, 2, 3], [4, 5], [2, 3, 4]], 1: [[6, 7], [0, 1, 8, 2]]}
 
 
 def log_of(users: dict[int, list[list[int]]]) -> SessionLog:
-    user, session, item = [], [], []
-    sid = 0
-    for u, sessions in users.items():
-        for events in sessions:
-            user += [u] * len(events)
-            session += [sid] * len(events)
-            item += events
-            sid += 1
-    return SessionLog.from_arrays(np.array(user), np.array(session), np.array(item),
-                                  np.arange(len(item), dtype=float), len(users), N_ITEMS)
+    return nested_session_log([users[u] for u in sorted(users)], N_ITEMS)
 
 
 def trained(model: str) -> RecurrentNetwork:
