@@ -1,17 +1,22 @@
 """Shared set-up of the Results and Inspection panel tests (no tests here): a workspace with the
-demo dataset and a few quickly trained, evaluated runs, one of them without its checkpoint."""
+demo dataset and a few quickly trained, evaluated runs, one of them without its checkpoint; runs
+with hand-made ranks; the temporary settings fixture."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from engine.data.demo import ensure_demo_dataset
+from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings
 from engine.runs import records
-from engine.runs.evaluate_run import evaluate_run
+from engine.runs.evaluate_run import evaluate_run, store_evaluation
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
 from engine.storage.workspace import Workspace
-from tests.app_support import save_screenshot  # noqa: F401 (re-exported for the panel tests)
+from tests.app_support import app_settings, save_screenshot  # noqa: F401 (re-exported for the panel tests)
 
 #: model -> seeds; neural models train one epoch
 RUNS = {"pop": (0,), "personal-pop": (0,), "rnn": (0, 1), "hrnn-init": (0, 1), "rnn-concat": (0,)}
@@ -32,3 +37,20 @@ def build_evaluated_workspace(folder: Path) -> tuple[Path, int, dict[str, list[i
                 evaluate_run(workspace, run_id, device="cpu")
         os.remove(records.get_run(workspace, run_ids[WITHOUT_CHECKPOINT][0]).checkpoint_path)
     return path, dataset_id, run_ids
+
+
+def fake_evaluated_run(workspace: Workspace, dataset_id: int, model: str, seed: int, ranks: Sequence[float], *,
+                       user: np.ndarray, session: np.ndarray, position: np.ndarray, history: np.ndarray,
+                       session_length: int) -> int:
+    """A finished run of ``model`` (nothing trained) whose evaluation has the given per-event ranks
+    of the test events (user, session, position, history length); items 0, 1, 2, …"""
+    (run_id,) = plan_runs(workspace, dataset_id, model, [seed])
+    records.start_run(workspace, run_id, "cpu")
+    records.finish_run(workspace, run_id, None)
+    n = len(ranks)
+    store_evaluation(workspace, run_id, EvaluationResult(
+        settings=EvaluationSettings(), user=user, session=session, position=position,
+        session_length=np.full(n, session_length), history_length=history, item=np.arange(n),
+        rank=np.asarray(ranks, dtype=np.float64), n_items_ranked=100, n_nan_targets=0, consumed_events=2 * n,
+        seconds=0.0))
+    return run_id

@@ -14,13 +14,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.appearance import apply_appearance
 from app.results import ResultsPanel
 from app.results.comparison_model import format_value
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.runs.report import breakdown, collect_results, comparison, dataset_popularity
 from engine.storage.workspace import Workspace
-from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
+from tests.app_results_support import (WITHOUT_CHECKPOINT, app_settings,  # noqa: F401 (a fixture)
+                                       build_evaluated_workspace, save_screenshot)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,9 @@ def evaluated(tmp_path_factory) -> tuple[Path, int, dict[str, list[int]]]:
 
 
 @pytest.fixture
-def panel(qtbot, qapp, evaluated) -> Iterator[ResultsPanel]:
+def panel(qtbot, app_settings, evaluated) -> Iterator[ResultsPanel]:
     path, dataset_id, _ = evaluated
-    apply_appearance(qapp)
-    widget = ResultsPanel(path)
+    widget = ResultsPanel(path, settings=app_settings)
     qtbot.addWidget(widget)
     widget.resize(1200, 820)
     widget.show()

@@ -6,10 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from app.results import ResultsPanel
-from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings
-from engine.runs import records
-from engine.runs.evaluate_run import store_evaluation
-from engine.runs.planning import plan_runs
+from tests.app_results_support import app_settings, fake_evaluated_run  # noqa: F401 (a fixture)
 
 #: two users' test sessions of 5 events (4 predictions each); the first user has a short history
 USER = np.array([0, 0, 0, 0, 1, 1, 1, 1])
@@ -24,21 +21,14 @@ RANKS = {
 
 
 def fake_finished_run(workspace, dataset_id: int, model: str, seed: int, ranks: list[float]) -> int:
-    (run_id,) = plan_runs(workspace, dataset_id, model, [seed])
-    records.start_run(workspace, run_id, "cpu")
-    records.finish_run(workspace, run_id, None)
-    rank = np.asarray(ranks, dtype=np.float64)
-    store_evaluation(workspace, run_id, EvaluationResult(
-        settings=EvaluationSettings(), user=USER, session=SESSION, position=POSITION,
-        session_length=np.full(8, 5), history_length=HISTORY, item=np.arange(8), rank=rank,
-        n_items_ranked=100, n_nan_targets=0, consumed_events=16, seconds=0.0))
-    return run_id
+    return fake_evaluated_run(workspace, dataset_id, model, seed, ranks, user=USER, session=SESSION,
+                              position=POSITION, history=HISTORY, session_length=5)
 
 
-def test_hand_made_ranks_give_the_expected_table_and_breakdown(qtbot, small_dataset) -> None:
+def test_hand_made_ranks_give_the_expected_table_and_breakdown(qtbot, app_settings, small_dataset) -> None:
     workspace, dataset_id = small_dataset
     run_ids = {key: fake_finished_run(workspace, dataset_id, *key, ranks) for key, ranks in RANKS.items()}
-    panel = ResultsPanel(workspace.display_name)
+    panel = ResultsPanel(workspace.display_name, settings=app_settings)
     qtbot.addWidget(panel)
     panel.set_dataset(dataset_id)
     qtbot.waitUntil(lambda: not panel.busy() and panel.view is not None, timeout=20_000)
@@ -77,9 +67,9 @@ def test_hand_made_ranks_give_the_expected_table_and_breakdown(qtbot, small_data
         panel.shutdown()
 
 
-def test_a_dataset_without_runs_says_so(qtbot, small_dataset) -> None:
+def test_a_dataset_without_runs_says_so(qtbot, app_settings, small_dataset) -> None:
     workspace, dataset_id = small_dataset
-    panel = ResultsPanel(workspace.display_name)
+    panel = ResultsPanel(workspace.display_name, settings=app_settings)
     qtbot.addWidget(panel)
     panel.set_dataset(dataset_id)
     qtbot.waitUntil(lambda: not panel.busy(), timeout=20_000)

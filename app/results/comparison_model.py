@@ -1,6 +1,7 @@
 """The comparison table as a Qt model: one row per model, a column per metric at the chosen K with
 mean ± std over seeds, the best mean of each column in bold, and a mark where the difference
-from the reference model is significant (Wilcoxon signed-rank test, p < 0.01)."""
+from the reference model is significant (Wilcoxon signed-rank test paired by event or by session,
+p < 0.01)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from app.results.results_data import ResultsView
+from app.results.results_data import LEVEL_TITLES, ResultsView
 from engine.evaluation.metrics import parse_metric_name
 from engine.evaluation.significance import DEFAULT_ALPHA
 
@@ -124,6 +125,7 @@ class ComparisonModel(QAbstractTableModel):
             return f"{text}\nThe reference of the significance tests."
         if math.isfinite(row.p_value):
             verdict = "significant" if row.p_value < DEFAULT_ALPHA else "not significant"
-            return (f"{text}\nWilcoxon signed-rank test against {self._view.reference}: p = {row.p_value:.3g} "
-                    f"({verdict} at p < {DEFAULT_ALPHA:g})")
+            level = LEVEL_TITLES.get(self._view.level, self._view.level)
+            return (f"{text}\nWilcoxon signed-rank test against {self._view.reference} on {level}: "
+                    f"p = {row.p_value:.3g} ({verdict} at p < {DEFAULT_ALPHA:g})")
         return text

@@ -1,6 +1,6 @@
 """What the Results panel shows, computed without Qt (in background jobs): a dataset's evaluated
-runs with their per-event ranks, loaded once and then only topped up with new runs, and for one K
-and reference model the comparison table and the three breakdowns."""
+runs with their per-event ranks, loaded once and then only topped up with new runs, and for one K,
+reference model and significance level the comparison table and the three breakdowns."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +13,7 @@ import pandas as pd
 
 from engine.errors import WorkbenchError
 from engine.evaluation import breakdowns
-from engine.evaluation.comparison import aggregate_seeds
+from engine.evaluation.comparison import LEVELS, aggregate_seeds
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.progress import CancelToken, ProgressCallback
@@ -31,6 +31,9 @@ BREAKDOWN_TITLES = {"history": "By user history length", "position": "By positio
                     "popularity": "By item popularity"}
 POSITION_LABELS = {"beginning": "beginning (predictions 1–2)", "middle": "middle (3–4)", "end": "end (5 and later)"}
 GROUP_SIZE_COLUMNS = ("n_events", "n_sessions", "n_users")
+#: The levels the Wilcoxon tests can pair by (the engine's), as the panel names them.
+LEVEL_TITLES = {level: f"{level}s" for level in LEVELS}
+DEFAULT_LEVEL = LEVELS[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +48,8 @@ class ResultsSnapshot:
     runs: dict[int, RunSummary]  # run id -> record, in the paper's model order
     popularity: np.ndarray
     missing_checkpoints: frozenset[int] = frozenset()  # neural runs whose checkpoint file is gone
+    #: the dataset across launches (workspace, id and creation time): a key for remembered choices
+    identity: str = ""
 
     def results(self) -> DatasetResults:
         """The engine's view of these runs (models in the paper's order, seeds ascending)."""
@@ -97,22 +102,26 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         cancel.raise_if_cancelled()
         progress(0.9, "item popularity")
         popularity = previous.popularity if previous is not None else dataset_popularity(workspace, dataset_id)
-        name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
+        summary = next((d for d in list_datasets(workspace) if d.id == dataset_id), None)
+        name = summary.name if summary is not None else f"dataset {dataset_id}"
+        identity = f"{url}#{dataset_id}" + (f"@{summary.created_at.isoformat()}" if summary is not None else "")
         missing = frozenset(run.id for run in finished if run.model in NEURAL_MODELS
                             and (run.checkpoint_path is None or not Path(run.checkpoint_path).exists()))
     if (previous is not None and list(previous.runs) == [run.id for run in finished] and rows.keys() == known.keys()
-            and previous.missing_checkpoints == missing):
+            and previous.missing_checkpoints == missing and previous.identity == identity):
         return previous
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
-    return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing)
+    return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing,
+                           identity)
 
 
 @dataclass(frozen=True, eq=False)
 class ResultsView:
-    """The comparison at one K against one reference model, and the breakdowns at that K.
+    """The comparison at one K against one reference model with the Wilcoxon tests paired by
+    ``level`` (``"event"`` or ``"session"``), and the breakdowns at that K.
 
     ``table``: the engine's comparison rows (model, metric, mean, std, n_seeds, p_value, mark,
-    reference). ``breakdowns[kind]``: per model and group, ``<metric>_mean`` / ``_std`` from the
+    reference, level). ``breakdowns[kind]``: per model and group, ``<metric>_mean`` / ``_std`` from the
     engine, the group's sizes and its label. ``per_run[kind]``: the same groups per run (run_id
     column). ``notes``: why something could not be computed."""
 
@@ -123,6 +132,7 @@ class ResultsView:
     breakdowns: dict[str, pd.DataFrame] = field(default_factory=dict)
     per_run: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    level: str = DEFAULT_LEVEL
 
     @property
     def metrics(self) -> list[str]:
@@ -172,18 +182,27 @@ def _breakdown(snapshot: ResultsSnapshot, results: DatasetResults, kind: str,
 
 
 def analyse(snapshot: ResultsSnapshot, k: int, reference: str | None, progress: ProgressCallback,
-            cancel: CancelToken) -> ResultsView:
-    """Comparison and breakdowns at cut-off ``k`` (``reference`` None: the engine's default)."""
+            cancel: CancelToken, level: str = DEFAULT_LEVEL, breakdowns_of: ResultsView | None = None) -> ResultsView:
+    """Comparison and breakdowns at cut-off ``k`` (``reference`` None: the engine's default), the
+    Wilcoxon tests paired by ``level``. The breakdowns (which depend on neither the reference nor
+    the level) are taken from ``breakdowns_of`` when that is a view of the same snapshot and K."""
     results = snapshot.results()
     notes: list[str] = []
     progress(0.0, "comparison and significance")
     try:
-        table = comparison(results, [k], reference)
+        table = comparison(results, [k], reference, level)
     except WorkbenchError as exc:
         notes.append(f"No significance marks: {exc}")
         table = aggregate_seeds(results.runs, metric_names([k])).assign(
             p_value=np.nan, mark="", reference=reference or results.models[0])
-    view = ResultsView(snapshot.dataset_id, k, str(table["reference"].iloc[0]), table, notes=notes)
+    view = ResultsView(snapshot.dataset_id, k, str(table["reference"].iloc[0]), table.assign(level=level),
+                       notes=notes, level=level)
+    if breakdowns_of is not None and (breakdowns_of.dataset_id, breakdowns_of.k) == (snapshot.dataset_id, k):
+        view.breakdowns.update(breakdowns_of.breakdowns)
+        view.per_run.update(breakdowns_of.per_run)
+        notes.extend(f"{BREAKDOWN_TITLES[kind]}: no events to show" for kind in BREAKDOWNS
+                     if kind not in view.breakdowns)
+        return view
     for index, kind in enumerate(BREAKDOWNS):
         cancel.raise_if_cancelled()
         progress((index + 1) / (len(BREAKDOWNS) + 1), BREAKDOWN_TITLES[kind].lower())

@@ -1,12 +1,15 @@
 """The Results panel of a dataset: the comparison table at a chosen K with significance marks
-against a chosen reference model, the breakdown plots, the runs behind a selected cell or bar,
-and export of the table (CSV) and of the plots (PNG / SVG).
+against a chosen reference model (Wilcoxon tests paired by event or by session), the breakdown
+plots, the runs behind a selected cell or bar, and export of the table (CSV) and of the plots
+(PNG / SVG).
 
 Everything comes from the workspace: a background job reads the evaluated runs' per-event ranks
 once per dataset (later only the new runs), another computes the table and the breakdowns for
-each (K, reference), and both results are kept, so that switching back is instant."""
+each (K, reference, level), and both results are kept, so that switching back is instant. The
+reference model (per dataset) and the level are remembered in the application's settings."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -18,38 +21,56 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from app.jobs import Job, JobManager
 from app.results.breakdown_plot import BreakdownPlot
 from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
-from app.results.results_data import (BREAKDOWN_TITLES, KS, ResultsSnapshot, ResultsView, analyse,
-                                      load_results)
+from app.results.results_data import (BREAKDOWN_TITLES, DEFAULT_LEVEL, KS, LEVEL_TITLES, ResultsSnapshot,
+                                      ResultsView, analyse, load_results)
 from app.results.selection_details import SelectionDetails
+from app.settings import AppSettings
 from engine.evaluation.significance import DEFAULT_ALPHA
 from engine.runs.report import BREAKDOWNS
 from engine.storage.workspace import workspace_url
 
 log = logging.getLogger(__name__)
 
-FOOTNOTE = (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
-            f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} (Wilcoxon signed-rank test on "
-            "per-event values averaged over seeds). Hover a cell for its p-value.")
+#: What the Wilcoxon test pairs at each level (the engine's levels).
+LEVEL_VALUES = {"event": "the two models' per-event values",
+                "session": "the two models' per-session values, each the mean over the session's events"}
+LEVEL_TOOLTIP = ("What the Wilcoxon signed-rank test against the reference model pairs: the metric values of "
+                 "the two models per test event (events) or per test session (sessions: a session's value is "
+                 "the mean over its events), each averaged over seeds.\nSessions give fewer pairs than events, "
+                 "but pairs that depend less on one another.")
+LEVEL_KEY = "results/level"
+REFERENCE_KEY = "results/reference/{}"
 DETAILS_WIDTH = 380
 NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated automatically: "
            "train some models in the Training panel.")
+
+
+def footnote(level: str) -> str:
+    """The legend of the table with the significance tests paired by ``level``."""
+    title = LEVEL_TITLES.get(level, level)
+    values = LEVEL_VALUES.get(level, f"the two models' per-{level} values")
+    return (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
+            f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} in a Wilcoxon signed-rank test "
+            f"on <b>{title}</b> ({values}, averaged over seeds). Hover a cell for its p-value.")
 
 
 class ResultsPanel(QWidget):
     """Results of one dataset at a time; call :meth:`set_dataset` and, when runs change, :meth:`refresh`."""
 
     def __init__(self, workspace_path: str | Path, parent: QWidget | None = None,
-                 jobs: JobManager | None = None) -> None:
+                 jobs: JobManager | None = None, settings: AppSettings | None = None) -> None:
         super().__init__(parent)
+        self._settings = settings or AppSettings()
         self._url = workspace_url(workspace_path)
         self._own_jobs = jobs is None
         self.jobs = jobs or JobManager(max_threads=2, parent=self)
         self._dataset_id: int | None = None
         self._snapshots: dict[int, ResultsSnapshot] = {}
         self._stale: set[int] = set()
-        self._views: dict[tuple[int, int, str], ResultsView] = {}
+        self._views: dict[tuple[int, int, str, str], ResultsView] = {}  # (dataset, K, reference, level)
         self._loading: dict[int, Job] = {}
         self._analysing: Job | None = None
+        self._analysing_key: tuple[int, int, str, str] | None = None
         self.view: ResultsView | None = None
         self._build()
 
@@ -63,7 +84,14 @@ class ResultsPanel(QWidget):
         self.k_combo.setToolTip("Cut-off K of Recall@K, MRR@K and Precision@K")
         self.reference_combo = QComboBox()
         self.reference_combo.setMinimumContentsLength(16)
-        self.reference_combo.setToolTip("The model every other model is tested against (Wilcoxon signed-rank test)")
+        self.reference_combo.setToolTip("The model every other model is tested against (Wilcoxon signed-rank test); "
+                                        "remembered for each dataset")
+        self.level_combo = QComboBox()
+        for level, title in LEVEL_TITLES.items():
+            self.level_combo.addItem(title, level)
+        self.level_combo.setToolTip(LEVEL_TOOLTIP)
+        remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, DEFAULT_LEVEL, str))
+        self.level_combo.setCurrentIndex(max(remembered, 0))
         self.export_table_button = QPushButton("Export table…")
         self.export_table_button.setToolTip("Save the comparison table at this K as CSV")
         self.status = QLabel()
@@ -77,6 +105,11 @@ class ResultsPanel(QWidget):
         controls.addSpacing(12)
         controls.addWidget(QLabel("Reference:"))
         controls.addWidget(self.reference_combo)
+        controls.addSpacing(12)
+        self.level_label = QLabel("Test on:")
+        self.level_label.setToolTip(LEVEL_TOOLTIP)
+        controls.addWidget(self.level_label)
+        controls.addWidget(self.level_combo)
         controls.addStretch(1)
         controls.addWidget(self.export_table_button)
 
@@ -89,7 +122,7 @@ class ResultsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setMinimumSectionSize(90)
         self.table.setAlternatingRowColors(True)
-        self.footnote = QLabel(FOOTNOTE)
+        self.footnote = QLabel(footnote(self.level()))
         self.footnote.setWordWrap(True)
         self.footnote.setObjectName("mutedLabel")
 
@@ -132,7 +165,8 @@ class ResultsPanel(QWidget):
         layout.addWidget(body, 1)
 
         self.k_combo.currentIndexChanged.connect(self._on_choice_changed)
-        self.reference_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.reference_combo.currentIndexChanged.connect(self._on_reference_changed)
+        self.level_combo.currentIndexChanged.connect(self._on_level_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_metric_changed)
         self.table.selectionModel().currentChanged.connect(self._on_cell_selected)
         self.export_table_button.clicked.connect(self._choose_table_file)
@@ -183,7 +217,7 @@ class ResultsPanel(QWidget):
         for job in [*self._loading.values(), self._analysing]:
             if job is not None:
                 job.discard()
-        self._loading, self._analysing = {}, None
+        self._loading, self._analysing, self._analysing_key = {}, None, None
         if self._own_jobs:
             self.jobs.shutdown()
 
@@ -194,6 +228,16 @@ class ResultsPanel(QWidget):
     def snapshot(self) -> ResultsSnapshot | None:
         """What was read of the dataset shown."""
         return self._snapshots.get(self._dataset_id) if self._dataset_id is not None else None
+
+    def level(self) -> str:
+        """What the significance tests pair values by: ``"event"`` or ``"session"``."""
+        return str(self.level_combo.currentData())
+
+    def set_level(self, level: str) -> None:
+        index = self.level_combo.findData(level)
+        if index < 0:
+            raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_TITLES)}")
+        self.level_combo.setCurrentIndex(index)
 
     # ----- loading -----
     def _load(self, dataset_id: int) -> None:
@@ -224,6 +268,10 @@ class ResultsPanel(QWidget):
             return  # nothing changed
         self._snapshots[snapshot.dataset_id] = snapshot
         self._views = {key: view for key, view in self._views.items() if key[0] != snapshot.dataset_id}
+        if self._analysing is not None and self._analysing_key is not None and \
+                self._analysing_key[0] == snapshot.dataset_id:  # computed from the runs read before
+            self._analysing.discard()
+            self._analysing, self._analysing_key = None, None
         if snapshot.dataset_id == self._dataset_id:
             self._show_snapshot(snapshot)
 
@@ -237,11 +285,11 @@ class ResultsPanel(QWidget):
     def _show_snapshot(self, snapshot: ResultsSnapshot) -> None:
         self.title.setText(f"Results — {snapshot.dataset_name}")
         models = snapshot.models
-        current = self.reference_combo.currentText()
+        remembered = self._settings.value(self._reference_key(snapshot), "", str)
         self.reference_combo.blockSignals(True)
         self.reference_combo.clear()
         self.reference_combo.addItems(models)
-        wanted = current if current in models else snapshot.default_reference()
+        wanted = remembered if remembered in models else snapshot.default_reference()
         self.reference_combo.setCurrentIndex(models.index(wanted) if wanted in models else -1)
         self.reference_combo.blockSignals(False)
         if not models:
@@ -255,14 +303,31 @@ class ResultsPanel(QWidget):
         self._set_controls_enabled(True)
         self._request_view()
 
+    def _reference_key(self, snapshot: ResultsSnapshot) -> str:
+        """The settings key of the reference model chosen for the snapshot's dataset."""
+        identity = snapshot.identity or f"{self._url}#{snapshot.dataset_id}"
+        return REFERENCE_KEY.format(hashlib.sha1(identity.encode()).hexdigest()[:16])
+
     # ----- analysis -----
-    def _current_key(self) -> tuple[int, int, str] | None:
+    def _current_key(self) -> tuple[int, int, str, str] | None:
         if self._dataset_id not in self._snapshots or self.reference_combo.currentIndex() < 0:
             return None
-        return self._dataset_id, int(self.k_combo.currentData()), self.reference_combo.currentText()
+        return self._dataset_id, int(self.k_combo.currentData()), self.reference_combo.currentText(), self.level()
 
     @Slot()
     def _on_choice_changed(self) -> None:
+        self._request_view()
+
+    @Slot()
+    def _on_reference_changed(self) -> None:
+        snapshot = self.snapshot()
+        if snapshot is not None and self.reference_combo.currentIndex() >= 0:
+            self._settings.set_value(self._reference_key(snapshot), self.reference_combo.currentText())
+        self._request_view()
+
+    @Slot()
+    def _on_level_changed(self) -> None:
+        self._settings.set_value(LEVEL_KEY, self.level())
         self._request_view()
 
     def _request_view(self) -> None:
@@ -275,12 +340,18 @@ class ResultsPanel(QWidget):
         if self._analysing is not None:
             self._analysing.discard()
         snapshot = self._snapshots[key[0]]
-        self._say("Computing the comparison and the breakdowns…")
+        # the breakdowns depend on neither the reference nor the level: those of any view at this K
+        same_k = next((view for other, view in self._views.items() if other[:2] == key[:2]), None)
+        self._say("Computing the comparison…" if same_k is not None
+                  else "Computing the comparison and the breakdowns…")
 
         def work(progress, cancel) -> ResultsView:
-            return analyse(snapshot, key[1], key[2], progress, cancel)
+            return analyse(snapshot, key[1], key[2], progress, cancel, level=key[3], breakdowns_of=same_k)
 
-        self._analysing = self.jobs.submit(f"Comparing the runs of {snapshot.dataset_name} at K = {key[1]}", work)
+        self._analysing_key = key
+        level = LEVEL_TITLES.get(key[3], key[3])
+        self._analysing = self.jobs.submit(
+            f"Comparing the runs of {snapshot.dataset_name} at K = {key[1]} on {level}", work)
         self._analysing.succeeded.connect(self._on_analysed)
         self._analysing.failed.connect(self._on_failed)
         self._analysing.finished.connect(self._on_analysis_finished)
@@ -288,20 +359,22 @@ class ResultsPanel(QWidget):
     @Slot()
     def _on_analysis_finished(self) -> None:
         if self._analysing is not None and not self._analysing.running:
-            self._analysing = None
+            self._analysing, self._analysing_key = None, None
 
     @Slot(object)
     def _on_analysed(self, view: ResultsView) -> None:
         if view.dataset_id not in self._snapshots:
             return
-        self._views[(view.dataset_id, view.k, view.reference)] = view
-        if self._current_key() == (view.dataset_id, view.k, view.reference):
+        key = (view.dataset_id, view.k, view.reference, view.level)
+        self._views[key] = view
+        if self._current_key() == key:
             self._show_view(view)
 
     def _show_view(self, view: ResultsView) -> None:
         self.view = view
         snapshot = self._snapshots[view.dataset_id]
         self.table_model.set_view(view)
+        self.footnote.setText(footnote(view.level))
         self._fit_table()
         self.details.clear()
         self._draw_plots()
@@ -407,8 +480,8 @@ class ResultsPanel(QWidget):
         self.status.setText(text)
 
     def _set_controls_enabled(self, enabled: bool) -> None:
-        for widget in (self.k_combo, self.reference_combo, self.metric_combo, self.export_table_button,
-                       self.export_plot_button):
+        for widget in (self.k_combo, self.reference_combo, self.level_combo, self.metric_combo,
+                       self.export_table_button, self.export_plot_button):
             widget.setEnabled(enabled)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)

@@ -10,6 +10,10 @@ import pandas as pd
 from engine.errors import InputError
 from engine.evaluation.significance import DEFAULT_ALPHA, compare_models, significance_mark
 
+#: What the Wilcoxon tests can pair the two models' metric values by: each test event, or each
+#: test session (the mean over its events).
+LEVELS: tuple[str, ...] = ("event", "session")
+
 
 def aggregate_seeds(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """From ``runs`` (one row per (model, seed) with a column per metric) to one row per (model,
@@ -30,8 +34,11 @@ def comparison_table(
     alpha: float = DEFAULT_ALPHA,
 ) -> pd.DataFrame:
     """:func:`aggregate_seeds` plus, for every model but ``reference``, the Wilcoxon p-value of its
-    difference from ``reference`` (per-event values averaged over seeds) and a mark when p < alpha.
-    ``events`` maps each model to its runs' per-event frames."""
+    difference from ``reference`` (per-event values, or with ``level="session"`` per-session means,
+    averaged over seeds) and a mark when p < alpha. ``events`` maps each model to its runs'
+    per-event frames."""
+    if level not in LEVELS:
+        raise InputError(f"unknown significance level {level!r}; choose one of {', '.join(LEVELS)}")
     table = aggregate_seeds(runs, metrics)
     missing = set(table["model"]) - set(events)
     if missing:
