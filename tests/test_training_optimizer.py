@@ -58,13 +58,18 @@ def test_lazy_adam_updates_only_touched_rows() -> None:
     assert table[[0, 1, 3]].eq(1.0).all()
 
 
-def test_duplicate_rows_are_summed() -> None:
+@pytest.mark.parametrize("by_matmul", [False, True], ids=["scatter (CPU)", "matmul (GPU)"])
+def test_duplicate_rows_are_summed(by_matmul: bool) -> None:
     g = torch.Generator().manual_seed(0)
     rows = torch.randint(0, 6, (40,), generator=g)
     grads = torch.randn(40, 3, generator=g)
-    summed = DuplicateRowSummer(8, torch.device("cpu"))(rows, grads)
+    summer = DuplicateRowSummer(8, torch.device("cpu"), by_matmul=by_matmul)
+    summed = summer(rows, grads)
     expected = torch.stack([grads[rows == r].sum(0) for r in rows.tolist()])
     assert torch.allclose(summed, expected, atol=1e-5)
+    assert torch.equal(summer(rows, grads), summed)  # same input, same bits
+    distinct = torch.tensor([5, 0, 3])
+    assert torch.equal(summer(distinct, grads[:3]), grads[:3])  # rows without duplicates: unchanged
 
 
 def test_adam_dense_matches_torch_for_a_few_steps() -> None:

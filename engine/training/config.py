@@ -10,6 +10,9 @@ from typing import Any, Literal
 from engine.errors import ConfigError
 from engine.models.spec import LOSS_KINDS, MODEL_KINDS, NetworkSpec, network_spec
 
+#: Longest block of training steps one CUDA graph holds (its memory grows with the block).
+MAX_CUDA_GRAPH_STEPS = 256
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -39,6 +42,7 @@ class TrainConfig:
     session_order: Literal["time", "shuffle"] = "time"  # RNN: by session start time, or shuffled
     batch_end: Literal["shrink", "stop_at_first_exhausted"] = "shrink"
     compat_2017: bool = False  # reproduce the 2017 reference code's known issues (HRNN update, rank < K)
+    cuda_graph_steps: int = 16  # on a GPU, steps replayed per CUDA graph launch; 0: no graphs
 
     @property
     def activation(self) -> str:
@@ -67,7 +71,8 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} = {getattr(self, name)!r} is not one of: {', '.join(allowed)}")
         for name, low in (("session_units", 1), ("user_units", 1), ("embedding_size", 0),
-                          ("batch_size", 1), ("n_extra_negatives", 0), ("epochs", 1)):
+                          ("batch_size", 1), ("n_extra_negatives", 0), ("epochs", 1),
+                          ("cuda_graph_steps", 0)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"{name} = {value!r} must be an integer >= {low}")
@@ -75,6 +80,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name} = {value!r} must be a probability in [0, 1)")
+        if self.cuda_graph_steps > MAX_CUDA_GRAPH_STEPS:
+            raise ConfigError(f"cuda_graph_steps = {self.cuda_graph_steps} must be at most {MAX_CUDA_GRAPH_STEPS}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ConfigError(f"learning_rate = {self.learning_rate!r} must be a positive number")
         if not 0.0 <= self.momentum < 1.0:

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from engine.data.session_log import SessionLog
-from engine.errors import TrainingDiverged
+from engine.errors import ConfigError, TrainingDiverged
 from engine.models.network import RecurrentNetwork
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
-from engine.errors import ConfigError
 from engine.training.config import TrainConfig
+from engine.training.step_runner import EagerSteps, make_step_runner
 from engine.training.train_step import TrainStep, epoch_tensors
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def train(
     """Train ``config.model`` on ``data`` for ``config.epochs`` epochs.
 
     ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch; ``progress`` within
-    epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step) or
+    epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step, or every
+    block of CUDA-graph steps) or
     :class:`TrainingDiverged`. Same seed and device give the same loss curve.
     """
     config.validate()
@@ -107,6 +108,7 @@ def train(
     rng = np.random.default_rng(config.seed)
     popularity = np.bincount(data.item, minlength=data.n_items).astype(np.float64)
     step = TrainStep(config, network, popularity, generator)
+    runner, eager = make_step_runner(step, config.cuda_graph_steps), EagerSteps(step)
     batcher = make_batcher(config)
     losses: list[float] = []
     seconds: list[float] = []
@@ -119,26 +121,28 @@ def train(
         record = torch.zeros(n_steps, 2, device=device)  # per step: loss, rows counted
         step.reset_state()
         checked = 0
-        for t in range(n_steps):
-            cancel.raise_if_cancelled()
-            if t % CHUNK_STEPS == 0:
-                tensors = epoch_tensors(schedule, data, network.spec.pad_item, device, t, t + CHUNK_STEPS)
-            k = t % CHUNK_STEPS
-            result = step(tensors.items[k], tensors.targets[k], tensors.keep[k], tensors.update[k],
-                          tensors.active[k])
-            record[t, 0] = result.loss
-            record[t, 1] = result.rows
-            if t + 1 - checked >= FINITE_CHECK_STEPS or t + 1 == n_steps:
-                finite = torch.isfinite(record[checked: t + 1, 0])
-                if not bool(finite.all()):
-                    first = checked + int((~finite).nonzero()[0, 0])
-                    raise _diverged(config, epoch, first + 1, float(record[first, 0]))
-                checked = t + 1
-            now = time.perf_counter()
-            if now - last_report >= PROGRESS_SECONDS:
-                last_report = now
-                progress((epoch - 1 + (t + 1) / n_steps) / config.epochs,
-                         f"{config.model}: epoch {epoch}/{config.epochs}, step {t + 1}/{n_steps}")
+        for chunk_start in range(0, n_steps, CHUNK_STEPS):
+            tensors = epoch_tensors(schedule, data, network.spec.pad_item, device, chunk_start,
+                                    chunk_start + CHUNK_STEPS)
+            chunk_steps, k = len(tensors.items), 0
+            while k < chunk_steps:
+                cancel.raise_if_cancelled()
+                run = runner if runner.block <= chunk_steps - k else eager
+                t = chunk_start + k
+                run.run(tensors, k, record[t: t + run.block])
+                k += run.block
+                done = chunk_start + k
+                if done - checked >= FINITE_CHECK_STEPS or done == n_steps:
+                    finite = torch.isfinite(record[checked: done, 0])
+                    if not bool(finite.all()):
+                        first = checked + int((~finite).nonzero()[0, 0])
+                        raise _diverged(config, epoch, first + 1, float(record[first, 0]))
+                    checked = done
+                now = time.perf_counter()
+                if now - last_report >= PROGRESS_SECONDS:
+                    last_report = now
+                    progress((epoch - 1 + done / n_steps) / config.epochs,
+                             f"{config.model}: epoch {epoch}/{config.epochs}, step {done}/{n_steps}")
         rows = record[:, 1].sum()
         mean_loss = float((record[:, 0] * record[:, 1]).sum() / rows.clamp_min(1.0))
         if not math.isfinite(mean_loss):

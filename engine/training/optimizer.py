@@ -26,14 +26,23 @@ ADAM_EPS = 1e-8
 
 
 class DuplicateRowSummer:
-    """Sums gradients of duplicate row indices for a table of ``n_rows`` rows, in O(n * D)."""
+    """Sums gradients of duplicate row indices for a table of ``n_rows`` rows.
 
-    def __init__(self, n_rows: int, device: torch.device) -> None:
-        self.position = torch.zeros(n_rows, dtype=torch.int64, device=device)  # scratch, any content
+    On a CPU: scatter into one representative position per distinct row, O(n * D). On a GPU
+    (or with ``by_matmul``): ``(rows == rows^T) @ grad``, O(n^2 * D) for the few hundred rows of a
+    step; unlike a scatter-add, whose atomic additions sum in a varying order on a GPU, it gives
+    the same result on every run (same seed, same loss curve)."""
+
+    def __init__(self, n_rows: int, device: torch.device, by_matmul: bool | None = None) -> None:
+        self.by_matmul = torch.device(device).type == "cuda" if by_matmul is None else by_matmul
+        self.position = torch.zeros(0 if self.by_matmul else n_rows, dtype=torch.int64, device=device)  # scratch
 
     def __call__(self, rows: Tensor, grad: Tensor) -> Tensor:
         """[n, D]: at every position, the sum of ``grad`` [n, D] over the positions holding the same
         row index of ``rows`` [n] (so duplicates carry identical totals)."""
+        if self.by_matmul:
+            same = rows.unsqueeze(1) == rows.unsqueeze(0)  # [n, n]
+            return same.to(grad.dtype) @ grad
         self.position.index_put_((rows,), torch.arange(len(rows), device=rows.device))
         representative = self.position.index_select(0, rows)  # [n] one position per distinct row
         totals = torch.zeros_like(grad).index_add_(0, representative, grad)
