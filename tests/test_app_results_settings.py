@@ -165,7 +165,7 @@ def test_the_level_recomputes_the_marks_as_the_engine_does_and_is_remembered(
     panel = open_panel(qtbot, path, app_settings)
     panels.append(panel)
     panel.show()
-    assert [panel.level_combo.itemText(i) for i in range(panel.level_combo.count())] == ["events", "sessions"]
+    assert [panel.level_combo.itemText(i) for i in range(panel.level_combo.count())] == ["events", "sessions", "users"]
     assert "Wilcoxon signed-rank test" in panel.level_combo.toolTip()
     show(qtbot, panel, first)
     assert panel.level() == "event" and panel.view.level == "event"

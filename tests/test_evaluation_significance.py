@@ -75,6 +75,20 @@ def test_pairing_by_key_ignores_row_order_and_averages_seeds() -> None:
     assert per_session.tolist() == pytest.approx([2 / 3, 1.0])
 
 
+def test_user_level_averages_each_users_test_events_over_sessions() -> None:
+    """User 0 has two test sessions (3 and 1 events), user 1 one session of 2 events."""
+    frame = pd.DataFrame({"user": [0, 0, 0, 1, 1, 0], "session": [0, 0, 0, 1, 1, 2],
+                          "position": [1, 2, 3, 1, 2, 1], "rank": [1, 9, 2, 7, 3, 6]})
+    per_user = paired_metric_values([frame], "recall@5", level="user")
+    assert per_user.index.tolist() == [0, 1]
+    assert per_user.tolist() == pytest.approx([2 / 4, 1 / 2])  # events, not session means
+    per_session = paired_metric_values([frame], "recall@5", level="session")
+    assert per_session.tolist() == pytest.approx([2 / 3, 0.0, 1 / 2])  # (0, 0), (0, 2), (1, 1)
+    other = frame.assign(rank=[1, 1, 1, 1, 1, 1])
+    result = compare_models([other], [frame], "recall@5", level="user")
+    assert result == wilcoxon_signed_rank(np.array([1.0, 1.0]), np.array([0.5, 0.5]))
+
+
 def test_compare_models_refuses_different_events() -> None:
     with pytest.raises(InputError):
         compare_models([events([1] * 5)], [events([1] * 5).iloc[:4]], "mrr@5")

@@ -16,7 +16,7 @@ from engine.runs.evaluate_run import CheckpointMissing, evaluate_run, load_event
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
 from engine.runs import records
-from engine.runs.report import breakdown, collect_results, comparison
+from engine.runs.report import breakdown, collect_results, comparison, default_reference
 from engine.runs.saved_presets import list_saved_presets, save_preset
 from engine.runs.search import random_search
 from engine.storage.catalog import load_prepared
@@ -72,6 +72,8 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
         evaluate_run(workspace, run_id)
     results = collect_results(workspace, dataset_id, EvaluationSettings(ks=(5,)))
     assert results.models == ["Pop", "Item-KNN", "RNN [epochs=1]"]
+    assert comparison(results, [5])["reference"].iloc[0] == "RNN [epochs=1]"  # the RNN, settings shown
+    assert set(comparison(results, [5], level="user")["mark"]) <= {"", "*"}
     table = comparison(results, [5], reference="Pop")
     rnn = table[(table["model"] == "RNN [epochs=1]") & (table["metric"] == "recall@5")].iloc[0]
     seeds = results.runs[results.runs["model"] == "RNN [epochs=1]"]["recall@5"]
@@ -83,6 +85,11 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
     pop_events = results.events["Pop"][0]
     long_count = history[(history["model"] == "Pop") & (history["group"] == "long")]["n_events"]
     assert long_count.sum() == (pop_events["history_length"] > 6).sum()
+
+
+def test_default_reference_is_the_session_based_rnn_whatever_its_settings() -> None:
+    assert default_reference(["Pop", "RNN Concat", "RNN [epochs=4]", "RNN"]) == "RNN [epochs=4]"
+    assert default_reference(["Pop", "RNN Concat", "HRNN Init"]) == "Pop"
 
 
 def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys) -> None:

@@ -33,11 +33,13 @@ log = logging.getLogger(__name__)
 
 #: What the Wilcoxon test pairs at each level (the engine's levels).
 LEVEL_VALUES = {"event": "the two models' per-event values",
-                "session": "the two models' per-session values, each the mean over the session's events"}
+                "session": "the two models' per-session values, each the mean over the session's events",
+                "user": "the two models' per-user values, each the mean over the user's test events"}
 LEVEL_TOOLTIP = ("What the Wilcoxon signed-rank test against the reference model pairs: the metric values of "
-                 "the two models per test event (events) or per test session (sessions: a session's value is "
-                 "the mean over its events), each averaged over seeds.\nSessions give fewer pairs than events, "
-                 "but pairs that depend less on one another.")
+                 "the two models per test event (events), per test session (sessions: a session's value is "
+                 "the mean over its events) or per user (users: the mean over the user's test events), each "
+                 "averaged over seeds.\nSessions and users give fewer pairs than events, but pairs that "
+                 "depend less on one another.")
 LEVEL_KEY = "results/level"
 REFERENCE_KEY = "results/reference/{}"
 DETAILS_WIDTH = 380

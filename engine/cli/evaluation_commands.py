@@ -13,6 +13,7 @@ import pandas as pd
 
 from engine.cli.formatting import render_statistics, render_table
 from engine.errors import EmptyResultError
+from engine.evaluation.comparison import LEVELS
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.runs import records
@@ -51,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--breakdown", choices=BREAKDOWNS, action="append", default=[],
                         help="also print a breakdown (history, position, popularity); repeatable")
     parser.add_argument("--reference", help="model the significance marks compare against (default RNN)")
-    parser.add_argument("--level", choices=("event", "session"), default="event",
-                        help="pair the Wilcoxon test by event or by session (default event)")
+    parser.add_argument("--level", choices=LEVELS, default="event",
+                        help="pair the Wilcoxon test by event, session or user (default event)")
     parser.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
     parser.set_defaults(handler=run_report)
 

@@ -3,16 +3,15 @@ significance of each model's difference from a reference model."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import pandas as pd
 
 from engine.errors import InputError
-from engine.evaluation.significance import DEFAULT_ALPHA, compare_models, significance_mark
+from engine.evaluation.significance import DEFAULT_ALPHA, LEVEL_KEYS, Level, compare_models, significance_mark
 
-#: What the Wilcoxon tests can pair the two models' metric values by: each test event, or each
-#: test session (the mean over its events).
-LEVELS: tuple[str, ...] = ("event", "session")
+#: What the Wilcoxon tests can pair the two models' metric values by: each test event, each test
+#: session (the mean over its events) or each user (the mean over the user's test events).
+LEVELS: tuple[str, ...] = tuple(LEVEL_KEYS)
 
 
 def aggregate_seeds(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -30,12 +29,12 @@ def aggregate_seeds(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 
 def comparison_table(
     runs: pd.DataFrame, metrics: Sequence[str], events: Mapping[str, Sequence[pd.DataFrame]],
-    reference: str, level: Literal["event", "session"] = "event", compat_2017: bool = False,
+    reference: str, level: Level = "event", compat_2017: bool = False,
     alpha: float = DEFAULT_ALPHA,
 ) -> pd.DataFrame:
     """:func:`aggregate_seeds` plus, for every model but ``reference``, the Wilcoxon p-value of its
-    difference from ``reference`` (per-event values, or with ``level="session"`` per-session means,
-    averaged over seeds) and a mark when p < alpha. ``events`` maps each model to its runs'
+    difference from ``reference`` (per-event values, or per-session or per-user means with
+    ``level``, averaged over seeds) and a mark when p < alpha. ``events`` maps each model to its runs'
     per-event frames."""
     if level not in LEVELS:
         raise InputError(f"unknown significance level {level!r}; choose one of {', '.join(LEVELS)}")

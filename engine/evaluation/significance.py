@@ -1,4 +1,5 @@
-"""Wilcoxon signed-rank test between two models on paired per-event or per-session metric values."""
+"""Wilcoxon signed-rank test between two models on paired per-event, per-session or per-user metric
+values."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,6 +18,10 @@ DEFAULT_ALPHA = 0.01
 DIFFERENCE_DECIMALS = 10
 EVENT_KEY: tuple[str, ...] = ("user", "session", "position")
 SESSION_KEY: tuple[str, ...] = ("user", "session")
+USER_KEY: tuple[str, ...] = ("user",)
+Level = Literal["event", "session", "user"]
+#: Grouping of the per-event values at each level (the event level keeps every event).
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {"event": EVENT_KEY, "session": SESSION_KEY, "user": USER_KEY}
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,20 @@ def significance_mark(p_value: float, alpha: float = DEFAULT_ALPHA) -> str:
 
 
 def paired_metric_values(
-    events: Sequence[pd.DataFrame], metric: str, level: Literal["event", "session"] = "event",
-    compat_2017: bool = False,
+    events: Sequence[pd.DataFrame], metric: str, level: Level = "event", compat_2017: bool = False,
 ) -> pd.Series:
-    """Per-event (or per-session mean) values of ``metric`` (e.g. ``"mrr@5"``) averaged over the
-    runs ``events`` (per-event frames with user, session, position, rank: e.g. one per seed),
-    indexed by (user, session, position) or (user, session). Every run must hold the same events."""
+    """Per-event values of ``metric`` (e.g. ``"mrr@5"``), or their means per session or per user,
+    averaged over the runs ``events`` (per-event frames with user, session, position, rank: e.g.
+    one per seed), indexed by (user, session, position), (user, session) or user. Every run must
+    hold the same events."""
     if not events:
         raise InputError("no evaluation results to compare")
     per_run = []
     for frame in events:
         values = pd.Series(event_metric(frame["rank"].to_numpy(), metric, compat_2017),
                            index=pd.MultiIndex.from_frame(frame[list(EVENT_KEY)]))
-        if level == "session":
-            values = values.groupby(level=list(SESSION_KEY)).mean()
+        if level != "event":
+            values = values.groupby(level=list(LEVEL_KEYS[level])).mean()
         per_run.append(values.sort_index())
     first = per_run[0]
     if any(not run.index.equals(first.index) for run in per_run[1:]):
@@ -82,10 +87,10 @@ def paired_metric_values(
 
 def compare_models(
     events_a: Sequence[pd.DataFrame], events_b: Sequence[pd.DataFrame], metric: str,
-    level: Literal["event", "session"] = "event", compat_2017: bool = False, alpha: float = DEFAULT_ALPHA,
+    level: Level = "event", compat_2017: bool = False, alpha: float = DEFAULT_ALPHA,
 ) -> WilcoxonResult:
-    """Wilcoxon test of model a against model b on ``metric`` paired by event (or session), each
-    model's value being its mean over its runs (seeds)."""
+    """Wilcoxon test of model a against model b on ``metric`` paired by event (or session, or
+    user), each model's value being its mean over its runs (seeds)."""
     a = paired_metric_values(events_a, metric, level, compat_2017)
     b = paired_metric_values(events_b, metric, level, compat_2017)
     if not a.index.equals(b.index):

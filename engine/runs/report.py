@@ -77,11 +77,18 @@ def collect_results(workspace: Workspace, dataset_id: int, settings: EvaluationS
     return DatasetResults(pd.DataFrame(rows), events, settings)
 
 
+def default_reference(models: Sequence[str]) -> str:
+    """The session-based RNN (the paper's reference; its first label, settings included), else the
+    first model."""
+    rnn = MODEL_LABELS["rnn"]
+    return next((m for m in models if m == rnn or m.startswith(f"{rnn} [")), models[0])
+
+
 def comparison(results: DatasetResults, ks: Sequence[int], reference: str | None = None,
                level: str = "event") -> pd.DataFrame:
     """Rows (model, metric) with mean, std, n_seeds, p_value and mark (p < 0.01) against ``reference``
     (default: RNN when present, else the first model)."""
-    reference = reference or ("RNN" if "RNN" in results.events else results.models[0])
+    reference = reference or default_reference(results.models)
     metrics = metric_names(ks)
     return comparison_table(results.runs, metrics, results.events, reference, level,
                             results.settings.compat_2017).assign(reference=reference)
