@@ -2,6 +2,7 @@
 eager results; the CUDA-graph runner is chosen only on a CUDA device."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -105,3 +106,104 @@ def test_configs_stored_before_the_setting_existed_still_load() -> None:
     text = small("rnn").to_json().replace(', "cuda_graph_steps": 16', "")
     assert "cuda_graph_steps" not in text
     assert TrainConfig.from_json(text).cuda_graph_steps == 16
+
+
+class FakeCuda:
+    """Stands in for ``torch.cuda`` on a CPU. As in a real capture, nothing the captured code does
+    takes effect: every tensor of the run (and the generator) is restored when the capture ends;
+    a replay then runs the recorded block. ``fail_capture`` makes the capture raise midway."""
+
+    def __init__(self, step, fail_capture: bool = False) -> None:
+        self.step = step
+        self.fail_capture = fail_capture
+        self.events: list[str] = []
+        cuda = self
+
+        class Stream:
+            def __init__(self, device=None) -> None:
+                pass
+
+            def wait_stream(self, other) -> None:
+                pass
+
+            def synchronize(self) -> None:
+                pass
+
+        class CUDAGraph:
+            def __init__(self) -> None:
+                self.body = None
+
+            def register_generator_state(self, generator) -> None:
+                assert generator is cuda.step.generator
+
+            def replay(self) -> None:
+                cuda.events.append("replay")
+                self.body()
+
+        self.Stream, self.CUDAGraph = Stream, CUDAGraph
+        self.capturing: CUDAGraph | None = None
+
+    def tensors(self) -> list[torch.Tensor]:
+        step, opt = self.step, self.step.optimizer
+        return [step.net.dense.data, step.net.item_in.data, step.net.item_out.data, *step.state,
+                *opt.first, *[t for t in opt.second if t is not None], opt.step_count]
+
+    def current_stream(self, device=None):
+        return self.Stream()
+
+    def stream(self, stream):
+        self.events.append("side stream")
+        return contextlib.nullcontext()
+
+    def synchronize(self, device=None) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def graph(self, graph, stream=None):
+        saved = [t.clone() for t in self.tensors()]
+        generator = self.step.generator.get_state()
+        self.events.append("capture")
+        try:
+            yield
+            if self.fail_capture:
+                raise RuntimeError("operation not permitted when stream is capturing")
+        finally:
+            for tensor, before in zip(self.tensors(), saved):
+                tensor.copy_(before)
+            self.step.generator.set_state(generator)
+        graph.body = self._recorded
+
+    def _recorded(self) -> None:
+        self.runner._body()
+
+
+@pytest.mark.parametrize("fail_capture", [False, True], ids=["captured", "capture fails"])
+def test_graphed_runner_warms_up_captures_and_replays_to_the_eager_results(
+        fail_capture: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """First block eagerly on the side stream, second captured (which runs nothing) then replayed,
+    later blocks replayed; a failed capture goes on eagerly. Either way: the eager results."""
+    cfg = small("hrnn-all", epochs=2, **BUSY)
+    eager, _ = _trained(cfg, None, monkeypatch)
+    fakes: list[FakeCuda] = []
+
+    def graphed(step, steps):
+        fake = FakeCuda(step, fail_capture)
+        fake.runner = GraphedSteps(step, 4, cuda=fake)
+        fakes.append(fake)
+        return fake.runner
+
+    monkeypatch.setattr(loop, "make_step_runner", graphed)
+    with caplog.at_level("WARNING"):
+        result = train(cfg, patterned_log())
+    (fake,) = fakes
+    assert result.epoch_losses == eager.epoch_losses
+    assert torch.equal(result.network.dense.data, eager.network.dense.data)
+    assert torch.equal(result.network.item_in.data, eager.network.item_in.data)
+    assert fake.events[:2] == ["side stream", "capture"]
+    if fail_capture:
+        assert fake.runner.failed and not fake.runner.captured
+        assert fake.events == ["side stream", "capture"]
+        assert "capture of the training step failed" in caplog.text
+    else:
+        assert fake.runner.captured and not fake.runner.failed
+        assert set(fake.events[2:]) == {"replay"} and len(fake.events) > 10  # one capture, then replays

@@ -19,6 +19,7 @@ tests run it on a CPU to pin that blocks give exactly the eager results.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import torch
@@ -85,14 +86,18 @@ class BlockSteps:
 
 
 class GraphedSteps(BlockSteps):
-    """:class:`BlockSteps` replayed from a CUDA graph (CUDA devices only)."""
+    """:class:`BlockSteps` replayed from a CUDA graph (CUDA devices only).
 
-    def __init__(self, step: TrainStep, block: int) -> None:
-        if step.device.type != "cuda":
+    ``cuda`` is the module that provides ``Stream``, ``CUDAGraph``, ``graph``, ``stream``,
+    ``current_stream`` and ``synchronize`` (``torch.cuda``; the tests pass a stand-in)."""
+
+    def __init__(self, step: TrainStep, block: int, cuda=torch.cuda) -> None:
+        if cuda is torch.cuda and step.device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device, not {step.device}")
         super().__init__(step, block)
-        self.stream = torch.cuda.Stream(device=step.device)
-        self.graph: torch.cuda.CUDAGraph | None = None
+        self.cuda = cuda
+        self.stream = cuda.Stream(device=step.device)
+        self.graph = None
         self.warmed_up = False
         self.failed = False
 
@@ -115,23 +120,24 @@ class GraphedSteps(BlockSteps):
                 self._body()
 
     def _on_side_stream(self, work) -> None:
-        current = torch.cuda.current_stream(self.step.device)
+        current = self.cuda.current_stream(self.step.device)
         self.stream.wait_stream(current)
-        with torch.cuda.stream(self.stream):
+        with self.cuda.stream(self.stream):
             work()
         current.wait_stream(self.stream)
 
     def _capture(self) -> None:
         """Record ``_body`` (nothing runs during the capture); on failure, stay eager."""
-        graph = torch.cuda.CUDAGraph()
+        graph = self.cuda.CUDAGraph()
         try:
             graph.register_generator_state(self.step.generator)
-            torch.cuda.current_stream(self.step.device).synchronize()
-            with torch.cuda.graph(graph, stream=self.stream):
+            self.cuda.current_stream(self.step.device).synchronize()
+            with self.cuda.graph(graph, stream=self.stream):
                 self._body()
         except Exception as exc:  # noqa: BLE001 - any capture failure falls back to eager steps
             self.failed = True
-            torch.cuda.synchronize(self.step.device)
+            with contextlib.suppress(Exception):
+                self.cuda.synchronize(self.step.device)
             logger.warning("CUDA graph capture of the training step failed (%s: %s); training goes on "
                            "without graphs (slower)", type(exc).__name__, exc)
             return
