@@ -1,7 +1,7 @@
 """Evaluation throughput of the baselines and the neural models on a random log at XING scale.
 
 Usage: python bench/bench_evaluation.py [--scale 1.0] [--batch-size 256] [--device cpu] [--threads N]
-       [--repeat R]
+       [--repeat R] [--candidates N] [--models ...]
 
 The random log has about 11.5k users, 58k items, 90k sessions and 540k events (the paper's XING
 after filtering); item popularity is Zipf-like. The last session of each user is the test session.
@@ -14,18 +14,22 @@ best of ``--repeat`` evaluations (the machine may be shared).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.baselines import fit_baseline
-from engine.baselines.pop import PopScorer
-from engine.data.session_log import SessionLog
-from engine.evaluation.evaluator import EvaluationSettings, evaluate
-from engine.models.network import RecurrentNetwork
-from engine.models.stream_scorers import RecurrentStreamScorer
-from engine.training.presets import PRESETS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from engine.baselines import fit_baseline  # noqa: E402
+from engine.baselines.pop import PopScorer  # noqa: E402
+from engine.data.session_log import SessionLog  # noqa: E402
+from engine.evaluation.evaluator import EvaluationSettings, evaluate  # noqa: E402
+from engine.models.network import RecurrentNetwork  # noqa: E402
+from engine.models.stream_scorers import RecurrentStreamScorer  # noqa: E402
+from engine.training.presets import PRESETS  # noqa: E402
 
 
 def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
@@ -70,6 +74,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="rank among the N most popular items plus the target (default: all items)")
     parser.add_argument("--repeat", type=int, default=1, help="evaluations per model; the fastest is shown")
     parser.add_argument("--models", nargs="+", default=["pop", "pop + history", "personal_pop", "item_knn",
                                                           "rnn-small", "hrnn-init-small", "hrnn-init-large"],
@@ -84,7 +90,7 @@ def main() -> None:
           f"({train.n_sessions} sessions), {test.n_events} test events ({test.n_sessions} sessions); "
           f"generated in {time.perf_counter() - started:.1f} s")
     print(f"device {args.device}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
-    settings = EvaluationSettings(ks=(5, 10, 20), batch_size=args.batch_size)
+    settings = EvaluationSettings(ks=(5, 10, 20), batch_size=args.batch_size, n_candidates=args.candidates)
     evaluate(fit_baseline("pop", train, args.device), train, test.select_sessions(
         np.arange(test.n_sessions) < 500), settings)  # warm-up: first-touch allocations, lazy imports
     fits = {

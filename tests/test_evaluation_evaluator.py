@@ -223,3 +223,36 @@ def test_progress_reaches_one() -> None:
     reports: list[float] = []
     evaluate(RecordingScorer("none"), TRAIN, TEST, progress=lambda f, m: reports.append(f))
     assert reports[-1] == 1.0
+
+
+def test_candidate_ranking_asks_only_for_the_candidate_columns_when_the_scorer_can() -> None:
+    """A scorer with ``scores_of`` is asked for the N candidates plus the batch's targets only,
+    and the ranks equal those computed from full score rows."""
+    full = evaluate(RecordingScorer("none"), TRAIN, TEST, EvaluationSettings(n_candidates=2, tie_mode="median"))
+    scorer = RecordingScorer("none")
+    asked: list[list[int]] = []
+
+    def scores_of(slots: np.ndarray, items: np.ndarray) -> torch.Tensor:
+        asked.append(items.tolist())
+        return scorer.scores(slots)[:, torch.from_numpy(items)]
+
+    scorer.scores_of = scores_of  # type: ignore[attr-defined]
+    result = evaluate(scorer, TRAIN, TEST, EvaluationSettings(n_candidates=2, tie_mode="median"))
+    assert result.rank.tolist() == full.rank.tolist()
+    assert asked and all(items[:2] == [2, 9] and len(items) > 2 for items in asked)  # candidates, then targets
+
+
+def test_network_scores_of_candidates_match_its_full_scores() -> None:
+    from engine.models.network import RecurrentNetwork
+    from engine.models.stream_scorers import RecurrentStreamScorer
+    from engine.training.config import TrainConfig
+
+    config = TrainConfig(model="hrnn-init", session_units=8, user_units=8)
+    network = RecurrentNetwork(config.network_spec(N_ITEMS), seed=1)
+    settings = EvaluationSettings(n_candidates=3, tie_mode="conservative")
+    fast = evaluate(RecurrentStreamScorer(network, "hrnn-init"), TRAIN, TEST, settings)
+    scorer = RecurrentStreamScorer(network, "hrnn-init")
+    scorer.scores_of = None  # type: ignore[assignment]  # the evaluator falls back to full rows
+    slow = evaluate(scorer, TRAIN, TEST, settings)
+    assert fast.rank.tolist() == slow.rank.tolist()
+    assert fast.n_items_ranked == 4

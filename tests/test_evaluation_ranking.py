@@ -55,3 +55,23 @@ def test_most_popular_mask_breaks_equal_counts_by_item_code() -> None:
     assert most_popular_mask(np.array([5, 1, 5, 3]), 2).tolist() == [True, False, True, False]
     assert most_popular_mask(np.array([5, 5, 5]), 2).tolist() == [True, True, False]
     assert most_popular_mask(np.array([1, 2]), 10).tolist() == [True, True]
+
+
+@pytest.mark.parametrize("mode", ["standard", "conservative", "median"])
+def test_ranking_from_candidate_columns_equals_ranking_over_all_items(mode: str) -> None:
+    """Scores of only the candidates plus each row's target give the masked full ranking, ties,
+    NaN and targets inside or outside the candidates included."""
+    from engine.evaluation.ranking import rank_among_columns
+
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 4, (12, 30), generator=g).float()  # many ties
+    scores[2, 5] = math.nan
+    scores[7, :] = math.nan
+    targets = torch.randint(0, 30, (12,), generator=g)
+    targets[2] = 5  # a NaN target
+    mask = torch.zeros(30, dtype=torch.bool)
+    mask[torch.randperm(30, generator=g)[:9]] = True
+    targets[3] = int(torch.nonzero(mask)[0])  # a target among the candidates
+    columns = torch.cat([torch.nonzero(mask).squeeze(1), targets])
+    ranks = rank_among_columns(scores[:, columns], mask[targets], mode)
+    assert ranks.tolist() == rank_targets(scores, targets, mode, mask).tolist()

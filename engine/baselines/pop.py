@@ -34,3 +34,8 @@ class PopScorer:
     def scores(self, slots: np.ndarray) -> torch.Tensor:
         """float32 [b, n_items]: the training counts, the same row for every slot (a read-only view)."""
         return self._scores.expand(len(slots), self.n_items)  # [b, n_items]
+
+    def scores_of(self, slots: np.ndarray, items: np.ndarray) -> torch.Tensor:
+        """float32 [b, m]: the training counts of items ``items`` [m]."""
+        columns = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self._scores.device)
+        return self._scores[columns].expand(len(slots), len(columns))

@@ -25,7 +25,7 @@ from engine.data.session_log import SessionLog
 from engine.errors import EmptyResultError, InputError
 from engine.evaluation.metrics import mean_metrics
 from engine.evaluation.popularity import item_popularity, most_popular_mask
-from engine.evaluation.ranking import TIE_MODES, TieMode, rank_targets
+from engine.evaluation.ranking import TIE_MODES, TieMode, rank_among_columns, rank_targets
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.evaluation.streams import build_streams
 from engine.progress import CancelToken, ProgressCallback, no_progress
@@ -93,6 +93,36 @@ class EvaluationResult:
         })
 
 
+def _rank_all(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, n_items: int,
+              tie_mode: TieMode) -> tuple[torch.Tensor, int]:
+    """Ranks [b] of ``targets`` among all items, and how many targets were scored NaN."""
+    scores = scorer.scores(slots)  # [b, n_items]
+    if scores.shape != (len(slots), n_items):
+        raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {(len(slots), n_items)}")
+    target = torch.from_numpy(targets).to(scores.device)  # [b]
+    n_nan = int(torch.isnan(scores.gather(1, target.unsqueeze(1))).sum())
+    return rank_targets(scores, target, tie_mode), n_nan
+
+
+def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, candidates: np.ndarray,
+                     tie_mode: TieMode) -> tuple[torch.Tensor, int]:
+    """Ranks [b] of ``targets`` among the ``candidates`` (item codes, ascending) and themselves,
+    from the scores of those columns only (``scores_of`` when the scorer has it)."""
+    columns = np.concatenate([candidates, targets])  # [N + b]
+    scores_of = getattr(scorer, "scores_of", None)
+    if scores_of is not None:
+        scores = scores_of(slots, columns)
+    else:
+        full = scorer.scores(slots)
+        scores = full[:, torch.from_numpy(columns).to(full.device)]
+    expected = (len(slots), len(columns))
+    if scores.shape != expected:
+        raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {expected}")
+    in_candidates = torch.from_numpy(np.isin(targets, candidates)).to(scores.device)  # [b]
+    n_nan = int(torch.isnan(scores[:, len(candidates):].diagonal()).sum())
+    return rank_among_columns(scores, in_candidates, tie_mode), n_nan
+
+
 def evaluate(
     scorer: StreamScorer, train: SessionLog, test: SessionLog,
     settings: EvaluationSettings = EvaluationSettings(), progress: ProgressCallback = no_progress,
@@ -113,7 +143,7 @@ def evaluate(
         raise EmptyResultError("no test session has 2 or more events: nothing to predict")
     candidates = None
     if settings.n_candidates is not None and settings.n_candidates < train.n_items:
-        candidates = torch.from_numpy(most_popular_mask(item_popularity(train), settings.n_candidates))
+        candidates = np.flatnonzero(most_popular_mask(item_popularity(train), settings.n_candidates))
     n_slots = min(settings.batch_size, n_users)
     scorer.reset(n_slots)
     cursor = np.zeros(n_slots, dtype=np.int64)  # [B] next stream event of each slot
@@ -138,15 +168,12 @@ def evaluate(
         target_event = np.where(active, streams.target_event[event], -1)  # [B]
         predicting = np.flatnonzero(target_event >= 0)
         if len(predicting):
-            scores = scorer.scores(predicting)  # [b, n_items]
-            if scores.shape != (len(predicting), train.n_items):
-                raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, "
-                                 f"expected {(len(predicting), train.n_items)}")
-            targets = torch.from_numpy(test.item[target_event[predicting]]).to(scores.device)  # [b]
-            n_nan += int(torch.isnan(scores.gather(1, targets.unsqueeze(1))).sum())
-            if candidates is not None and candidates.device != scores.device:
-                candidates = candidates.to(scores.device)
-            ranks = rank_targets(scores, targets, settings.tie_mode, candidates)  # [b]
+            target_items = test.item[target_event[predicting]]  # [b]
+            if candidates is None:
+                ranks, nan_targets = _rank_all(scorer, predicting, target_items, train.n_items, settings.tie_mode)
+            else:
+                ranks, nan_targets = _rank_candidates(scorer, predicting, target_items, candidates, settings.tie_mode)
+            n_nan += nan_targets
             rank_of_event[event[predicting]] = ranks.cpu().numpy()
         cursor[active] += 1
         n_consumed += int(active.sum())

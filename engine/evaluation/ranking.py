@@ -54,12 +54,40 @@ def _rank_rows(
     else:
         target_is_candidate = torch.ones_like(targets)  # [b]
         n_competing = torch.full_like(targets, scores.shape[1])  # [b]
-    rank = 1.0 + higher.sum(1, dtype=torch.int32).to(torch.float64)  # [b] (int32 sums are the fastest)
+    tied = None
     if tie_mode != "standard":
         tied = scores == target_scores  # [b, n_items]
         if candidates is not None:
             tied &= candidates
+    return _ranks(higher, tied, target_scores.squeeze(1), target_is_candidate, n_competing, tie_mode)
+
+
+def rank_among_columns(
+    scores: torch.Tensor, target_is_candidate: torch.Tensor, tie_mode: TieMode = "standard",
+) -> torch.Tensor:
+    """float64 [b]: :func:`rank_targets` with candidates, from scores of the candidate items only.
+
+    ``scores`` [b, N + b]: columns 0..N-1 are the N candidate items, column N + i is row i's
+    target (which may also be among the candidates: ``target_is_candidate`` [b] bool). The same
+    ranks as :func:`rank_targets` over all items with those N items as ``candidates``."""
+    if tie_mode not in TIE_MODES:
+        raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+    n_rows = scores.shape[0]
+    n_candidates = scores.shape[1] - n_rows
+    target_scores = scores[torch.arange(n_rows, device=scores.device), n_candidates + torch.arange(
+        n_rows, device=scores.device)]  # [b]
+    among = scores[:, :n_candidates]  # [b, N]
+    higher = among > target_scores.unsqueeze(1)
+    tied = among == target_scores.unsqueeze(1) if tie_mode != "standard" else None
+    is_candidate = target_is_candidate.to(torch.int64)
+    return _ranks(higher, tied, target_scores, is_candidate, n_candidates + 1 - is_candidate, tie_mode)
+
+
+def _ranks(higher: torch.Tensor, tied: torch.Tensor | None, target_scores: torch.Tensor,
+           target_is_candidate: torch.Tensor, n_competing: torch.Tensor, tie_mode: TieMode) -> torch.Tensor:
+    """1 + #higher + t * #tied others, or the number of competing items for a NaN target."""
+    rank = 1.0 + higher.sum(1, dtype=torch.int32).to(torch.float64)  # [b] (int32 sums are the fastest)
+    if tied is not None:
         tied_others = (tied.sum(1, dtype=torch.int32) - target_is_candidate).to(torch.float64)  # [b]
         rank = rank + (tied_others if tie_mode == "conservative" else 0.5 * tied_others)
-    target_is_nan = torch.isnan(target_scores.squeeze(1))  # [b]
-    return torch.where(target_is_nan, n_competing.to(torch.float64), rank)
+    return torch.where(torch.isnan(target_scores), n_competing.to(torch.float64), rank)

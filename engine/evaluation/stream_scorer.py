@@ -56,3 +56,8 @@ class StreamScorer(Protocol):
     def scores(self, slots: np.ndarray) -> torch.Tensor:
         """float32 [b, n_items]: raw scores of every item as the next item of slots ``slots`` [b],
         given everything they consumed so far. Higher is better; not passed through tanh."""
+
+    # Optional: ``scores_of(slots, items) -> float32 [b, m]``, the scores of the items ``items``
+    # (int64 numpy array [m], repeats allowed) only. The evaluator uses it when it ranks among
+    # the N most popular items (a scorer without it gets ``scores(slots)[:, items]``); for a
+    # network it costs N instead of n_items dot products per prediction.

@@ -80,3 +80,8 @@ class RecurrentNetwork(nn.Module):
         """float32 [B, n_items]: pre-activation scores of every item given session states [B, H]."""
         table = self.item_out[: self.spec.n_items]
         return torch.addmm(table[:, -1], s, table[:, :-1].T)
+
+    def score_items_of(self, s: Tensor, items: Tensor) -> Tensor:
+        """float32 [B, m]: the pre-activation scores of items ``items`` [m] only."""
+        table = self.item_out.index_select(0, items)  # [m, H + 1]
+        return torch.addmm(table[:, -1], s, table[:, :-1].T)

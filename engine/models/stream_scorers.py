@@ -66,3 +66,9 @@ class RecurrentStreamScorer:
     def scores(self, slots: np.ndarray) -> Tensor:
         idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
         return self.network.score_items(self.s[idx])
+
+    def scores_of(self, slots: np.ndarray, items: np.ndarray) -> Tensor:
+        """float32 [b, m]: scores of items ``items`` [m] only (ranking among candidates)."""
+        idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
+        columns = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)
+        return self.network.score_items_of(self.s[idx], columns)
