@@ -140,6 +140,12 @@ def test_compat_2017_interpolates_from_the_previous_session_state() -> None:
     fixed = make_network(compat=False)
     out_fixed, _ = _one_step(fixed, [3], [0.0], [1.0], s, c)
     assert not torch.allclose(out, out_fixed, atol=1e-4)
+    # a user start: the gates see zero states, but the 2017 update still interpolates from the
+    # carried state, the previous user's (the reference reset only the gates' input)
+    out, _ = _one_step(net, [3], [0.0], [0.0], s, c)
+    expected = session_gru(net, [3], torch.zeros(1, HS), blend=s)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert not torch.allclose(out, session_gru(net, [3], torch.zeros(1, HS)), atol=1e-4)
 
 
 def test_rnn_slot_resets_only_its_own_state() -> None:
@@ -224,7 +230,7 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
         if dropout:
             init = init * masks["init"]
         h = torch.where(upd, init, torch.where(kp, s, 0.0))
-        blend = torch.where(upd | kp, s, 0.0) if spec.compat_2017 else None
+        blend = s if spec.compat_2017 else None
     else:
         c_new, h, blend = c, torch.where(kp, s, 0.0), None
     rows = item_in[items]

@@ -126,6 +126,8 @@ def test_presets_follow_the_paper_table() -> None:
     assert (p.learning_rate, p.momentum, p.epochs, p.loss, p.activation) == (0.05, 0.3, 10, "top1", "tanh")
     assert preset("rnn-small").dropout_session == 0.5
     assert preset("hrnn-init-small", loss="cross-entropy").activation == "linear"
+    for loss, activation in (("bpr", "tanh"), ("top1-max", "linear"), ("bpr-max", "linear")):
+        assert preset("rnn-small", loss=loss).activation == activation  # max losses need unbounded scores
     with pytest.raises(ConfigError):
         preset("hrnn-huge")
 

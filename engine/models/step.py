@@ -8,6 +8,10 @@ the same user starts; HRNN only), and carried states s [B, Hs] (session) and c [
     RNN    h  = keep * s                                            (reset at each stream start)
     both   s' = drop_ses(GRU_ses(x, h [, c' in HRNN All]))
 
+With ``compat_2017`` (HRNN), the session GRU's update interpolates from the carried s itself
+instead of h, as the 2017 reference code did: the previous session's state at a session start,
+and the previous user's at a user start (that code reset only the state the gates read).
+
 Here s, when the user GRU reads it at a session start, is the state after the previous session's
 second-to-last item (its last input). The dropped-out states are the carried ones. The flags are
 float masks, so a step has no data-dependent branch. The user GRU and the init network run on the
@@ -83,7 +87,7 @@ def forward_step(
         init_t = torch.addmm(dense["init.bias"], c_rows, dense["init.w"]).tanh_()  # [U, Hs]
         h_prev = (s * keep).index_add_(0, rows, _dropped(init_t, drop and drop.init) * update_rows)  # [B, Hs]
         if spec.compat_2017:
-            h_blend = s * (keep + update)  # the previous session's state, zero at a user start
+            h_blend = s  # the carried state as is: the previous session's, even the previous user's
     else:
         c_new = c
         h_prev = s * keep

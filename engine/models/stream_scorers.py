@@ -40,7 +40,8 @@ class RecurrentStreamScorer:
 
     def assign(self, slots: np.ndarray, users: np.ndarray) -> None:
         idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
-        self.s[idx] = 0.0
+        if not self.network.spec.compat_2017:  # the 2017 code kept the previous user's state
+            self.s[idx] = 0.0
         self.c[idx] = 0.0
         self.fresh[idx] = True
 

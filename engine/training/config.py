@@ -30,7 +30,7 @@ class TrainConfig:
     momentum: float = 0.0  # adagrad only
     optimizer: Literal["adagrad", "adam"] = "adagrad"
     loss: Literal["top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max"] = "top1"
-    final_activation: Literal["auto", "tanh", "linear"] = "auto"  # auto: linear for CE, else tanh
+    final_activation: Literal["auto", "tanh", "linear"] = "auto"  # auto: tanh for TOP1 and BPR, else linear
     bpr_max_reg: float = 1.0  # score regularization of bpr-max
     n_extra_negatives: int = 0  # shared negatives per step on top of the in-batch ones
     sample_alpha: float = 0.75  # extra negatives are drawn with probability ~ popularity^alpha
@@ -49,7 +49,7 @@ class TrainConfig:
         """The final activation actually used."""
         if self.final_activation != "auto":
             return self.final_activation
-        return "linear" if self.loss.startswith("cross-entropy") else "tanh"
+        return "tanh" if self.loss in ("top1", "bpr") else "linear"  # the max losses need unbounded scores
 
     @property
     def hierarchical(self) -> bool:
