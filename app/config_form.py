@@ -24,8 +24,15 @@ def field_comments(config_type: type) -> dict[str, str]:
     return {match.group(1): match.group(2).strip() for match in map(_FIELD_COMMENT.match, source.splitlines()) if match}
 
 
+#: Words shown in capitals in field labels.
+ACRONYMS = {"cuda": "CUDA", "bpr": "BPR", "knn": "KNN", "gpu": "GPU"}
+
+
 def field_label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    """``bpr_max_reg`` -> "BPR max reg", ``n_extra_negatives`` -> "N extra negatives"."""
+    words = name.split("_")
+    words[0] = words[0].capitalize()
+    return " ".join(ACRONYMS.get(word.lower(), word) for word in words)
 
 
 class ConfigForm(QWidget):

@@ -139,3 +139,11 @@ def test_a_real_short_training_run_finishes(qtbot, app_settings, workspace_path)
     assert [r.status for r in list_runs(real.workspace)] == ["finished", "finished"]
     wait_idle(qtbot, real)
     real.close()
+
+
+def test_form_labels_spell_acronyms_in_capitals() -> None:
+    from app.config_form import field_label
+
+    assert field_label("cuda_graph_steps") == "CUDA graph steps"
+    assert field_label("bpr_max_reg") == "BPR max reg"
+    assert field_label("dropout_session") == "Dropout session"
