@@ -86,7 +86,8 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
             checkpoint = None
             if isinstance(config, BaselineConfig):
                 progress(0.0, f"fitting {run.model}")
-                fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, "cpu", n_neighbors=config.n_neighbors)
+                fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, "cpu", n_neighbors=config.n_neighbors,
+                             progress=progress, cancel=cancel)
                 cancel.raise_if_cancelled()
             else:
                 def record_epoch(epoch: int, loss: float, seconds: float) -> None:
