@@ -86,7 +86,7 @@ def test_bulk_insert_uses_named_parameters_on_postgresql() -> None:
                        "session_key": None}
 
 
-@pytest.mark.parametrize("old_revision", ["0001", "0002", "0003", "0004"])
+@pytest.mark.parametrize("old_revision", ["0001", "0002", "0003", "0004", "0005"])
 def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, old_revision: str) -> None:
     from alembic import command
 
@@ -103,6 +103,6 @@ def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, 
                                 "created_at) VALUES (1, 'old data', 1, 'k', '{}', '{}', '2026-01-01')"))
     engine.dispose()
     with Workspace(path) as workspace, workspace.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         assert connection.execute(text("SELECT name FROM datasets")).scalar() == "old data"
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

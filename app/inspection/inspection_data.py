@@ -15,7 +15,7 @@ from engine.data.session_log import PreparedDataset
 from engine.errors import WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.progress import CancelToken, ProgressCallback
-from engine.runs.evaluate_run import find_evaluation, load_event_ranks, settings_for_run
+from engine.runs.evaluate_run import dataset_settings, find_evaluation, load_event_ranks, settings_for_run
 from engine.runs.inspection import StepRecommendations, inspect_run_for_user
 from engine.runs.models import MODELS
 from engine.runs.records import RunSummary, get_run, list_runs
@@ -116,15 +116,15 @@ class StoredRanks:
         return float(found["rank"].iloc[0]) if len(found) else None
 
 
-def evaluation_settings(run: RunSummary) -> EvaluationSettings:
+def evaluation_settings(workspace: Workspace, run: RunSummary) -> EvaluationSettings:
     """The settings of the run's default evaluation (the one the Results panel reads)."""
-    return settings_for_run(run, EvaluationSettings())
+    return settings_for_run(run, dataset_settings(workspace, run.dataset_id))
 
 
 def load_stored_ranks(url: str, run_id: int, progress: ProgressCallback, cancel: CancelToken) -> StoredRanks:
     progress(0.0, f"reading the ranks of run {run_id}")
     with Workspace(url) as workspace:
-        settings = evaluation_settings(get_run(workspace, run_id))
+        settings = evaluation_settings(workspace, get_run(workspace, run_id))
         evaluation = find_evaluation(workspace, run_id, settings)
         if evaluation is None:
             return StoredRanks(run_id, None, error=f"run {run_id} has no evaluation yet")
@@ -147,7 +147,7 @@ def recommend_for_user(url: str, run_id: int, user: int, prepared: PreparedDatas
     progress(0.0, f"recommendations of run {run_id}")
     with Workspace(url) as workspace:
         try:
-            settings = dataclasses.replace(evaluation_settings(get_run(workspace, run_id)), ks=KS)
+            settings = dataclasses.replace(evaluation_settings(workspace, get_run(workspace, run_id)), ks=KS)
             steps = inspect_run_for_user(workspace, run_id, user, MAX_K, prepared, settings)
         except WorkbenchError as exc:
             log.info("run %d cannot be inspected: %s", run_id, exc)

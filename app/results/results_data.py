@@ -17,6 +17,7 @@ from engine.evaluation.comparison import LEVELS, aggregate_seeds
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.progress import CancelToken, ProgressCallback
+from engine.runs.evaluate_run import dataset_settings
 from engine.runs.models import MODELS, NEURAL_MODELS
 from engine.runs.records import RunSummary, list_runs
 from engine.runs.report import BREAKDOWNS, DatasetResults, breakdown, collect_results, comparison, dataset_popularity
@@ -50,6 +51,7 @@ class ResultsSnapshot:
     missing_checkpoints: frozenset[int] = frozenset()  # neural runs whose checkpoint file is gone
     #: the dataset across launches (workspace, id and creation time): a key for remembered choices
     identity: str = ""
+    settings: EvaluationSettings = SETTINGS  # whose evaluations these are (the dataset's candidates)
 
     def results(self) -> DatasetResults:
         """The engine's view of these runs (models in the paper's order, seeds ascending)."""
@@ -57,7 +59,7 @@ class ResultsSnapshot:
         events: dict[str, list[pd.DataFrame]] = {}
         for run_id in order:
             events.setdefault(self.rows[run_id]["model"], []).append(self.frames[run_id])
-        return DatasetResults(pd.DataFrame([self.rows[run_id] for run_id in order]), events, SETTINGS)
+        return DatasetResults(pd.DataFrame([self.rows[run_id] for run_id in order]), events, self.settings)
 
     def run_ids_of(self, model: str) -> list[int]:
         return [run_id for run_id in self.runs if run_id in self.rows and self.rows[run_id]["model"] == model]
@@ -84,6 +86,9 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         previous = None
     progress(0.0, "listing the runs")
     with Workspace(url) as workspace:
+        settings = dataset_settings(workspace, dataset_id, SETTINGS)
+        if previous is not None and previous.settings != settings:
+            previous = None  # the dataset's evaluation setting changed: other evaluations
         finished = sorted((run for run in list_runs(workspace, dataset_id)
                            if run.status == "finished" and not run.validation), key=_paper_order)
         known = previous.rows if previous is not None else {}
@@ -93,7 +98,7 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         frames = {run_id: previous.frames[run_id] for run_id in rows} if previous is not None else {}
         if new_ids:
             progress(0.1, f"reading the ranks of {len(new_ids)} runs")
-            fresh = collect_results(workspace, dataset_id, SETTINGS, run_ids=new_ids)
+            fresh = collect_results(workspace, dataset_id, settings, run_ids=new_ids)
             for row in fresh.runs.to_dict("records"):
                 rows[int(row["run_id"])] = row
             for model, model_frames in fresh.events.items():
@@ -112,7 +117,7 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         return previous
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
     return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing,
-                           identity)
+                           identity, settings)
 
 
 @dataclass(frozen=True, eq=False)

@@ -47,13 +47,17 @@ NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated 
            "train some models in the Training panel.")
 
 
-def footnote(level: str) -> str:
-    """The legend of the table with the significance tests paired by ``level``."""
+def footnote(level: str, n_candidates: int | None = None) -> str:
+    """The legend of the table with the significance tests paired by ``level``, for targets ranked
+    among all items or among the ``n_candidates`` most popular."""
     title = LEVEL_TITLES.get(level, level)
     values = LEVEL_VALUES.get(level, f"the two models' per-{level} values")
     return (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
             f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} in a Wilcoxon signed-rank test "
-            f"on <b>{title}</b> ({values}, averaged over seeds). Hover a cell for its p-value.")
+            f"on <b>{title}</b> ({values}, averaged over seeds). Hover a cell for its p-value."
+            + ("" if n_candidates is None else
+               f" Targets ranked among the <b>{n_candidates:,} most popular items</b> and themselves (the "
+               f"dataset's setting: <tt>python main.py candidates DATASET</tt>)."))
 
 
 class ResultsPanel(QWidget):
@@ -376,7 +380,7 @@ class ResultsPanel(QWidget):
         self.view = view
         snapshot = self._snapshots[view.dataset_id]
         self.table_model.set_view(view)
-        self.footnote.setText(footnote(view.level))
+        self.footnote.setText(footnote(view.level, snapshot.settings.n_candidates))
         self._fit_table()
         self.details.clear()
         self._draw_plots()

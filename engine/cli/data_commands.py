@@ -5,12 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.cli.evaluation_commands import parse_candidates
 from engine.cli.formatting import format_duration, parse_duration, render_statistics, render_table
 from engine.data.column_mapping import PRESETS, ColumnMapping
 from engine.data.item_names import attach_item_names
 from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
 from engine.data.preparation import PrepareSettings
 from engine.errors import InputError
+from engine.evaluation.popularity import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 
@@ -67,6 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("datasets", help="list the workspace's datasets")
     parser.set_defaults(handler=run_datasets)
+
+    parser = subparsers.add_parser(
+        "candidates", help="show or set how a dataset's evaluations rank (among all items or the N most popular)",
+        description="Evaluations rank each target among all training items, or among the N most popular plus the "
+                    "target (the paper: 50,000 for its largest dataset). New datasets of more than "
+                    f"{LARGE_CATALOG_ITEMS:,} items get {LARGE_CATALOG_CANDIDATES:,}. Automatic evaluations, 'report' "
+                    "and the Results panel use this setting; evaluations already stored keep theirs.")
+    parser.add_argument("dataset", help="dataset id or name")
+    parser.add_argument("value", nargs="?", type=parse_candidates, metavar="N|all",
+                        help="the new setting (default: show the current one)")
+    parser.set_defaults(handler=run_candidates)
 
     parser = subparsers.add_parser("stats", help="print a dataset's Table 1 statistics")
     parser.add_argument("dataset", help="dataset id or name")
@@ -137,8 +150,26 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"no datasets in {workspace.display_name}; import one with: python main.py import FILE")
         return 0
     rows = [(s.id, s.name, s.statistics["users"], s.statistics["items"], s.statistics["sessions"],
-             s.statistics["events"], s.created_at.strftime("%Y-%m-%d %H:%M"), s.source_path) for s in summaries]
-    print(render_table(("id", "name", "users", "items", "sessions", "events", "created", "source"), rows))
+             s.statistics["events"], candidates_text(s.evaluation_candidates), s.created_at.strftime("%Y-%m-%d %H:%M"),
+             s.source_path) for s in summaries]
+    print(render_table(("id", "name", "users", "items", "sessions", "events", "ranked among", "created", "source"),
+                       rows))
+    return 0
+
+
+def candidates_text(n_candidates: int | None) -> str:
+    return "all items" if n_candidates is None else f"top {n_candidates:,}"
+
+
+def run_candidates(args: argparse.Namespace, workspace: Workspace) -> int:
+    with workspace.session() as session:
+        dataset = catalog.find_dataset(session, args.dataset)
+        dataset_id, name = dataset.id, dataset.name
+    if args.value is not None:
+        catalog.set_evaluation_candidates(workspace, dataset_id, args.value or None)
+    current = catalog.evaluation_candidates(workspace, dataset_id)
+    among = "all items" if current is None else f"the {current:,} most popular items and the target"
+    print(f"{name}: evaluations rank each target among {among}")
     return 0
 
 

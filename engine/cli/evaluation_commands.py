@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shutil
 import sys
@@ -17,7 +18,7 @@ from engine.evaluation.comparison import LEVELS
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
 from engine.runs import records
-from engine.runs.evaluate_run import evaluate_run
+from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.models import BASELINE_MODELS
 from engine.runs.report import BREAKDOWNS, breakdown, collect_results, comparison, dataset_popularity
 from engine.storage import catalog
@@ -32,12 +33,30 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--k", type=int, nargs="+", default=[5, 10, 20], help="cut-offs (default 5 10 20)")
     group.add_argument("--ties", choices=("standard", "conservative", "median"), default="standard",
                        help="how items scored equal to the target count (default standard)")
-    group.add_argument("--candidates", type=int, default=None,
-                       help="rank among the N most popular items plus the target (default: all items)")
+    group.add_argument("--candidates", type=parse_candidates, default=None, metavar="N|all",
+                       help="rank among the N most popular items plus the target, or among all items "
+                            "(default: the dataset's setting; see 'datasets')")
 
 
-def evaluation_settings(args: argparse.Namespace) -> EvaluationSettings:
-    return EvaluationSettings(ks=tuple(sorted(set(args.k))), tie_mode=args.ties, n_candidates=args.candidates)
+def parse_candidates(text: str) -> int:
+    """``all`` -> 0 (every item), else a positive number of candidates."""
+    if text.strip().lower() == "all":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of items or 'all', not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"the number of candidates must be at least 1 (or 'all'), not {value}")
+    return value
+
+
+def evaluation_settings(args: argparse.Namespace, workspace: Workspace, dataset_id: int) -> EvaluationSettings:
+    """The settings the arguments ask for; without ``--candidates``, the dataset's default."""
+    settings = EvaluationSettings(ks=tuple(sorted(set(args.k))), tie_mode=args.ties)
+    if args.candidates is None:
+        return dataset_settings(workspace, dataset_id, settings)
+    return dataclasses.replace(settings, n_candidates=args.candidates or None)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,14 +84,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
-    settings = evaluation_settings(args)
     rows = []
     for run_id in args.run_ids:
-        evaluation = evaluate_run(workspace, run_id, settings)
         run = records.get_run(workspace, run_id)
+        settings = evaluation_settings(args, workspace, run.dataset_id)
+        evaluation = evaluate_run(workspace, run_id, settings)
         rows.append((run.id, run.model, run.seed, evaluation.n_events,
                      *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks))))
-    print(render_table(("run", "model", "seed", "events", *metric_names(settings.ks)), rows))
+    ks = tuple(sorted(set(args.k)))
+    print(render_table(("run", "model", "seed", "events", *metric_names(ks)), rows))
     return 0
 
 
@@ -115,6 +135,9 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
     marked = f"* = differs from {table['reference'].iloc[0]} with p < 0.01 (Wilcoxon signed-rank, paired by {level})"
     print(format_comparison(table, ks))
     print(marked)
+    among = ("all items" if settings.n_candidates is None
+             else f"the {settings.n_candidates:,} most popular items and the target")
+    print(f"targets ranked among {among}")
     if csv is not None:
         table.to_csv(csv, index=False)
         print(f"wrote {csv}")
@@ -127,7 +150,7 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
 def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
     with workspace.session() as session:
         dataset_id = catalog.find_dataset(session, args.dataset).id
-    settings = evaluation_settings(args)
+    settings = evaluation_settings(args, workspace, dataset_id)
     ks = sorted(set(args.k))
     print_report(workspace, dataset_id, ks, settings, args.breakdown, args.reference, args.level, csv=args.csv)
     return 0
@@ -156,8 +179,8 @@ def run_demo(args: argparse.Namespace, _: Workspace | None) -> int:
             print(f"\ntraining and evaluating {len(run_ids)} runs ...", file=sys.stderr)
             execute_runs(workspace, run_ids, jsonl=False)
             print()
-            print_report(workspace, outcome.dataset_id, [5, 10, 20], EvaluationSettings(), ["history", "position"],
-                         run_ids=run_ids)
+            settings = dataset_settings(workspace, outcome.dataset_id)
+            print_report(workspace, outcome.dataset_id, [5, 10, 20], settings, ["history", "position"], run_ids=run_ids)
     finally:
         if args.workspace is None:
             shutil.rmtree(folder, ignore_errors=True)

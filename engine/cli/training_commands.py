@@ -16,7 +16,7 @@ from engine.errors import Cancelled, InputError, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.progress import CancelToken
 from engine.runs import records
-from engine.runs.evaluate_run import evaluate_run
+from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.execute import execute_run
 from engine.runs.models import MODEL_LABELS, MODELS, NEURAL_MODELS
 from engine.runs.saved_presets import save_preset
@@ -161,7 +161,8 @@ def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: "RunRepor
     """Evaluate a finished run with the default settings; an evaluation error is reported on the
     run (it stays finished: its training is valid)."""
     try:
-        evaluation = evaluate_run(workspace, run.id, EvaluationSettings(), reporter.progress, cancel, prepared)
+        settings = dataset_settings(workspace, run.dataset_id)
+        evaluation = evaluate_run(workspace, run.id, settings, reporter.progress, cancel, prepared)
     except Cancelled:
         return run
     except WorkbenchError as exc:

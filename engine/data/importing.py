@@ -13,6 +13,7 @@ from engine.data.raw_log import build_raw_log
 from engine.data.reading import FileFormat, check_readable, preset_for_structure, read_table, sniff_format
 from engine.data.statistics import table1_statistics
 from engine.errors import InputError
+from engine.evaluation.popularity import default_candidates
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
@@ -157,6 +158,7 @@ def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareS
     dataset_id = catalog.store_dataset(connection, {
         "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
         "statistics": statistics, "created_at": catalog.now_utc(),
+        "evaluation_candidates": default_candidates(int(statistics["items"])),
     }, events, progress)
     return dataset_id, name
 

@@ -21,6 +21,7 @@ from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.models import BASELINE_FIT_NAMES, BASELINE_MODELS
 from engine.storage.bulk import insert_columns, read_columns
+from engine.storage import catalog
 from engine.storage.catalog import load_prepared, now_utc
 from engine.storage.schema import Evaluation, EventRank, SessionMetric
 from engine.storage.workspace import Workspace
@@ -46,6 +47,14 @@ def scorer_for_run(run: records.RunSummary, prepared: PreparedDataset, device: s
                                 "metrics remain, but its recommendations cannot be recomputed")
     checkpoint = load_checkpoint(run.checkpoint_path, torch_device)
     return RecurrentStreamScorer(checkpoint.network, run.model)
+
+
+def dataset_settings(workspace: Workspace, dataset_id: int,
+                     settings: EvaluationSettings = EvaluationSettings()) -> EvaluationSettings:
+    """``settings`` with the dataset's candidates default (see
+    :func:`engine.storage.catalog.evaluation_candidates`): what automatic evaluations, the Results
+    panel and ``report`` use unless told otherwise."""
+    return dataclasses.replace(settings, n_candidates=catalog.evaluation_candidates(workspace, dataset_id))
 
 
 def settings_for_run(run: records.RunSummary, settings: EvaluationSettings) -> EvaluationSettings:

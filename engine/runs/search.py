@@ -15,10 +15,11 @@ from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import parse_metric_name
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.runs import records
-from engine.runs.evaluate_run import evaluate_run
+from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.execute import execute_run
 from engine.runs.models import BASELINE_MODELS
 from engine.runs.planning import plan_runs
+from engine.storage import catalog
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 
@@ -92,7 +93,9 @@ def random_search(workspace: Workspace, dataset: str | int, model: str, n_trials
     cancel = cancel or CancelToken()
     rng = np.random.default_rng(search_seed)
     kind, k = parse_metric_name(metric)
-    settings = EvaluationSettings(ks=(k,))
+    with workspace.session() as session:
+        dataset_id = catalog.find_dataset(session, dataset).id
+    settings = dataset_settings(workspace, dataset_id, EvaluationSettings(ks=(k,)))
     trials = []
     prepared = None
     for index in range(n_trials):

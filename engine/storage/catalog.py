@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine.data.preparation import TEST, TRAIN, PreparedEvents
 from engine.data.raw_log import RawLog
 from engine.data.session_log import PreparedDataset, SessionLog
-from engine.errors import NotFoundError
+from engine.errors import InputError, NotFoundError
 from engine.progress import ProgressCallback, no_progress
 from engine.storage.bulk import insert_columns, read_columns
 from engine.storage.schema import Dataset, DatasetEvent, ImportedLog, LogEvent, LogItem, LogUser
@@ -119,12 +119,35 @@ class DatasetSummary:
     source_path: str
     created_at: datetime
     statistics: dict
+    evaluation_candidates: int | None = None  # rank among this many most popular items; None: all
 
 
 def list_datasets(workspace: Workspace) -> list[DatasetSummary]:
     with workspace.session() as session:
         rows = session.execute(select(Dataset, ImportedLog.source_path).join(ImportedLog).order_by(Dataset.id)).all()
-        return [DatasetSummary(d.id, d.name, path, d.created_at, d.statistics) for d, path in rows]
+        return [DatasetSummary(d.id, d.name, path, d.created_at, d.statistics, d.evaluation_candidates)
+                for d, path in rows]
+
+
+def evaluation_candidates(workspace: Workspace, dataset_id: int) -> int | None:
+    """The dataset's evaluation default: rank among its N most popular items (None: all items)."""
+    with workspace.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
+        return dataset.evaluation_candidates
+
+
+def set_evaluation_candidates(workspace: Workspace, dataset_id: int, n_candidates: int | None) -> None:
+    """Change the dataset's evaluation default (None: all items). Stored evaluations stay: each
+    keeps the settings it was computed with."""
+    if n_candidates is not None and n_candidates < 1:
+        raise InputError(f"the number of candidates must be at least 1, not {n_candidates}")
+    with workspace.session() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
+        dataset.evaluation_candidates = n_candidates
 
 
 def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:

@@ -90,6 +90,8 @@ class Dataset(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # evaluations rank among this many most popular items (plus the target); NULL: all items
+    evaluation_candidates: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class DatasetEvent(Base):
