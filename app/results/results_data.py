@@ -16,11 +16,12 @@ from engine.evaluation import breakdowns
 from engine.evaluation.comparison import LEVELS, aggregate_seeds
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import metric_names
-from engine.progress import CancelToken, ProgressCallback
-from engine.runs.evaluate_run import dataset_settings
+from engine.progress import CancelToken, ProgressCallback, scaled
+from engine.runs.evaluate_run import dataset_settings, evaluate_run, settings_for_run
 from engine.runs.models import MODELS, NEURAL_MODELS
-from engine.runs.records import RunSummary, list_runs
+from engine.runs.records import RunSummary, get_run, list_runs
 from engine.runs.report import BREAKDOWNS, DatasetResults, breakdown, collect_results, comparison, dataset_popularity
+from engine.storage import catalog
 from engine.storage.catalog import list_datasets
 from engine.storage.workspace import Workspace
 
@@ -60,6 +61,10 @@ class ResultsSnapshot:
         for run_id in order:
             events.setdefault(self.rows[run_id]["model"], []).append(self.frames[run_id])
         return DatasetResults(pd.DataFrame([self.rows[run_id] for run_id in order]), events, self.settings)
+
+    def unevaluated_runs(self) -> list[int]:
+        """Finished runs with no evaluation under the dataset's setting (ids, in the paper's order)."""
+        return [run_id for run_id in self.runs if run_id not in self.rows]
 
     def run_ids_of(self, model: str) -> list[int]:
         return [run_id for run_id in self.runs if run_id in self.rows and self.rows[run_id]["model"] == model]
@@ -217,3 +222,25 @@ def analyse(snapshot: ResultsSnapshot, k: int, reference: str | None, progress: 
             log.warning("breakdown %s not computed: %s", kind, exc)
             notes.append(f"{BREAKDOWN_TITLES[kind]}: no events to show")
     return view
+
+
+def set_dataset_candidates(url: str, dataset_id: int, n_candidates: int | None, progress: ProgressCallback,
+                           cancel: CancelToken) -> None:
+    """Change the dataset's evaluation setting (see :func:`engine.storage.catalog.set_evaluation_candidates`)."""
+    with Workspace(url) as workspace:
+        catalog.set_evaluation_candidates(workspace, dataset_id, n_candidates)
+
+
+def evaluate_runs(url: str, dataset_id: int, run_ids: list[int], progress: ProgressCallback,
+                  cancel: CancelToken) -> int:
+    """Evaluate runs of the dataset under its evaluation setting (in a child process: the scoring
+    holds the interpreter); returns how many were evaluated."""
+    with Workspace(url) as workspace:
+        prepared = catalog.load_prepared(workspace, dataset_id)
+        settings = dataset_settings(workspace, dataset_id, SETTINGS)
+        for index, run_id in enumerate(run_ids):
+            cancel.raise_if_cancelled()
+            share = scaled(progress, index / len(run_ids), (index + 1) / len(run_ids))
+            run = get_run(workspace, run_id)
+            evaluate_run(workspace, run_id, settings_for_run(run, settings), share, cancel, prepared)
+    return len(run_ids)

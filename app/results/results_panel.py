@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from app.jobs import Job, JobManager
 from app.results.breakdown_plot import BreakdownPlot
 from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
+from app.results.ranking_control import RankingControl, choice_text
 from app.results.results_data import (BREAKDOWN_TITLES, DEFAULT_LEVEL, KS, LEVEL_TITLES, ResultsSnapshot,
-                                      ResultsView, analyse, load_results)
+                                      ResultsView, analyse, evaluate_runs, load_results, set_dataset_candidates)
 from app.results.selection_details import SelectionDetails
 from app.settings import AppSettings
 from engine.evaluation.significance import DEFAULT_ALPHA
@@ -77,6 +78,7 @@ class ResultsPanel(QWidget):
         self._loading: dict[int, Job] = {}
         self._analysing: Job | None = None
         self._analysing_key: tuple[int, int, str, str] | None = None
+        self._evaluating: dict[int, Job] = {}  # dataset id -> job evaluating its runs
         self.view: ResultsView | None = None
         self._build()
 
@@ -98,6 +100,7 @@ class ResultsPanel(QWidget):
         self.level_combo.setToolTip(LEVEL_TOOLTIP)
         remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, DEFAULT_LEVEL, str))
         self.level_combo.setCurrentIndex(max(remembered, 0))
+        self.ranking = RankingControl()
         self.export_table_button = QPushButton("Export table…")
         self.export_table_button.setToolTip("Save the comparison table at this K as CSV")
         self.status = QLabel()
@@ -116,6 +119,8 @@ class ResultsPanel(QWidget):
         self.level_label.setToolTip(LEVEL_TOOLTIP)
         controls.addWidget(self.level_label)
         controls.addWidget(self.level_combo)
+        controls.addSpacing(12)
+        controls.addWidget(self.ranking)
         controls.addStretch(1)
         controls.addWidget(self.export_table_button)
 
@@ -172,6 +177,8 @@ class ResultsPanel(QWidget):
 
         self.k_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.reference_combo.currentIndexChanged.connect(self._on_reference_changed)
+        self.ranking.setting_chosen.connect(self._on_ranking_chosen)
+        self.ranking.evaluate_clicked.connect(self._on_evaluate_clicked)
         self.level_combo.currentIndexChanged.connect(self._on_level_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_metric_changed)
         self.table.selectionModel().currentChanged.connect(self._on_cell_selected)
@@ -220,10 +227,10 @@ class ResultsPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop this panel's background work (waits for it when the panel owns its job manager)."""
-        for job in [*self._loading.values(), self._analysing]:
+        for job in [*self._loading.values(), self._analysing, *self._evaluating.values()]:
             if job is not None:
                 job.discard()
-        self._loading, self._analysing, self._analysing_key = {}, None, None
+        self._loading, self._analysing, self._analysing_key, self._evaluating = {}, None, None, {}
         if self._own_jobs:
             self.jobs.shutdown()
 
@@ -290,6 +297,7 @@ class ResultsPanel(QWidget):
 
     def _show_snapshot(self, snapshot: ResultsSnapshot) -> None:
         self.title.setText(f"Results — {snapshot.dataset_name}")
+        self._show_ranking(snapshot)
         models = snapshot.models
         remembered = self._settings.value(self._reference_key(snapshot), "", str)
         self.reference_combo.blockSignals(True)
@@ -304,10 +312,49 @@ class ResultsPanel(QWidget):
             self._clear_plots()
             self.details.clear()
             self._set_controls_enabled(False)
-            self._say(NO_RUNS)
+            missing = len(snapshot.unevaluated_runs())
+            self._say(NO_RUNS if not missing else
+                      f"{missing} finished run(s) have no evaluation among {choice_text(snapshot.settings.n_candidates)}"
+                      f": click “Evaluate {missing} run{'s' if missing != 1 else ''}”.")
             return
         self._set_controls_enabled(True)
         self._request_view()
+
+    # ----- the dataset's evaluation setting -----
+    def _show_ranking(self, snapshot: ResultsSnapshot) -> None:
+        evaluating = snapshot.dataset_id in self._evaluating and self._evaluating[snapshot.dataset_id].running
+        self.ranking.show_setting(snapshot.settings.n_candidates, len(snapshot.unevaluated_runs()), evaluating)
+
+    @Slot(object)
+    def _on_ranking_chosen(self, n_candidates: int | None) -> None:
+        dataset_id, url = self._dataset_id, self._url
+        if dataset_id is None:
+            return
+
+        def work(progress, cancel) -> None:
+            set_dataset_candidates(url, dataset_id, n_candidates, progress, cancel)
+
+        job = self.jobs.submit("Changing the evaluation setting", work, visible=False)
+        job.succeeded.connect(self.refresh)
+        job.failed.connect(self._on_failed)
+
+    @Slot()
+    def _on_evaluate_clicked(self) -> None:
+        snapshot = self.snapshot()
+        if snapshot is None or not snapshot.unevaluated_runs():
+            return
+        run_ids = snapshot.unevaluated_runs()
+        job = self.jobs.submit_in_process(f"Evaluating {len(run_ids)} runs of {snapshot.dataset_name}", evaluate_runs,
+                                          (self._url, snapshot.dataset_id, run_ids))
+        job.failed.connect(self._on_failed)
+        job.finished.connect(self._on_evaluation_finished)
+        self._evaluating[snapshot.dataset_id] = job
+        self._show_ranking(snapshot)
+
+    @Slot()
+    def _on_evaluation_finished(self) -> None:
+        self._evaluating = {key: job for key, job in self._evaluating.items() if job.running}
+        self.refresh()
 
     def _reference_key(self, snapshot: ResultsSnapshot) -> str:
         """The settings key of the reference model chosen for the snapshot's dataset."""
