@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -106,3 +107,27 @@ def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, 
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         assert connection.execute(text("SELECT name FROM datasets")).scalar() == "old data"
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_read_columns_keeps_order_exact_integers_and_reads_null_as_nan(tmp_path: Path) -> None:
+    from sqlalchemy import BigInteger, Column, Float, MetaData, Table as SaTable
+
+    from engine.storage.bulk import read_columns
+
+    metadata = MetaData()
+    table = SaTable("numbers", metadata, Column("position", BigInteger, primary_key=True),
+                    Column("big", BigInteger), Column("value", Float, nullable=True))
+    engine = create_engine(f"sqlite:///{tmp_path / 'n.sqlite'}")
+    metadata.create_all(engine)
+    big = [2**60 + 1, -(2**53) - 1, 7]  # not exact in a float64
+    with engine.begin() as connection:
+        connection.execute(table.insert(), [{"position": p, "big": b, "value": v}
+                                            for p, b, v in zip([2, 0, 1], big, [None, 0.5, 1.5])])
+    with engine.connect() as connection:
+        out = read_columns(connection, table, ["big", "value"], table.c.position >= 0, table.c.position,
+                           {"big": np.int64, "value": np.float64})
+        empty = read_columns(connection, table, ["big"], table.c.position < 0, table.c.position, {"big": np.int64})
+    assert out["big"].tolist() == [big[1], big[2], big[0]] and out["big"].dtype == np.int64
+    assert out["value"][:2].tolist() == [0.5, 1.5] and np.isnan(out["value"][2])
+    assert empty["big"].dtype == np.int64 and len(empty["big"]) == 0
+    engine.dispose()

@@ -2,10 +2,10 @@
 for millions of rows). Works on SQLite and on servers (PostgreSQL)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 200_000
@@ -36,14 +36,31 @@ def insert_columns(connection: Connection, table: Table, columns: dict[str, np.n
 
 def read_columns(connection: Connection, table: Table, columns: Sequence[str], where, order_by,
                  dtypes: dict[str, type]) -> dict[str, np.ndarray]:
-    """Read some columns of the rows matching ``where`` in ``order_by`` order, as numpy arrays.
-    Rows are fetched in chunks, so memory stays at the arrays' size plus one chunk of tuples and
-    other threads get the interpreter between chunks."""
+    """Read some columns of the rows matching ``where`` in ``order_by`` order, as numpy arrays
+    (NULL reads as NaN in a float column). Rows are fetched in chunks, so memory stays at the
+    arrays' size plus one chunk of tuples and other threads get the interpreter between chunks.
+    On SQLite the driver's cursor is read directly, and each chunk becomes one structured array in
+    C: about 2.5 times faster than through SQLAlchemy's rows (22M events: tens of seconds)."""
     query = select(*(table.c[name] for name in columns)).where(where).order_by(order_by)
-    result = connection.execution_options(stream_results=True).execute(query)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
+    record = np.dtype([(name, dtypes[name]) for name in columns])
+    chunks = [np.array(rows, dtype=record) for rows in _row_chunks(connection, query)]
+    merged = np.concatenate(chunks) if chunks else np.zeros(0, dtype=record)
+    return {name: np.ascontiguousarray(merged[name]) for name in columns}
+
+
+def _row_chunks(connection: Connection, query: Select) -> Iterator[list[tuple]]:
+    """The query's rows as lists of at most CHUNK_ROWS plain tuples."""
+    if connection.dialect.name == "sqlite":
+        compiled = query.compile(dialect=connection.dialect)
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(str(compiled), params)
+            while rows := cursor.fetchmany(CHUNK_ROWS):
+                yield rows
+        finally:
+            cursor.close()
+        return
+    result = connection.execution_options(stream_results=True).execute(query)  # a server-side cursor
     while rows := result.fetchmany(CHUNK_ROWS):
-        for name, values in zip(columns, zip(*rows)):
-            parts[name].append(np.asarray(values, dtype=dtypes[name]))
-    return {name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtypes[name])
-            for name, chunks in parts.items()}
+        yield [tuple(row) for row in rows]
