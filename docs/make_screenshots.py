@@ -10,12 +10,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from app.appearance import apply_appearance
-from app.main_window import MainWindow
-from app.settings import AppSettings
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.appearance import apply_appearance  # noqa: E402
+from app.main_window import MainWindow  # noqa: E402
+from app.settings import AppSettings  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 
