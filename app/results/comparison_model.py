@@ -1,6 +1,6 @@
 """The comparison table as a Qt model: one row per model, a column per metric at the chosen K with
 mean ± std over seeds, the best mean of each column in bold, and a mark where the difference
-from the reference model is significant (Wilcoxon signed-rank test paired by event or by session,
+from the reference model is significant (Wilcoxon signed-rank test paired by event, session or user,
 p < 0.01)."""
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
 @dataclass(frozen=True, eq=False)
 class ResultsView:
     """The comparison at one K against one reference model with the Wilcoxon tests paired by
-    ``level`` (``"event"`` or ``"session"``), and the breakdowns at that K.
+    ``level`` (``"event"``, ``"session"`` or ``"user"``), and the breakdowns at that K.
 
     ``table``: the engine's comparison rows (model, metric, mean, std, n_seeds, p_value, mark,
     reference, level). ``breakdowns[kind]``: per model and group, ``<metric>_mean`` / ``_std`` from the

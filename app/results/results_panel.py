@@ -1,5 +1,5 @@
 """The Results panel of a dataset: the comparison table at a chosen K with significance marks
-against a chosen reference model (Wilcoxon tests paired by event or by session), the breakdown
+against a chosen reference model (Wilcoxon tests paired by event, session or user), the breakdown
 plots, the runs behind a selected cell or bar, and export of the table (CSV) and of the plots
 (PNG / SVG).
 
@@ -243,7 +243,7 @@ class ResultsPanel(QWidget):
         return self._snapshots.get(self._dataset_id) if self._dataset_id is not None else None
 
     def level(self) -> str:
-        """What the significance tests pair values by: ``"event"`` or ``"session"``."""
+        """What the significance tests pair values by: ``"event"``, ``"session"`` or ``"user"``."""
         return str(self.level_combo.currentData())
 
     def set_level(self, level: str) -> None:
