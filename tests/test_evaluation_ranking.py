@@ -72,6 +72,12 @@ def test_ranking_from_candidate_columns_equals_ranking_over_all_items(mode: str)
     mask = torch.zeros(30, dtype=torch.bool)
     mask[torch.randperm(30, generator=g)[:9]] = True
     targets[3] = int(torch.nonzero(mask)[0])  # a target among the candidates
-    columns = torch.cat([torch.nonzero(mask).squeeze(1), targets])
-    ranks = rank_among_columns(scores[:, columns], mask[targets], mode)
+    candidates = torch.nonzero(mask).squeeze(1)
+    columns = torch.cat([candidates, targets])
+    ranks = rank_among_columns(scores[:, columns], candidates, targets, mode)
     assert ranks.tolist() == rank_targets(scores, targets, mode, mask).tolist()
+    # the target's own candidate column scored a hair above (or below) its target column: ignored
+    nudged = scores[:, columns].clone()
+    position = int(torch.nonzero(candidates == targets[3])[0])
+    nudged[3, position] = torch.nextafter(nudged[3, 9 + 3], torch.tensor(math.inf))
+    assert rank_among_columns(nudged, candidates, targets, mode)[3] == ranks[3]

@@ -134,15 +134,19 @@ def test_demo_trains_and_compares_all_seven_models(capsys) -> None:
     assert "By user history length" in out and "By position in the session" in out
 
 
-def test_inspection_replays_the_stored_ranks(small_dataset) -> None:
+@pytest.mark.parametrize("candidates", [None, 20], ids=["all items", "20 candidates"])
+def test_inspection_replays_the_stored_ranks(small_dataset, candidates: int | None) -> None:
     from engine.runs.inspection import inspect_run_for_user, user_sessions
 
     workspace, dataset_id = small_dataset
     prepared = load_prepared(workspace, dataset_id)
+    settings = EvaluationSettings(n_candidates=candidates)
     for run_id in _trained(workspace, dataset_id, "hrnn-init", epochs=1) + _trained(workspace, dataset_id, "personal-pop"):
-        events = load_event_ranks(workspace, evaluate_run(workspace, run_id).id)
+        events = load_event_ranks(workspace, evaluate_run(workspace, run_id, settings).id)
+        if candidates:
+            assert events["rank"].max() <= candidates + 1
         for user in events["user"].unique()[:5]:
-            steps = inspect_run_for_user(workspace, run_id, int(user), k=5, prepared=prepared)
+            steps = inspect_run_for_user(workspace, run_id, int(user), k=5, prepared=prepared, settings=settings)
             stored = events[events["user"] == user]
             assert [s.target_rank for s in steps] == stored["rank"].tolist()
             assert [s.target_item for s in steps] == stored["item"].tolist()

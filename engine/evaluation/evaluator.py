@@ -118,9 +118,9 @@ def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarra
     expected = (len(slots), len(columns))
     if scores.shape != expected:
         raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {expected}")
-    in_candidates = torch.from_numpy(np.isin(targets, candidates)).to(scores.device)  # [b]
     n_nan = int(torch.isnan(scores[:, len(candidates):].diagonal()).sum())
-    return rank_among_columns(scores, in_candidates, tie_mode), n_nan
+    return rank_among_columns(scores, torch.from_numpy(candidates).to(scores.device),
+                              torch.from_numpy(targets).to(scores.device), tie_mode), n_nan
 
 
 def evaluate(

@@ -63,31 +63,36 @@ def _rank_rows(
 
 
 def rank_among_columns(
-    scores: torch.Tensor, target_is_candidate: torch.Tensor, tie_mode: TieMode = "standard",
+    scores: torch.Tensor, candidate_items: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = "standard",
 ) -> torch.Tensor:
     """float64 [b]: :func:`rank_targets` with candidates, from scores of the candidate items only.
 
-    ``scores`` [b, N + b]: columns 0..N-1 are the N candidate items, column N + i is row i's
-    target (which may also be among the candidates: ``target_is_candidate`` [b] bool). The same
-    ranks as :func:`rank_targets` over all items with those N items as ``candidates``."""
+    ``scores`` [b, N + b]: columns 0..N-1 score the N ``candidate_items`` [N], column N + i row
+    i's target ``targets[i]``. A target that is also a candidate competes once: its candidate
+    column is left out (the two columns of one item may differ in the last bit, computed at two
+    places of one matrix product). The same ranks as :func:`rank_targets` over all items with
+    those N items as ``candidates``."""
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
     n_rows = scores.shape[0]
     n_candidates = scores.shape[1] - n_rows
-    target_scores = scores[torch.arange(n_rows, device=scores.device), n_candidates + torch.arange(
-        n_rows, device=scores.device)]  # [b]
+    rows = torch.arange(n_rows, device=scores.device)
+    target_scores = scores[rows, n_candidates + rows]  # [b]
+    others = candidate_items.unsqueeze(0) != targets.unsqueeze(1)  # [b, N]: not the target itself
     among = scores[:, :n_candidates]  # [b, N]
-    higher = among > target_scores.unsqueeze(1)
-    tied = among == target_scores.unsqueeze(1) if tie_mode != "standard" else None
-    is_candidate = target_is_candidate.to(torch.int64)
-    return _ranks(higher, tied, target_scores, is_candidate, n_candidates + 1 - is_candidate, tie_mode)
+    higher = (among > target_scores.unsqueeze(1)) & others
+    tied = (among == target_scores.unsqueeze(1)) & others if tie_mode != "standard" else None
+    is_candidate = (~others).any(dim=1).to(torch.int64)  # [b]
+    return _ranks(higher, tied, target_scores, torch.zeros_like(is_candidate), n_candidates + 1 - is_candidate,
+                  tie_mode)
 
 
 def _ranks(higher: torch.Tensor, tied: torch.Tensor | None, target_scores: torch.Tensor,
-           target_is_candidate: torch.Tensor, n_competing: torch.Tensor, tie_mode: TieMode) -> torch.Tensor:
-    """1 + #higher + t * #tied others, or the number of competing items for a NaN target."""
+           tied_self: torch.Tensor, n_competing: torch.Tensor, tie_mode: TieMode) -> torch.Tensor:
+    """1 + #higher + t * (#tied - ``tied_self``: the target's own entry among ``tied``), or the
+    number of competing items for a NaN target."""
     rank = 1.0 + higher.sum(1, dtype=torch.int32).to(torch.float64)  # [b] (int32 sums are the fastest)
     if tied is not None:
-        tied_others = (tied.sum(1, dtype=torch.int32) - target_is_candidate).to(torch.float64)  # [b]
+        tied_others = (tied.sum(1, dtype=torch.int32) - tied_self).to(torch.float64)  # [b]
         rank = rank + (tied_others if tie_mode == "conservative" else 0.5 * tied_others)
     return torch.where(torch.isnan(target_scores), n_competing.to(torch.float64), rank)
