@@ -54,6 +54,10 @@ def test_training_evaluating_and_reporting_follow_the_datasets_setting(small_dat
     assert "ranked among the 5 most popular items and the target" in capsys.readouterr().out
     assert main(["evaluate", str(run_id), "--candidates", "all", *where]) == 0  # an explicit choice wins
     assert _evaluations(workspace, run_id) == [0, 5]
+    assert main(["candidates", str(dataset_id), "7", *where]) == 0
+    capsys.readouterr()
+    assert main(["report", str(dataset_id), *where]) == 2  # nothing evaluated that way: says what to do
+    assert "ranked among the 7 most popular items" in capsys.readouterr().err
     assert main(["candidates", str(dataset_id), "all", *where]) == 0
     capsys.readouterr()
     assert main(["report", str(dataset_id), *where]) == 0

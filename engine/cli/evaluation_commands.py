@@ -129,8 +129,11 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
                  run_ids: list[int] | None = None, csv: Path | None = None) -> None:
     results = collect_results(workspace, dataset_id, settings, run_ids)
     if results.runs.empty:
-        raise EmptyResultError("no evaluated runs for this dataset under these evaluation settings; train some with "
-                               "'python main.py train DATASET --model ...' (finished runs are evaluated with K 5 10 20)")
+        among = "all items" if settings.n_candidates is None else f"the {settings.n_candidates:,} most popular items"
+        raise EmptyResultError(f"no run of this dataset is evaluated with targets ranked among {among} (ties: "
+                               f"{settings.tie_mode}): evaluate finished runs with 'python main.py evaluate RUN... "
+                               "[--candidates N|all]', or train some with 'python main.py train DATASET --model ...' "
+                               "(finished runs are evaluated automatically, as 'candidates DATASET' says)")
     table = comparison(results, ks, reference, level)
     marked = f"* = differs from {table['reference'].iloc[0]} with p < 0.01 (Wilcoxon signed-rank, paired by {level})"
     print(format_comparison(table, ks))
