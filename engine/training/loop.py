@@ -95,9 +95,9 @@ def train(
     """Train ``config.model`` on ``data`` for ``config.epochs`` epochs.
 
     ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch; ``progress`` within
-    epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step, or every
-    block of CUDA-graph steps) or
-    :class:`TrainingDiverged`. Same seed and device give the same loss curve.
+    epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step, or
+    every block of steps replayed from a CUDA graph) or :class:`TrainingDiverged`. Same seed and
+    device give the same loss curve.
     """
     config.validate()
     _check_data(config, data)
