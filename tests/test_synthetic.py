@@ -195,3 +195,29 @@ def test_session_resumption_makes_consecutive_sessions_share_items() -> None:
     pd.testing.assert_frame_equal(plain, generate_log(dataclasses.replace(base, resume_probability=0.0)))
     resumed = generate_log(dataclasses.replace(base, resume_probability=0.5))
     assert consecutive_overlap(resumed) > consecutive_overlap(plain) + 0.1
+
+
+def test_revisits_can_be_limited_to_the_first_events_of_a_resumed_session() -> None:
+    """With revisit_events = 2 and every position re-visited, a resumed session copies exactly its
+    predecessor's first two items (where both are that long), and nothing later."""
+    import dataclasses
+
+    config = SyntheticConfig(n_users=200, n_items=900, n_topics=12, seed=5, resume_probability=1.0,
+                             revisit_probability=1.0, revisit_events=2, repeat_probability=0.0,
+                             near_threshold_gap_probability=0.0)
+    frame = generate_log(config)
+    new_session = frame.groupby("user_id")["timestamp"].diff().fillna(np.inf).to_numpy() > 1800
+    frame = frame.assign(session=np.cumsum(new_session))
+    sessions = [[list(items) for _, items in user.groupby("session", sort=True)["item_id"]]
+                for _, user in frame.groupby("user_id", sort=False)]
+    copied_first, copied_later, later = 0, 0, 0
+    for user_sessions in sessions:
+        for previous, session in zip(user_sessions, user_sessions[1:]):
+            shared = min(len(previous), len(session))
+            copied_first += sum(previous[i] == session[i] for i in range(min(2, shared)))
+            later += max(shared - 2, 0)
+            copied_later += sum(previous[i] == session[i] for i in range(2, shared))
+    assert copied_first > 0
+    assert copied_later < 0.2 * later  # only chance agreements (same topic) after the first two
+    with pytest.raises(InputError, match="revisit_events"):
+        dataclasses.replace(config, revisit_events=-1)

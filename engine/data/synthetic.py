@@ -85,6 +85,9 @@ class SyntheticConfig:
     (same intent and favourites; each of its first events re-visits, with
     ``revisit_probability``, the previous session's item at the same position). Off by default."""
     revisit_probability: float = 0.5
+    revisit_events: int = 0
+    """Re-visits of a resumed session happen in its first ``revisit_events`` events only (re-finding
+    at the start, then the session moves on); 0: at every position the previous session has."""
     chain_probability: float = 0.6
     """Per event after the first of a session: probability of following the item's successors."""
     successors_per_item: int = 4
@@ -120,6 +123,8 @@ class SyntheticConfig:
             value = getattr(self, field.name)
             if field.name.endswith("_probability") and not 0.0 <= value <= 1.0:
                 raise InputError(f"synthetic log: {field.name} must be in [0, 1], got {value}")
+        if self.revisit_events < 0:
+            raise InputError(f"synthetic log: revisit_events must be >= 0 (0: every position), got {self.revisit_events}")
         if self.repeat_probability + self.chain_probability > 1.0:
             raise InputError("synthetic log: repeat_probability + chain_probability must be <= 1")
         if self.mean_long_session_length <= 3.0 or self.mean_sessions_per_user < 1.0:
@@ -305,11 +310,14 @@ def _draw_resumptions(config: SyntheticConfig, rng: np.random.Generator, n_sessi
 def _revisit_previous_sessions(config: SyntheticConfig, rng: np.random.Generator, items: np.ndarray,
                                event_offset: np.ndarray, lengths: np.ndarray, depth: np.ndarray) -> None:
     """In resumed sessions (``depth`` >= 1: resumptions in a row), each position that the previous
-    session also has takes the previous session's item there with ``revisit_probability``.
-    Processed by depth, so that a session copies from an already final previous session."""
+    session also has (among the first ``revisit_events``, when set) takes the previous session's
+    item there with ``revisit_probability``. Processed by depth, so that a session copies from an
+    already final previous session."""
     for level in range(1, int(depth.max()) + 1):
         sessions = np.flatnonzero(depth == level)
         shared = np.minimum(lengths[sessions], lengths[sessions - 1])
+        if config.revisit_events:
+            shared = np.minimum(shared, config.revisit_events)
         position = np.arange(int(shared.sum())) - np.repeat(np.cumsum(shared) - shared, shared)
         target = np.repeat(event_offset[sessions], shared) + position
         source = np.repeat(event_offset[sessions - 1], shared) + position
