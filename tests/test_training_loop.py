@@ -153,3 +153,27 @@ def test_inputs_moved_in_chunks_give_the_same_losses(monkeypatch: pytest.MonkeyP
     whole = train(cfg, patterned_log()).epoch_losses
     monkeypatch.setattr(loop, "CHUNK_STEPS", 3)
     assert train(cfg, patterned_log()).epoch_losses == whole
+
+
+def test_cpu_training_uses_its_own_thread_count_and_restores_the_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.training import loop
+
+    seen: list[int] = []
+
+    def record_threads(epoch: int, loss: float, seconds: float) -> None:
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(small("rnn", epochs=1), patterned_log(), on_epoch=record_threads)
+        assert seen == [1] and torch.get_num_threads() == 2  # 1 while training (the default), then back
+        monkeypatch.setenv(loop.TRAINING_THREADS_VARIABLE, "2")
+        train(small("rnn", epochs=1), patterned_log(), on_epoch=record_threads)
+        assert seen[-1] == 2
+        monkeypatch.setenv(loop.TRAINING_THREADS_VARIABLE, "many")
+        with pytest.raises(ConfigError, match="HRNN_TRAINING_THREADS"):
+            train(small("rnn", epochs=1), patterned_log())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,9 +1,12 @@
 """``train``: fit RNN, RNN Concat, HRNN Init or HRNN All on a training log."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,6 +30,8 @@ FINITE_CHECK_STEPS = 32
 PROGRESS_SECONDS = 0.25
 #: Steps whose inputs are moved to the device at once (bounds memory on very large logs).
 CHUNK_STEPS = 4096
+#: Environment variable that sets the torch threads of CPU training (default 1).
+TRAINING_THREADS_VARIABLE = "HRNN_TRAINING_THREADS"
 
 EpochCallback = Callable[[int, float, float], None]
 
@@ -97,12 +102,49 @@ def train(
     ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch; ``progress`` within
     epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step, or
     every block of steps replayed from a CUDA graph) or :class:`TrainingDiverged`. Same seed and
-    device give the same loss curve.
+    device give the same loss curve. On a CPU it trains with :func:`cpu_training_threads` torch
+    threads (restored afterwards).
     """
     config.validate()
     _check_data(config, data)
-    cancel = cancel or CancelToken()
     device = resolve_device(config.device)
+    with _torch_threads(cpu_training_threads() if device.type == "cpu" else None):
+        return _fit(config, data, device, progress, cancel or CancelToken(), on_epoch)
+
+
+def cpu_training_threads() -> int:
+    """Torch threads for training on a CPU: ``$HRNN_TRAINING_THREADS``, else 1.
+
+    A step is 100-250 small tensor operations. Under OpenMP's passive waiting, which the app and
+    the CLI set so that a busy core cannot stall the spinning threads, each extra thread adds a
+    wake-up to every operation. Measured (BENCHMARKS.md): 2 threads train the small networks 3-5x
+    slower than 1, and the large ones no faster."""
+    value = os.environ.get(TRAINING_THREADS_VARIABLE, "1")
+    try:
+        threads = int(value)
+    except ValueError:
+        raise ConfigError(f"{TRAINING_THREADS_VARIABLE}={value!r} is not a number of threads") from None
+    if threads < 1:
+        raise ConfigError(f"{TRAINING_THREADS_VARIABLE}={value!r}: a number of threads is at least 1")
+    return threads
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads (None: leave the setting alone)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous)
+
+
+def _fit(config: TrainConfig, data: SessionLog, device: torch.device, progress: ProgressCallback,
+         cancel: CancelToken, on_epoch: EpochCallback | None) -> TrainResult:
+    """:func:`train` once the configuration, the data and the device are checked."""
     network = RecurrentNetwork(config.network_spec(data.n_items), seed=config.seed).to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
