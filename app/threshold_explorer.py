@@ -298,6 +298,14 @@ class ThresholdExplorer(QWidget):
             repeat_until_stable=self.repeat_until_stable.isChecked(),
         )
 
+    def _settings_or_message(self) -> PrepareSettings | None:
+        """:meth:`current_settings`, or None after showing why they are inconsistent."""
+        try:
+            return self.current_settings()
+        except WorkbenchError as exc:
+            self._show_message(str(exc))
+            return None
+
     def _move_line_to(self, seconds: float) -> None:
         self._updating_threshold = True
         self.threshold_line.setValue(math.log10(max(seconds, 1e-3)))
@@ -338,10 +346,8 @@ class ThresholdExplorer(QWidget):
     def _request_figures(self) -> None:
         if self._loaded is None:
             return
-        try:
-            settings = self.current_settings()
-        except WorkbenchError as exc:
-            self._show_message(str(exc))
+        settings = self._settings_or_message()
+        if settings is None:
             return
         if self._figures_job is not None:
             self._figures_job.cancel()
@@ -394,10 +400,8 @@ class ThresholdExplorer(QWidget):
     def prepare(self) -> None:
         if self._log_id is None or self._loaded is None:
             return
-        try:
-            settings = self.current_settings()
-        except WorkbenchError as exc:
-            self._show_message(str(exc))
+        settings = self._settings_or_message()
+        if settings is None:
             return
         arguments = (self._workspace_url, self._log_id, settings, self.dataset_name.text().strip() or None)
         self.prepare_button.setEnabled(False)

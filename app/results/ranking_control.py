@@ -5,16 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from engine.evaluation.popularity import candidates_label
+
 #: The choices offered (None: all items); a dataset's own value is added when it is another one.
 CANDIDATE_CHOICES: tuple[int | None, ...] = (None, 1_000, 10_000, 50_000, 100_000)
 TOOLTIP = ("Which items each target is ranked against: every training item, or the N most popular "
            "(and the target itself; the paper used 50,000 for its largest dataset). Catalogs of over "
            "200,000 items start at 50,000. Changing it keeps the evaluations already stored; runs without "
            "one under the new setting need evaluating.")
-
-
-def choice_text(n_candidates: int | None) -> str:
-    return "all items" if n_candidates is None else f"top {n_candidates:,}"
 
 
 class RankingControl(QWidget):
@@ -50,7 +48,7 @@ class RankingControl(QWidget):
             choices = sorted([c for c in choices if c is not None] + [current])
             choices.insert(0, None)
         for value in choices:
-            self.combo.addItem(choice_text(value), value)
+            self.combo.addItem(candidates_label(value), value)
         self.combo.setCurrentIndex(choices.index(current))
         self.combo.blockSignals(False)
 

@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from app.jobs import Job, JobManager
 from app.results.breakdown_plot import BreakdownPlot
 from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
-from app.results.ranking_control import RankingControl, choice_text
+from app.results.ranking_control import RankingControl
 from app.results.results_data import (BREAKDOWN_TITLES, DEFAULT_LEVEL, KS, LEVEL_TITLES, ResultsSnapshot,
                                       ResultsView, analyse, evaluate_runs, load_results, set_dataset_candidates)
 from app.results.selection_details import SelectionDetails
 from app.settings import AppSettings
+from engine.evaluation.popularity import candidates_label
 from engine.evaluation.significance import DEFAULT_ALPHA
 from engine.runs.report import BREAKDOWNS
 from engine.storage.workspace import workspace_url
@@ -314,7 +315,7 @@ class ResultsPanel(QWidget):
             self._set_controls_enabled(False)
             missing = len(snapshot.unevaluated_runs())
             self._say(NO_RUNS if not missing else
-                      f"{missing} finished run(s) have no evaluation among {choice_text(snapshot.settings.n_candidates)}"
+                      f"{missing} finished run(s) have no evaluation among {candidates_label(snapshot.settings.n_candidates)}"
                       f": click “Evaluate {missing} run{'s' if missing != 1 else ''}”.")
             return
         self._set_controls_enabled(True)

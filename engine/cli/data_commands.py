@@ -12,7 +12,8 @@ from engine.data.item_names import attach_item_names
 from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
 from engine.data.preparation import PrepareSettings
 from engine.errors import InputError
-from engine.evaluation.popularity import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
+from engine.evaluation.popularity import (LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS, candidates_label,
+                                         candidates_phrase)
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 
@@ -150,15 +151,11 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"no datasets in {workspace.display_name}; import one with: python main.py import FILE")
         return 0
     rows = [(s.id, s.name, s.statistics["users"], s.statistics["items"], s.statistics["sessions"],
-             s.statistics["events"], candidates_text(s.evaluation_candidates), s.created_at.strftime("%Y-%m-%d %H:%M"),
+             s.statistics["events"], candidates_label(s.evaluation_candidates), s.created_at.strftime("%Y-%m-%d %H:%M"),
              s.source_path) for s in summaries]
     print(render_table(("id", "name", "users", "items", "sessions", "events", "ranked among", "created", "source"),
                        rows))
     return 0
-
-
-def candidates_text(n_candidates: int | None) -> str:
-    return "all items" if n_candidates is None else f"top {n_candidates:,}"
 
 
 def run_candidates(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -168,8 +165,7 @@ def run_candidates(args: argparse.Namespace, workspace: Workspace) -> int:
     if args.value is not None:
         catalog.set_evaluation_candidates(workspace, dataset_id, args.value or None)
     current = catalog.evaluation_candidates(workspace, dataset_id)
-    among = "all items" if current is None else f"the {current:,} most popular items and the target"
-    print(f"{name}: evaluations rank each target among {among}")
+    print(f"{name}: evaluations rank each target among {candidates_phrase(current)}")
     return 0
 
 

@@ -16,6 +16,7 @@ from engine.cli.formatting import render_statistics, render_table
 from engine.errors import EmptyResultError
 from engine.evaluation.comparison import LEVELS
 from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.popularity import candidates_phrase
 from engine.evaluation.metrics import metric_names
 from engine.runs import records
 from engine.runs.evaluate_run import dataset_settings, evaluate_run
@@ -129,8 +130,8 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
                  run_ids: list[int] | None = None, csv: Path | None = None) -> None:
     results = collect_results(workspace, dataset_id, settings, run_ids)
     if results.runs.empty:
-        among = "all items" if settings.n_candidates is None else f"the {settings.n_candidates:,} most popular items"
-        raise EmptyResultError(f"no run of this dataset is evaluated with targets ranked among {among} (ties: "
+        raise EmptyResultError(f"no run of this dataset is evaluated with targets ranked among "
+                               f"{candidates_phrase(settings.n_candidates)} (ties: "
                                f"{settings.tie_mode}): evaluate finished runs with 'python main.py evaluate RUN... "
                                "[--candidates N|all]', or train some with 'python main.py train DATASET --model ...' "
                                "(finished runs are evaluated automatically, as 'candidates DATASET' says)")
@@ -138,9 +139,7 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
     marked = f"* = differs from {table['reference'].iloc[0]} with p < 0.01 (Wilcoxon signed-rank, paired by {level})"
     print(format_comparison(table, ks))
     print(marked)
-    among = ("all items" if settings.n_candidates is None
-             else f"the {settings.n_candidates:,} most popular items and the target")
-    print(f"targets ranked among {among}")
+    print(f"targets ranked among {candidates_phrase(settings.n_candidates)}")
     if csv is not None:
         table.to_csv(csv, index=False)
         print(f"wrote {csv}")

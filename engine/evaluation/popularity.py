@@ -32,3 +32,13 @@ def default_candidates(n_items: int) -> int | None:
     """The evaluation default of a new dataset of ``n_items`` items: rank among the
     :data:`LARGE_CATALOG_CANDIDATES` most popular items for a large catalog, else all (None)."""
     return LARGE_CATALOG_CANDIDATES if n_items > LARGE_CATALOG_ITEMS else None
+
+
+def candidates_label(n_candidates: int | None) -> str:
+    """Short: "all items" or "top 50,000"."""
+    return "all items" if n_candidates is None else f"top {n_candidates:,}"
+
+
+def candidates_phrase(n_candidates: int | None) -> str:
+    """What a target is ranked among: "all items" or "the 50,000 most popular items and the target"."""
+    return "all items" if n_candidates is None else f"the {n_candidates:,} most popular items and the target"

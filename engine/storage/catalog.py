@@ -132,10 +132,7 @@ def list_datasets(workspace: Workspace) -> list[DatasetSummary]:
 def evaluation_candidates(workspace: Workspace, dataset_id: int) -> int | None:
     """The dataset's evaluation default: rank among its N most popular items (None: all items)."""
     with workspace.session() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
-        return dataset.evaluation_candidates
+        return find_dataset(session, dataset_id).evaluation_candidates
 
 
 def set_evaluation_candidates(workspace: Workspace, dataset_id: int, n_candidates: int | None) -> None:
@@ -144,10 +141,7 @@ def set_evaluation_candidates(workspace: Workspace, dataset_id: int, n_candidate
     if n_candidates is not None and n_candidates < 1:
         raise InputError(f"the number of candidates must be at least 1, not {n_candidates}")
     with workspace.session() as session:
-        dataset = session.get(Dataset, dataset_id)
-        if dataset is None:
-            raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
-        dataset.evaluation_candidates = n_candidates
+        find_dataset(session, dataset_id).evaluation_candidates = n_candidates
 
 
 def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:
