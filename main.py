@@ -10,12 +10,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def run() -> int:
+    from engine.cli.main import main
+
     if len(sys.argv) > 1:
-        from engine.cli.main import main
-
         return main(sys.argv[1:])
-    from app.launch import launch
+    from app.launch import has_display, launch
 
+    if not has_display():
+        print("No display found (DISPLAY / WAYLAND_DISPLAY unset): running the headless demo instead. "
+              "Set QT_QPA_PLATFORM=offscreen to start the window anyway; `python main.py --help` lists the "
+              "headless commands.")
+        return main(["demo"])
     return launch()
 
 

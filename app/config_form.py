@@ -1,95 +1,77 @@
-"""A form generated from a configuration dataclass: Literal fields become combo boxes, bool
-check boxes, int spin boxes and float double spin boxes; the field's source comment is its tooltip."""
+"""A form generated from a configuration dataclass's declared settings (see
+:mod:`engine.registry.settings`): choices become combo boxes, booleans check boxes, integers spin
+boxes and numbers double spin boxes, within the setting's valid range; the label is the setting's
+label and the tooltip its help."""
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
-import typing
-from typing import Any, Literal
+from typing import Any
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QWidget
 
-_FIELD_COMMENT = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")
+from engine.registry.settings import SettingInfo, settings_of
+
 INT_MAX = 1_000_000_000
-
-
-def field_comments(config_type: type) -> dict[str, str]:
-    """The trailing ``# comment`` of each field in the dataclass's source (empty when unavailable)."""
-    try:
-        source = inspect.getsource(config_type)
-    except (OSError, TypeError):
-        return {}
-    return {match.group(1): match.group(2).strip() for match in map(_FIELD_COMMENT.match, source.splitlines()) if match}
-
-
-#: Words shown in capitals in field labels.
-ACRONYMS = {"cuda": "CUDA", "bpr": "BPR", "knn": "KNN", "gpu": "GPU"}
-
-
-def field_label(name: str) -> str:
-    """``bpr_max_reg`` -> "BPR max reg", ``n_extra_negatives`` -> "N extra negatives"."""
-    words = name.split("_")
-    words[0] = words[0].capitalize()
-    return " ".join(ACRONYMS.get(word.lower(), word) for word in words)
+FLOAT_MAX = 1e6
 
 
 class ConfigForm(QWidget):
-    """Editors for the fields of ``config_type`` (except ``exclude``), laid out in ``columns`` columns."""
+    """Editors for the declared settings of ``config_type`` (except hidden ones and ``exclude``),
+    laid out in ``columns`` columns."""
 
     changed = Signal()
 
     def __init__(self, config_type: type, exclude: set[str] | frozenset[str] = frozenset(), columns: int = 2,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        hints = typing.get_type_hints(config_type)
-        comments = field_comments(config_type)
         self.editors: dict[str, QWidget] = {}
+        self.labels: dict[str, str] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
-        fields = [f for f in dataclasses.fields(config_type) if f.name not in exclude]
-        rows = (len(fields) + columns - 1) // columns
-        for index, field in enumerate(fields):
-            editor = self._editor(hints[field.name])
-            editor.setObjectName(f"field_{field.name}")
-            if field.name in comments:
-                editor.setToolTip(comments[field.name])
-            label = QLabel(field_label(field.name))
+        shown = [info for info in settings_of(config_type) if not info.hidden and info.name not in exclude]
+        rows = max(1, (len(shown) + columns - 1) // columns)
+        for index, info in enumerate(shown):
+            editor = self._editor(info)
+            editor.setObjectName(f"field_{info.name}")
+            editor.setToolTip(f"{info.help} ({info.range_text()})")
+            label = QLabel(info.label)
             label.setToolTip(editor.toolTip())
             column, row = divmod(index, rows)
             grid.addWidget(label, row, 2 * column)
             grid.addWidget(editor, row, 2 * column + 1)
-            self.editors[field.name] = editor
-            if field.default is not dataclasses.MISSING:
-                self._set(editor, field.default)
+            self.editors[info.name] = editor
+            self.labels[info.name] = info.label
+            self._set(editor, info.default)
         for column in range(columns):
             grid.setColumnStretch(2 * column + 1, 1)
 
-    def _editor(self, hint: Any) -> QWidget:
-        if typing.get_origin(hint) is Literal:
+    def _editor(self, info: SettingInfo) -> QWidget:
+        allowed = info.allowed()
+        if allowed is not None:
             combo = QComboBox()
-            combo.addItems([str(choice) for choice in typing.get_args(hint)])
+            combo.addItems([str(choice) for choice in allowed])
             combo.currentIndexChanged.connect(self._emit_changed)
             return combo
-        if hint is bool:
+        if info.kind is bool:
             check = QCheckBox()
             check.toggled.connect(self._emit_changed)
             return check
-        if hint is int:
+        if info.kind is int:
             spin = QSpinBox()
-            spin.setRange(0, INT_MAX)
+            spin.setRange(int(info.low) if info.low is not None else 0,
+                          int(min(info.high, INT_MAX)) if info.high is not None else INT_MAX)
             spin.valueChanged.connect(self._emit_changed)
             return spin
-        if hint is float:
+        if info.kind is float:
             double = QDoubleSpinBox()
             double.setDecimals(4)
-            double.setRange(0.0, 1e6)
+            double.setRange(float(info.low) if info.low is not None else 0.0,
+                            float(min(info.high, FLOAT_MAX)) if info.high is not None else FLOAT_MAX)
             double.setSingleStep(0.01)
             double.valueChanged.connect(self._emit_changed)
             return double
-        raise TypeError(f"no form editor for a field of type {hint!r}")
+        raise TypeError(f"no form editor for the setting {info.name!r} of kind {info.kind!r}")
 
     @Slot()
     def _emit_changed(self) -> None:
@@ -110,7 +92,7 @@ class ConfigForm(QWidget):
             return editor.currentText()
         if isinstance(editor, QCheckBox):
             return editor.isChecked()
-        return editor.value()  # type: ignore[attr-defined]
+        return editor.value()
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show ``values`` (keys that are not fields of the form are ignored), emitting ``changed`` once."""

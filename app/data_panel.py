@@ -7,30 +7,13 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from app.duration_axis import format_duration
 from app.jobs import JobManager
 from app.statistics_table import StatisticsTable
 from app.threshold_explorer import ThresholdExplorer
-from engine.data.preparation import PrepareSettings
-from engine.storage.catalog import find_dataset, log_name
-from engine.storage.schema import ImportedLog
-from engine.storage.workspace import Workspace
+from engine.workbench.datasets import dataset_details
+from engine.workbench.workspaces import Workspace
 
 log = logging.getLogger(__name__)
-
-
-def describe_settings(settings: PrepareSettings) -> str:
-    sessions = "the log's sessions" if settings.use_given_sessions else \
-        f"idle gap > {format_duration(settings.session_threshold_s)}"
-    parts = [f"sessions: {sessions}", f"items ≥ {settings.min_item_support} events",
-             f"sessions ≥ {settings.min_session_length} events", f"users ≥ {settings.min_user_sessions} sessions"]
-    if settings.max_user_sessions is not None:
-        parts.append(f"users ≤ {settings.max_user_sessions} sessions")
-    if settings.drop_event_types:
-        parts.append(f"dropped types: {', '.join(settings.drop_event_types)}")
-    if not settings.drop_repeats:
-        parts.append("repeats kept")
-    return "; ".join(parts)
 
 
 class DataPanel(QWidget):
@@ -77,15 +60,9 @@ class DataPanel(QWidget):
         """Show dataset ``dataset_id``'s statistics and explore its log from its settings."""
         if self._workspace is None:
             return
-        with self._workspace.session() as session:
-            dataset = find_dataset(session, dataset_id)
-            name, log_id, statistics = dataset.name, dataset.log_id, dict(dataset.statistics)
-            settings = PrepareSettings.from_json(dataset.settings)
-            source_name = log_name(session, log_id)
-            imported = session.get(ImportedLog, log_id)
-            source = imported.source_path if imported is not None else source_name
+        details = dataset_details(self._workspace, dataset_id)
         self.dataset_id = dataset_id
-        self._name.setText(name)
-        self._details.setText(f"From {source}\n{describe_settings(settings)}")
-        self.statistics.show_statistics(statistics)
-        self.explorer.show_log(log_id, source_name, settings)
+        self._name.setText(details.name)
+        self._details.setText(f"From {details.source_path}\n{details.settings.describe()}")
+        self.statistics.show_statistics(details.statistics)
+        self.explorer.show_log(details.log_id, details.log_name, details.settings)

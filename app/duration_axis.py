@@ -26,8 +26,8 @@ def format_duration(seconds: float) -> str:
 class DurationAxis(pg.AxisItem):
     """Bottom axis whose values are log10(seconds), labelled at round durations."""
 
-    def tickValues(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803 (pyqtgraph API)
+    def tickValues(self, minVal: float, maxVal: float, size: float):
         return [(1.0, [value for value in _TICKS if minVal <= value <= maxVal])]
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+    def tickStrings(self, values, scale, spacing):
         return [_TICKS.get(round(value, 6), format_duration(10 ** value)) for value in values]

@@ -6,13 +6,25 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.data.column_mapping import PRESETS, ColumnMapping
-from engine.data.importing import ImportRequest, LogPreview, preview_log
 from engine.errors import WorkbenchError
+from engine.workbench.importing import FORMAT_PRESETS, ColumnMapping, ImportRequest, LogPreview, preview_log
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +59,7 @@ class ImportDialog(QDialog):
         self.resize(860, 560)
         self.preset_combo = QComboBox()
         self.preset_combo.addItem(AUTO_PRESET, None)
-        for name, preset in PRESETS.items():
+        for name, preset in FORMAT_PRESETS.items():
             self.preset_combo.addItem(name, name)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
                                           Qt.ItemDataRole.ToolTipRole)
@@ -119,7 +131,7 @@ class ImportDialog(QDialog):
         self._fill_mapping(columns, preview.mapping)
 
     def _fill_mapping(self, columns: list[str], mapping: ColumnMapping | None) -> None:
-        for role, _label, optional in ROLES:
+        for role, _label, _optional in ROLES:
             combo = self.role_combos[role]
             combo.blockSignals(True)
             combo.clear()

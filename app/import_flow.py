@@ -8,11 +8,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from app.background_work import import_file
 from app.import_dialog import ImportDialog
 from app.jobs import Job, JobManager
-from engine.data.importing import ImportOutcome, ImportRequest, LogPreview, preview_log
 from engine.progress import CancelToken, ProgressCallback
+from engine.workbench.importing import ImportOutcome, ImportRequest, LogPreview, import_file, preview_log
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from app.process_runner import run_in_child
-from engine.errors import Cancelled, WorkbenchError
+from engine.errors import Cancelled, WorkbenchError, WorkspaceError
 from engine.progress import CancelToken, ProgressCallback
+from engine.workbench.workspaces import database_problem, is_database_error
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ class _JobRunnable(QRunnable):
             self._job._ended.emit("cancelled", None)
         except WorkbenchError as exc:
             self._job._ended.emit("failed", exc)
-        except Exception as exc:  # noqa: BLE001 - every error goes back to the GUI as data
+        except Exception as exc:
+            if is_database_error(exc):  # damaged, read-only, locked: one line, no SQL
+                log.warning("background job '%s': %s", self._job.title, exc)
+                self._job._ended.emit("failed", WorkspaceError(database_problem(exc)))
+                return
             log.exception("unexpected error in background job '%s'", self._job.title)
             self._job._ended.emit("failed", exc)
         else:

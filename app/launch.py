@@ -1,5 +1,4 @@
-"""Starting the desktop app (``python main.py`` without arguments), or, without a display, the
-headless demo."""
+"""Starting the desktop app (``python main.py`` without arguments, where there is a display)."""
 from __future__ import annotations
 
 import logging
@@ -16,20 +15,8 @@ def has_display() -> bool:
     return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
-def run_headless_demo() -> int:
-    """The headless demo: all seven models on the synthetic demo log, then the comparison."""
-    from engine.cli.main import main
-
-    return main(["demo"])
-
-
 def launch() -> int:
     """Open the main window on the last (or the per-user default) workspace; returns the exit code."""
-    if not has_display():
-        print("No display found (DISPLAY / WAYLAND_DISPLAY unset): running the headless demo instead. "
-              "Set QT_QPA_PLATFORM=offscreen to start the window anyway; `python main.py --help` lists the "
-              "headless commands.")
-        return run_headless_demo()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter; ours says what matters
     from PySide6.QtWidgets import QApplication
@@ -38,7 +25,7 @@ def launch() -> int:
     from app.main_window import MainWindow
     from app.settings import APPLICATION, ORGANIZATION, AppSettings
     from engine.errors import WorkbenchError
-    from engine.storage.workspace import default_workspace_path
+    from engine.workbench.workspaces import default_workspace_path
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setOrganizationName(ORGANIZATION)

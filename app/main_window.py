@@ -10,21 +10,22 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from app.background_work import create_demo_dataset
 from app.data_panel import DataPanel
 from app.import_flow import FILE_FILTER, ImportFlow
+from app.inspection.inspection_panel import InspectionPanel
 from app.jobs import JobManager, JobStatusWidget
 from app.log_panel import LogPanel
-from app.inspection.inspection_panel import InspectionPanel
 from app.results.results_panel import ResultsPanel
 from app.run_process import RunProcessQueue
 from app.settings import AppSettings
 from app.training_panel import TrainingPanel
 from app.workspace_browser import WorkspaceBrowser
-from engine.data.importing import ImportOutcome
 from engine.errors import WorkbenchError
-from engine.storage.catalog import list_datasets
-from engine.storage.workspace import Workspace
+from engine.workbench import workspaces
+from engine.workbench.datasets import list_datasets
+from engine.workbench.demo import create_demo_dataset
+from engine.workbench.importing import ImportOutcome
+from engine.workbench.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("HRNN Workbench")
         self.setAcceptDrops(True)
         self.jobs = JobManager(parent=self)
-        self.workspace = Workspace(workspace_location)
+        self.workspace = workspaces.open_workspace(workspace_location)
         self.queue = RunProcessQueue(self.workspace, run_command, self)
         self.import_flow = ImportFlow(self.jobs, self)
         self.import_flow.imported.connect(self._on_imported)
@@ -59,7 +60,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for name, panel in zip(PANELS, (self.data_panel, self.training_panel, self.results_panel,
-                                        self.inspection_panel)):
+                                        self.inspection_panel), strict=True):
             self.tabs.addTab(panel, name)
         self.setCentralWidget(self.tabs)
         self.log_panel = LogPanel()
@@ -158,7 +159,7 @@ class MainWindow(QMainWindow):
     def open_workspace(self, location: str | Path, create_demo: bool = False) -> bool:
         """Switch to the workspace at ``location`` (stopping background work); False if it cannot be opened."""
         try:
-            workspace = Workspace(location)
+            workspace = workspaces.open_workspace(location)
         except WorkbenchError as exc:
             QMessageBox.critical(self, "Cannot open the workspace", str(exc))
             return False
@@ -236,16 +237,16 @@ class MainWindow(QMainWindow):
             self.settings.set_value("import/folder", str(Path(paths[0]).parent))
             self.import_flow.import_paths([Path(p) for p in paths])
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 (Qt API)
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         if not paths:
             event.ignore()
@@ -279,7 +280,7 @@ class MainWindow(QMainWindow):
         self.settings.set_value("inspection/k", self.inspection_panel.k_combo.currentIndex())
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed:
             event.accept()
             return

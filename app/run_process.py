@@ -3,7 +3,6 @@ one process per run, one run at a time: crash isolation, clean cancel (SIGTERM),
 with the GUI. The child's JSON lines on stdout become Qt signals."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -14,8 +13,19 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
 
 from engine.errors import WorkbenchError
-from engine.runs.records import cancel_run, fail_run, get_run
-from engine.storage.workspace import Workspace
+from engine.workbench.run_messages import (
+    ProtocolError,
+    RunEpoch,
+    RunEvaluated,
+    RunEvaluationFailed,
+    RunFinished,
+    RunMessage,
+    RunProgress,
+    RunStarted,
+    decode,
+)
+from engine.workbench.training import record_run_end
+from engine.workbench.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 child_log = logging.getLogger(f"{__name__}.child")
@@ -139,39 +149,33 @@ class RunProcessQueue(QObject):
         if not line:
             return
         try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            child_log.info("%s", line)
-            return
-        if not isinstance(message, dict) or "event" not in message:
-            child_log.info("%s", line)
-            return
-        try:
-            self._dispatch(message)
-        except (KeyError, TypeError, ValueError) as exc:
+            message = decode(line)
+        except ProtocolError as exc:
             log.warning("unreadable message from the training process (%s): %s", exc, line)
+            return
+        if message is None:
+            child_log.info("%s", line)
+            return
+        self._dispatch(message)
 
-    def _dispatch(self, message: dict) -> None:
-        run_id = int(message.get("run", self.current_run or -1))
-        event = message["event"]
-        if event == "started":
-            self.run_started.emit(run_id, str(message.get("device") or ""))
-        elif event == "progress":
-            eta = message.get("eta_s")
-            self.run_progress.emit(run_id, float(message.get("fraction", 0.0)), str(message.get("message", "")),
-                                   float(eta) if eta is not None else -1.0)
-        elif event == "epoch":
-            loss = message.get("loss")
-            self.run_epoch.emit(run_id, int(message["epoch"]), float(loss) if loss is not None else math.nan,
-                                float(message.get("seconds") or 0.0))
-        elif event == "finished":
+    def _dispatch(self, message: RunMessage) -> None:
+        run_id = message.run
+        if isinstance(message, RunStarted):
+            self.run_started.emit(run_id, message.device)
+        elif isinstance(message, RunProgress):
+            self.run_progress.emit(run_id, message.fraction, message.message,
+                                   message.eta_s if message.eta_s is not None else -1.0)
+        elif isinstance(message, RunEpoch):
+            self.run_epoch.emit(run_id, message.epoch, message.loss if message.loss is not None else math.nan,
+                                message.seconds)
+        elif isinstance(message, RunFinished):
             if run_id == self.current_run:
                 self._reported_finish = True
-            self.run_finished.emit(run_id, str(message.get("status", "finished")), str(message.get("error") or ""))
-        elif event == "evaluated":
-            log.info("run %d evaluated: %s", run_id, message.get("metrics"))
-        elif event == "evaluation_failed":
-            log.warning("run %d could not be evaluated: %s", run_id, message.get("error"))
+            self.run_finished.emit(run_id, message.status, message.error or "")
+        elif isinstance(message, RunEvaluated):
+            log.info("run %d evaluated: %s", run_id, message.metrics)
+        elif isinstance(message, RunEvaluationFailed):
+            log.warning("run %d could not be evaluated: %s", run_id, message.error)
 
     @Slot()
     def _read_stderr(self) -> None:
@@ -213,12 +217,7 @@ class RunProcessQueue(QObject):
     def _mark(self, run_id: int, status: str, error: str) -> None:
         """Record a final status for a run the child could not record (it never started or died)."""
         try:
-            if get_run(self._workspace, run_id).status not in ("queued", "running"):
-                return
-            if status == "cancelled":
-                cancel_run(self._workspace, run_id)
-            else:
-                fail_run(self._workspace, run_id, error)
+            record_run_end(self._workspace, run_id, status, error)
         except WorkbenchError as exc:
             log.warning("cannot record the end of run %d: %s", run_id, exc)
 

@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import logging
 import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.duration_axis import DurationAxis, format_duration
 from app.jobs import Job, JobManager
-from app.background_work import LoadedLog, load_log, prepare_log
-from app.session_figures import SessionFigures, session_figures
-from engine.data.importing import ImportOutcome
-from engine.data.preparation import PrepareSettings
 from engine.errors import WorkbenchError
 from engine.progress import CancelToken, ProgressCallback
+from engine.workbench.exploration import LoadedLog, SessionFigures, load_log, prepare_log, session_figures
+from engine.workbench.importing import ImportOutcome, PrepareSettings
 
 log = logging.getLogger(__name__)
 

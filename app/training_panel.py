@@ -11,29 +11,41 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.config_form import ConfigForm
 from app.run_process import RunProcessQueue
 from app.settings import AppSettings
-from app.workspace_browser import STATUS_COLOURS, run_label
+from app.workspace_browser import STATUS_COLOURS
 from engine.errors import InputError, WorkbenchError
-from engine.runs.models import BASELINE_MODELS, MODEL_LABELS, MODELS, NEURAL_MODELS, BaselineConfig
-from engine.runs.planning import plan_runs
-from engine.runs.records import RunSummary, list_runs, metric_series
-from engine.storage.catalog import DatasetSummary
-from engine.storage.workspace import Workspace
-from engine.training.config import TrainConfig
-from engine.training.presets import PRESETS as NEURAL_PRESETS
+from engine.workbench.datasets import DatasetSummary
+from engine.workbench.training import MODELS, RunSummary, list_runs, model_entry, plan_runs, run_curves, run_label
+from engine.workbench.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 
 PRESET_CHOICES = (("Paper small", "small"), ("Paper large", "large"), ("Custom", "custom"))
 PROGRESS_REFRESH_MS = 100
 MAX_SEEDS = 100
-LOSS_KEY = "train_loss"
 MAX_LABELLED_EPOCHS = 20  # up to this many epochs, every epoch gets a tick
 
 
@@ -101,9 +113,10 @@ class TrainingPanel(QWidget):
         self.dataset_combo = QComboBox()
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
         self.model_list = QListWidget()
-        for model in MODELS:
-            item = QListWidgetItem(MODEL_LABELS[model])
-            item.setData(Qt.ItemDataRole.UserRole, model)
+        for entry in MODELS:
+            item = QListWidgetItem(entry.label)
+            item.setData(Qt.ItemDataRole.UserRole, entry.name)
+            item.setToolTip(entry.description)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.model_list.addItem(item)
@@ -121,9 +134,9 @@ class TrainingPanel(QWidget):
         if cuda_available():
             self.device_combo.addItem("GPU (CUDA)", "cuda")
             self.device_combo.setCurrentIndex(1)
-        self.neural_form = ConfigForm(TrainConfig, exclude={"model", "seed", "device"})
+        self.neural_form = ConfigForm(model_entry("hrnn-init").config_type)
         self.neural_form.changed.connect(self._validate)
-        self.baseline_form = ConfigForm(BaselineConfig, exclude={"model", "seed"}, columns=1)
+        self.baseline_form = ConfigForm(model_entry("item-knn").config_type, columns=1)
         self.baseline_form.changed.connect(self._validate)
         self.form_caption = QLabel("")
         self.form_caption.setObjectName("mutedLabel")
@@ -266,7 +279,7 @@ class TrainingPanel(QWidget):
         self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(preset), 0))
 
     def _form_model(self) -> str:
-        neural = [m for m in self.checked_models() if m in NEURAL_MODELS]
+        neural = [m for m in self.checked_models() if model_entry(m).neural]
         return neural[0] if neural else "hrnn-init"
 
     @Slot()
@@ -285,9 +298,9 @@ class TrainingPanel(QWidget):
 
     def _show_preset_values(self) -> None:
         model = self._form_model()
-        config = NEURAL_PRESETS[f"{model}-{self.preset()}"]
+        config = model_entry(model).presets[self.preset()]
         self.neural_form.set_values(dataclasses.asdict(config))
-        self.form_caption.setText(f"Showing the paper's {self.preset()} preset of {MODEL_LABELS[model]}; each "
+        self.form_caption.setText(f"Showing the paper's {self.preset()} preset of {model_entry(model).label}; each "
                                   "chosen model uses its own. Choose Custom to edit.")
 
     def _neural_overrides(self) -> dict[str, Any]:
@@ -307,9 +320,10 @@ class TrainingPanel(QWidget):
         try:
             parse_seeds(self.seeds_edit.text())
             if self.preset() == "custom":
-                for model in [m for m in self.checked_models() if m in NEURAL_MODELS] or ["hrnn-init"]:
-                    TrainConfig(**{**self.neural_form.values(), "model": model}).validate()
-            BaselineConfig(model="item-knn", **self.baseline_form.values()).validate()
+                for model in [m for m in self.checked_models() if model_entry(m).neural] or ["hrnn-init"]:
+                    entry = model_entry(model)
+                    entry.config_type(**{**self.neural_form.values(), "model": model}).validate()
+            model_entry("item-knn").config_type(**self.baseline_form.values()).validate()
         except WorkbenchError as exc:
             return str(exc)
         return None
@@ -325,7 +339,7 @@ class TrainingPanel(QWidget):
         run_ids: list[int] = []
         try:
             for model in self.checked_models():
-                if model in BASELINE_MODELS:
+                if not model_entry(model).neural:
                     overrides = self.baseline_form.values() if model == "item-knn" else {}
                     run_ids += plan_runs(self._workspace, self.dataset_id(), model, seeds, None, overrides, device)
                 else:
@@ -431,7 +445,7 @@ class TrainingPanel(QWidget):
         if selected is not None and selected in self._runs:
             self._show_error(self._runs[selected])
         elif runs:  # nothing chosen yet: show the newest loss curve rather than an empty plot
-            self.show_run(next((r.id for r in reversed(runs) if r.model in NEURAL_MODELS), runs[-1].id))
+            self.show_run(next((r.id for r in reversed(runs) if model_entry(r.model).neural), runs[-1].id))
 
     @Slot()
     def _on_run_row_selected(self) -> None:
@@ -450,8 +464,8 @@ class TrainingPanel(QWidget):
         if run_id in self._live and self._live[run_id][0]:
             epochs, losses = self._live[run_id]
         else:
-            steps, values = metric_series(self._workspace, run_id, LOSS_KEY)
-            epochs, losses = steps.tolist(), values.tolist()
+            curves = run_curves(self._workspace, run_id)
+            epochs, losses = curves.epochs.tolist(), curves.losses.tolist()
         self._plot_losses(epochs, losses)
         run = self._runs.get(run_id)
         self.plot_title.setText(f"Loss curve of {run_label(run)}" if run else f"Loss curve of run #{run_id}")

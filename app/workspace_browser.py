@@ -7,10 +7,9 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from engine.runs.models import MODEL_LABELS
-from engine.runs.records import RunSummary, list_runs
-from engine.storage.catalog import list_datasets
-from engine.storage.workspace import Workspace
+from engine.workbench.datasets import list_datasets
+from engine.workbench.training import RunSummary, list_runs, run_label
+from engine.workbench.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +17,6 @@ STATUS_COLOURS = {"queued": "#6b7280", "running": "#1d4ed8", "finished": "#15803
                   "cancelled": "#a15c00"}
 KIND_ROLE = Qt.ItemDataRole.UserRole
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def run_label(run: RunSummary) -> str:
-    preset = f" {run.preset}" if run.preset and run.preset != "default" else ""
-    return f"#{run.id} {MODEL_LABELS.get(run.model, run.model)}{preset}, seed {run.seed}"
 
 
 class WorkspaceBrowser(QTreeWidget):

@@ -23,13 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from engine.baselines import fit_baseline  # noqa: E402
-from engine.baselines.pop import PopScorer  # noqa: E402
-from engine.data.session_log import SessionLog  # noqa: E402
-from engine.evaluation.evaluator import EvaluationSettings, evaluate  # noqa: E402
-from engine.models.network import RecurrentNetwork  # noqa: E402
-from engine.models.stream_scorers import RecurrentStreamScorer  # noqa: E402
-from engine.training.presets import PRESETS  # noqa: E402
+from engine.baselines import BASELINES
+from engine.baselines.pop import PopScorer
+from engine.data.session_log import SessionLog
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
+from engine.models.network import RecurrentNetwork
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.training.presets import NETWORK_PRESETS, preset
 
 
 def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
@@ -54,11 +54,17 @@ def random_split(scale: float, seed: int) -> tuple[SessionLog, SessionLog]:
     return train, test.select_sessions(test.session_length >= 2)
 
 
-def neural_scorer(preset: str, n_items: int, device: str) -> RecurrentStreamScorer:
+def neural_scorer(preset_name: str, n_items: int, device: str) -> RecurrentStreamScorer:
     """An untrained network of a preset as a scorer (evaluation speed does not depend on weights)."""
-    config = PRESETS[preset]
+    config = preset(preset_name)
     network = RecurrentNetwork(config.network_spec(n_items), seed=0).to(device)
     return RecurrentStreamScorer(network, config.model)
+
+
+def fit_baseline(name: str, train: SessionLog, device: str):
+    """A baseline of the model registry fitted with its default settings."""
+    entry = next(entry for entry in BASELINES if entry.name == name)
+    return entry.fit(entry.presets[entry.default_preset], train, device)
 
 
 class PopWithHistory(PopScorer):
@@ -77,7 +83,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=None,
                         help="rank among the N most popular items plus the target (default: all items)")
     parser.add_argument("--repeat", type=int, default=1, help="evaluations per model; the fastest is shown")
-    parser.add_argument("--models", nargs="+", default=["pop", "pop + history", "personal_pop", "item_knn",
+    parser.add_argument("--models", nargs="+", default=["pop", "pop + history", "personal-pop", "item-knn",
                                                           "rnn-small", "hrnn-init-small", "hrnn-init-large"],
                         help="which models to measure (baselines, or neural preset names)")
     args = parser.parse_args()
@@ -94,13 +100,12 @@ def main() -> None:
     evaluate(fit_baseline("pop", train, args.device), train, test.select_sessions(
         np.arange(test.n_sessions) < 500), settings)  # warm-up: first-touch allocations, lazy imports
     fits = {
-        "pop": lambda: fit_baseline("pop", train, args.device),
         "pop + history": lambda: PopWithHistory.fit(train, args.device),
-        "personal_pop": lambda: fit_baseline("personal_pop", train, args.device),
-        "item_knn": lambda: fit_baseline("item_knn", train, args.device),
+        **{entry.name: (lambda entry=entry: fit_baseline(entry.name, train, args.device)) for entry in BASELINES},
     }
-    for name in PRESETS:
-        fits[name] = lambda name=name: neural_scorer(name, train.n_items, args.device)
+    for kind, presets in NETWORK_PRESETS.items():
+        for name in presets:
+            fits[f"{kind}-{name}"] = lambda name=f"{kind}-{name}": neural_scorer(name, train.n_items, args.device)
     fits = {name: fits[name] for name in args.models}
     print(f"{'model':<16} {'fit s':>7} {'eval s':>7} {'predictions':>11} {'pred/s':>9} {'fed/s':>9} {'recall@5':>8}")
     for name, fit in fits.items():

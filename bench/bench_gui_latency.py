@@ -22,19 +22,19 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, Qt, QTimer, Slot  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, Qt, QTimer, Slot
+from PySide6.QtWidgets import QApplication
 
-from app.appearance import apply_appearance  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
-from app.settings import AppSettings  # noqa: E402
-from engine.cli.synthetic_commands import write_log  # noqa: E402
-from engine.data import synthetic  # noqa: E402
-from engine.data.demo import SYNTHETIC_MAPPING  # noqa: E402
-from engine.data.importing import ImportRequest  # noqa: E402
-from engine.data.preparation import PrepareSettings  # noqa: E402
-from engine.runs.planning import plan_runs  # noqa: E402
+from app.appearance import apply_appearance
+from app.main_window import MainWindow
+from app.settings import AppSettings
+from engine.cli.synthetic_commands import write_log
+from engine.data import synthetic
+from engine.data.preparation import PrepareSettings
+from engine.data.synthetic import SYNTHETIC_MAPPING
+from engine.runs.planning import plan_runs
+from engine.workbench.importing import ImportRequest
 
 PROBE_INTERVAL_MS = 10
 

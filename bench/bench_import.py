@@ -18,12 +18,12 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli.synthetic_commands import write_log  # noqa: E402
-from engine.data.demo import SYNTHETIC_MAPPING  # noqa: E402
-from engine.data import synthetic  # noqa: E402
-from engine.data.importing import ImportRequest, import_log  # noqa: E402
-from engine.data.preparation import PrepareSettings  # noqa: E402
-from engine.storage.workspace import Workspace  # noqa: E402
+from engine.cli.synthetic_commands import write_log
+from engine.data import synthetic
+from engine.data.preparation import PrepareSettings
+from engine.data.synthetic import SYNTHETIC_MAPPING
+from engine.storage.workspace import Workspace
+from engine.workbench.importing import ImportRequest, import_log
 
 
 def peak_rss_mib() -> float:
@@ -64,7 +64,7 @@ def main() -> None:
           f"peak RSS {peak_rss_mib():,.0f} MiB")
     print(f"prepared: {outcome.statistics['events']:,} events, {outcome.statistics['users']:,} users, "
           f"{outcome.statistics['items']:,} items")
-    for (start, message), (stop, _) in zip(phases, phases[1:] + [(started + wall, "")]):
+    for (start, message), (stop, _) in zip(phases, phases[1:] + [(started + wall, "")], strict=True):
         print(f"  {stop - start:7.2f} s  {message}")
 
 

@@ -31,9 +31,9 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from engine.baselines.item_knn import session_cosine_similarity  # noqa: E402
-from engine.data import synthetic  # noqa: E402
-from engine.data.session_log import SessionLog  # noqa: E402
+from engine.baselines.item_knn import session_cosine_similarity
+from engine.data import synthetic
+from engine.data.session_log import SessionLog
 
 SESSION_GAP_S = 1800.0
 

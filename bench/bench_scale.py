@@ -20,19 +20,19 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from engine.cli.synthetic_commands import write_log  # noqa: E402
-from engine.data import synthetic  # noqa: E402
-from engine.data.demo import SYNTHETIC_MAPPING  # noqa: E402
-from engine.data.importing import ImportRequest, import_log  # noqa: E402
-from engine.data.preparation import PrepareSettings  # noqa: E402
-from engine.evaluation.evaluator import EvaluationSettings  # noqa: E402
-from engine.runs.evaluate_run import evaluate_run  # noqa: E402
-from engine.runs.execute import execute_run  # noqa: E402
-from engine.runs.planning import plan_runs  # noqa: E402
-from engine.storage.catalog import load_prepared  # noqa: E402
-from engine.storage.workspace import Workspace  # noqa: E402
+from engine.cli.synthetic_commands import write_log
+from engine.data import synthetic
+from engine.data.preparation import PrepareSettings
+from engine.data.synthetic import SYNTHETIC_MAPPING
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.runs.evaluate_run import evaluate_run
+from engine.runs.execute import execute_run
+from engine.runs.planning import plan_runs
+from engine.storage.catalog import load_prepared
+from engine.storage.workspace import Workspace
+from engine.workbench.importing import ImportRequest, import_log
 
 
 def peak_rss_gib() -> float:
@@ -90,12 +90,12 @@ def main() -> None:
         overrides = {} if model in ("pop", "personal-pop", "item-knn") else {"epochs": 1, "device": "cpu"}
         (run_id,) = plan_runs(workspace, outcome.dataset_id, model, [0], overrides=overrides)
         run = phases.run(f"train {model}" + (" (1 epoch)" if overrides else ""),
-                         lambda: execute_run(workspace, run_id, prepared=prepared))
+                         lambda run_id=run_id: execute_run(workspace, run_id, prepared=prepared))
         if run.status != "finished":
             print(f"           run {run_id} {run.status}: {run.error}")
             continue
         evaluation = phases.run(f"evaluate {model} among {args.candidates:,} candidates (ranks stored)",
-                                lambda: evaluate_run(workspace, run_id, settings, prepared=prepared, device="cpu"))
+                                lambda run_id=run_id: evaluate_run(workspace, run_id, settings, prepared=prepared, device="cpu"))
         metrics = evaluation.metrics["event"]
         print(f"           {evaluation.n_events:,} predictions; recall@20 {metrics['recall@20']:.4f}, "
               f"mrr@20 {metrics['mrr@20']:.4f}", flush=True)

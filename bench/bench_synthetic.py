@@ -13,18 +13,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from engine.data.synthetic import PRESETS, generate_log, scaled_config  # noqa: E402
+from engine.data.synthetic import GENERATOR_PRESETS, generate_log, scaled_config
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--events", type=int, help="approximate number of events to generate")
-    size.add_argument("--preset", choices=sorted(PRESETS), help="a named preset instead of a size")
+    size.add_argument("--preset", choices=sorted(GENERATOR_PRESETS), help="a named preset instead of a size")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    config = PRESETS[args.preset](args.seed) if args.preset else scaled_config(args.events, args.seed)
+    config = GENERATOR_PRESETS[args.preset](args.seed) if args.preset else scaled_config(args.events, args.seed)
     started = time.perf_counter()
     log = generate_log(config)
     elapsed = time.perf_counter() - started

@@ -26,12 +26,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from engine.data.session_log import SessionLog  # noqa: E402
-from engine.models.network import RecurrentNetwork  # noqa: E402
-from engine.training.config import TrainConfig  # noqa: E402
-from engine.training.loop import make_batcher, resolve_device, train  # noqa: E402
-from engine.training.presets import preset  # noqa: E402
-from engine.training.train_step import TrainStep, epoch_tensors  # noqa: E402
+from engine.data.session_log import SessionLog
+from engine.models.network import RecurrentNetwork
+from engine.training.config import TrainConfig
+from engine.training.loop import make_batcher, resolve_device, train
+from engine.training.presets import preset
+from engine.training.train_step import TrainStep, epoch_tensors
 
 
 def synthetic_log(n_users: int, n_items: int, seed: int) -> SessionLog:

@@ -37,15 +37,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from bench.bench_evaluation import neural_scorer, random_split  # noqa: E402
-from bench.bench_training import synthetic_log  # noqa: E402
-from engine.data.session_log import SessionLog  # noqa: E402
-from engine.evaluation.evaluator import EvaluationSettings, evaluate  # noqa: E402
-from engine.models.stream_scorers import RecurrentStreamScorer  # noqa: E402
-from engine.training import loop  # noqa: E402
-from engine.training.config import TrainConfig  # noqa: E402
-from engine.training.presets import preset  # noqa: E402
-from engine.training.step_runner import GraphedSteps, make_step_runner  # noqa: E402
+from bench.bench_evaluation import neural_scorer, random_split
+from bench.bench_training import synthetic_log
+from engine.data.session_log import SessionLog
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.training import loop
+from engine.training.config import TrainConfig
+from engine.training.presets import preset
+from engine.training.step_runner import GraphedSteps, make_step_runner
 
 MODELS = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
 DEVICE = "cuda"  # --device cpu: a dry run of the script's plumbing on a machine without a GPU

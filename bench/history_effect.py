@@ -21,19 +21,19 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from engine.data import synthetic  # noqa: E402
-from engine.data.demo import SYNTHETIC_MAPPING  # noqa: E402
-from engine.data.importing import ImportRequest, import_log  # noqa: E402
-from engine.data.preparation import PrepareSettings  # noqa: E402
-from engine.data.session_log import SessionLog  # noqa: E402
-from engine.evaluation.evaluator import EvaluationSettings, evaluate  # noqa: E402
-from engine.models.stream_scorers import RecurrentStreamScorer  # noqa: E402
-from engine.storage.catalog import load_prepared  # noqa: E402
-from engine.storage.workspace import Workspace  # noqa: E402
-from engine.training.loop import train  # noqa: E402
-from engine.training.presets import preset  # noqa: E402
+from engine.data import synthetic
+from engine.data.preparation import PrepareSettings
+from engine.data.session_log import SessionLog
+from engine.data.synthetic import SYNTHETIC_MAPPING
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
+from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.storage.catalog import load_prepared
+from engine.storage.workspace import Workspace
+from engine.training.loop import train
+from engine.training.presets import preset
+from engine.workbench.importing import ImportRequest, import_log
 
 HISTORIES = (0, 1, 2, 5, None)  # last k training sessions fed; None: all
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
-from app.appearance import apply_appearance  # noqa: E402
-from app.main_window import MainWindow  # noqa: E402
-from app.settings import AppSettings  # noqa: E402
+from app.appearance import apply_appearance
+from app.main_window import MainWindow
+from app.settings import AppSettings
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 

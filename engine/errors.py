@@ -11,7 +11,17 @@ class InputError(WorkbenchError):
 
 
 class ConfigError(InputError):
-    """A training or evaluation setting is out of range or inconsistent."""
+    """A training or evaluation setting is out of range or inconsistent. ``setting`` names it
+    (the configuration field) and ``label`` is its readable name, when the error is about one
+    setting: the command line then shows how to change it, the desktop app which field."""
+
+    def __init__(self, message: str, setting: str | None = None, label: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.label = label
+
+    def __reduce__(self) -> tuple:  # survives pickling between processes with its fields
+        return (type(self), (str(self), self.setting, self.label))
 
 
 class CheckpointError(InputError):
@@ -35,4 +45,4 @@ class Cancelled(WorkbenchError):
 
 
 class TrainingDiverged(WorkbenchError):
-    """The training loss became NaN or infinite."""
+    """Training diverged: the loss, the weights or the model's scores became NaN or infinite."""

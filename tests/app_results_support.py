@@ -1,6 +1,6 @@
 """Shared set-up of the Results and Inspection panel tests (no tests here): a workspace with the
 demo dataset and a few quickly trained, evaluated runs, one of them without its checkpoint; runs
-with hand-made ranks; the temporary settings fixture."""
+with hand-made ranks."""
 from __future__ import annotations
 
 import os
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data.demo import ensure_demo_dataset
 from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings
 from engine.runs import records
+from engine.runs.checkpoints import checkpoint_location
 from engine.runs.evaluate_run import evaluate_run, store_evaluation
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
 from engine.storage.workspace import Workspace
-from tests.app_support import app_settings, save_screenshot  # noqa: F401 (re-exported for the panel tests)
+from engine.workbench.demo import ensure_demo_dataset
 
 #: model -> seeds; neural models train one epoch
 RUNS = {"pop": (0,), "personal-pop": (0,), "rnn": (0, 1), "hrnn-init": (0, 1), "rnn-concat": (0,)}
@@ -35,7 +35,7 @@ def build_evaluated_workspace(folder: Path) -> tuple[Path, int, dict[str, list[i
             for run_id in run_ids[model]:
                 assert execute_run(workspace, run_id).status == "finished"
                 evaluate_run(workspace, run_id, device="cpu")
-        os.remove(records.get_run(workspace, run_ids[WITHOUT_CHECKPOINT][0]).checkpoint_path)
+        os.remove(checkpoint_location(workspace, records.get_run(workspace, run_ids[WITHOUT_CHECKPOINT][0])))
     return path, dataset_id, run_ids
 
 
@@ -51,6 +51,6 @@ def fake_evaluated_run(workspace: Workspace, dataset_id: int, model: str, seed: 
     store_evaluation(workspace, run_id, EvaluationResult(
         settings=EvaluationSettings(), user=user, session=session, position=position,
         session_length=np.full(n, session_length), history_length=history, item=np.arange(n),
-        rank=np.asarray(ranks, dtype=np.float64), n_items_ranked=100, n_nan_targets=0, consumed_events=2 * n,
+        rank=np.asarray(ranks, dtype=np.float64), n_items_ranked=100, n_nonfinite_targets=0, consumed_events=2 * n,
         seconds=0.0))
     return run_id

@@ -1,18 +1,14 @@
-"""Shared fixtures of the desktop tests: a temporary settings location, a window on a fresh
-workspace (the demo dataset imported), helpers to wait and to save screenshots."""
+"""Helpers of the desktop tests: opening a window on a workspace, waiting for background work,
+saving screenshots (their fixtures are in conftest.py)."""
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
-from app.appearance import apply_appearance
 from app.main_window import MainWindow
 from app.settings import AppSettings
 from tests.conftest import PROJECT_ROOT
@@ -23,14 +19,6 @@ FAKE_EXECUTE = [sys.executable, str(PROJECT_ROOT / "tests" / "fake_execute_cli.p
 SCREENSHOTS = Path(os.environ.get("HRNN_SCREENSHOTS") or Path(tempfile.gettempdir()) / "hrnn-screenshots")
 
 
-@pytest.fixture
-def app_settings(tmp_path: Path, qapp: QApplication) -> AppSettings:
-    """Settings in a temporary folder, never the real user's."""
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    apply_appearance(qapp)
-    return AppSettings()
-
-
 def open_window(qtbot, settings: AppSettings, workspace: Path, create_demo: bool = True,
                 command: list[str] | None = None) -> MainWindow:
     window = MainWindow(settings, workspace, create_demo=create_demo, run_command=command or FAKE_EXECUTE)
@@ -38,15 +26,6 @@ def open_window(qtbot, settings: AppSettings, workspace: Path, create_demo: bool
     window.resize(1280, 800)
     window.show()
     return window
-
-
-@pytest.fixture
-def window(qtbot, app_settings: AppSettings, workspace_path: Path) -> Iterator[MainWindow]:
-    """The main window on a fresh workspace; waits until the demo dataset and its figures are shown."""
-    main_window = open_window(qtbot, app_settings, workspace_path)
-    qtbot.waitUntil(lambda: main_window.data_panel.explorer.last_figures is not None, timeout=20_000)
-    yield main_window
-    main_window.close()
 
 
 def wait_idle(qtbot, window: MainWindow, timeout: int = 20_000) -> None:

@@ -1,4 +1,5 @@
-"""Shared test set-up: headless Qt, quiet OpenMP, one torch thread, paths to the shared real logs."""
+"""Shared test set-up: headless Qt, quiet OpenMP, one torch thread, paths to the shared real logs,
+and every shared fixture (workspaces, a small dataset, the desktop app's settings and window)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -38,11 +39,10 @@ def workspace_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_dataset(tmp_path: Path):
     """A workspace with a small synthetic dataset (about 1,000 events); yields (workspace, dataset_id)."""
-    from engine.data.importing import ImportRequest, import_log
-    from engine.data.demo import SYNTHETIC_MAPPING
     from engine.data.preparation import PrepareSettings
-    from engine.data.synthetic import SyntheticConfig, generate_log
+    from engine.data.synthetic import SYNTHETIC_MAPPING, SyntheticConfig, generate_log
     from engine.storage.workspace import Workspace
+    from engine.workbench.importing import ImportRequest, import_log
 
     log_path = tmp_path / "small.parquet"
     generate_log(SyntheticConfig(n_users=80, n_items=120, n_topics=4, seed=3)).to_parquet(log_path)
@@ -50,3 +50,27 @@ def small_dataset(tmp_path: Path):
         outcome = import_log(workspace, ImportRequest(log_path, mapping=SYNTHETIC_MAPPING,
                                                       settings=PrepareSettings(min_item_support=2), name="small"))
         yield workspace, outcome.dataset_id
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, qapp):
+    """The desktop app's settings in a temporary folder, never the real user's."""
+    from PySide6.QtCore import QSettings
+
+    from app.appearance import apply_appearance
+    from app.settings import AppSettings
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    apply_appearance(qapp)
+    return AppSettings()
+
+
+@pytest.fixture
+def window(qtbot, app_settings, workspace_path: Path):
+    """The main window on a fresh workspace; waits until the demo dataset and its figures are shown."""
+    from tests.app_support import open_window
+
+    main_window = open_window(qtbot, app_settings, workspace_path)
+    qtbot.waitUntil(lambda: main_window.data_panel.explorer.last_figures is not None, timeout=20_000)
+    yield main_window
+    main_window.close()

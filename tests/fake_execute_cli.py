@@ -1,10 +1,9 @@
 """A stand-in for ``python main.py execute RUN... --workspace W --jsonl`` used by the desktop
 tests: it records the runs in the workspace like the real command and prints its JSON lines
-protocol. FAKE_EXECUTE_MODE: ok (default), slow (for cancelling), fail, crash."""
+protocol (the typed run messages). FAKE_EXECUTE_MODE: ok (default), slow (for cancelling), fail, crash."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -13,14 +12,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.runs.records import cancel_run, fail_run, finish_run, record_metric, start_run  # noqa: E402
-from engine.storage.workspace import Workspace  # noqa: E402
+from engine.runs.records import cancel_run, fail_run, finish_run, record_metric, start_run
+from engine.storage.workspace import Workspace
+from engine.workbench.run_messages import RunEpoch, RunFinished, RunMessage, RunProgress, RunStarted, encode
 
 EPOCHS = 3
 
 
-def say(**message: object) -> None:
-    print(json.dumps(message), flush=True)
+def say(message: RunMessage) -> None:
+    print(encode(message), flush=True)
 
 
 def main() -> int:
@@ -38,33 +38,31 @@ def main() -> int:
         def on_term(_signum: int, _frame: object) -> None:
             if "run" in current:
                 cancel_run(workspace, current["run"])
-                say(event="finished", run=current["run"], status="cancelled", error="cancelled by the user")
+                say(RunFinished(current["run"], "cancelled", "cancelled by the user"))
             sys.exit(130)
 
         signal.signal(signal.SIGTERM, on_term)
         for run_id in args.runs:
             current["run"] = run_id
             start_run(workspace, run_id, "cpu")
-            say(event="started", run=run_id, device="cpu")
+            say(RunStarted(run_id, "cpu"))
             if mode == "crash":
                 print("Segmentation fault (simulated)", file=sys.stderr, flush=True)
                 os._exit(3)
             if mode == "fail":
                 fail_run(workspace, run_id, "training diverged: the loss became NaN at epoch 1")
-                say(event="finished", run=run_id, status="failed",
-                    error="training diverged: the loss became NaN at epoch 1")
+                say(RunFinished(run_id, "failed", "training diverged: the loss became NaN at epoch 1"))
                 continue
             for epoch in range(1, EPOCHS + 1):
                 for step in range(4):
                     fraction = ((epoch - 1) * 4 + step) / (EPOCHS * 4)
-                    say(event="progress", run=run_id, fraction=fraction, message=f"epoch {epoch}/{EPOCHS}",
-                        eta_s=(1 - fraction) * EPOCHS * 4 * step_s)
+                    say(RunProgress(run_id, fraction, f"epoch {epoch}/{EPOCHS}", (1 - fraction) * EPOCHS * 4 * step_s))
                     time.sleep(step_s)
                 loss = 1.0 / epoch
                 record_metric(workspace, run_id, "train_loss", epoch, loss)
-                say(event="epoch", run=run_id, epoch=epoch, loss=loss, seconds=4 * step_s)
+                say(RunEpoch(run_id, epoch, loss, 4 * step_s))
             finish_run(workspace, run_id, None)
-            say(event="finished", run=run_id, status="finished", error=None)
+            say(RunFinished(run_id, "finished"))
             del current["run"]
     return 0
 

@@ -12,7 +12,7 @@ from app.import_flow import refusal_reason
 from engine.data import synthetic
 from engine.storage.catalog import list_datasets
 from engine.storage.schema import ImportedLog, LogEvent
-from tests.app_support import app_settings, save_screenshot, wait_idle, window  # noqa: F401
+from tests.app_support import save_screenshot, wait_idle
 
 
 def drag_and_drop(target, paths: list[Path]) -> bool:
@@ -107,8 +107,8 @@ def test_an_import_error_shows_the_engine_message_and_changes_nothing(window, qt
 
 
 def test_cancelling_an_import_stores_nothing(window, qtbot, tmp_path: Path) -> None:
-    from engine.data.importing import ImportRequest
-    from engine.data.demo import SYNTHETIC_MAPPING
+    from engine.data.synthetic import SYNTHETIC_MAPPING
+    from engine.workbench.importing import ImportRequest
 
     path = tmp_path / "big.csv"
     synthetic.generate_log(synthetic.scaled_config(300_000, seed=4)).to_csv(path, index=False)

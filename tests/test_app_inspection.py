@@ -17,7 +17,8 @@ from app.inspection.recommendation_column import TARGET_BACKGROUND, format_rank
 from engine.runs.evaluate_run import find_evaluation, load_event_ranks
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
-from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace, save_screenshot
+from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace
+from tests.app_support import save_screenshot
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_a_run_without_checkpoint_says_why(qtbot, panel, evaluated, stored) -> N
     assert "checkpoint" in column.message.text() and "is missing" in column.message.text()
     ranks = stored[run_id]
     stored_rank = ranks[(ranks["user"] == panel.user) & (ranks["position"] == 1)]["rank"].iloc[0]
-    assert f"Stored rank of the next item" in column.rank_label.text()
+    assert "Stored rank of the next item" in column.rank_label.text()
     assert column.rank_label.text().endswith(format_rank(stored_rank))
     qtbot.waitUntil(lambda: panel.columns[1].table.rowCount() == 10, timeout=20_000)  # Pop is refitted
 
@@ -155,7 +156,7 @@ def test_refresh_without_new_runs_keeps_everything(qtbot, panel) -> None:
 
 
 def test_attached_item_names_are_shown_beside_the_ids(qtbot, qapp, evaluated, tmp_path) -> None:
-    from engine.data.item_names import attach_item_names
+    from engine.storage.item_names import attach_item_names
 
     path, dataset_id, run_ids = evaluated
     with Workspace(path) as workspace:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 from app import launch as launch_module
 from app.settings import AppSettings
-from tests.app_support import app_settings, open_window, save_screenshot, wait_idle, window  # noqa: F401
+from tests.app_support import open_window, save_screenshot, wait_idle
 
 PANELS = ["Data", "Training", "Results", "Inspection"]
 
@@ -63,12 +63,15 @@ def test_settings_live_in_the_temporary_folder(app_settings: AppSettings, tmp_pa
     assert Path(store.fileName()).is_relative_to(tmp_path)
 
 
-def test_launch_without_a_display_runs_the_headless_demo(monkeypatch, capsys) -> None:
+def test_main_without_a_display_runs_the_headless_demo(monkeypatch, capsys) -> None:
+    import main as main_script
+
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(launch_module.sys, "platform", "linux")
+    monkeypatch.setattr(main_script.sys, "argv", ["main.py"])
     calls: list[list[str]] = []
     monkeypatch.setattr("engine.cli.main.main", lambda argv: calls.append(argv) or 0)
-    assert launch_module.launch() == 0
+    assert main_script.run() == 0
     assert "No display" in capsys.readouterr().out
     assert calls == [["demo"]]

@@ -17,10 +17,10 @@ from PySide6.QtTest import QTest
 from app.results import ResultsPanel
 from app.results.comparison_model import format_value
 from engine.evaluation.evaluator import EvaluationSettings
-from engine.runs.report import breakdown, collect_results, comparison, dataset_popularity
 from engine.storage.workspace import Workspace
-from tests.app_results_support import (WITHOUT_CHECKPOINT, app_settings,  # noqa: F401 (a fixture)
-                                       build_evaluated_workspace, save_screenshot)
+from engine.workbench.results import breakdown, collect_results, comparison, dataset_popularity
+from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace
+from tests.app_support import save_screenshot
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_table_shows_the_engine_comparison_with_marks_and_best_in_bold(panel, ev
     path, dataset_id, _ = evaluated
     results, _ = engine_results(path, dataset_id)
     expected = comparison(results, [5], reference=panel.reference_combo.currentText())
-    assert panel.reference_combo.currentText() == "RNN [epochs=1]"  # the paper's reference by default
+    assert panel.reference_combo.currentText() == "RNN, small, epochs=1"  # the paper's reference by default
     texts = cell_texts(panel)
     assert len(texts) == len(expected) == 5 * 3
     for row in expected.itertuples():
@@ -139,7 +139,7 @@ def test_clicking_a_bar_lists_its_runs_and_group_size(qtbot, panel, evaluated) -
     path, dataset_id, run_ids = evaluated
     panel.plot_tabs.setCurrentIndex(0)
     plot = panel.plots["history"]
-    rnn = next(m for m in plot.bars if m.startswith("RNN ["))
+    rnn = next(m for m in plot.bars if m.startswith("RNN, "))
     scene_point = plot.plot_item.vb.mapViewToScene(plot.bar_centre(rnn, "long"))
     QTest.mouseClick(plot.plot_widget.viewport(), Qt.MouseButton.LeftButton,
                      pos=plot.plot_widget.mapFromScene(scene_point))

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from app.results import ResultsPanel
-from tests.app_results_support import app_settings, fake_evaluated_run  # noqa: F401 (a fixture)
+from tests.app_results_support import fake_evaluated_run
 
 #: two users' test sessions of 5 events (4 predictions each); the first user has a short history
 USER = np.array([0, 0, 0, 0, 1, 1, 1, 1])

@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from app.results import ResultsPanel
 from engine.cli.main import main
 from engine.storage import catalog
-from tests.app_results_support import app_settings  # noqa: F401 (a fixture)
 from tests.app_support import save_screenshot
 
 

@@ -14,15 +14,14 @@ from PySide6.QtCore import Qt
 from app.results import ResultsPanel
 from app.results.comparison_model import format_value
 from app.settings import AppSettings
-from engine.data.demo import SYNTHETIC_MAPPING
-from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
-from engine.data.synthetic import SyntheticConfig, generate_log
+from engine.data.synthetic import SYNTHETIC_MAPPING, SyntheticConfig, generate_log
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.runs import records
-from engine.runs.report import collect_results, comparison
 from engine.storage.workspace import Workspace
-from tests.app_results_support import app_settings, fake_evaluated_run  # noqa: F401 (a fixture)
+from engine.workbench.importing import ImportRequest, import_log
+from engine.workbench.results import collect_results, comparison
+from tests.app_results_support import fake_evaluated_run
 
 #: five users with one test session of 8 predictions each
 N_SESSIONS, PREDICTIONS = 5, 8
@@ -37,7 +36,7 @@ RANKS = {
     "pop": np.where(POSITION <= 3, POSITION, 10.0),
     "personal-pop": np.where(POSITION % 2 == 0, 1.0, 2.0),
 }
-RNN, POP, PERSONAL_POP = "RNN", "Pop", "Personal Pop"
+RNN, POP, PERSONAL_POP = "RNN, small", "Pop", "Personal Pop"
 
 
 @pytest.fixture

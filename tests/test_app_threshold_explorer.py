@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from app.session_figures import gap_histogram, session_figures
 from engine.data.preparation import PrepareSettings, prepare_events
 from engine.data.raw_log import RawLog
-from tests.app_support import app_settings, save_screenshot, wait_idle, window  # noqa: F401
+from engine.data.session_figures import gap_histogram, session_figures
+from tests.app_support import save_screenshot, wait_idle
 
 
 def tiny_log() -> RawLog:

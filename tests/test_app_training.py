@@ -12,10 +12,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 from app.training_panel import format_eta, parse_seeds
 from engine.errors import InputError
 from engine.runs.records import get_run, list_runs
-from tests.app_support import app_settings, open_window, save_screenshot, wait_idle, window  # noqa: F401
+from tests.app_support import open_window, save_screenshot, wait_idle
 from tests.conftest import PROJECT_ROOT
-
-EXECUTE_AVAILABLE = (PROJECT_ROOT / "engine" / "runs" / "execute.py").exists()
 
 
 def choose(panel, models: list[str], **custom) -> None:
@@ -51,10 +49,12 @@ def test_presets_show_their_values_read_only(window) -> None:
 
 def test_an_invalid_setting_shows_the_engine_message_and_disables_start(window) -> None:
     panel = window.training_panel
-    choose(panel, ["rnn"], epochs=0)
-    assert "epochs" in panel.validation_label.text() and not panel.start_button.isEnabled()
-    panel.neural_form.set_values({"epochs": 1, "optimizer": "adam", "momentum": 0.2})
-    assert "momentum" in panel.validation_label.text() and not panel.start_button.isEnabled()
+    choose(panel, ["rnn"], dropout_session=1.0)  # the spin box reaches 1; a probability of dropping stays below
+    assert panel.validation_label.text() == "Session dropout must be in [0, 1) (got 1.0)"  # the form's label
+    assert not panel.start_button.isEnabled()
+    panel.neural_form.set_values({"dropout_session": 0.5, "optimizer": "adam", "momentum": 0.2})
+    assert "Momentum applies to the Adagrad optimizer" in panel.validation_label.text()
+    assert not panel.start_button.isEnabled()
     panel.neural_form.set_values({"momentum": 0.0})
     assert panel.start_button.isEnabled()
     panel.seeds_edit.setText("two")
@@ -122,7 +122,7 @@ def test_a_crashed_child_marks_its_run_failed(window, qtbot, monkeypatch) -> Non
     assert "exited with code 3" in get_run(window.workspace, run_id).error
 
 
-@pytest.mark.skipif(not EXECUTE_AVAILABLE, reason="engine/runs/execute.py (main.py execute) is not there yet")
+@pytest.mark.slow
 def test_a_real_short_training_run_finishes(qtbot, app_settings, workspace_path) -> None:
     help_text = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py"), "execute", "--help"],
                                capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
@@ -141,9 +141,18 @@ def test_a_real_short_training_run_finishes(qtbot, app_settings, workspace_path)
     real.close()
 
 
-def test_form_labels_spell_acronyms_in_capitals() -> None:
-    from app.config_form import field_label
+def test_form_shows_the_declared_labels_ranges_and_help(qtbot) -> None:
+    """The generated form reads the engine's declarations: labels, tooltips with the valid range,
+    spin box ranges; hidden settings (model, seed, device) are not shown."""
+    from app.config_form import ConfigForm
+    from engine.training.config import TrainConfig
 
-    assert field_label("cuda_graph_steps") == "CUDA graph steps"
-    assert field_label("bpr_max_reg") == "BPR max reg"
-    assert field_label("dropout_session") == "Dropout session"
+    form = ConfigForm(TrainConfig)
+    qtbot.addWidget(form)
+    assert form.labels["cuda_graph_steps"] == "CUDA graph steps"
+    assert form.labels["bpr_max_reg"] == "BPR-max regularization"
+    assert form.labels["dropout_session"] == "Session dropout"
+    assert {"model", "seed", "device"}.isdisjoint(form.editors)
+    assert "in [0, 1)" in form.editors["dropout_session"].toolTip()
+    assert form.editors["cuda_graph_steps"].maximum() == 256
+    assert form.editors["loss"].count() >= 6

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.baselines import ItemKnnScorer
-from engine.baselines.item_knn import BYTES_PER_ENTRY, session_cosine_similarity
+from engine.baselines.item_knn import BYTES_PER_ENTRY, ItemKnnScorer, session_cosine_similarity
 from engine.data.session_log import SessionLog
 from engine.errors import Cancelled
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
@@ -16,7 +15,7 @@ torch.set_num_threads(1)
 
 
 def make_log(rows: list[tuple[int, int, int]], n_users: int, n_items: int) -> SessionLog:
-    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows))
+    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
     return SessionLog.from_arrays(user, session, item, np.arange(len(rows), dtype=float), n_users, n_items)
 
 
@@ -117,7 +116,7 @@ def test_memory_budget_sets_the_blocks_reported_to_progress() -> None:
     for budget, n_blocks in ((1, 12), (1 << 40, 1)):
         reports: list[float] = []
         session_cosine_similarity(log, memory_budget_bytes=budget,
-                                  progress=lambda fraction, message: reports.append(fraction))
+                                  progress=lambda fraction, message, reports=reports: reports.append(fraction))
         assert len(reports) == n_blocks and reports[-1] == 1.0
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.baselines import PersonalPopScorer
+from engine.baselines.personal_pop import PersonalPopScorer
 from engine.data.session_log import SessionLog
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
 
@@ -11,7 +11,7 @@ torch.set_num_threads(1)
 
 
 def make_log(rows: list[tuple[int, int, int]], n_users: int, n_items: int) -> SessionLog:
-    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows))
+    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
     return SessionLog.from_arrays(user, session, item, np.arange(len(rows), dtype=float), n_users, n_items)
 
 

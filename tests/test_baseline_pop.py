@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from engine.baselines import PopScorer, fit_baseline
+from engine.baselines.pop import MODEL, PopConfig, PopScorer
 from engine.data.session_log import SessionLog
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
 
@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 
 
 def make_log(rows: list[tuple[int, int, int]], n_users: int, n_items: int) -> SessionLog:
-    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows))
+    user, session, item = (np.array(c, dtype=np.int64) for c in zip(*rows, strict=True))
     return SessionLog.from_arrays(user, session, item, np.arange(len(rows), dtype=float), n_users, n_items)
 
 
@@ -27,7 +27,7 @@ def test_scores_are_training_counts() -> None:
 
 
 def test_pop_ranks() -> None:
-    scorer = fit_baseline("pop", TRAIN)
+    scorer = MODEL.fit(PopConfig(), TRAIN)
     # order 1 (3) > 0, 4 (2) > 2 (1) > 3 (0); targets 4, 3, 0
     standard = evaluate(scorer, TRAIN, TEST, EvaluationSettings(ks=(2,)))
     assert standard.rank.tolist() == [2.0, 5.0, 2.0]

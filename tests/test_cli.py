@@ -52,9 +52,13 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "missing.csv: no such file" in result.stderr
+    assert not (tmp_path / "ws.sqlite").exists()  # the failed import leaves no empty workspace behind
 
 
 def test_unknown_dataset_lists_the_available_ones(tmp_path: Path, capsys) -> None:
+    from engine.storage.workspace import Workspace
+
+    Workspace(tmp_path / "ws.sqlite").close()
     assert main(["stats", "nothing", "--workspace", str(tmp_path / "ws.sqlite")]) == 2
     assert "none yet: import a log first" in capsys.readouterr().err
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.cli.main import main
-from engine.evaluation.popularity import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS, default_candidates
 from engine.runs.evaluate_run import dataset_settings, find_evaluation, load_event_ranks
 from engine.storage import catalog
+from engine.storage.catalog import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS, default_candidates
 from engine.storage.schema import Evaluation
 
 
@@ -68,9 +68,9 @@ def test_training_evaluating_and_reporting_follow_the_datasets_setting(small_dat
 
 
 def test_the_results_panel_reads_the_evaluations_of_the_datasets_setting(small_dataset) -> None:
-    from app.results.results_data import load_results
     from app.results.results_panel import footnote
     from engine.progress import CancelToken, no_progress
+    from engine.workbench.results import load_results
 
     workspace, dataset_id = small_dataset
     url = workspace.display_name

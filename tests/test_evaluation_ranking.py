@@ -40,15 +40,36 @@ def test_candidates_restrict_competitors_but_keep_the_target() -> None:
 @pytest.mark.parametrize("mode", ["standard", "conservative", "median"])
 def test_nan_target_ranks_last(mode: str) -> None:
     nan = math.nan
-    scores = torch.tensor([[nan, 0.2, 0.3], [nan, nan, nan], [0.2, nan, 0.1]])
-    assert rank_targets(scores, torch.tensor([0, 1, 0]), mode).tolist() == [3.0, 3.0, 1.0]
+    scores = torch.tensor([[nan, 0.2, 0.3], [nan, nan, nan], [0.2, 0.5, 0.1]])
+    assert rank_targets(scores, torch.tensor([0, 1, 0]), mode).tolist() == [3.0, 3.0, 2.0]
     candidates = torch.tensor([False, True, False])
     assert rank_targets(scores[:1], torch.tensor([0]), mode, candidates).tolist() == [2.0]
 
 
+@pytest.mark.parametrize("mode, expected", [("standard", [3.0, 5.0, 5.0]), ("conservative", [4.0, 5.0, 5.0]),
+                                            ("median", [3.5, 5.0, 5.0])])
+def test_nan_items_always_rank_above_the_target(mode: str, expected: list[float]) -> None:
+    """A diverged model (NaN scores) must never look good: a NaN score of another item counts as
+    above the target (never below), so a target among NaN items is not a hit, in every tie mode.
+    Row 0: two NaN items, one tied item, one below; row 1: every other item NaN; row 2: all NaN."""
+    nan = math.nan
+    scores = torch.tensor([[0.5, nan, nan, 0.5, 0.1], [0.9, nan, nan, nan, nan], [nan] * 5])
+    targets = torch.tensor([0, 0, 2])
+    assert rank_targets(scores, targets, mode).tolist() == expected
+    from engine.evaluation.ranking import rank_among_columns
+
+    items = torch.arange(5)
+    columns = torch.cat([items, targets])
+    assert rank_among_columns(scores[:, columns], items, targets, mode).tolist() == expected
+    # restricted to candidates {1, 3}: the NaN item 1 still counts above the target
+    mask = torch.tensor([False, True, False, True, False])
+    restricted = rank_targets(scores[:1], targets[:1], mode, mask).tolist()
+    assert restricted == [{"standard": 2.0, "conservative": 3.0, "median": 2.5}[mode]]
+
+
 def test_unknown_tie_mode_is_refused() -> None:
     with pytest.raises(ValueError):
-        rank_targets(SCORES, torch.tensor([0]), "optimistic")  # type: ignore[arg-type]
+        rank_targets(SCORES, torch.tensor([0]), "optimistic")
 
 
 def test_most_popular_mask_breaks_equal_counts_by_item_code() -> None:

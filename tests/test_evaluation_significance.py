@@ -10,7 +10,10 @@ import scipy.stats
 from engine.errors import InputError
 from engine.evaluation.comparison import aggregate_seeds, comparison_table
 from engine.evaluation.significance import (
-    compare_models, paired_metric_values, significance_mark, wilcoxon_signed_rank,
+    compare_models,
+    paired_metric_values,
+    significance_mark,
+    wilcoxon_signed_rank,
 )
 
 DIFFS = np.array([1.0, -1 / 3, 0.25, 0.8, 0.1, -0.05, 0.6])

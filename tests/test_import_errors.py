@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
 from engine.errors import Cancelled, EmptyResultError, InputError
 from engine.progress import CancelToken
 from engine.storage.workspace import Workspace
+from engine.workbench.importing import ImportRequest, import_log
 from tests.conftest import PROJECT_ROOT
 from tests.logs import session_rows, write_csv
 from tests.workspace_state import snapshot
@@ -149,7 +149,7 @@ def test_killed_import_leaves_no_half_dataset(tmp_path: Path) -> None:
     times = 1_500_000_000 + np.cumsum(rng.integers(1, 4000, n))  # gaps over 30 min cut sessions
     path = tmp_path / "big.csv"
     path.write_text("user_id,item_id,timestamp\n" + "\n".join(
-        f"{u},{i},{t}" for u, i, t in zip(users, rng.integers(0, 2000, n), times)))
+        f"{u},{i},{t}" for u, i, t in zip(users, rng.integers(0, 2000, n), times, strict=True)))
     workspace_file = tmp_path / "killed.sqlite"
     Workspace(workspace_file).close()
     before = snapshot(workspace_file)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
-from engine.data.item_names import attach_item_names, item_labels
 from engine.errors import InputError
 from engine.storage.catalog import load_prepared
+from engine.storage.item_names import attach_item_names, item_labels
 from tests.conftest import shared_log
 
 
@@ -51,5 +51,5 @@ def test_movielens_titles_from_the_recbole_item_file(tmp_path: Path, capsys) -> 
 
     with Workspace(tmp_path / "ws.sqlite") as opened:
         prepared = load_prepared(opened, 1)
-        labels = dict(zip(prepared.item_ids, item_labels(opened, 1, prepared.item_ids)))
+        labels = dict(zip(prepared.item_ids, item_labels(opened, 1, prepared.item_ids), strict=True))
     assert labels["1"] == "1 · Toy Story"

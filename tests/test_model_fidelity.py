@@ -28,7 +28,7 @@ def _bound(fan_in: int, fan_out: int) -> float:
 
 @pytest.mark.parametrize("embedding,feed", [(0, "gates"), (EMB, "input")], ids=["one-hot", "embedding"])
 def test_initialisation_is_uniform_per_gate_block_with_zero_biases(embedding: int, feed: str) -> None:
-    spec = NetworkSpec(N_ITEMS, HS, HU, embedding, feed)  # type: ignore[arg-type]
+    spec = NetworkSpec(N_ITEMS, HS, HU, embedding, feed)
     net = RecurrentNetwork(spec, seed=3)
     expected = {  # parameter -> bound of one gate block [fan_in, fan_out of one gate]
         "session.u_rz": _bound(HS, HS), "session.u_h": _bound(HS, HS),

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from engine.models.losses import LOSS_KINDS, ranking_loss
+from engine.models.losses import LOSSES, ranking_loss
 
 torch.set_num_threads(1)
 
@@ -61,7 +61,7 @@ def test_inactive_slot_is_neither_row_nor_negative() -> None:
 
 def test_logq_subtracts_log_sampling_probability() -> None:
     logq = torch.tensor([0.0, math.log(2.0), math.log(4.0)])
-    shifted = [[v - float(q) for v, q in zip(row, logq)] for row in Y]
+    shifted = [[v - float(q) for v, q in zip(row, logq, strict=True)] for row in Y]
     plain = _call("cross-entropy", shifted, [True] * 3).loss
     assert _call("cross-entropy-logq", Y, [True] * 3, logq=logq).loss.item() == pytest.approx(plain.item())
 
@@ -106,7 +106,7 @@ def _autograd_reference(kind: str, y: torch.Tensor, active: torch.Tensor, col_va
     return torch.stack(losses).mean()
 
 
-@pytest.mark.parametrize("kind", LOSS_KINDS)
+@pytest.mark.parametrize("kind", LOSSES.names())
 def test_gradient_matches_autograd(kind: str) -> None:
     g = torch.Generator().manual_seed(3)
     b, extra = 4, 3

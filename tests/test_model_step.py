@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
-from tests.logs import nested_session_log
 from engine.models.network import RecurrentNetwork
 from engine.models.spec import NetworkSpec
 from engine.models.step import StepInputs, user_rows
 from engine.training.batching import UserParallelBatcher
 from engine.training.config import TrainConfig
 from engine.training.train_step import TrainStep, epoch_tensors
+from tests.logs import nested_session_log
 
 torch.set_num_threads(1)
 N_ITEMS, HS, HU = 7, 3, 2
@@ -29,11 +29,11 @@ def ref_gru(x, h, u_rz, u_h, blend=None):
 
 def make_network(user_feed: str = "none", user_units: int = HU, compat: bool = False,
                  embedding: int = 0, seed: int = 0) -> RecurrentNetwork:
-    spec = NetworkSpec(N_ITEMS, HS, user_units, embedding, user_feed, compat)  # type: ignore[arg-type]
+    spec = NetworkSpec(N_ITEMS, HS, user_units, embedding, user_feed, compat)
     net = RecurrentNetwork(spec, seed=seed)
     g = torch.Generator().manual_seed(seed + 100)
     with torch.no_grad():  # non-zero biases everywhere, so every term shows in the outputs
-        for name, view in net.dense_views().items():
+        for view in net.dense_views().values():
             if view.dim() == 1:
                 view.copy_(torch.randn(view.shape, generator=g) * 0.5)
         net.item_out[:N_ITEMS, -1] = torch.randn(N_ITEMS, generator=g)
@@ -185,13 +185,13 @@ def fixed_mask(rows: int, units: int, salt: int) -> torch.Tensor:
 @pytest.mark.parametrize("case", CASES)
 def test_training_step_gradients_match_autograd(case: str, compact: bool) -> None:
     settings = dict(dropout_session=0.0) | CASES[case]
-    cfg = TrainConfig(session_units=HS, user_units=HU, batch_size=5, **settings)  # type: ignore[arg-type]
+    cfg = TrainConfig(session_units=HS, user_units=HU, batch_size=5, **settings)
     spec = cfg.network_spec(N_ITEMS)
     net = make_network(spec.user_feed, spec.user_units, spec.compat_2017, spec.embedding_size)
     pop = np.arange(1, N_ITEMS + 1, dtype=float)
     step = TrainStep(cfg, net, pop, torch.Generator().manual_seed(0), compact_user_rows=compact)
     rec = _Recorder()
-    step.optimizer = rec  # type: ignore[assignment]
+    step.optimizer = rec
     update_slots = torch.tensor([1]) if compact else torch.arange(5)
     masks = {  # per slot; the user level sees the rows it runs on
         "ses": fixed_mask(5, HS, 0), "usr": fixed_mask(5, HU, 1), "init": fixed_mask(5, HS, 2)}
@@ -203,7 +203,7 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
             return None
         return masks[name] if name == "ses" else masks[name][update_slots]
 
-    step._dropout_mask = patched_mask  # type: ignore[method-assign]
+    step._dropout_mask = patched_mask
     dropout = cfg.dropout_session > 0
     g = torch.Generator().manual_seed(9)
     s = torch.rand(5, HS, generator=g) * 2 - 1

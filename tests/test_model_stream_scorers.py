@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
-from tests.logs import nested_session_log
 from engine.models.network import RecurrentNetwork
 from engine.models.step import StepInputs, user_rows
 from engine.models.stream_scorers import RecurrentStreamScorer
@@ -14,6 +13,7 @@ from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
 from engine.training.config import TrainConfig
 from engine.training.loop import train
 from engine.training.train_step import epoch_tensors
+from tests.logs import nested_session_log
 
 torch.set_num_threads(1)
 N_ITEMS = 9
@@ -27,7 +27,7 @@ def log_of(users: dict[int, list[list[int]]]) -> SessionLog:
 
 def trained(model: str) -> RecurrentNetwork:
     cfg = TrainConfig(model=model, session_units=6, user_units=5, batch_size=2, epochs=2,
-                      dropout_session=0.3, dropout_user=0.2, dropout_init=0.2, device="cpu")  # type: ignore[arg-type]
+                      dropout_session=0.3, dropout_user=0.2, dropout_init=0.2, device="cpu")
     return train(cfg, log_of(USERS)).network
 
 

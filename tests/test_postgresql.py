@@ -69,4 +69,4 @@ def test_import_train_evaluate_report_on_postgresql(postgres_url: str, tmp_path:
     capsys.readouterr()
     assert main(["report", "team", "--k", "5", *common]) == 0
     out = capsys.readouterr().out
-    assert "Pop" in out and "HRNN Init [epochs=1]" in out
+    assert "Pop" in out and "HRNN Init, small, epochs=1" in out

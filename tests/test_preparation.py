@@ -32,8 +32,10 @@ def test_events_are_ordered_by_time_within_user_whatever_the_file_order() -> Non
 
 
 def test_given_session_column_orders_sessions_by_their_first_event() -> None:
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
+
     from engine.data.column_mapping import ColumnMapping
     from engine.data.raw_log import build_raw_log
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data.column_mapping import PRESETS, ColumnMapping, detect_mapping
-from engine.data.importing import preview_log
+from engine.data.column_mapping import FORMAT_PRESETS, ColumnMapping, detect_mapping
 from engine.data.preparation import PrepareSettings, prepare_events
 from engine.data.raw_log import build_raw_log
-from engine.data.reading import read_table, sniff_format
+from engine.data.reading import read_table
 from engine.data.statistics import table1_statistics
+from engine.workbench.importing import preview_log
 from tests.conftest import shared_log
 
 ROWS = [("u1", "i1", 1_500_000_000), ("u1", "i2", 1_500_000_060), ("u2", "i1", 1_500_000_100)]
@@ -47,7 +47,7 @@ def test_gzip_zip_parquet_and_jsonl_give_the_same_log(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "a.zip", "w") as archive:
         archive.writestr("inner/a.csv", csv_text)
     frame.to_parquet(tmp_path / "a.parquet")
-    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(dict(zip(frame.columns, map(str, r)))) for r in ROWS))
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(dict(zip(frame.columns, map(str, r), strict=True))) for r in ROWS))
     logs = [_read(tmp_path / name)[1] for name in ("a.csv.gz", "a.zip", "a.parquet", "a.jsonl")]
     for raw in logs:
         assert raw.user.tolist() == [0, 0, 1] and raw.item.tolist() == [0, 1, 0]
@@ -136,6 +136,6 @@ def test_otto_jsonl_with_millisecond_timestamps() -> None:
 
 
 def test_every_preset_names_columns_consistently() -> None:
-    for preset in PRESETS.values():
+    for preset in FORMAT_PRESETS.values():
         if preset.column_names is not None:
             assert set(preset.mapping.used_columns()) <= set(preset.column_names), preset.name

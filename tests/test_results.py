@@ -7,20 +7,27 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
 
 from engine.cli.main import main
 from engine.errors import InputError
 from engine.evaluation.evaluator import EvaluationSettings
-from engine.runs.evaluate_run import CheckpointMissing, evaluate_run, load_event_ranks, scorer_for_run
+from engine.progress import CancelToken, no_progress
+from engine.runs import records
+from engine.runs.checkpoints import CheckpointMissing, checkpoint_location
+from engine.runs.evaluate_run import evaluate_run, load_event_ranks, scorer_for_run
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
-from engine.runs import records
-from engine.runs.report import breakdown, collect_results, comparison, default_reference
 from engine.runs.saved_presets import list_saved_presets, save_preset
-from engine.runs.search import random_search
 from engine.storage.catalog import load_prepared
-from engine.storage.schema import SessionMetric
+from engine.workbench.results import (
+    DatasetResults,
+    breakdown,
+    collect_results,
+    comparison,
+    default_reference,
+    load_results,
+)
+from engine.workbench.tuning import random_search
 
 
 def _trained(workspace, dataset_id, model, seeds=(0,), **overrides) -> list[int]:
@@ -30,7 +37,7 @@ def _trained(workspace, dataset_id, model, seeds=(0,), **overrides) -> list[int]
     return run_ids
 
 
-def test_evaluation_stores_ranks_and_session_metrics_consistently(small_dataset) -> None:
+def test_evaluation_stores_ranks_and_its_session_average_consistently(small_dataset) -> None:
     workspace, dataset_id = small_dataset
     (run_id,) = _trained(workspace, dataset_id, "item-knn")
     evaluation = evaluate_run(workspace, run_id)
@@ -40,11 +47,7 @@ def test_evaluation_stores_ranks_and_session_metrics_consistently(small_dataset)
     assert len(events) == evaluation.n_events == test.n_events - test.n_sessions
     assert (events["position"] >= 1).all() and (events["position"] < events["session_length"]).all()
     assert evaluation.metrics["event"]["recall@5"] == pytest.approx((events["rank"] <= 5).mean())
-    with workspace.session() as session:
-        stored = session.execute(select(SessionMetric.session, SessionMetric.value).where(
-            SessionMetric.evaluation_id == evaluation.id, SessionMetric.key == "mrr@10")).all()
     per_session = events.assign(rr=np.where(events["rank"] <= 10, 1 / events["rank"], 0.0)).groupby("session")["rr"].mean()
-    assert dict(stored) == pytest.approx(per_session.to_dict())
     assert evaluation.metrics["session"]["mrr@10"] == pytest.approx(per_session.mean())
     # the same settings again: the stored evaluation, not a second one
     assert evaluate_run(workspace, run_id).id == evaluation.id
@@ -57,9 +60,9 @@ def test_missing_checkpoint_keeps_metrics_but_cannot_recompute(small_dataset) ->
     (run_id,) = _trained(workspace, dataset_id, "rnn", epochs=1)
     evaluation = evaluate_run(workspace, run_id)
     run = records.get_run(workspace, run_id)
-    os.remove(run.checkpoint_path)
+    os.remove(checkpoint_location(workspace, run))
     with pytest.raises(CheckpointMissing, match="stored metrics remain"):
-        scorer_for_run(run, load_prepared(workspace, dataset_id))
+        scorer_for_run(workspace, run, load_prepared(workspace, dataset_id))
     assert evaluate_run(workspace, run_id).id == evaluation.id  # stored results still served
 
 
@@ -71,12 +74,15 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
     for run_id in _trained(workspace, dataset_id, "rnn", seeds=(0, 1), epochs=1):
         evaluate_run(workspace, run_id)
     results = collect_results(workspace, dataset_id, EvaluationSettings(ks=(5,)))
-    assert results.models == ["Pop", "Item-KNN", "RNN [epochs=1]"]
-    assert comparison(results, [5])["reference"].iloc[0] == "RNN [epochs=1]"  # the RNN, settings shown
+    assert results.models == ["Pop", "Item-KNN", "RNN, small, epochs=1"]
+    assert comparison(results, [5])["reference"].iloc[0] == "RNN, small, epochs=1"  # the RNN, settings shown
+    assert comparison(results, [5], reference="item-knn")["reference"].iloc[0] == "Item-KNN"  # by model name
+    with pytest.raises(InputError, match="no evaluated runs of 'hrnn-all'"):
+        comparison(results, [5], reference="hrnn-all")
     assert set(comparison(results, [5], level="user")["mark"]) <= {"", "*"}
     table = comparison(results, [5], reference="Pop")
-    rnn = table[(table["model"] == "RNN [epochs=1]") & (table["metric"] == "recall@5")].iloc[0]
-    seeds = results.runs[results.runs["model"] == "RNN [epochs=1]"]["recall@5"]
+    rnn = table[(table["model"] == "RNN, small, epochs=1") & (table["metric"] == "recall@5")].iloc[0]
+    seeds = results.runs[results.runs["model"] == "RNN, small, epochs=1"]["recall@5"]
     assert rnn["n_seeds"] == 2 and rnn["mean"] == pytest.approx(seeds.mean()) and rnn["std"] == pytest.approx(seeds.std())
     knn = table[(table["model"] == "Item-KNN") & (table["metric"] == "recall@5")].iloc[0]
     assert knn["mark"] == ("*" if knn["p_value"] < 0.01 else "")
@@ -88,8 +94,35 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
 
 
 def test_default_reference_is_the_session_based_rnn_whatever_its_settings() -> None:
-    assert default_reference(["Pop", "RNN Concat", "RNN [epochs=4]", "RNN"]) == "RNN [epochs=4]"
-    assert default_reference(["Pop", "RNN Concat", "HRNN Init"]) == "Pop"
+    def results_of(*rows: tuple[str, str]) -> DatasetResults:
+        return DatasetResults(pd.DataFrame([{"model": label, "model_name": name} for label, name in rows]))
+
+    assert default_reference(results_of(("Pop", "pop"), ("RNN Concat, small", "rnn-concat"),
+                                        ("RNN, small, epochs=4", "rnn"), ("RNN, large", "rnn"))) == "RNN, small, epochs=4"
+    assert default_reference(results_of(("Pop", "pop"), ("HRNN Init, small", "hrnn-init"))) == "Pop"
+
+
+def test_a_compat_2017_run_appears_in_the_report_with_its_own_hit_rule(small_dataset) -> None:
+    """The drift bug of the architecture issue: a run trained with compat_2017 is evaluated with
+    hits counted as rank < K, so looking its evaluation up under the dataset's plain settings
+    missed it, in report, Results and Inspection alike."""
+    from engine.workbench.inspection import load_stored_ranks
+
+    workspace, dataset_id = small_dataset
+    (plain,) = _trained(workspace, dataset_id, "hrnn-init", epochs=1)
+    (compat,) = _trained(workspace, dataset_id, "hrnn-init", epochs=1, compat_2017=True)
+    for run_id in (plain, compat):
+        evaluate_run(workspace, run_id)
+    results = collect_results(workspace, dataset_id, EvaluationSettings(ks=(5,)))
+    assert sorted(results.runs["run_id"]) == [plain, compat]
+    row = results.runs[results.runs["run_id"] == compat].iloc[0]
+    ranks = results.events[row["model"]][0]["rank"]
+    assert row["recall@5"] == pytest.approx((ranks < 5).mean())  # the 2017 rule: "@5" is rank < 5
+    assert "compat_2017=true" in row["model"]
+    stored = load_stored_ranks(f"sqlite:///{workspace.display_name}", compat, no_progress, CancelToken())
+    assert stored.error is None and stored.compat_2017
+    snapshot = load_results(f"sqlite:///{workspace.display_name}", dataset_id, None, no_progress, CancelToken())
+    assert snapshot.unevaluated_runs() == []  # the Results panel's "Evaluate N runs" has nothing left to do
 
 
 def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys) -> None:
@@ -126,17 +159,20 @@ def test_random_search_runs_on_the_validation_split_and_saves_the_best(small_dat
         plan_runs(workspace, dataset_id, "hrnn-init", [0], preset="best-rnn")
 
 
-def test_demo_trains_and_compares_all_seven_models(capsys) -> None:
-    assert main(["demo", "--epochs", "1"]) == 0
+@pytest.mark.slow
+def test_demo_trains_and_compares_all_seven_models(capsys, tmp_path) -> None:
+    assert main(["demo", "--epochs", "1", "--workspace", str(tmp_path / "demo.sqlite")]) == 0
     out = capsys.readouterr().out
-    for label in ("Pop", "Personal Pop", "Item-KNN", "RNN", "RNN Concat", "HRNN Init", "HRNN All"):
-        assert f"\n{label} " in out
+    for label in ("Pop ", "Personal Pop ", "Item-KNN ", "RNN, small", "RNN Concat, small", "HRNN Init, small",
+                  "HRNN All, small"):
+        assert f"\n{label}" in out
+    assert f"kept at {tmp_path / 'demo.sqlite'}" in out
     assert "By user history length" in out and "By position in the session" in out
 
 
 @pytest.mark.parametrize("candidates", [None, 20], ids=["all items", "20 candidates"])
 def test_inspection_replays_the_stored_ranks(small_dataset, candidates: int | None) -> None:
-    from engine.runs.inspection import inspect_run_for_user, user_sessions
+    from engine.workbench.inspection import inspect_run_for_user, user_sessions
 
     workspace, dataset_id = small_dataset
     prepared = load_prepared(workspace, dataset_id)

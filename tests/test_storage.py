@@ -87,11 +87,12 @@ def test_bulk_insert_uses_named_parameters_on_postgresql() -> None:
                        "session_key": None}
 
 
-@pytest.mark.parametrize("old_revision", ["0001", "0002", "0003", "0004", "0005"])
+@pytest.mark.parametrize("old_revision", ["0001", "0002", "0003", "0004", "0005", "0006"])
 def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, old_revision: str) -> None:
     from alembic import command
+    from alembic.script import ScriptDirectory
 
-    from engine.storage.workspace import _alembic_config
+    from engine.storage.workspace import MIGRATIONS_DIR, _alembic_config
 
     path = tmp_path / "old.sqlite"
     engine = create_engine(f"sqlite:///{path}")
@@ -104,13 +105,15 @@ def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, 
                                 "created_at) VALUES (1, 'old data', 1, 'k', '{}', '{}', '2026-01-01')"))
     engine.dispose()
     with Workspace(path) as workspace, workspace.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         assert connection.execute(text("SELECT name FROM datasets")).scalar() == "old data"
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
 def test_read_columns_keeps_order_exact_integers_and_reads_null_as_nan(tmp_path: Path) -> None:
-    from sqlalchemy import BigInteger, Column, Float, MetaData, Table as SaTable
+    from sqlalchemy import BigInteger, Column, Float, MetaData
+    from sqlalchemy import Table as SaTable
 
     from engine.storage.bulk import read_columns
 
@@ -122,7 +125,7 @@ def test_read_columns_keeps_order_exact_integers_and_reads_null_as_nan(tmp_path:
     big = [2**60 + 1, -(2**53) - 1, 7]  # not exact in a float64
     with engine.begin() as connection:
         connection.execute(table.insert(), [{"position": p, "big": b, "value": v}
-                                            for p, b, v in zip([2, 0, 1], big, [None, 0.5, 1.5])])
+                                            for p, b, v in zip([2, 0, 1], big, [None, 0.5, 1.5], strict=True)])
     with engine.connect() as connection:
         out = read_columns(connection, table, ["big", "value"], table.c.position >= 0, table.c.position,
                            {"big": np.int64, "value": np.float64})

@@ -1,6 +1,7 @@
 """The synthetic log generator: determinism, shape, timing, and the signals it promises to carry."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,12 @@ import pandas as pd
 import pytest
 
 from engine.data.synthetic import (
-    PRESETS, XING_SCALE_MIN_ITEM_SUPPORT, SyntheticConfig, demo_config, generate_log, scaled_config,
+    GENERATOR_PRESETS,
+    XING_SCALE_MIN_ITEM_SUPPORT,
+    SyntheticConfig,
+    demo_config,
+    generate_log,
+    scaled_config,
     xing_scale_config,
 )
 from engine.errors import Cancelled, InputError
@@ -80,8 +86,8 @@ def test_requested_size_is_met(n_events: int, tolerance: float) -> None:
 
 
 def test_demo_is_small_and_presets_are_named() -> None:
-    assert set(PRESETS) == {"demo", "xing_scale"}
-    assert 20_000 <= len(generate_log(PRESETS["demo"](0))) <= 50_000
+    assert set(GENERATOR_PRESETS) == {"demo", "xing_scale"}
+    assert 20_000 <= len(generate_log(GENERATOR_PRESETS["demo"](0))) <= 50_000
 
 
 def test_sessions_and_users_mostly_pass_the_paper_filters(demo_log: pd.DataFrame) -> None:
@@ -187,7 +193,7 @@ def test_session_resumption_makes_consecutive_sessions_share_items() -> None:
         sessions = frame.assign(session=np.cumsum(new_session)).groupby("session").agg(
             user=("user_id", "first"), items=("item_id", lambda s: set(s)))
         same_user = sessions["user"].to_numpy()[1:] == sessions["user"].to_numpy()[:-1]
-        pairs = zip(sessions["items"].to_numpy()[:-1][same_user], sessions["items"].to_numpy()[1:][same_user])
+        pairs = zip(sessions["items"].to_numpy()[:-1][same_user], sessions["items"].to_numpy()[1:][same_user], strict=True)
         return float(np.mean([len(a & b) / len(b) for a, b in pairs]))
 
     base = SyntheticConfig(n_users=300, n_items=900, n_topics=12, seed=4)
@@ -212,7 +218,7 @@ def test_revisits_can_be_limited_to_the_first_events_of_a_resumed_session() -> N
                 for _, user in frame.groupby("user_id", sort=False)]
     copied_first, copied_later, later = 0, 0, 0
     for user_sessions in sessions:
-        for previous, session in zip(user_sessions, user_sessions[1:]):
+        for previous, session in itertools.pairwise(user_sessions):
             shared = min(len(previous), len(session))
             copied_first += sum(previous[i] == session[i] for i in range(min(2, shared)))
             later += max(shared - 2, 0)

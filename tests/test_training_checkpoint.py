@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
-from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.errors import CheckpointError
+from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.training.checkpoint import load_checkpoint, save_checkpoint
 from engine.training.config import TrainConfig
 from engine.training.loop import train

@@ -10,12 +10,11 @@ import pytest
 import torch
 
 from engine.data.session_log import SessionLog
-from engine.errors import Cancelled, TrainingDiverged
+from engine.errors import Cancelled, ConfigError, TrainingDiverged
 from engine.progress import CancelToken
-from engine.errors import ConfigError
 from engine.training.config import TrainConfig
 from engine.training.loop import train
-from engine.training.presets import PRESETS, preset
+from engine.training.presets import NETWORK_PRESETS, preset
 
 torch.set_num_threads(1)
 
@@ -42,7 +41,7 @@ def small(model: str, **kw) -> TrainConfig:
     base = dict(model=model, session_units=16, user_units=16, batch_size=4, epochs=2,
                 dropout_session=0.0, learning_rate=0.1, device="cpu")
     base.update(kw)
-    return TrainConfig(**base)  # type: ignore[arg-type]
+    return TrainConfig(**base)
 
 
 @pytest.mark.parametrize("model", ["rnn", "rnn-concat", "hrnn-init", "hrnn-all"])
@@ -101,17 +100,47 @@ def test_huge_learning_rate_raises_training_diverged() -> None:
         train(cfg, patterned_log())
 
 
+def test_runaway_weights_fail_the_run_although_the_loss_stays_finite() -> None:
+    """TOP1 on tanh outputs is bounded, so a learning rate of 1e38 keeps the loss finite while the
+    output weights reach ~1e38 and the scores overflow: the run must fail, not finish."""
+    cfg = small("rnn", learning_rate=1e38, loss="top1", epochs=2)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1 .*scores can overflow.*lower the learning rate"):
+        train(cfg, patterned_log())
+
+
+def test_non_finite_weights_fail_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.training import loop
+
+    real = loop.RecurrentNetwork
+
+    def poisoned(spec, seed=0):
+        network = real(spec, seed)
+        network.item_out.data[spec.n_items - 1] = float("nan")  # an item that is never a column: no loss sees it
+        return network
+
+    log = patterned_log()
+    unseen = SessionLog.from_arrays(log.user, log.session, log.item, log.time, log.n_users, log.n_items + 1)
+    monkeypatch.setattr(loop, "RecurrentNetwork", poisoned)
+    with pytest.raises(TrainingDiverged, match="item output weights became infinite or NaN in epoch 1"):
+        train(small("hrnn-init", epochs=1, loss="top1"), unseen)
+
+
 @pytest.mark.parametrize("change,message", [
-    (dict(model="lstm"), "model"),
-    (dict(dropout_session=1.0), "dropout_session"),
-    (dict(batch_size=0), "batch_size"),
-    (dict(learning_rate=-0.1), "learning_rate"),
-    (dict(optimizer="adam", momentum=0.3), "momentum"),
-    (dict(loss="hinge"), "loss"),
+    (dict(learning_rate=1e300, loss="bpr-max"), r"Learning rate must be in \(0, 3.40282e\+38\] \(got 1e\+300\)"),
+    (dict(seed=-5), r"Seed must be in \[0, 9223372036854775807\] \(got -5\)"),
+    (dict(dropout_session="abc"), r"Session dropout must be a number in \[0, 1\) \(got 'abc'\)"),
+    (dict(compat_2017=1), "2017 code compatibility must be true or false"),
+    (dict(model="lstm"), "Model must be one of rnn, rnn-concat, hrnn-init, hrnn-all"),
+    (dict(dropout_session=1.0), r"Session dropout must be in \[0, 1\)"),
+    (dict(batch_size=0), "Batch size must be at least 1"),
+    (dict(learning_rate=-0.1), "Learning rate must be in"),
+    (dict(optimizer="adam", momentum=0.3), "Momentum applies to the Adagrad optimizer only"),
+    (dict(loss="hinge"), "Loss must be one of top1, bpr"),
 ])
-def test_bad_settings_are_refused_by_name(change: dict, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_bad_settings_are_refused_by_their_label(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
         train(dataclasses.replace(small("rnn"), **change), patterned_log())
+    assert info.value.setting in change  # the command line and the form know which setting it was
 
 
 def test_stop_at_first_exhausted_needs_enough_users() -> None:
@@ -120,7 +149,7 @@ def test_stop_at_first_exhausted_needs_enough_users() -> None:
 
 
 def test_presets_follow_the_paper_table() -> None:
-    p = PRESETS["hrnn-all-large"]
+    p = NETWORK_PRESETS["hrnn-all"]["large"]
     assert (p.session_units, p.user_units, p.batch_size) == (500, 500, 50)
     assert (p.dropout_user, p.dropout_session, p.dropout_init) == (0.0, 0.2, 0.2)
     assert (p.learning_rate, p.momentum, p.epochs, p.loss, p.activation) == (0.05, 0.3, 10, "top1", "tanh")

@@ -22,7 +22,7 @@ def test_sparse_adagrad_momentum_matches_formula() -> None:
     steps = [([1, 3, 1], [[0.2, -0.1], [0.4, 0.4], [0.3, 0.5]]), ([1, 4], [[-0.6, 0.2], [0.1, 0.1]])]
     for rows, grads in steps:
         g = np.zeros_like(p)
-        for r, gr in zip(rows, grads):
+        for r, gr in zip(rows, grads, strict=True):
             g[r] += gr  # duplicates summed first
         touched = sorted(set(rows))
         acc[touched] += g[touched] ** 2

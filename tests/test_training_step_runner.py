@@ -98,7 +98,7 @@ def test_cuda_graphs_are_used_only_on_a_cuda_device() -> None:
 
 @pytest.mark.parametrize("value", [-1, MAX_CUDA_GRAPH_STEPS + 1])
 def test_cuda_graph_steps_out_of_range_is_refused(value: int) -> None:
-    with pytest.raises(ConfigError, match="cuda_graph_steps"):
+    with pytest.raises(ConfigError, match=r"CUDA graph steps must be in \[0, 256\]"):
         dataclasses.replace(small("rnn"), cuda_graph_steps=value).validate()
 
 
@@ -168,7 +168,7 @@ class FakeCuda:
             if self.fail_capture:
                 raise RuntimeError("operation not permitted when stream is capturing")
         finally:
-            for tensor, before in zip(self.tensors(), saved):
+            for tensor, before in zip(self.tensors(), saved, strict=True):
                 tensor.copy_(before)
             self.step.generator.set_state(generator)
         graph.body = self._recorded

@@ -11,17 +11,38 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSlider, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from app.inspection.inspection_data import (HRNN_MODELS, KS, InspectionSnapshot, StoredRanks, UserRecommendations,
-                                            load_inspection, load_stored_ranks, recommend_for_user)
 from app.inspection.recommendation_column import RecommendationColumn
 from app.inspection.session_timeline import SessionTimeline
 from app.inspection.user_table import USER_ROLE, UserFilterProxy, UserTableModel
 from app.jobs import Job, JobManager
-from engine.runs.inspection import UserSessions, user_sessions
-from engine.storage.workspace import workspace_url
+from engine.workbench.inspection import (
+    HRNN_MODELS,
+    InspectionSnapshot,
+    StoredRanks,
+    UserRecommendations,
+    UserSessions,
+    load_inspection,
+    load_stored_ranks,
+    recommend_for_user,
+    user_sessions,
+)
+from engine.workbench.results import DEFAULT_CUTOFFS
+from engine.workbench.workspaces import workspace_url
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +80,9 @@ class InspectionPanel(QWidget):
         self.title = QLabel("Inspection")
         self.title.setObjectName("panelTitle")
         self.k_combo = QComboBox()
-        for k in KS:
+        for k in DEFAULT_CUTOFFS:
             self.k_combo.addItem(f"top {k}", k)
-        self.k_combo.setCurrentIndex(KS.index(DEFAULT_K))
+        self.k_combo.setCurrentIndex(DEFAULT_CUTOFFS.index(DEFAULT_K))
         self.run_combos = [QComboBox() for _ in range(N_COLUMNS)]
         for combo in self.run_combos:
             combo.setMinimumContentsLength(16)
@@ -202,7 +223,7 @@ class InspectionPanel(QWidget):
         self.pair_button.blockSignals(False)
 
     def _apply_runs(self, run_ids: list[int | None]) -> None:
-        for combo, run_id in zip(self.run_combos, [*run_ids, None, None, None]):
+        for combo, run_id in zip(self.run_combos, [*run_ids, None, None, None], strict=False):
             combo.blockSignals(True)
             combo.setCurrentIndex(max(0, combo.findData(run_id)) if run_id is not None else 0)
             combo.blockSignals(False)
@@ -453,7 +474,7 @@ class InspectionPanel(QWidget):
         history = {int(i) for items_of_session in self.sessions.train_items for i in items_of_session}
         earlier = {int(i) for i in self.sessions.test_items[:self.step]}
         target = str(items[self.sessions.test_items[self.step]])
-        for column, run_id in zip(self.columns, chosen):
+        for column, run_id in zip(self.columns, chosen, strict=False):
             title = self.snapshot.labels[run_id]
             result = self._recommendations.get((run_id, self.user))
             if result is None:
@@ -466,6 +487,6 @@ class InspectionPanel(QWidget):
             else:
                 column.show_step(title, result.steps[self.step - 1], self.k, items, history, earlier)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)

@@ -7,10 +7,18 @@ import math
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.runs.inspection import StepRecommendations
+from engine.workbench.inspection import StepRecommendations
 
 COLUMNS = ("Rank", "Item", "Score", "Seen")
 TARGET_BACKGROUND = "#fde68a"
@@ -85,7 +93,7 @@ class RecommendationColumn(QFrame):
         self._show(title, f"Next item <b>{target}</b>: rank <b>{format_rank(rank)}</b> ({where} {k})", "")
         top = step.top_items[:k]
         self.table.setRowCount(len(top))
-        for row, (item, score) in enumerate(zip(top.tolist(), step.top_scores[:k].tolist())):
+        for row, (item, score) in enumerate(zip(top.tolist(), step.top_scores[:k].tolist(), strict=True)):
             seen = "session" if item in earlier else "history" if item in history else ""
             cells = (str(row + 1), str(item_ids[item]), f"{score:.3f}" if math.isfinite(score) else str(score), seen)
             for column, text in enumerate(cells):

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from engine.runs.inspection import UserSessions
+from engine.workbench.inspection import UserSessions
 
 HISTORY_COLOUR = "#94a3b8"
 RETURNING_COLOUR = "#ea580c"

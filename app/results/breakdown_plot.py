@@ -83,7 +83,7 @@ class BreakdownPlot(QWidget):
             return
         first = table.drop_duplicates("group")
         self.groups = first["group"].tolist()
-        self.group_labels = [f"{label}\n{n:,} events" for label, n in zip(first["label"], first["n_events"])]
+        self.group_labels = [f"{label}\n{n:,} events" for label, n in zip(first["label"], first["n_events"], strict=True)]
         self._width = GROUP_WIDTH / len(shown)
         positions = np.arange(len(self.groups), dtype=float)
         top = 0.0
@@ -106,7 +106,7 @@ class BreakdownPlot(QWidget):
             top = max(top, float(np.nanmax(np.nan_to_num(means) + np.where(spread, stds, 0.0))))
         self.legend.setColumnCount(min(len(shown), 4))
         axis = self.plot_item.getAxis("bottom")
-        axis.setTicks([list(zip(positions.tolist(), self.group_labels)), []])
+        axis.setTicks([list(zip(positions.tolist(), self.group_labels, strict=True)), []])
         self.plot_item.setLabel("left", f"{metric_title(metric)} (mean ± std over seeds)")
         self.plot_item.setLabel("bottom", None)
         self.plot_item.setTitle(title, size="11pt")

@@ -11,9 +11,8 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from app.results.results_data import LEVEL_TITLES, ResultsView
-from engine.evaluation.metrics import parse_metric_name
-from engine.evaluation.significance import DEFAULT_ALPHA
+from app.results.titles import LEVEL_TITLES
+from engine.workbench.results import DEFAULT_ALPHA, ResultsView, parse_metric_name
 
 METRIC_TITLES = {"recall": "Recall", "mrr": "MRR", "precision": "Precision"}
 FIXED_COLUMNS = ("Model", "Seeds")
@@ -62,13 +61,13 @@ class ComparisonModel(QAbstractTableModel):
     def metrics(self) -> list[str]:
         return list(self._metrics)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._models)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() or not self._models else len(FIXED_COLUMNS) + len(self._metrics)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 (Qt API)
+    def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
             return None

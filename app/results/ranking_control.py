@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from engine.evaluation.popularity import candidates_label
+from engine.workbench.results import candidates_label
 
 #: The choices offered (None: all items); a dataset's own value is added when it is another one.
 CANDIDATE_CHOICES: tuple[int | None, ...] = (None, 1_000, 10_000, 50_000, 100_000)

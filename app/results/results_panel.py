@@ -15,21 +15,42 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.jobs import Job, JobManager
 from app.results.breakdown_plot import BreakdownPlot
 from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
 from app.results.ranking_control import RankingControl
-from app.results.results_data import (BREAKDOWN_TITLES, DEFAULT_LEVEL, KS, LEVEL_TITLES, ResultsSnapshot,
-                                      ResultsView, analyse, evaluate_runs, load_results, set_dataset_candidates)
 from app.results.selection_details import SelectionDetails
+from app.results.titles import LEVEL_TITLES
 from app.settings import AppSettings
-from engine.evaluation.popularity import candidates_label
-from engine.evaluation.significance import DEFAULT_ALPHA
-from engine.runs.report import BREAKDOWNS
-from engine.storage.workspace import workspace_url
+from engine.workbench.results import (
+    BREAKDOWNS,
+    DEFAULT_ALPHA,
+    DEFAULT_CUTOFFS,
+    LEVELS,
+    ResultsSnapshot,
+    ResultsView,
+    analyse,
+    candidates_label,
+    evaluate_runs,
+    load_results,
+    set_dataset_candidates,
+)
+from engine.workbench.workspaces import workspace_url
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +109,7 @@ class ResultsPanel(QWidget):
         self.title = QLabel("Results")
         self.title.setObjectName("panelTitle")
         self.k_combo = QComboBox()
-        for k in KS:
+        for k in DEFAULT_CUTOFFS:
             self.k_combo.addItem(f"K = {k}", k)
         self.k_combo.setToolTip("Cut-off K of Recall@K, MRR@K and Precision@K")
         self.reference_combo = QComboBox()
@@ -99,7 +120,7 @@ class ResultsPanel(QWidget):
         for level, title in LEVEL_TITLES.items():
             self.level_combo.addItem(title, level)
         self.level_combo.setToolTip(LEVEL_TOOLTIP)
-        remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, DEFAULT_LEVEL, str))
+        remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, LEVELS[0], str))
         self.level_combo.setCurrentIndex(max(remembered, 0))
         self.ranking = RankingControl()
         self.export_table_button = QPushButton("Export table…")
@@ -143,11 +164,11 @@ class ResultsPanel(QWidget):
             self.metric_combo.addItem(title, kind)
         self.export_plot_button = QPushButton("Export plot…")
         self.export_plot_button.setToolTip("Save the plot shown as PNG or SVG")
-        self.plots = {kind: BreakdownPlot() for kind in BREAKDOWNS}
+        self.plots = {kind: BreakdownPlot() for kind in BREAKDOWNS.names()}
         self.plot_tabs = QTabWidget()
         self.plot_tabs.setDocumentMode(True)
         for kind, plot in self.plots.items():
-            self.plot_tabs.addTab(plot, BREAKDOWN_TITLES[kind])
+            self.plot_tabs.addTab(plot, BREAKDOWNS[kind].title)
         plot_controls = QHBoxLayout()
         plot_controls.addWidget(QLabel("Breakdown of"))
         plot_controls.addWidget(self.metric_combo)
@@ -465,7 +486,7 @@ class ResultsPanel(QWidget):
             if table is None:
                 plot.clear()
             else:
-                plot.show_breakdown(table, self.plot_metric(), models, BREAKDOWN_TITLES[kind])
+                plot.show_breakdown(table, self.plot_metric(), models, BREAKDOWNS[kind].title)
 
     @Slot()
     def _on_metric_changed(self) -> None:
@@ -497,7 +518,7 @@ class ResultsPanel(QWidget):
 
     def export_plot(self, path: str | Path, kind: str | None = None) -> None:
         """The breakdown plot ``kind`` (default: the one shown) as PNG or SVG, by the suffix."""
-        kind = kind or BREAKDOWNS[self.plot_tabs.currentIndex()]
+        kind = kind or BREAKDOWNS.names()[self.plot_tabs.currentIndex()]
         self.plots[kind].export(Path(path))
 
     @Slot()
@@ -509,7 +530,7 @@ class ResultsPanel(QWidget):
 
     @Slot()
     def _choose_plot_file(self) -> None:
-        kind = BREAKDOWNS[self.plot_tabs.currentIndex()]
+        kind = BREAKDOWNS.names()[self.plot_tabs.currentIndex()]
         path, chosen = QFileDialog.getSaveFileName(self, "Export the plot", f"breakdown-{kind}.png",
                                                    "PNG image (*.png);;SVG image (*.svg)")
         if path:
@@ -538,6 +559,6 @@ class ResultsPanel(QWidget):
                        self.export_table_button, self.export_plot_button):
             widget.setEnabled(enabled)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)

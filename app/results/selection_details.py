@@ -7,13 +7,21 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHeaderView, QLabel, QSizePolicy, QTableWidget,
-                               QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.results.comparison_model import metric_title
-from app.results.results_data import BREAKDOWN_TITLES, ResultsSnapshot, ResultsView
-from engine.runs.models import BASELINE_MODELS
+from engine.workbench.results import BREAKDOWNS, ResultsSnapshot, ResultsView
+from engine.workbench.training import model_entry
 
 COLUMNS = ("Run", "Seed", "Value", "Events", "Checkpoint")
 MISSING_COLOUR = "#b00020"
@@ -65,15 +73,15 @@ class SelectionDetails(QGroupBox):
         row = summary[(summary["model"] == model) & (summary["group"] == group)].iloc[0]
         spread = f" ± {row[f'{metric}_std']:.4f}" if math.isfinite(row[f"{metric}_std"]) else ""
         self.summary.setText(
-            f"<b>{model}</b>, {BREAKDOWN_TITLES[kind].lower()}: {row['label']}<br>"
+            f"<b>{model}</b>, {BREAKDOWNS[kind].title.lower()}: {row['label']}<br>"
             f"{int(row['n_events']):,} events of {int(row['n_sessions']):,} sessions and "
             f"{int(row['n_users']):,} users; "
             f"{metric_title(metric)} = {row[f'{metric}_mean']:.4f}{spread} over {int(row['n_seeds'])} run(s):")
         per_run = view.per_run[kind]
         runs = per_run[(per_run["model"] == model) & (per_run["group"] == group)]
         run_ids = runs["run_id"].astype(int).tolist()
-        self._fill(snapshot, metric, run_ids, dict(zip(run_ids, runs[metric])),
-                   dict(zip(run_ids, runs["n_events"].astype(int))))
+        self._fill(snapshot, metric, run_ids, dict(zip(run_ids, runs[metric], strict=True)),
+                   dict(zip(run_ids, runs["n_events"].astype(int), strict=True)))
 
     def _fill(self, snapshot: ResultsSnapshot, metric: str, run_ids: list[int], values: dict[int, float],
               events: dict[int, int]) -> None:
@@ -81,7 +89,7 @@ class SelectionDetails(QGroupBox):
         self.table.setRowCount(len(run_ids))
         for row, run_id in enumerate(run_ids):
             run = snapshot.runs[run_id]
-            if run.model in BASELINE_MODELS:
+            if not model_entry(run.model).neural:
                 checkpoint = "baseline"
             else:
                 checkpoint = "missing" if run_id in snapshot.missing_checkpoints else "present"

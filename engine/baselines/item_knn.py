@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,6 +11,9 @@ import torch
 
 from engine.data.session_log import SessionLog
 from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.registry.models import ModelEntry
+from engine.registry.search_space import IntRange
+from engine.registry.settings import ModelSettings, setting
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +23,14 @@ DEFAULT_MEMORY_BUDGET_BYTES = 1 << 30
 #: count, the entry's row, similarity, masks and sort keys; measured at most 62): turns a memory
 #: budget into product entries per block.
 BYTES_PER_ENTRY = 64
+
+
+@dataclass(frozen=True)
+class ItemKnnConfig(ModelSettings):
+    """Item-KNN's one setting: how many neighbours each item keeps."""
+
+    model: str = setting("item-knn", "Model", "Item-KNN", hidden=True)
+    n_neighbors: int = setting(300, "Neighbours", "Most similar items kept per item (the paper: 300)", low=1)
 
 
 def session_cosine_similarity(
@@ -47,14 +59,16 @@ def session_cosine_similarity(
     # [n_items] upper bound of each row's co-occurrence entries: sizes of the item's sessions summed
     row_entries = np.minimum(item_sessions @ np.diff(occurs.indptr).astype(np.float64), n_items)
     entries_done = np.r_[0.0, np.cumsum(row_entries)]  # [n_items + 1]
-    counts = [np.zeros(1, dtype=np.int64)]  # kept entries per row, 0 first (becomes indptr)
-    columns, values = [np.zeros(0, dtype=np.int32)], [np.zeros(0, dtype=np.float32)]
+    counts: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]  # kept entries per row, 0 first (becomes indptr)
+    columns: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+    values: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
     for start, stop in _row_blocks(entries_done, max(1, memory_budget_bytes // BYTES_PER_ENTRY)):
         if cancel is not None:
             cancel.raise_if_cancelled()
         block = _block_neighbours(item_sessions[start:stop] @ occurs, start, sessions_with, n_neighbors)
-        for parts, part in zip((counts, columns, values), block):
-            parts.append(part)
+        counts.append(block[0])
+        columns.append(block[1])
+        values.append(block[2])
         progress(entries_done[stop] / max(entries_done[-1], 1.0), f"Item-KNN: {stop:,} of {n_items:,} items")
     return sp.csr_matrix(
         (_join(values), _join(columns), np.cumsum(_join(counts))), shape=(n_items, n_items),
@@ -155,3 +169,14 @@ class ItemKnnScorer:
         row_of_entry = np.flatnonzero(has_item)[np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))]
         out[row_of_entry, rows.indices] = rows.data
         return torch.from_numpy(out).to(self._device)
+
+
+def fit(config: ItemKnnConfig, train: SessionLog, device: torch.device | str = "cpu",
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> ItemKnnScorer:
+    return ItemKnnScorer.fit(train, config.n_neighbors, device, progress, cancel)
+
+
+MODEL = ModelEntry(name="item-knn", label="Item-KNN", kind="baseline", history="none", personalized=False,
+                   description="Items that co-occur with the session's last item in training sessions (cosine)",
+                   config_type=ItemKnnConfig, presets={"default": ItemKnnConfig()}, fit=fit,
+                   search_space={"n_neighbors": IntRange(20, 1000, log=True)})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -9,10 +10,20 @@ import torch
 
 from engine.data.session_log import SessionLog
 from engine.evaluation.popularity import item_popularity
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.registry.models import ModelEntry
+from engine.registry.settings import ModelSettings, setting
 
 logger = logging.getLogger(__name__)
 
 _FLOAT32_EXACT = 2**24  # integers up to this are exact in float32
+
+
+@dataclass(frozen=True)
+class PersonalPopConfig(ModelSettings):
+    """Personal Pop has no settings of its own."""
+
+    model: str = setting("personal-pop", "Model", "Personal Pop", hidden=True)
 
 
 class PersonalPopScorer:
@@ -85,3 +96,13 @@ class PersonalPopScorer:
         rows = np.repeat(np.arange(len(slots)), lengths)
         np.add.at(out, (rows, self._session_items[slots][in_session]), 1.0)
         return torch.from_numpy(out).to(self._device)
+
+
+def fit(config: PersonalPopConfig, train: SessionLog, device: torch.device | str = "cpu",
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PersonalPopScorer:
+    return PersonalPopScorer.fit(train, device)
+
+
+MODEL = ModelEntry(name="personal-pop", label="Personal Pop", kind="baseline", history="none", personalized=True,
+                   description="The user's own most-interacted items, ties broken by global popularity",
+                   config_type=PersonalPopConfig, presets={"default": PersonalPopConfig()}, fit=fit)

@@ -1,11 +1,23 @@
 """Pop: every prediction is the list of the most popular training items."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from engine.data.session_log import SessionLog
 from engine.evaluation.popularity import item_popularity
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.registry.models import ModelEntry
+from engine.registry.settings import ModelSettings, setting
+
+
+@dataclass(frozen=True)
+class PopConfig(ModelSettings):
+    """Pop has no settings of its own."""
+
+    model: str = setting("pop", "Model", "Pop", hidden=True)
 
 
 class PopScorer:
@@ -39,3 +51,13 @@ class PopScorer:
         """float32 [b, m]: the training counts of items ``items`` [m]."""
         columns = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self._scores.device)
         return self._scores[columns].expand(len(slots), len(columns))
+
+
+def fit(config: PopConfig, train: SessionLog, device: torch.device | str = "cpu",
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PopScorer:
+    return PopScorer.fit(train, device)
+
+
+MODEL = ModelEntry(name="pop", label="Pop", kind="baseline", history="none", personalized=False,
+                   description="The most popular training items, whatever the session", config_type=PopConfig,
+                   presets={"default": PopConfig()}, fit=fit)

@@ -6,16 +6,22 @@ import sys
 from pathlib import Path
 
 from engine.cli.evaluation_commands import parse_candidates
-from engine.cli.formatting import format_duration, parse_duration, render_statistics, render_table
-from engine.data.column_mapping import PRESETS, ColumnMapping
-from engine.data.item_names import attach_item_names
-from engine.data.importing import ImportRequest, import_log, preview_log, settings_for
-from engine.data.preparation import PrepareSettings
+from engine.cli.formatting import parse_duration, render_statistics, render_table
 from engine.errors import InputError
-from engine.evaluation.popularity import (LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS, candidates_label,
-                                         candidates_phrase)
+from engine.evaluation.popularity import candidates_label, candidates_phrase
 from engine.storage import catalog
+from engine.storage.catalog import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
 from engine.storage.workspace import Workspace
+from engine.workbench.datasets import attach_item_names, dataset_details
+from engine.workbench.importing import (
+    FORMAT_PRESETS,
+    ColumnMapping,
+    ImportRequest,
+    PrepareSettings,
+    import_log,
+    preview_log,
+    settings_for,
+)
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="Import an interaction log (CSV/TSV, Parquet, JSON lines; gzip/zip) "
                                                "and prepare it: sessions, filters, last-session-out split.")
     parser.add_argument("file", type=Path)
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="format preset (default: detected)")
+    parser.add_argument("--preset", choices=sorted(FORMAT_PRESETS), help="format preset (default: detected)")
     parser.add_argument("--name", help="dataset name (default: the file name)")
     parser.add_argument("--user-column", help="column of user ids (overrides the detected mapping)")
     parser.add_argument("--item-column", help="column of item ids")
@@ -66,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-invalid-rows", action="store_true",
                         help="skip rows with an empty field or unreadable time instead of refusing the file")
     add_prepare_arguments(parser)
-    parser.set_defaults(handler=run_import)
+    parser.set_defaults(handler=run_import, creates_workspace=True)
 
     parser = subparsers.add_parser("datasets", help="list the workspace's datasets")
     parser.set_defaults(handler=run_datasets)
@@ -138,9 +144,7 @@ def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"imported {args.file} as dataset {outcome.dataset_id} '{outcome.dataset_name}'{reuse}")
     if outcome.skipped_rows:
         print(f"skipped {outcome.skipped_rows} invalid rows")
-    print(f"sessions: idle gap > {format_duration(settings.session_threshold_s)}; filters: item support >= "
-          f"{settings.min_item_support}, session length >= {settings.min_session_length}, user sessions >= "
-          f"{settings.min_user_sessions}")
+    print(settings.describe())
     print(render_statistics(outcome.dataset_name, outcome.statistics))
     return 0
 
@@ -159,29 +163,23 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_candidates(args: argparse.Namespace, workspace: Workspace) -> int:
-    with workspace.session() as session:
-        dataset = catalog.find_dataset(session, args.dataset)
-        dataset_id, name = dataset.id, dataset.name
+    details = dataset_details(workspace, args.dataset)
     if args.value is not None:
-        catalog.set_evaluation_candidates(workspace, dataset_id, args.value or None)
-    current = catalog.evaluation_candidates(workspace, dataset_id)
-    print(f"{name}: evaluations rank each target among {candidates_phrase(current)}")
+        catalog.set_evaluation_candidates(workspace, details.id, args.value or None)
+    current = catalog.evaluation_candidates(workspace, details.id)
+    print(f"{details.name}: evaluations rank each target among {candidates_phrase(current)}")
     return 0
 
 
 def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
-    with workspace.session() as session:
-        dataset = catalog.find_dataset(session, args.dataset)
-        name, statistics, settings = dataset.name, dataset.statistics, PrepareSettings.from_json(dataset.settings)
-    print(f"sessions: idle gap > {format_duration(settings.session_threshold_s)}; filters: item support >= "
-          f"{settings.min_item_support}, session length >= {settings.min_session_length}, user sessions >= "
-          f"{settings.min_user_sessions}")
-    print(render_statistics(name, statistics))
+    details = dataset_details(workspace, args.dataset)
+    print(details.settings.describe())
+    print(render_statistics(details.name, details.statistics))
     return 0
 
 
 def run_presets(args: argparse.Namespace, workspace: Workspace | None) -> int:
-    rows = [(p.name, p.description) for p in PRESETS.values()]
+    rows = [(p.name, p.description) for p in FORMAT_PRESETS.values()]
     print(render_table(("preset", "format"), rows))
     return 0
 

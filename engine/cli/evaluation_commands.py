@@ -4,9 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,24 +12,25 @@ import pandas as pd
 
 from engine.cli.formatting import render_statistics, render_table
 from engine.errors import EmptyResultError
+from engine.evaluation.breakdowns import BREAKDOWNS
 from engine.evaluation.comparison import LEVELS
 from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.metrics import DEFAULT_CUTOFFS, metric_names
 from engine.evaluation.popularity import candidates_phrase
-from engine.evaluation.metrics import metric_names
+from engine.evaluation.significance import Level
 from engine.runs import records
 from engine.runs.evaluate_run import dataset_settings, evaluate_run
-from engine.runs.models import BASELINE_MODELS
-from engine.runs.report import BREAKDOWNS, breakdown, collect_results, comparison, dataset_popularity
+from engine.runs.labels import model_label
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
-
-DEMO_MODELS = ("pop", "personal-pop", "item-knn", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
-DEMO_EPOCHS = 8
+from engine.workbench.demo import DEMO_EPOCHS, default_demo_folder, fresh_demo_workspace, run_demo
+from engine.workbench.results import breakdown, collect_results, comparison, dataset_popularity
 
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("evaluation")
-    group.add_argument("--k", type=int, nargs="+", default=[5, 10, 20], help="cut-offs (default 5 10 20)")
+    group.add_argument("--k", type=int, nargs="+", default=list(DEFAULT_CUTOFFS),
+                       help=f"cut-offs (default {' '.join(map(str, DEFAULT_CUTOFFS))})")
     group.add_argument("--ties", choices=("standard", "conservative", "median"), default="standard",
                        help="how items scored equal to the target count (default standard)")
     group.add_argument("--candidates", type=parse_candidates, default=None, metavar="N|all",
@@ -69,19 +68,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("report", help="Table-3-style comparison of a dataset's runs")
     parser.add_argument("dataset", help="dataset id or name")
     add_evaluation_arguments(parser)
-    parser.add_argument("--breakdown", choices=BREAKDOWNS, action="append", default=[],
-                        help="also print a breakdown (history, position, popularity); repeatable")
+    parser.add_argument("--breakdown", choices=BREAKDOWNS.names(), action="append", default=[],
+                        help=f"also print a breakdown ({', '.join(BREAKDOWNS.names())}); repeatable")
     parser.add_argument("--reference", help="model the significance marks compare against (default RNN)")
     parser.add_argument("--level", choices=LEVELS, default="event",
                         help="pair the Wilcoxon test by event, session or user (default event)")
     parser.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
     parser.set_defaults(handler=run_report)
 
-    parser = subparsers.add_parser("demo", help="train and compare all seven models on the synthetic demo log")
+    parser = subparsers.add_parser("demo", help="train and compare the paper's models on the synthetic demo log",
+                                   description="Import the seeded synthetic demo log into a workspace of its own "
+                                               "(kept afterwards, to open in the desktop app), train and evaluate "
+                                               "the paper's baselines and networks, and print the comparison.")
     parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs of the neural models "
                         f"(default {DEMO_EPOCHS})")
     parser.add_argument("--seeds", type=int, default=1)
-    parser.set_defaults(handler=run_demo, needs_workspace=False)
+    parser.set_defaults(handler=run_demo_command, needs_workspace=False)
 
 
 def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -90,7 +92,7 @@ def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
         run = records.get_run(workspace, run_id)
         settings = evaluation_settings(args, workspace, run.dataset_id)
         evaluation = evaluate_run(workspace, run_id, settings)
-        rows.append((run.id, run.model, run.seed, evaluation.n_events,
+        rows.append((run.id, model_label(run), run.seed, evaluation.n_events,
                      *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks))))
     ks = tuple(sorted(set(args.k)))
     print(render_table(("run", "model", "seed", "events", *metric_names(ks)), rows))
@@ -117,16 +119,12 @@ def format_breakdown(table: pd.DataFrame, ks: list[int], kind: str) -> str:
         cells = [f"{row[m + '_mean']:.4f}" + (f" ± {row[m + '_std']:.4f}" if not math.isnan(row[m + "_std"]) else "")
                  for m in metrics]
         rows.append((row["model"], row["group"], int(row["n_events"]), *cells))
-    title = {"history": "By user history length (short <= 6 training sessions, long > 6)",
-             "position": "By position in the session (sessions of >= 5 events: beginning = predictions 1-2, "
-                         "middle = 3-4, end = 5+)",
-             "popularity": "By target item popularity (training events, quintile buckets, 1 = rarest)"}[kind]
-    return title + "\n" + render_table(("model", "group", "events", *metrics), rows,
-                                       align_right=set(range(2, len(metrics) + 3)))
+    return BREAKDOWNS[kind].description + "\n" + render_table(("model", "group", "events", *metrics), rows,
+                                                               align_right=set(range(2, len(metrics) + 3)))
 
 
 def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings: EvaluationSettings,
-                 kinds: list[str], reference: str | None = None, level: str = "event",
+                 kinds: list[str], reference: str | None = None, level: Level = "event",
                  run_ids: list[int] | None = None, csv: Path | None = None) -> None:
     results = collect_results(workspace, dataset_id, settings, run_ids)
     if results.runs.empty:
@@ -158,33 +156,25 @@ def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
     return 0
 
 
-def run_demo(args: argparse.Namespace, _: Workspace | None) -> int:
-    """A fresh workspace in a temporary folder (or --workspace), the demo log, seven models, the report."""
-    from engine.cli.training_commands import execute_runs
-    from engine.data.demo import ensure_demo_dataset
-    from engine.runs.planning import plan_runs
+def run_demo_command(args: argparse.Namespace, _: Workspace | None) -> int:
+    """The demo in a workspace of its own (--workspace, or the per-user demo folder, replaced each
+    time), then the report; the workspace is kept to open in the desktop app."""
+    from engine.cli.training_commands import print_message
+    from engine.workbench.workspaces import open_workspace
 
     started = time.perf_counter()
-    folder = Path(tempfile.mkdtemp(prefix="hrnn-demo-"))
-    location = args.workspace or folder / "demo-workspace.sqlite"
-    try:
-        with Workspace(location) as workspace:
-            outcome = ensure_demo_dataset(workspace, folder)
-            print(render_statistics(outcome.dataset_name, outcome.statistics))
-            run_ids = []
-            for model in DEMO_MODELS:
-                if model in BASELINE_MODELS:  # deterministic: one run says it all
-                    run_ids += plan_runs(workspace, outcome.dataset_id, model, [0])
-                else:
-                    run_ids += plan_runs(workspace, outcome.dataset_id, model, list(range(args.seeds)),
-                                         overrides={"epochs": args.epochs})
-            print(f"\ntraining and evaluating {len(run_ids)} runs ...", file=sys.stderr)
-            execute_runs(workspace, run_ids, jsonl=False)
-            print()
-            settings = dataset_settings(workspace, outcome.dataset_id)
-            print_report(workspace, outcome.dataset_id, [5, 10, 20], settings, ["history", "position"], run_ids=run_ids)
-    finally:
-        if args.workspace is None:
-            shutil.rmtree(folder, ignore_errors=True)
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
+    folder = default_demo_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    location = Path(args.workspace) if args.workspace else fresh_demo_workspace(folder)
+    with open_workspace(location) as workspace:
+        print(f"training and evaluating the demo's models in {workspace.display_name} ...", file=sys.stderr)
+        outcome = run_demo(workspace, folder, args.epochs, args.seeds, print_message)
+        print(render_statistics(outcome.dataset.dataset_name, outcome.dataset.statistics))
+        print()
+        settings = dataset_settings(workspace, outcome.dataset.dataset_id)
+        print_report(workspace, outcome.dataset.dataset_id, list(DEFAULT_CUTOFFS), settings, ["history", "position"],
+                     run_ids=outcome.run_ids)
+        shown = workspace.display_name
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; its workspace is kept at {shown}: open it in "
+          "the desktop app to explore the runs")
     return 0

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from engine.errors import Cancelled, WorkbenchError
 
@@ -18,16 +17,14 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import data_commands
+    from engine.cli import data_commands, evaluation_commands, synthetic_commands, training_commands
 
     parser = argparse.ArgumentParser(prog="python main.py", description="HRNN Workbench, headless. Without a "
                                      "subcommand, main.py opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    data_commands.register(subparsers)
-    for module_name in ("engine.cli.synthetic_commands", "engine.cli.training_commands",
-                        "engine.cli.evaluation_commands"):
-        __import__(module_name, fromlist=["register"]).register(subparsers)
+    for commands in (data_commands, synthetic_commands, training_commands, evaluation_commands):
+        commands.register(subparsers)
     for subcommand in subparsers.choices.values():
         subcommand.add_argument("--workspace", type=str, default=None,
                                 help="workspace file or SQLAlchemy URL (default: the per-user workspace)")
@@ -40,13 +37,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        from engine.storage.workspace import Workspace
-
         needs_workspace = getattr(args, "needs_workspace", True)
         if not needs_workspace:
             return int(args.handler(args, None) or 0)
-        with Workspace(args.workspace) as workspace:
-            return int(args.handler(args, workspace) or 0)
+        from engine.workbench.workspaces import open_workspace, remove_workspace_file
+
+        creates = getattr(args, "creates_workspace", False)
+        with open_workspace(args.workspace, create=creates) as workspace:
+            try:
+                code = int(args.handler(args, workspace) or 0)
+            except BaseException:
+                if workspace.created:  # nothing was stored: leave no empty workspace behind
+                    workspace.close()
+                    remove_workspace_file(workspace)
+                raise
+            if workspace.created:
+                print(f"created a new workspace at {workspace.display_name}", file=sys.stderr)
+            return code
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -61,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, no traceback
+    except Exception as exc:
         if args.debug:
             raise
+        from engine.storage.workspace import database_problem, default_workspace_path, is_database_error
+
+        if is_database_error(exc):
+            print(f"error: {database_problem(exc, str(args.workspace or default_workspace_path()))}", file=sys.stderr)
+            return EXIT_ERROR
         log.debug("internal error", exc_info=True)
         print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL

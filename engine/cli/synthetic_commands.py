@@ -4,19 +4,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any, cast
 
 from engine.cli.data_commands import add_prepare_arguments, settings_from_arguments
 from engine.cli.formatting import render_statistics
 from engine.cli.training_commands import parse_overrides
 from engine.data import synthetic
-from engine.data.demo import DEMO_MIN_ITEM_SUPPORT, SYNTHETIC_MAPPING
-from engine.data.importing import ImportRequest, import_log
 from engine.data.preparation import PrepareSettings
 from engine.errors import InputError
 from engine.storage.workspace import Workspace
-
-#: Item support that keeps most of a synthetic log of each preset (it has ~10 events per item).
-PRESET_MIN_ITEM_SUPPORT = {"demo": DEMO_MIN_ITEM_SUPPORT, "xing_scale": synthetic.XING_SCALE_MIN_ITEM_SUPPORT}
+from engine.workbench.importing import ImportRequest, import_log
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a synthetic log whose users' past sessions carry signal: drifting tastes, session "
                     "intents, item-to-item order and repeat consumption.")
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--preset", choices=sorted(synthetic.PRESETS), default=None,
+    size.add_argument("--preset", choices=sorted(synthetic.GENERATOR_PRESETS), default=None,
                       help="demo (~30k events) or xing_scale (~550k events after filters)")
     size.add_argument("--events", type=int, help="about this many events (1e3 to 3.3e7)")
     parser.add_argument("--seed", type=int, default=0)
@@ -36,17 +33,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--import", dest="import_log", action="store_true", help="import it into the workspace")
     parser.add_argument("--name", help="dataset name when importing")
     add_prepare_arguments(parser)
-    parser.set_defaults(handler=run_generate)
+    parser.set_defaults(handler=run_generate, creates_workspace=True)
 
 
 def synthetic_config(preset: str | None, events: int | None, seed: int,
                      changes: dict[str, object] | None = None) -> synthetic.SyntheticConfig:
-    config = synthetic.scaled_config(events, seed) if events is not None else synthetic.PRESETS[preset or "demo"](seed)
+    config = synthetic.scaled_config(events, seed) if events is not None else synthetic.GENERATOR_PRESETS[preset or "demo"](seed)
     known = {field.name for field in dataclasses.fields(config)}
     unknown = set(changes or {}) - known
     if unknown:
         raise InputError(f"unknown generator settings: {', '.join(sorted(unknown))}")
-    return dataclasses.replace(config, **(changes or {}))
+    return dataclasses.replace(config, **cast(dict[str, Any], changes or {}))
 
 
 def default_output(workspace: Workspace, label: str, seed: int) -> Path:
@@ -76,9 +73,9 @@ def run_generate(args: argparse.Namespace, workspace: Workspace) -> int:
     if not args.import_log:
         return 0
     preset = None if args.events is not None else (args.preset or "demo")
-    base = PrepareSettings(min_item_support=PRESET_MIN_ITEM_SUPPORT.get(preset, 5))
+    base = PrepareSettings(min_item_support=synthetic.PRESET_MIN_ITEM_SUPPORT.get(preset or "", 5))
     settings = settings_from_arguments(args, base)
-    outcome = import_log(workspace, ImportRequest(path, mapping=SYNTHETIC_MAPPING, settings=settings,
+    outcome = import_log(workspace, ImportRequest(path, mapping=synthetic.SYNTHETIC_MAPPING, settings=settings,
                                                   name=args.name or f"synthetic {label} (seed {args.seed})"))
     print(f"imported as dataset {outcome.dataset_id} '{outcome.dataset_name}'")
     print(render_statistics(outcome.dataset_name, outcome.statistics))

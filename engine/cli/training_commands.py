@@ -6,35 +6,31 @@ import json
 import math
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.cli.formatting import render_table
-from engine.data.session_log import PreparedDataset
-from engine.errors import Cancelled, InputError, WorkbenchError
-from engine.evaluation.evaluator import EvaluationSettings
+from engine.errors import InputError
 from engine.progress import CancelToken
+from engine.registry.search_space import describe_space
 from engine.runs import records
-from engine.runs.evaluate_run import dataset_settings, evaluate_run
-from engine.runs.execute import execute_run
-from engine.runs.models import MODEL_LABELS, MODELS, NEURAL_MODELS
+from engine.runs.labels import model_label
+from engine.runs.models import model_entry, model_names
 from engine.runs.saved_presets import save_preset
-from engine.runs.search import SEARCH_SPACE, Trial, best_config, random_search
-from engine.runs.planning import plan_runs
 from engine.storage import catalog
-from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
-
-PROGRESS_EVERY_S = 1.0
+from engine.workbench.run_messages import RunEpoch, RunEvaluated, RunEvaluationFailed, RunMessage, RunStarted, encode
+from engine.workbench.training import execute_runs, plan_runs
+from engine.workbench.tuning import Trial, best_config, random_search
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a model (one run per seed) and record the runs",
                                    description="Plan one run per seed and train them one after the other.")
     parser.add_argument("dataset", help="dataset id or name")
-    parser.add_argument("--model", required=True, choices=MODELS)
-    parser.add_argument("--preset", help="small (default) or large for neural models (the paper's Table 2)")
+    parser.add_argument("--model", required=True, choices=model_names())
+    parser.add_argument("--preset", help="a built-in preset (neural models: small, the default, or large; the "
+                        "paper's Table 2) or a saved one")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=int, default=1, help="number of seeds: 0, 1, ... N-1 (default 1)")
     seeds.add_argument("--seed", type=int, nargs="+", dest="seed_list", help="explicit seeds")
@@ -54,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="Each trial trains on the validation split's training part and is "
                                                "scored on its test part; trials are runs in the workspace.")
     parser.add_argument("dataset", help="dataset id or name")
-    parser.add_argument("--model", required=True, choices=NEURAL_MODELS)
+    parser.add_argument("--model", required=True, choices=model_names("neural"))
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--metric", default="recall@5", help="what to maximise (default recall@5)")
     parser.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's)")
@@ -97,84 +93,31 @@ def cancel_on_sigterm(cancel: CancelToken) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class RunReporter:
-    """Prints a run's progress: readable lines on stderr, or the JSON-lines protocol on stdout."""
-
-    def __init__(self, run_id: int, jsonl: bool) -> None:
-        self.run_id, self.jsonl = run_id, jsonl
-        self.started = time.perf_counter()
-        self.last = -math.inf
-
-    def emit(self, **event: object) -> None:
-        if self.jsonl:
-            print(json.dumps({**event, "run": self.run_id}), flush=True)
-
-    def on_started(self, device: str) -> None:
-        self.started = time.perf_counter()
-        self.emit(event="started", device=device)
-        if not self.jsonl:
-            print(f"run {self.run_id}: training on {device}", file=sys.stderr)
-
-    def progress(self, fraction: float, message: str) -> None:
-        now = time.perf_counter()
-        if now - self.last < PROGRESS_EVERY_S and fraction < 1.0:
-            return
-        self.last = now
-        elapsed = now - self.started
-        eta = elapsed * (1.0 - fraction) / fraction if fraction > 0.01 else None
-        self.emit(event="progress", fraction=round(fraction, 4), message=message,
-                  eta_s=None if eta is None else round(eta, 1))
-
-    def on_epoch(self, epoch: int, loss: float, seconds: float) -> None:
-        self.emit(event="epoch", epoch=epoch, loss=loss if math.isfinite(loss) else None, seconds=round(seconds, 3))
-        if not self.jsonl:
-            print(f"run {self.run_id}: epoch {epoch}: loss {loss:.5f} ({seconds:.1f} s)", file=sys.stderr)
-
-    def on_finished(self, run: records.RunSummary) -> None:
-        self.emit(event="finished", status=run.status, error=run.error)
+def print_message(message: RunMessage) -> None:
+    """A run message as a readable line on stderr (progress is left out)."""
+    run = message.run
+    if isinstance(message, RunStarted):
+        print(f"run {run}: training on {message.device}", file=sys.stderr)
+    elif isinstance(message, RunEpoch):
+        loss = f"{message.loss:.5f}" if message.loss is not None else "not finite"
+        print(f"run {run}: epoch {message.epoch}: loss {loss} ({message.seconds:.1f} s)", file=sys.stderr)
+    elif isinstance(message, RunEvaluated):
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in message.metrics.items() if k.endswith("@5"))
+        print(f"run {run}: evaluated on {message.n_events:,} test events: {shown}", file=sys.stderr)
+    elif isinstance(message, RunEvaluationFailed):
+        print(f"run {run}: evaluation failed: {message.error}", file=sys.stderr)
 
 
-def execute_runs(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[records.RunSummary]:
-    """Execute runs in order; stops after a cancelled one (the rest stay queued)."""
+def emit_message(message: RunMessage) -> None:
+    """A run message as one JSON line on stdout (what the desktop app reads)."""
+    print(encode(message), flush=True)
+
+
+def execute_and_report(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[records.RunSummary]:
+    """Execute (and evaluate) the runs, reporting as JSON lines or readable lines; SIGTERM cancels."""
     cancel = CancelToken()
-    finished: list[records.RunSummary] = []
-    prepared: dict[int, PreparedDataset] = {}  # each dataset read once for all its runs
     with cancel_on_sigterm(cancel):
-        for run_id in run_ids:
-            reporter = RunReporter(run_id, jsonl)
-            dataset_id = records.get_run(workspace, run_id).dataset_id
-            if dataset_id not in prepared:
-                prepared[dataset_id] = load_prepared(workspace, dataset_id)
-            run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started,
-                              prepared[dataset_id])
-            if run.status == "finished":
-                run = _evaluate(workspace, run, reporter, cancel, prepared[dataset_id])
-            reporter.on_finished(run)
-            finished.append(run)
-            if run.status == "cancelled":
-                break
-    return finished
-
-
-def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: "RunReporter",
-              cancel: CancelToken, prepared: PreparedDataset) -> records.RunSummary:
-    """Evaluate a finished run with the default settings; an evaluation error is reported on the
-    run (it stays finished: its training is valid)."""
-    try:
-        settings = dataset_settings(workspace, run.dataset_id)
-        evaluation = evaluate_run(workspace, run.id, settings, reporter.progress, cancel, prepared)
-    except Cancelled:
-        return run
-    except WorkbenchError as exc:
-        reporter.emit(event="evaluation_failed", error=str(exc))
-        if not reporter.jsonl:
-            print(f"run {run.id}: evaluation failed: {exc}", file=sys.stderr)
-        return run
-    reporter.emit(event="evaluated", metrics=evaluation.metrics["event"], n_events=evaluation.n_events)
-    if not reporter.jsonl:
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics["event"].items() if k.endswith("@5"))
-        print(f"run {run.id}: evaluated on {evaluation.n_events:,} test events: {shown}", file=sys.stderr)
-    return run
+        return execute_runs(workspace, run_ids, emit_message if jsonl else print_message, cancel)
 
 
 def _print_summary(runs: list[records.RunSummary], workspace: Workspace) -> None:
@@ -182,7 +125,7 @@ def _print_summary(runs: list[records.RunSummary], workspace: Workspace) -> None
     for run in runs:
         _, losses = records.metric_series(workspace, run.id, "train_loss")
         _, seconds = records.metric_series(workspace, run.id, "epoch_seconds")
-        rows.append((run.id, MODEL_LABELS[run.model], run.seed, run.status, run.device or "",
+        rows.append((run.id, model_label(run), run.seed, run.status, run.device or "",
                      f"{losses[-1]:.4f}" if len(losses) else "", f"{seconds.sum():.1f}" if len(seconds) else "",
                      run.error or ""))
     print(render_table(("run", "model", "seed", "status", "device", "final loss", "train s", "error"), rows))
@@ -200,14 +143,14 @@ def run_train(args: argparse.Namespace, workspace: Workspace) -> int:
         raise InputError("--seeds must be at least 1")
     run_ids = plan_runs(workspace, args.dataset, args.model, seeds, args.preset, parse_overrides(args.set),
                         args.device, validation=args.validation)
-    runs = execute_runs(workspace, run_ids, args.jsonl)
+    runs = execute_and_report(workspace, run_ids, args.jsonl)
     if not args.jsonl:
         _print_summary(runs, workspace)
     return _exit_code(runs)
 
 
 def run_execute(args: argparse.Namespace, workspace: Workspace) -> int:
-    runs = execute_runs(workspace, args.run_ids, args.jsonl)
+    runs = execute_and_report(workspace, args.run_ids, args.jsonl)
     if not args.jsonl:
         _print_summary(runs, workspace)
     return _exit_code(runs)
@@ -230,7 +173,7 @@ def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
     study = args.study or f"tune-{args.model}-{len(records.list_runs(workspace)) + 1}"
     print(f"search '{study}': {args.trials} trials of {args.model} scored by {args.metric} on the validation split",
           file=sys.stderr)
-    print("space: " + "; ".join(f"{name} {space}" for name, space in SEARCH_SPACE.items()), file=sys.stderr)
+    print("space: " + describe_space(model_entry(args.model).search_space), file=sys.stderr)
 
     def on_trial(trial: Trial) -> None:
         shown = ", ".join(f"{k}={v}" for k, v in trial.overrides.items())

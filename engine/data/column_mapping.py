@@ -58,7 +58,7 @@ class FormatPreset:
     suggested_settings: dict[str, Any] = field(default_factory=dict)
 
 
-PRESETS: dict[str, FormatPreset] = {
+FORMAT_PRESETS: dict[str, FormatPreset] = {
     preset.name: preset
     for preset in (
         FormatPreset(

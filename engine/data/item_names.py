@@ -1,19 +1,14 @@
-"""Readable item names (titles) from a separate file, attached to an imported log so that the
-inspection can show "1 · Toy Story" instead of "1"."""
+"""Reading readable item names (titles) from a separate file of items (e.g. MovieLens ``u.item``),
+so that inspection can show "1 · Toy Story" instead of "1" (storing them:
+:mod:`engine.storage.item_names`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import delete, select
 
 from engine.data.reading import read_table, sniff_format
 from engine.errors import InputError
-from engine.storage import catalog
-from engine.storage.bulk import insert_columns
-from engine.storage.schema import Dataset, ItemName, LogItem
-from engine.storage.workspace import Workspace
 
 _ID_NAMES = ("item_id", "itemid", "item", "movie_id", "movieid", "aid", "id", "product_id", "track_id", "category_id")
 _NAME_NAMES = ("name", "title", "movie_title", "item_name", "product_name", "track_name", "label")
@@ -44,32 +39,3 @@ def read_item_names(path: Path, id_column: str | None = None, name_column: str |
     names = pd.DataFrame({"original_id": frame[id_name].astype(str).str.strip(),
                           "name": frame[title_name].astype(str).str.strip()})
     return names[frame[id_name].notna() & frame[title_name].notna()].drop_duplicates("original_id")
-
-
-def attach_item_names(workspace: Workspace, dataset: str | int, path: Path, id_column: str | None = None,
-                      name_column: str | None = None) -> tuple[int, int]:
-    """Store the names of the dataset's log items found in ``path`` (replacing earlier ones);
-    returns (items named, items of the log). Refuses a file that names none of them."""
-    names = read_item_names(path, id_column, name_column)
-    with workspace.session() as session:
-        log_id = catalog.find_dataset(session, dataset).log_id
-    with workspace.engine.connect() as connection:
-        log_ids = catalog.original_ids(connection, LogItem.__table__, log_id)
-    known = names[names["original_id"].isin(set(log_ids))]
-    if known.empty:
-        raise InputError(f"{path}: none of its {len(names):,} item ids occurs in the dataset's log (ids look like "
-                         f"{', '.join(map(str, log_ids[:3]))}); check the id column")
-    with workspace.engine.begin() as connection:
-        connection.execute(delete(ItemName).where(ItemName.log_id == log_id))
-        insert_columns(connection, ItemName.__table__, {
-            "log_id": log_id, "original_id": known["original_id"].to_numpy(dtype=object),
-            "name": known["name"].to_numpy(dtype=object)})
-    return len(known), len(log_ids)
-
-
-def item_labels(workspace: Workspace, dataset_id: int, item_ids: np.ndarray) -> np.ndarray:
-    """Display labels for ``item_ids`` (original ids): "id · name" where a name is attached, else the id."""
-    with workspace.session() as session:
-        log_id = session.get(Dataset, dataset_id).log_id
-        names = dict(session.execute(select(ItemName.original_id, ItemName.name).where(ItemName.log_id == log_id)).all())
-    return np.array([f"{item} · {names[item]}" if item in names else str(item) for item in item_ids], dtype=object)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,23 @@ class PrepareSettings:
         if problems:
             raise InputError("invalid preparation settings: " + "; ".join(problems))
 
+    def describe(self) -> str:
+        """One line: how sessions are cut and what the filters keep."""
+        if self.use_given_sessions:
+            sessions = "sessions: the log's own session column"
+        else:
+            sessions = f"sessions: idle gap > {_duration(self.session_threshold_s)}"
+        steps = []
+        if self.drop_event_types:
+            steps.append(f"event types {', '.join(self.drop_event_types)} dropped")
+        steps.append("repeats in a session dropped" if self.drop_repeats else "repeats kept")
+        steps += [f"item support >= {self.min_item_support}", f"session length >= {self.min_session_length}",
+                  f"user sessions >= {self.min_user_sessions}"]
+        if self.max_user_sessions is not None:
+            steps.append(f"user sessions <= {self.max_user_sessions}")
+        repeat = ", repeated until stable" if self.repeat_until_stable else ""
+        return f"{sessions}; filters: {', '.join(steps)}{repeat}"
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["drop_event_types"] = list(self.drop_event_types)
@@ -83,6 +100,14 @@ class PreparedEvents:
     @property
     def n_events(self) -> int:
         return int(len(self.item))
+
+
+def _duration(seconds: float) -> str:
+    """'30 min', '2 h', '1 d' for whole units, else seconds ('90 s')."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:g} s"
 
 
 def sessionize(raw: RawLog, threshold_s: float, use_given_sessions: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -234,8 +259,3 @@ def _last_session_split(user: np.ndarray, session: np.ndarray, item: np.ndarray,
     only_one = np.flatnonzero(pd.Series(e_session).groupby(e_user).transform("min").to_numpy() == last_session_of_user)
     labels[index[only_one]] = NOT_IN_SPLIT
     return labels
-
-
-def with_settings(settings: PrepareSettings, **changes: Any) -> PrepareSettings:
-    """A copy of ``settings`` with some fields changed (validated again)."""
-    return replace(settings, **changes)

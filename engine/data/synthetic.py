@@ -38,6 +38,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import pandas as pd
 
+from engine.data.column_mapping import ColumnMapping
 from engine.errors import InputError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 
@@ -164,10 +165,17 @@ def scaled_config(n_events: int, seed: int = 0) -> SyntheticConfig:
     return replace(base, n_users=n_users, n_items=n_items, n_topics=max(2, n_items // 300))
 
 
-PRESETS: dict[str, Callable[[int], SyntheticConfig]] = {
+#: The generator's named configurations (by seed).
+GENERATOR_PRESETS: dict[str, Callable[[int], SyntheticConfig]] = {
     "demo": demo_config,
     "xing_scale": xing_scale_config,
 }
+#: The columns of a generated log.
+SYNTHETIC_MAPPING = ColumnMapping("user_id", "item_id", "timestamp", event_type="event_type", time_unit="s")
+#: Item support that keeps almost all of the demo log (it has ~20 events per item).
+DEMO_MIN_ITEM_SUPPORT = 5
+#: Item support that keeps most of a generated log of each preset.
+PRESET_MIN_ITEM_SUPPORT = {"demo": DEMO_MIN_ITEM_SUPPORT, "xing_scale": XING_SCALE_MIN_ITEM_SUPPORT}
 
 
 def _draw_popular_items(

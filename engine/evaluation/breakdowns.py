@@ -3,15 +3,20 @@
 Every function takes the per-event frame of :meth:`EvaluationResult.to_frame` (columns user,
 session, position, history_length, item, rank; session_length is used when present) and returns
 one row per group with a column per metric and the columns n_events, n_sessions, n_users.
+The breakdowns that reports and the Results panel offer are registered in :data:`BREAKDOWNS`:
+a new breakdown is its function here and its entry there.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from engine.evaluation.metrics import event_metrics
+from engine.registry.registry import Registry
 
 #: Users with at most this many training sessions have a "short" history (the paper's split).
 SHORT_HISTORY_MAX_SESSIONS = 6
@@ -91,3 +96,57 @@ def by_item_popularity(
     table["min_popularity"] = edges[table.index.to_numpy() - 1]
     table["max_popularity"] = edges[table.index.to_numpy()]
     return table
+
+
+#: table(events, ks, compat_2017, popularity) -> one row per group (see the module docstring).
+BreakdownTable = Callable[[pd.DataFrame, Sequence[int], bool, np.ndarray], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class BreakdownEntry:
+    """A registered breakdown: its ``table``, a short ``title``, a ``description`` of its groups,
+    and ``group_label(row, last_group)``, a group's readable name from its table row."""
+
+    name: str
+    title: str
+    description: str
+    table: BreakdownTable
+    group_label: Callable[[pd.Series, object], str]
+
+
+_POSITION_LABELS = {"beginning": "beginning (predictions 1–2)", "middle": "middle (3–4)", "end": "end (5 and later)"}
+
+
+def _history_label(row: pd.Series, last_group: object) -> str:
+    if row["group"] == "short":
+        return f"short history (≤ {SHORT_HISTORY_MAX_SESSIONS} sessions)"
+    return f"long history (> {SHORT_HISTORY_MAX_SESSIONS} sessions)"
+
+
+def _popularity_label(row: pd.Series, last_group: object) -> str:
+    """The whole event counts of a popularity bucket [low, high) (the last one [low, high])."""
+    high = row["max_popularity"]
+    first = math.ceil(row["min_popularity"])
+    final = math.floor(high) if row["group"] == last_group else math.ceil(high) - 1
+    counts = f"{first:,}" if first == final else f"{first:,}–{final:,}"
+    return f"{counts} training events"
+
+
+BREAKDOWNS: Registry[BreakdownEntry] = Registry("breakdown", [
+    BreakdownEntry(
+        "history", "By user history length",
+        f"By user history length (short <= {SHORT_HISTORY_MAX_SESSIONS} training sessions, long > "
+        f"{SHORT_HISTORY_MAX_SESSIONS})",
+        lambda events, ks, compat, popularity: by_history_length(events, ks, compat), _history_label),
+    BreakdownEntry(
+        "position", "By position in the session",
+        f"By position in the session (sessions of >= {POSITION_MIN_SESSION_LENGTH} events: beginning = "
+        "predictions 1-2, middle = 3-4, end = 5+)",
+        lambda events, ks, compat, popularity: by_position(events, ks, compat),
+        lambda row, last: _POSITION_LABELS.get(str(row["group"]), str(row["group"]))),
+    BreakdownEntry(
+        "popularity", "By item popularity",
+        "By target item popularity (training events, quintile buckets, 1 = rarest)",
+        lambda events, ks, compat, popularity: by_item_popularity(events, popularity, ks=ks, compat_2017=compat),
+        _popularity_label),
+])

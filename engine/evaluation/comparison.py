@@ -43,7 +43,7 @@ def comparison_table(
     if missing:
         raise InputError(f"no per-event results for the models {sorted(missing)}")
     p_values, marks = [], []
-    for model, metric in zip(table["model"], table["metric"]):
+    for model, metric in zip(table["model"], table["metric"], strict=True):
         if model == reference:
             p_values.append(float("nan"))
             marks.append("")

@@ -70,7 +70,7 @@ class EvaluationResult:
     item: np.ndarray  # int64 [T]: target item
     rank: np.ndarray  # float64 [T]: 1 = best (x.5 possible in the median tie mode)
     n_items_ranked: int  # items competing per prediction (all items, or N most popular + target; at most)
-    n_nan_targets: int  # predictions whose target was scored NaN (ranked last)
+    n_nonfinite_targets: int  # predictions whose target was scored NaN (ranked last) or infinite
     consumed_events: int  # events fed to the scorer, history included
     seconds: float  # wall-clock duration of the evaluation
     metrics: dict[str, float] = field(default_factory=dict)  # averages over events
@@ -100,8 +100,8 @@ def _rank_all(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, n_it
     if scores.shape != (len(slots), n_items):
         raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {(len(slots), n_items)}")
     target = torch.from_numpy(targets).to(scores.device)  # [b]
-    n_nan = int(torch.isnan(scores.gather(1, target.unsqueeze(1))).sum())
-    return rank_targets(scores, target, tie_mode), n_nan
+    n_nonfinite = int((~torch.isfinite(scores.gather(1, target.unsqueeze(1)))).sum())
+    return rank_targets(scores, target, tie_mode), n_nonfinite
 
 
 def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, candidates: np.ndarray,
@@ -118,9 +118,9 @@ def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarra
     expected = (len(slots), len(columns))
     if scores.shape != expected:
         raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {expected}")
-    n_nan = int(torch.isnan(scores[:, len(candidates):].diagonal()).sum())
+    n_nonfinite = int((~torch.isfinite(scores[:, len(candidates):].diagonal())).sum())
     return rank_among_columns(scores, torch.from_numpy(candidates).to(scores.device),
-                              torch.from_numpy(targets).to(scores.device), tie_mode), n_nan
+                              torch.from_numpy(targets).to(scores.device), tie_mode), n_nonfinite
 
 
 def evaluate(
@@ -149,7 +149,7 @@ def evaluate(
     cursor = np.zeros(n_slots, dtype=np.int64)  # [B] next stream event of each slot
     end = np.zeros(n_slots, dtype=np.int64)  # [B] end of each slot's stream
     rank_of_event = np.full(streams.n_events, np.nan)  # [L] rank of the target predicted after event l
-    next_user, step, n_nan, n_consumed = 0, 0, 0, 0
+    next_user, step, n_nonfinite, n_consumed = 0, 0, 0, 0
     while True:
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -170,10 +170,10 @@ def evaluate(
         if len(predicting):
             target_items = test.item[target_event[predicting]]  # [b]
             if candidates is None:
-                ranks, nan_targets = _rank_all(scorer, predicting, target_items, train.n_items, settings.tie_mode)
+                ranks, nonfinite_targets = _rank_all(scorer, predicting, target_items, train.n_items, settings.tie_mode)
             else:
-                ranks, nan_targets = _rank_candidates(scorer, predicting, target_items, candidates, settings.tie_mode)
-            n_nan += nan_targets
+                ranks, nonfinite_targets = _rank_candidates(scorer, predicting, target_items, candidates, settings.tie_mode)
+            n_nonfinite += nonfinite_targets
             rank_of_event[event[predicting]] = ranks.cpu().numpy()
         cursor[active] += 1
         n_consumed += int(active.sum())
@@ -188,9 +188,9 @@ def evaluate(
     rank = rank_of_event[predicted][order]  # [T]
     session = test.session[target]
     user = test.user[target]
-    if n_nan:
-        logger.warning("%d of %d targets were scored NaN and ranked last", n_nan, len(target))
-    ranked_among = train.n_items if candidates is None else min(settings.n_candidates + 1, train.n_items)
+    if n_nonfinite:
+        logger.warning("%d of %d targets were scored NaN (ranked last) or infinite", n_nonfinite, len(target))
+    ranked_among = train.n_items if candidates is None else min(len(candidates) + 1, train.n_items)
     result = EvaluationResult(
         settings=settings,
         user=user,
@@ -201,7 +201,7 @@ def evaluate(
         item=test.item[target],
         rank=rank,
         n_items_ranked=int(ranked_among),
-        n_nan_targets=n_nan,
+        n_nonfinite_targets=n_nonfinite,
         consumed_events=streams.n_events,
         seconds=time.perf_counter() - started,
         metrics=mean_metrics(rank, settings.ks, settings.compat_2017),

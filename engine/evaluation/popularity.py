@@ -21,19 +21,6 @@ def most_popular_mask(popularity: np.ndarray, n: int) -> np.ndarray:
     return mask
 
 
-#: Catalogs larger than this are evaluated among their most popular items by default (ranking
-#: every item of a catalog of millions takes hours on a CPU).
-LARGE_CATALOG_ITEMS = 200_000
-#: The candidates of a large catalog: the paper's choice for its largest dataset.
-LARGE_CATALOG_CANDIDATES = 50_000
-
-
-def default_candidates(n_items: int) -> int | None:
-    """The evaluation default of a new dataset of ``n_items`` items: rank among the
-    :data:`LARGE_CATALOG_CANDIDATES` most popular items for a large catalog, else all (None)."""
-    return LARGE_CATALOG_CANDIDATES if n_items > LARGE_CATALOG_ITEMS else None
-
-
 def candidates_label(n_candidates: int | None) -> str:
     """Short: "all items" or "top 50,000"."""
     return "all items" if n_candidates is None else f"top {n_candidates:,}"

@@ -27,7 +27,8 @@ def rank_targets(
     ``candidates`` (bool [n_items]; None means all) and the target itself compete.
 
     NaN: a target scored NaN gets the worst rank (the number of competing items) in every tie
-    mode; other items scored NaN never rank above the target.
+    mode; another item scored NaN always counts as above the target (never below it), so a model
+    that scores NaN never looks good.
     """
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
@@ -46,7 +47,7 @@ def _rank_rows(
 ) -> torch.Tensor:
     """:func:`rank_targets` of one chunk of rows."""
     target_scores = scores.gather(1, targets.unsqueeze(1))  # [b, 1]
-    higher = scores > target_scores  # [b, n_items]
+    higher = _not_below(scores, target_scores)  # [b, n_items]
     if candidates is not None:
         higher &= candidates
         target_is_candidate = candidates[targets].to(torch.int64)  # [b]
@@ -80,11 +81,18 @@ def rank_among_columns(
     target_scores = scores[rows, n_candidates + rows]  # [b]
     others = candidate_items.unsqueeze(0) != targets.unsqueeze(1)  # [b, N]: not the target itself
     among = scores[:, :n_candidates]  # [b, N]
-    higher = (among > target_scores.unsqueeze(1)) & others
+    higher = _not_below(among, target_scores.unsqueeze(1)) & others
     tied = (among == target_scores.unsqueeze(1)) & others if tie_mode != "standard" else None
     is_candidate = (~others).any(dim=1).to(torch.int64)  # [b]
     return _ranks(higher, tied, target_scores, torch.zeros_like(is_candidate), n_candidates + 1 - is_candidate,
                   tie_mode)
+
+
+def _not_below(scores: torch.Tensor, target_scores: torch.Tensor) -> torch.Tensor:
+    """bool, the shape of ``scores``: the item scored strictly higher than the target, or NaN (a
+    NaN compares false to everything: ``not (x <= t)`` counts it as above). The target's own
+    entry is never set unless the target is NaN, whose rank is replaced anyway."""
+    return torch.le(scores, target_scores).logical_not_()
 
 
 def _ranks(higher: torch.Tensor, tied: torch.Tensor | None, target_scores: torch.Tensor,

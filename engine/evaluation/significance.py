@@ -69,12 +69,13 @@ def paired_metric_values(
     """Per-event values of ``metric`` (e.g. ``"mrr@5"``), or their means per session or per user,
     averaged over the runs ``events`` (per-event frames with user, session, position, rank: e.g.
     one per seed), indexed by (user, session, position), (user, session) or user. Every run must
-    hold the same events."""
+    hold the same events. A frame whose ``attrs["compat_2017"]`` is set counts hits by that rule."""
     if not events:
         raise InputError("no evaluation results to compare")
     per_run = []
     for frame in events:
-        values = pd.Series(event_metric(frame["rank"].to_numpy(), metric, compat_2017),
+        compat = bool(frame.attrs.get("compat_2017", compat_2017))  # a run evaluated with its own hit rule
+        values = pd.Series(event_metric(frame["rank"].to_numpy(), metric, compat),
                            index=pd.MultiIndex.from_frame(frame[list(EVENT_KEY)]))
         if level != "event":
             values = values.groupby(level=list(LEVEL_KEYS[level])).mean()

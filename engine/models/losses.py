@@ -17,21 +17,57 @@ Per row i with negatives j (N_i of them):
   (Hidasi & Karatzoglou 2018)
 
 The batch loss is the mean over the rows that count (an active slot with at least one negative).
+A new loss is its function here and its entry in :data:`LOSSES`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from engine.models.spec import LOSS_KINDS, LossKind
+from engine.registry.registry import Registry
 
 
 class LossOutput(NamedTuple):
     loss: Tensor  # scalar: mean over the counted rows
     dy: Tensor  # [B, C] gradient of ``loss`` with respect to y
     rows: Tensor  # scalar float: number of rows counted
+
+
+class LossInputs(NamedTuple):
+    """What every loss of a step sees: scores ``y`` [B, C], the positives ``pos`` [B, 1] (the
+    diagonal), the negatives ``neg`` [B, C] (bool) with ``negf`` their float mask and ``n_neg`` [B]
+    their number per row, the own columns ``eye`` [B, C], and the options."""
+
+    y: Tensor
+    pos: Tensor
+    neg: Tensor
+    negf: Tensor
+    n_neg: Tensor
+    eye: Tensor
+    logq: Tensor | None  # [C] log sampling probability of each column's item (log-Q correction)
+    bpr_max_reg: float
+
+
+#: A loss's forward and backward: per-row loss [B] and the gradient [B, C] of each row's loss.
+LossFunction = Callable[[LossInputs], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    """A registered loss. ``bounded``: the "auto" final activation is tanh (TOP1, BPR), else
+    linear (the max losses and cross-entropy need unbounded scores). ``tuned``: part of the
+    networks' search space."""
+
+    name: str
+    label: str
+    description: str
+    function: LossFunction
+    bounded: bool
+    tuned: bool = True
 
 
 def _softmax_over(y: Tensor, mask: Tensor) -> Tensor:
@@ -43,62 +79,105 @@ def _softmax_over(y: Tensor, mask: Tensor) -> Tensor:
     return e / e.sum(dim=1, keepdim=True).clamp_min_(1e-30)
 
 
+def _per_negative_weights(x: LossInputs) -> Tensor:
+    """[B, C]: 1/N_i on the negatives of row i."""
+    return x.negf / x.n_neg.clamp_min(1).to(x.y.dtype).unsqueeze(1)
+
+
+def _top1(x: LossInputs) -> tuple[Tensor, Tensor]:
+    y, w = x.y, _per_negative_weights(x)
+    diff = torch.sigmoid(y - x.pos)  # [B, C] sigmoid(y_j - y_i)
+    sq = torch.sigmoid(y * y)
+    per_row = ((diff + sq) * w).sum(dim=1)
+    dy = w * (diff * (1 - diff) + 2 * y * sq * (1 - sq))
+    dy.diagonal().sub_((w * diff * (1 - diff)).sum(dim=1))
+    return per_row, dy
+
+
+def _bpr(x: LossInputs) -> tuple[Tensor, Tensor]:
+    w = _per_negative_weights(x)
+    per_row = (torch.nn.functional.softplus(x.y - x.pos) * w).sum(dim=1)
+    dy = w * torch.sigmoid(x.y - x.pos)
+    dy.diagonal().sub_(dy.sum(dim=1))
+    return per_row, dy
+
+
+def _cross_entropy_of(logits: Tensor, x: LossInputs) -> tuple[Tensor, Tensor]:
+    allowed = x.neg | x.eye
+    logp = torch.log_softmax(torch.where(allowed, logits, float("-inf")), dim=1)
+    dy = torch.where(allowed, logp.exp(), 0.0)
+    dy.diagonal().sub_(1.0)
+    return -logp.diagonal(), dy
+
+
+def _cross_entropy(x: LossInputs) -> tuple[Tensor, Tensor]:
+    return _cross_entropy_of(x.y, x)
+
+
+def _cross_entropy_logq(x: LossInputs) -> tuple[Tensor, Tensor]:
+    if x.logq is None:
+        raise ValueError("cross-entropy-logq needs the log sampling probabilities logq")
+    return _cross_entropy_of(x.y - x.logq.unsqueeze(0), x)
+
+
+def _top1_max(x: LossInputs) -> tuple[Tensor, Tensor]:
+    y = x.y
+    diff = torch.sigmoid(y - x.pos)
+    s = _softmax_over(y, x.neg)
+    sq = torch.sigmoid(y * y)
+    g = diff + sq
+    per_row = (s * g).sum(dim=1)
+    dy = s * (g - per_row.unsqueeze(1) + diff * (1 - diff) + 2 * y * sq * (1 - sq))
+    dy.diagonal().sub_((s * diff * (1 - diff)).sum(dim=1))
+    return per_row, dy
+
+
+def _bpr_max(x: LossInputs) -> tuple[Tensor, Tensor]:
+    y, reg_weight = x.y, x.bpr_max_reg
+    s = _softmax_over(y, x.neg)
+    a = torch.sigmoid(x.pos - y)  # [B, C] sigmoid(y_i - y_j)
+    total = (s * a).sum(dim=1, keepdim=True)  # [B, 1]
+    reg = (s * y * y).sum(dim=1, keepdim=True)
+    per_row = -torch.log(total.squeeze(1) + 1e-24) + reg_weight * reg.squeeze(1)
+    inv = 1.0 / (total + 1e-24)
+    dy = -(s * inv) * (a * a - total) + reg_weight * s * (y * y - reg + 2 * y)
+    dy.diagonal().sub_((s * a * (1 - a) * inv).sum(dim=1))
+    return per_row, dy
+
+
+#: The losses the networks train with, in the order menus show them.
+LOSSES: Registry[LossEntry] = Registry("loss", [
+    LossEntry("top1", "TOP1", "The paper's loss: mean over negatives of sigmoid(r_j - r_i) + sigmoid(r_j^2)",
+              _top1, bounded=True),
+    LossEntry("bpr", "BPR", "Bayesian personalized ranking: mean over negatives of -log sigmoid(r_i - r_j)",
+              _bpr, bounded=True),
+    LossEntry("cross-entropy", "Cross-entropy", "Softmax cross-entropy over the target and the sampled negatives",
+              _cross_entropy, bounded=False),
+    LossEntry("cross-entropy-logq", "Cross-entropy (log-Q)",
+              "Cross-entropy with the log-Q correction of the sampling probabilities", _cross_entropy_logq,
+              bounded=False, tuned=False),
+    LossEntry("top1-max", "TOP1-max", "TOP1 weighted by the softmax of the negatives' scores (GRU4Rec 2018)",
+              _top1_max, bounded=False),
+    LossEntry("bpr-max", "BPR-max", "-log of the softmax-weighted BPR over negatives, plus score regularization "
+              "(GRU4Rec 2018)", _bpr_max, bounded=False),
+])
+
+
 def ranking_loss(
     kind: str, y: Tensor, row_active: Tensor, col_valid: Tensor, eye: Tensor,
     logq: Tensor | None = None, bpr_max_reg: float = 1.0,
 ) -> LossOutput:
-    """Loss and gradient. ``y`` [B, C]; ``row_active`` [B] bool; ``col_valid`` [C] bool;
-    ``eye`` [B, C] bool with column b marked in row b; ``logq`` [C] (``cross-entropy-logq``)."""
+    """Loss and gradient of the registered loss ``kind``. ``y`` [B, C]; ``row_active`` [B] bool;
+    ``col_valid`` [C] bool; ``eye`` [B, C] bool with column b marked in row b; ``logq`` [C]
+    (``cross-entropy-logq``)."""
+    entry = LOSSES[kind]
     neg = col_valid.unsqueeze(0) & ~eye  # [B, C] negatives of each row
     n_neg = neg.sum(dim=1)  # [B]
     counted = row_active & (n_neg > 0)  # [B]
     rows = counted.sum().to(y.dtype)
     row_weight = counted.to(y.dtype) / rows.clamp_min(1.0)  # [B]
-    pos = y.diagonal().unsqueeze(1)  # [B, 1]
-    negf = neg.to(y.dtype)
-    if kind in ("top1", "bpr", "top1-max"):
-        diff = torch.sigmoid(y - pos)  # [B, C] sigmoid(y_j - y_i)
-    if kind in ("top1", "bpr"):
-        w = negf / n_neg.clamp_min(1).to(y.dtype).unsqueeze(1)  # [B, C] 1/N_i on negatives
-        if kind == "top1":
-            sq = torch.sigmoid(y * y)
-            per_row = ((diff + sq) * w).sum(dim=1)
-            dy = w * (diff * (1 - diff) + 2 * y * sq * (1 - sq))
-            dy.diagonal().sub_((w * diff * (1 - diff)).sum(dim=1))
-        else:
-            per_row = (torch.nn.functional.softplus(y - pos) * w).sum(dim=1)
-            dy = w * diff
-            dy.diagonal().sub_(dy.sum(dim=1))
-    elif kind in ("cross-entropy", "cross-entropy-logq"):
-        if kind == "cross-entropy-logq":
-            if logq is None:
-                raise ValueError("cross-entropy-logq needs the log sampling probabilities logq")
-            logits = y - logq.unsqueeze(0)
-        else:
-            logits = y
-        allowed = neg | eye
-        logp = torch.log_softmax(torch.where(allowed, logits, float("-inf")), dim=1)
-        per_row = -logp.diagonal()
-        dy = torch.where(allowed, logp.exp(), 0.0)
-        dy.diagonal().sub_(1.0)
-    elif kind == "top1-max":
-        s = _softmax_over(y, neg)
-        sq = torch.sigmoid(y * y)
-        g = diff + sq
-        per_row = (s * g).sum(dim=1)
-        dy = s * (g - per_row.unsqueeze(1) + diff * (1 - diff) + 2 * y * sq * (1 - sq))
-        dy.diagonal().sub_((s * diff * (1 - diff)).sum(dim=1))
-    elif kind == "bpr-max":
-        s = _softmax_over(y, neg)
-        a = torch.sigmoid(pos - y)  # [B, C] sigmoid(y_i - y_j)
-        total = (s * a).sum(dim=1, keepdim=True)  # [B, 1]
-        reg = (s * y * y).sum(dim=1, keepdim=True)
-        per_row = -torch.log(total.squeeze(1) + 1e-24) + bpr_max_reg * reg.squeeze(1)
-        inv = 1.0 / (total + 1e-24)
-        dy = -(s * inv) * (a * a - total) + bpr_max_reg * s * (y * y - reg + 2 * y)
-        dy.diagonal().sub_((s * a * (1 - a) * inv).sum(dim=1))
-    else:
-        raise ValueError(f"unknown loss {kind!r}; choose one of {', '.join(LOSS_KINDS)}")
+    inputs = LossInputs(y, y.diagonal().unsqueeze(1), neg, neg.to(y.dtype), n_neg, eye, logq, bpr_max_reg)
+    per_row, dy = entry.function(inputs)
     per_row = torch.where(counted, per_row, 0.0)
     loss = (per_row * row_weight).sum()
     dy = torch.where(counted.unsqueeze(1), dy, 0.0) * row_weight.unsqueeze(1)

@@ -4,11 +4,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-LossKind = Literal["top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max"]
-LOSS_KINDS: tuple[str, ...] = ("top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max")
 
-ModelKind = Literal["rnn", "rnn-concat", "hrnn-init", "hrnn-all"]
-MODEL_KINDS: tuple[str, ...] = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+@dataclass(frozen=True)
+class NetworkKind:
+    """What distinguishes the four recurrent models. ``history_feed``: which training events the
+    evaluator feeds before a test session (see :mod:`engine.evaluation.stream_scorer`);
+    ``hierarchical``: a user level (HRNN); ``concatenates``: the user's sessions are one sequence
+    (RNN Concat)."""
+
+    name: str
+    history_feed: str
+    hierarchical: bool = False
+    concatenates: bool = False
+
+
+#: The network kinds by name (the model registry gives their labels, presets and search spaces).
+NETWORK_KINDS: dict[str, NetworkKind] = {kind.name: kind for kind in (
+    NetworkKind("rnn", "none"),
+    NetworkKind("rnn-concat", "all_events", concatenates=True),
+    NetworkKind("hrnn-init", "session_inputs", hierarchical=True),
+    NetworkKind("hrnn-all", "session_inputs", hierarchical=True),
+)}
 
 #: How HRNN All feeds the user state c to the session GRU at every step: ``"gates"`` adds c V to
 #: the reset and update gates only (the authors' code); ``"input"`` adds it to all three gate
@@ -65,9 +81,11 @@ class NetworkSpec:
 
 def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
                  embedding_size: int, all_mode: str, compat_2017: bool) -> NetworkSpec:
-    """The spec of model ``kind`` (one of :data:`MODEL_KINDS`)."""
-    hierarchical = kind.startswith("hrnn")
-    feed: UserFeed = all_mode if kind == "hrnn-all" else "none"  # type: ignore[assignment]
+    """The spec of model ``kind`` (a key of :data:`NETWORK_KINDS`)."""
+    hierarchical = NETWORK_KINDS[kind].hierarchical
+    feed: UserFeed = "none"
+    if kind == "hrnn-all":
+        feed = "input" if all_mode == "input" else "gates"
     return NetworkSpec(
         n_items=n_items, session_units=session_units,
         user_units=user_units if hierarchical else 0, embedding_size=embedding_size,

@@ -14,22 +14,19 @@ import torch
 from torch import Tensor
 
 from engine.models.network import RecurrentNetwork
+from engine.models.spec import NETWORK_KINDS
 from engine.models.step import StepInputs, user_rows
-
-HISTORY_FEED: dict[str, str] = {
-    "rnn": "none", "rnn-concat": "all_events", "hrnn-init": "session_inputs", "hrnn-all": "session_inputs",
-}
 
 
 class RecurrentStreamScorer:
     """Batched next-item scores of a trained network for the evaluator's B slots."""
 
     def __init__(self, network: RecurrentNetwork, model: str) -> None:
-        if model not in HISTORY_FEED:
-            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(HISTORY_FEED)}")
+        if model not in NETWORK_KINDS:
+            raise ValueError(f"unknown network {model!r}; choose one of {', '.join(NETWORK_KINDS)}")
         self.network = network.eval()
         self.model = model
-        self.history_feed = HISTORY_FEED[model]
+        self.history_feed = NETWORK_KINDS[model].history_feed
         self.n_items = network.spec.n_items
         self.device = network.dense.device
         self.reset(0)
@@ -52,7 +49,7 @@ class RecurrentStreamScorer:
         item = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)[rows]
         start = torch.as_tensor(np.asarray(session_start, dtype=bool), device=self.device)[rows]
         fresh = self.fresh[rows]
-        if self.model == "rnn-concat":
+        if NETWORK_KINDS[self.model].concatenates:
             keep = ~fresh
         else:
             keep = ~(start | fresh)

@@ -4,48 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from engine.baselines import fit_baseline
 from engine.data.session_log import PreparedDataset
-from engine.errors import NotFoundError, WorkbenchError
+from engine.errors import NotFoundError, TrainingDiverged, WorkbenchError
 from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings, evaluate
-from engine.evaluation.metrics import event_metrics
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
-from engine.runs.models import BASELINE_FIT_NAMES, BASELINE_MODELS
-from engine.storage.bulk import insert_columns, read_columns
+from engine.runs.checkpoints import open_run_checkpoint
+from engine.runs.models import config_from_json, model_entry
 from engine.storage import catalog
+from engine.storage.bulk import insert_columns, insert_row, read_columns
 from engine.storage.catalog import load_prepared, now_utc
-from engine.storage.schema import Evaluation, EventRank, SessionMetric
+from engine.storage.schema import Evaluation, EventRank, table
 from engine.storage.workspace import Workspace
-from engine.training.checkpoint import load_checkpoint
 from engine.training.loop import resolve_device
 
 
-
-class CheckpointMissing(WorkbenchError):
-    """A run's checkpoint file is gone: its stored results remain, nothing can be recomputed."""
-
-
-def scorer_for_run(run: records.RunSummary, prepared: PreparedDataset, device: str = "auto") -> StreamScorer:
+def scorer_for_run(workspace: Workspace, run: records.RunSummary, prepared: PreparedDataset,
+                   device: str = "auto") -> StreamScorer:
     """The run's model as a StreamScorer: a baseline refitted on the run's training split (it is
     deterministic), or the trained network from its checkpoint."""
     train_log, _ = prepared.split(validation=run.validation)
     torch_device = resolve_device(device)
-    if run.model in BASELINE_MODELS:
-        return fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, torch_device,
-                            n_neighbors=int(run.config.get("n_neighbors", 300)))
-    if run.checkpoint_path is None or not Path(run.checkpoint_path).exists():
-        raise CheckpointMissing(f"run {run.id}'s checkpoint {run.checkpoint_path or '(none)'} is missing: its stored "
-                                "metrics remain, but its recommendations cannot be recomputed")
-    checkpoint = load_checkpoint(run.checkpoint_path, torch_device)
+    entry = model_entry(run.model)
+    if not entry.neural:
+        assert entry.fit is not None
+        return entry.fit(config_from_json(run.config), train_log, torch_device)
+    checkpoint = open_run_checkpoint(workspace, run, torch_device)
     return RecurrentStreamScorer(checkpoint.network, run.model)
 
 
@@ -71,8 +62,19 @@ def _settings_key(settings: EvaluationSettings) -> str:
                        "compat_2017": settings.compat_2017}, sort_keys=True)
 
 
+def find_run_evaluation(workspace: Workspace, run: records.RunSummary,
+                        settings: EvaluationSettings) -> tuple[Evaluation, EvaluationSettings] | None:
+    """The run's evaluation under ``settings`` as evaluating the run applies them (its own
+    ``compat_2017``, see :func:`settings_for_run`), with those settings; None when there is none.
+    Every lookup of a run's stored results goes through here."""
+    run_settings = settings_for_run(run, settings)
+    evaluation = find_evaluation(workspace, run.id, run_settings)
+    return None if evaluation is None else (evaluation, run_settings)
+
+
 def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> Evaluation | None:
-    """The run's evaluation under ``settings`` (None: its latest)."""
+    """The evaluation stored under exactly ``settings`` (None: the run's latest); to look up a
+    run's results under a dataset's settings use :func:`find_run_evaluation`."""
     query = select(Evaluation).where(Evaluation.run_id == run_id)
     if settings is not None:
         query = query.where(Evaluation.settings_key == _settings_key(settings))
@@ -92,9 +94,14 @@ def evaluate_run(workspace: Workspace, run_id: int, settings: EvaluationSettings
     if existing is not None:
         return existing
     prepared = prepared or load_prepared(workspace, run.dataset_id)
-    scorer = scorer_for_run(run, prepared, device)
+    scorer = scorer_for_run(workspace, run, prepared, device)
     train_log, test_log = prepared.split(validation=run.validation)
     result = evaluate(scorer, train_log, test_log, settings, progress, cancel)
+    if result.n_nonfinite_targets:
+        raise TrainingDiverged(
+            f"run {run_id}'s model scores {result.n_nonfinite_targets:,} of {result.n_events:,} test targets as NaN "
+            "or infinite: it has diverged, and its ranks would mean nothing; train it again with a lower learning "
+            "rate (nothing was stored)")
     return store_evaluation(workspace, run_id, result)
 
 
@@ -103,24 +110,18 @@ def summary_metrics(result: EvaluationResult) -> dict[str, dict[str, float]]:
 
 
 def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult) -> Evaluation:
-    """Store an evaluation, its per-event ranks and per-session metrics in one transaction."""
+    """Store an evaluation and its per-event ranks in one transaction (every per-session or
+    per-user figure is computed from the ranks)."""
     settings = result.settings
-    per_event = event_metrics(result.rank, settings.ks, settings.compat_2017)
-    frame = pd.DataFrame({"session": result.session, "user": result.user, **per_event})
-    per_session = frame.groupby("session", sort=True).agg({"user": "first", **{k: "mean" for k in per_event}})
-    long = per_session.reset_index().melt(id_vars=["session", "user"], var_name="key", value_name="value")
     with workspace.engine.begin() as connection:
-        evaluation_id = connection.execute(Evaluation.__table__.insert().values(
-            run_id=run_id, settings_key=_settings_key(settings), settings=dataclasses.asdict(settings),
-            metrics=summary_metrics(result), n_events=result.n_events, seconds=result.seconds,
-            created_at=now_utc())).inserted_primary_key[0]
-        insert_columns(connection, EventRank.__table__, {
+        evaluation_id = insert_row(connection, table(Evaluation), {
+            "run_id": run_id, "settings_key": _settings_key(settings), "settings": dataclasses.asdict(settings),
+            "metrics": summary_metrics(result), "n_events": result.n_events, "seconds": result.seconds,
+            "created_at": now_utc()})
+        insert_columns(connection, table(EventRank), {
             "evaluation_id": evaluation_id, "idx": np.arange(result.n_events), "user": result.user,
             "session": result.session, "position": result.position, "session_length": result.session_length,
             "history_length": result.history_length, "item": result.item, "rank": result.rank})
-        insert_columns(connection, SessionMetric.__table__, {
-            "evaluation_id": evaluation_id, "session": long["session"].to_numpy(), "key": long["key"].to_numpy(),
-            "user": long["user"].to_numpy(), "value": long["value"].to_numpy(dtype=np.float64)})
     found = find_evaluation(workspace, run_id, settings)
     assert found is not None
     return found
@@ -131,11 +132,11 @@ EVENT_COLUMNS = ("user", "session", "position", "session_length", "history_lengt
 
 def load_event_ranks(workspace: Workspace, evaluation_id: int) -> pd.DataFrame:
     """The per-event ranks of an evaluation as a frame (columns: EVENT_COLUMNS)."""
-    table = EventRank.__table__
-    dtypes = {name: np.int64 for name in EVENT_COLUMNS} | {"rank": np.float64}
+    ranks_table = table(EventRank)
+    dtypes: dict[str, type] = {name: np.int64 for name in EVENT_COLUMNS} | {"rank": np.float64}
     with workspace.engine.connect() as connection:
-        columns = read_columns(connection, table, EVENT_COLUMNS, table.c.evaluation_id == evaluation_id,
-                               table.c.idx, dtypes)
+        columns = read_columns(connection, ranks_table, EVENT_COLUMNS, ranks_table.c.evaluation_id == evaluation_id,
+                               ranks_table.c.idx, dtypes)
     if not len(columns["rank"]):
         raise NotFoundError(f"evaluation {evaluation_id} has no stored ranks")
     return pd.DataFrame(columns)

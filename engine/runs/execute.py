@@ -7,31 +7,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
-import platformdirs
-
-from engine.baselines import fit_baseline
 from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, WorkbenchError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
-from engine.runs.models import BASELINE_FIT_NAMES, BaselineConfig, config_from_json
+from engine.runs.checkpoints import save_run_checkpoint
+from engine.runs.models import config_from_json, model_entry
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
-from engine.training.checkpoint import save_checkpoint
+from engine.training.config import TrainConfig
 from engine.training.loop import resolve_device, train
 
 log = logging.getLogger(__name__)
 
 EpochCallback = Callable[[int, float, float], None]
-
-
-def checkpoint_folder(workspace: Workspace) -> Path:
-    """``checkpoints/`` beside a SQLite workspace file, else in the user's data directory."""
-    if workspace.engine.dialect.name == "sqlite":
-        return Path(workspace.display_name).parent / "checkpoints"
-    return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "checkpoints"
 
 
 class _Heartbeat:
@@ -46,7 +36,7 @@ class _Heartbeat:
         while not self._stop.wait(records.HEARTBEAT_INTERVAL_S):
             try:
                 records.heartbeat(workspace, run_id)
-            except Exception:  # noqa: BLE001 - a missed beat must not kill the run
+            except Exception:
                 log.warning("heartbeat of run %d failed", run_id, exc_info=True)
 
     def __enter__(self) -> "_Heartbeat":
@@ -69,8 +59,9 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
     if run.status != "queued":
         raise WorkbenchError(f"run {run_id} is {run.status}, not queued: plan a new run instead")
     try:
+        entry = model_entry(run.model)
         config = config_from_json(run.config)
-        device = "cpu" if isinstance(config, BaselineConfig) else str(resolve_device(config.device))
+        device = str(resolve_device(config.device)) if isinstance(config, TrainConfig) else "cpu"
     except WorkbenchError as exc:
         records.fail_run(workspace, run_id, str(exc))
         return records.get_run(workspace, run_id)
@@ -83,11 +74,11 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
                 progress(0.0, "loading the dataset")
                 prepared = load_prepared(workspace, run.dataset_id)
             train_log, _ = prepared.split(validation=run.validation)
-            checkpoint = None
-            if isinstance(config, BaselineConfig):
-                progress(0.0, f"fitting {run.model}")
-                fit_baseline(BASELINE_FIT_NAMES[run.model], train_log, "cpu", n_neighbors=config.n_neighbors,
-                             progress=progress, cancel=cancel)
+            checkpoint: tuple[str, str] | tuple[None, None] = (None, None)
+            if not isinstance(config, TrainConfig):
+                assert entry.fit is not None
+                progress(0.0, f"fitting {entry.label}")
+                entry.fit(config, train_log, "cpu", progress, cancel)
                 cancel.raise_if_cancelled()
             else:
                 def record_epoch(epoch: int, loss: float, seconds: float) -> None:
@@ -98,16 +89,14 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
 
                 result = train(config, train_log, progress, cancel, record_epoch)
                 records.record_metric(workspace, run_id, "train_pairs_per_second", 0, result.pairs_per_second)
-                folder = checkpoint_folder(workspace)
-                folder.mkdir(parents=True, exist_ok=True)
-                checkpoint = folder / f"run-{run_id}.pt"
-                save_checkpoint(checkpoint, result.network, config, prepared.item_ids, prepared.user_ids)
-        records.finish_run(workspace, run_id, str(checkpoint) if checkpoint else None)
+                checkpoint = save_run_checkpoint(workspace, run_id, result.network, config, prepared.item_ids,
+                                                 prepared.user_ids)
+        records.finish_run(workspace, run_id, *checkpoint)
     except Cancelled:
         records.cancel_run(workspace, run_id)
     except WorkbenchError as exc:
         records.fail_run(workspace, run_id, str(exc))
-    except Exception as exc:  # noqa: BLE001 - any crash is recorded on the run, then re-raised
+    except Exception as exc:
         records.fail_run(workspace, run_id, f"{type(exc).__name__}: {exc}")
         raise
     return records.get_run(workspace, run_id)

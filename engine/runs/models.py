@@ -1,81 +1,80 @@
-"""The models a run can train: their names, kinds and default configurations."""
+"""The model registry: every model a run can train, in the order tables show them (the paper's
+baselines, the other baselines, then the networks), and the configuration of a run of each.
+
+The entries come from where each model is defined (:data:`engine.baselines.BASELINES`,
+:data:`engine.training.networks.NETWORKS`); this is the single source the command line's
+choices, the desktop app's lists, tuning, reports and inspection read."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import logging
 from typing import Any
 
-from engine.errors import InputError
-from engine.training.config import TrainConfig
-from engine.training.presets import PRESETS as NEURAL_PRESETS
+from engine.baselines import BASELINES
+from engine.errors import ConfigError, InputError
+from engine.registry.models import ModelEntry
+from engine.registry.registry import Registry
+from engine.registry.settings import ModelSettings, unknown_settings
+from engine.training.networks import NETWORKS
 
-NEURAL_MODELS: tuple[str, ...] = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
-BASELINE_MODELS: tuple[str, ...] = ("pop", "personal-pop", "item-knn")
-MODELS: tuple[str, ...] = BASELINE_MODELS + NEURAL_MODELS
-#: Names of the baselines in engine.baselines.fit_baseline.
-BASELINE_FIT_NAMES: dict[str, str] = {"pop": "pop", "personal-pop": "personal_pop", "item-knn": "item_knn"}
-MODEL_LABELS: dict[str, str] = {
-    "pop": "Pop", "personal-pop": "Personal Pop", "item-knn": "Item-KNN", "rnn": "RNN",
-    "rnn-concat": "RNN Concat", "hrnn-init": "HRNN Init", "hrnn-all": "HRNN All",
-}
+log = logging.getLogger(__name__)
+
+MODELS: Registry[ModelEntry] = Registry("model", [*BASELINES, *NETWORKS])
 
 
-@dataclass(frozen=True)
-class BaselineConfig:
-    """Configuration of a non-neural baseline (Item-KNN uses ``n_neighbors``)."""
+def model_entry(name: str) -> ModelEntry:
+    """The registered model ``name`` (InputError listing the known ones otherwise)."""
+    return MODELS[name]
 
-    model: str = "pop"
-    n_neighbors: int = 300
-    seed: int = 0
 
-    def validate(self) -> "BaselineConfig":
-        if self.model not in BASELINE_MODELS:
-            raise InputError(f"unknown baseline {self.model!r}; choose one of {', '.join(BASELINE_MODELS)}")
-        if self.n_neighbors < 1:
-            raise InputError(f"n_neighbors = {self.n_neighbors} must be at least 1")
-        return self
+def model_names(kind: str | None = None) -> tuple[str, ...]:
+    """Names of the registered models, of one kind ("neural" or "baseline") or all."""
+    return tuple(entry.name for entry in MODELS if kind is None or entry.kind == kind)
 
 
 def presets_for(model: str) -> list[str]:
-    """Names of the presets of ``model`` ("small", "large"); baselines have one, "default"."""
-    check_model(model)
-    if model in BASELINE_MODELS:
-        return ["default"]
-    return [name[len(model) + 1:] for name in NEURAL_PRESETS if name.rsplit("-", 1)[0] == model]
-
-
-def check_model(model: str) -> None:
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    """Names of the built-in presets of ``model`` (the default first)."""
+    return list(MODELS[model].presets)
 
 
 def build_config(model: str, preset: str | None, overrides: dict[str, Any], seed: int,
-                 saved: dict[str, Any] | None = None) -> TrainConfig | BaselineConfig:
-    """The validated configuration of a run: a built-in preset ("small" by default for neural
-    models) or a ``saved`` preset's configuration, with ``overrides`` and the seed applied."""
-    check_model(model)
-    if model in BASELINE_MODELS:
-        unknown = set(overrides) - {"n_neighbors"}
-        if unknown:
-            raise InputError(f"{model} has no setting {', '.join(sorted(unknown))}")
-        return BaselineConfig(**{**(saved or {}), **overrides, "model": model, "seed": seed}).validate()
+                 saved: dict[str, Any] | None = None) -> ModelSettings:
+    """The validated configuration of a run: a built-in preset (the model's default when None)
+    or a ``saved`` preset's configuration, with ``overrides`` and the seed applied. A setting the
+    model does not have is refused, naming the ones it has."""
+    entry = MODELS[model]
     if saved is not None:
-        base = TrainConfig(**saved)
+        base = _from_stored(entry, saved)
     else:
-        name = f"{model}-{preset or 'small'}"
-        if name not in NEURAL_PRESETS:
-            raise InputError(f"no preset {preset!r} for {model}; choose one of {', '.join(presets_for(model))} "
+        name = preset or entry.default_preset
+        if name not in entry.presets:
+            raise InputError(f"no preset {name!r} for {entry.label}; choose one of {', '.join(entry.presets)} "
                              "or a saved preset")
-        base = NEURAL_PRESETS[name]
-    known = {field.name for field in dataclasses.fields(TrainConfig)}
-    unknown = set(overrides) - known
+        base = entry.presets[name]
+    unknown = unknown_settings(entry.config_type, list(overrides))
     if unknown:
-        raise InputError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        settings = [f.name for f in dataclasses.fields(entry.config_type) if f.name not in ("model", "seed")]
+        raise ConfigError(f"{entry.label} has no setting {', '.join(unknown)} (its settings: "
+                          f"{', '.join(settings) or 'none'})")
     return dataclasses.replace(base, **{**overrides, "seed": seed, "model": model}).validate()
 
 
-def config_from_json(data: dict[str, Any]) -> TrainConfig | BaselineConfig:
-    """The configuration stored with a run."""
-    if data.get("model") in BASELINE_MODELS:
-        return BaselineConfig(**data).validate()
-    return TrainConfig(**data).validate()
+def _from_stored(entry: ModelEntry, data: dict[str, Any]) -> ModelSettings:
+    """A configuration stored by this program (a run's, a saved preset's): settings it no longer
+    has are dropped (e.g. ``n_neighbors`` that every baseline stored before each had its own)."""
+    known = {f.name for f in dataclasses.fields(entry.config_type)}
+    dropped = set(data) - known
+    if dropped:
+        log.debug("%s: ignoring stored settings %s", entry.name, sorted(dropped))
+    return entry.config_type(**{key: value for key, value in data.items() if key in known})
+
+
+def config_from_json(data: dict[str, Any]) -> ModelSettings:
+    """The validated configuration stored with a run."""
+    return _from_stored(MODELS[str(data.get("model"))], {**data}).validate()
+
+
+def preset_config(model: str, preset: str | None) -> ModelSettings:
+    """A built-in preset's configuration (seed 0); None or an unknown name: the model's default."""
+    entry = MODELS[model]
+    return entry.presets.get(preset or "", entry.presets[entry.default_preset])

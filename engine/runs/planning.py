@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from engine.runs.models import BASELINE_MODELS, build_config, presets_for
+from engine.runs.models import build_config, model_entry, presets_for
 from engine.runs.records import create_run
 from engine.runs.saved_presets import saved_preset
 from engine.storage import catalog
@@ -19,7 +19,7 @@ def plan_runs(workspace: Workspace, dataset: str | int, model: str, seeds: Seque
     ("small" by default, "large"), or the name of a saved preset. Every configuration is validated
     first, so a bad setting creates no run at all."""
     overrides = dict(overrides or {})
-    if model not in BASELINE_MODELS:
+    if model_entry(model).neural:
         overrides.setdefault("device", device)
     preset = preset or presets_for(model)[0]
     saved = None if preset in presets_for(model) else saved_preset(workspace, preset, model)

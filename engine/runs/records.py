@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from engine.errors import NotFoundError
 from engine.storage.catalog import now_utc
@@ -18,7 +18,6 @@ from engine.version import code_version
 
 HEARTBEAT_INTERVAL_S = 5.0
 STALE_AFTER_S = 60.0  # a running run silent this long is taken for dead
-FINAL_STATUSES = ("finished", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -36,14 +35,15 @@ class RunSummary:
     finished_at: datetime | None
     validation: bool
     study: str | None
-    checkpoint_path: str | None
+    checkpoint_path: str | None  # see engine.runs.checkpoints.checkpoint_location
     config: dict[str, Any]
+    checkpoint_digest: str | None = None  # sha256 of the checkpoint file the run saved
 
 
 def _summary(run: Run) -> RunSummary:
     return RunSummary(run.id, run.dataset_id, run.model, run.preset, run.seed, run.status, run.device, run.error,
                       run.created_at, run.started_at, run.finished_at, run.validation, run.study,
-                      run.checkpoint_path, dict(run.config))
+                      run.checkpoint_path, dict(run.config), run.checkpoint_digest)
 
 
 def create_run(workspace: Workspace, dataset_id: int, model: str, config: dict[str, Any], seed: int,
@@ -79,7 +79,7 @@ def list_runs(workspace: Workspace, dataset_id: int | None = None, include_valid
 
 def _set(workspace: Workspace, run_id: int, **values: Any) -> None:
     with workspace.session() as session:
-        result = session.execute(update(Run).where(Run.id == run_id).values(**values))
+        result = cast(CursorResult, session.execute(update(Run).where(Run.id == run_id).values(**values)))
         if result.rowcount == 0:
             raise NotFoundError(f"no run {run_id} in the workspace")
 
@@ -93,8 +93,11 @@ def heartbeat(workspace: Workspace, run_id: int) -> None:
     _set(workspace, run_id, heartbeat_at=now_utc())
 
 
-def finish_run(workspace: Workspace, run_id: int, checkpoint_path: str | None) -> None:
-    _set(workspace, run_id, status="finished", finished_at=now_utc(), checkpoint_path=checkpoint_path)
+def finish_run(workspace: Workspace, run_id: int, checkpoint_name: str | None = None,
+               checkpoint_digest: str | None = None) -> None:
+    """Mark the run finished with its checkpoint (file name in the workspace's folder, sha256)."""
+    _set(workspace, run_id, status="finished", finished_at=now_utc(), checkpoint_path=checkpoint_name,
+         checkpoint_digest=checkpoint_digest)
 
 
 def fail_run(workspace: Workspace, run_id: int, error: str) -> None:
@@ -113,10 +116,10 @@ def mark_stale_runs_failed(workspace: Workspace, stale_after_s: float = STALE_AF
         if session.scalar(select(Run.id).where(stale).limit(1)) is None:
             return 0
     with workspace.session() as session:
-        result = session.execute(
+        result = cast(CursorResult, session.execute(
             update(Run).where(Run.status == "running", Run.heartbeat_at < cutoff).values(
                 status="failed", finished_at=now_utc(),
-                error=f"the run's process stopped without reporting (no heartbeat for over {stale_after_s:.0f} s)"))
+                error=f"the run's process stopped without reporting (no heartbeat for over {stale_after_s:.0f} s)")))
         return int(result.rowcount or 0)
 
 

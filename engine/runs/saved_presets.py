@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.errors import InputError, NotFoundError
-from engine.runs.models import BASELINE_MODELS, NEURAL_PRESETS, check_model, config_from_json
+from engine.runs.models import MODELS, config_from_json, model_entry
 from engine.storage.catalog import now_utc
 from engine.storage.schema import SavedPreset
 from engine.storage.workspace import Workspace
@@ -15,9 +15,9 @@ from engine.storage.workspace import Workspace
 
 def save_preset(workspace: Workspace, name: str, model: str, config: dict[str, Any], note: str | None = None) -> None:
     """Store ``config`` (validated) under ``name``; built-in preset names and existing names are refused."""
-    check_model(model)
+    model_entry(model)
     name = name.strip()
-    builtin = {preset.rsplit("-", 1)[-1] for preset in NEURAL_PRESETS} | {"default"}
+    builtin = {preset for entry in MODELS for preset in entry.presets}
     if not name or name in builtin:
         raise InputError(f"choose another preset name than {name!r} (built-in names: {', '.join(sorted(builtin))})")
     validated = dataclasses.asdict(config_from_json({**config, "model": model}))
@@ -34,7 +34,7 @@ def saved_preset(workspace: Workspace, name: str, model: str) -> dict[str, Any]:
         row = session.scalar(select(SavedPreset).where(SavedPreset.name == name))
         if row is None:
             raise NotFoundError(f"no saved preset named {name!r}")
-        if row.model != model and not (row.model in BASELINE_MODELS and model in BASELINE_MODELS):
+        if row.model != model:
             raise InputError(f"preset {name!r} is for {row.model}, not {model}")
         return dict(row.config)
 

@@ -3,12 +3,20 @@ for millions of rows). Works on SQLite and on servers (PostgreSQL)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Select, Table, select
 from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 200_000
+
+
+def insert_row(connection: Connection, table: Table, values: dict[str, Any]) -> int:
+    """Insert one row and return its integer primary key."""
+    key = connection.execute(table.insert().values(**values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def insert_columns(connection: Connection, table: Table, columns: dict[str, np.ndarray | int],
@@ -28,7 +36,7 @@ def insert_columns(connection: Connection, table: Table, columns: dict[str, np.n
         stop = min(start + CHUNK_ROWS, n_rows)
         lists = [value[start:stop].tolist() if isinstance(value, np.ndarray) else [value] * (stop - start)
                  for value in columns.values()]
-        rows: Sequence = list(zip(*lists)) if positional else [dict(zip(names, row)) for row in zip(*lists)]
+        rows: Sequence = list(zip(*lists, strict=True)) if positional else [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
         connection.exec_driver_sql(statement, rows)
         if on_chunk is not None:
             on_chunk(stop / n_rows)
@@ -57,7 +65,7 @@ def _row_chunks(connection: Connection, query: Select) -> Iterator[list[tuple]]:
         try:
             cursor.execute(str(compiled), params)
             while rows := cursor.fetchmany(CHUNK_ROWS):
-                yield rows
+                yield list(rows)
         finally:
             cursor.close()
         return

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -14,8 +14,8 @@ from engine.data.raw_log import RawLog
 from engine.data.session_log import PreparedDataset, SessionLog
 from engine.errors import InputError, NotFoundError
 from engine.progress import ProgressCallback, no_progress
-from engine.storage.bulk import insert_columns, read_columns
-from engine.storage.schema import Dataset, DatasetEvent, ImportedLog, LogEvent, LogItem, LogUser
+from engine.storage.bulk import insert_columns, insert_row, read_columns
+from engine.storage.schema import Dataset, DatasetEvent, ImportedLog, LogEvent, LogItem, LogUser, table
 from engine.storage.workspace import Workspace
 
 
@@ -29,54 +29,76 @@ def find_log(session: Session, digest: str, mapping_key: str) -> ImportedLog | N
 
 def store_log(connection: Connection, log_row: dict, raw: RawLog, progress: ProgressCallback = no_progress) -> int:
     """Insert a log and its events inside the caller's transaction; returns the log id."""
-    log_id = connection.execute(ImportedLog.__table__.insert().values(**log_row)).inserted_primary_key[0]
-    insert_columns(connection, LogUser.__table__, {
+    log_id = insert_row(connection, table(ImportedLog), log_row)
+    insert_columns(connection, table(LogUser), {
         "log_id": log_id, "code": np.arange(len(raw.user_ids)), "original_id": raw.user_ids})
-    insert_columns(connection, LogItem.__table__, {
+    insert_columns(connection, table(LogItem), {
         "log_id": log_id, "code": np.arange(len(raw.item_ids)), "original_id": raw.item_ids})
     session_key = raw.session_key if raw.session_key is not None else np.full(raw.n_events, None, dtype=object)
-    insert_columns(connection, LogEvent.__table__, {
+    insert_columns(connection, table(LogEvent), {
         "log_id": log_id, "position": np.arange(raw.n_events), "user": raw.user, "item": raw.item,
         "time": raw.time, "event_type": raw.event_type, "session_key": session_key,
     }, on_chunk=lambda done: progress(done, "storing raw events"))
     return int(log_id)
 
 
-def original_ids(connection: Connection, table, log_id: int) -> np.ndarray:
-    rows = connection.execute(select(table.c.original_id).where(table.c.log_id == log_id).order_by(table.c.code))
+def original_ids(connection: Connection, ids: Table, log_id: int) -> np.ndarray:
+    rows = connection.execute(select(ids.c.original_id).where(ids.c.log_id == log_id).order_by(ids.c.code))
     return np.asarray([row[0] for row in rows], dtype=object)
+
+
+def log_row(session: Session, log_id: int) -> ImportedLog:
+    """The stored log ``log_id``; NotFoundError when there is none."""
+    row = session.get(ImportedLog, log_id)
+    if row is None:
+        raise NotFoundError(f"no imported log with id {log_id} in the workspace")
+    return row
 
 
 def log_name(session: Session, log_id: int) -> str:
     """A short name for datasets of the log: its file name without extensions."""
-    log_row = session.get(ImportedLog, log_id)
-    if log_row is None:
-        raise NotFoundError(f"no imported log with id {log_id} in the workspace")
-    return log_row.name.split(".")[0]
+    return log_row(session, log_id).name.split(".")[0]
 
 
 def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
     """The stored raw events of a log."""
     with workspace.engine.connect() as connection:
-        log_row = connection.execute(select(ImportedLog.__table__).where(ImportedLog.id == log_id)).one_or_none()
+        log_row = connection.execute(select(table(ImportedLog)).where(ImportedLog.id == log_id)).one_or_none()
         if log_row is None:
             raise NotFoundError(f"no imported log with id {log_id} in the workspace")
-        table = LogEvent.__table__
-        has_sessions = connection.scalar(select(table.c.position).where(
-            table.c.log_id == log_id, table.c.session_key.is_not(None)).limit(1)) is not None
+        events_table = table(LogEvent)
+        has_sessions = connection.scalar(select(events_table.c.position).where(
+            events_table.c.log_id == log_id, events_table.c.session_key.is_not(None)).limit(1)) is not None
         names = ["user", "item", "time", "event_type"] + (["session_key"] if has_sessions else [])
-        columns = read_columns(connection, table, names, table.c.log_id == log_id, table.c.position, {
+        columns = read_columns(connection, events_table, names, events_table.c.log_id == log_id,
+                               events_table.c.position, {
             "user": np.int64, "item": np.int64, "time": np.float64, "event_type": np.int16, "session_key": np.int64})
         return RawLog(columns["user"], columns["item"], columns["time"], columns["event_type"],
-                      columns.get("session_key"), original_ids(connection, LogUser.__table__, log_id),
-                      original_ids(connection, LogItem.__table__, log_id), list(log_row.event_types))
+                      columns.get("session_key"), original_ids(connection, table(LogUser), log_id),
+                      original_ids(connection, table(LogItem), log_id), list(log_row.event_types))
+
+
+#: Catalogs larger than this are evaluated among their most popular items by default (ranking
+#: every item of a catalog of millions takes hours on a CPU).
+LARGE_CATALOG_ITEMS = 200_000
+#: The candidates of a large catalog: the paper's choice for its largest dataset.
+LARGE_CATALOG_CANDIDATES = 50_000
+
+
+def default_candidates(n_items: int) -> int | None:
+    """The evaluation setting of a new dataset of ``n_items`` items: rank among the
+    :data:`LARGE_CATALOG_CANDIDATES` most popular items for a large catalog, else all (None)."""
+    return LARGE_CATALOG_CANDIDATES if n_items > LARGE_CATALOG_ITEMS else None
 
 
 def store_dataset(connection: Connection, dataset_row: dict, events: PreparedEvents,
                   progress: ProgressCallback = no_progress) -> int:
-    """Insert a dataset and its prepared events inside the caller's transaction; returns its id."""
-    dataset_id = connection.execute(Dataset.__table__.insert().values(**dataset_row)).inserted_primary_key[0]
-    insert_columns(connection, DatasetEvent.__table__, {
+    """Insert a dataset and its prepared events inside the caller's transaction; returns its id.
+    Its evaluation setting is decided here from its number of items (:func:`default_candidates`)."""
+    dataset_row = {"evaluation_candidates": default_candidates(int(dataset_row["statistics"]["items"])),
+                   **dataset_row}
+    dataset_id = insert_row(connection, table(Dataset), dataset_row)
+    insert_columns(connection, table(DatasetEvent), {
         "dataset_id": dataset_id, "position": np.arange(events.n_events), "user": events.user,
         "session": events.session, "item": events.item, "time": events.time, "split": events.split,
         "valid_split": events.valid_split,
@@ -147,16 +169,16 @@ def set_evaluation_candidates(workspace: Workspace, dataset_id: int, n_candidate
 def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:
     """The dataset's train/test and validation logs with dense user and item codes."""
     with workspace.engine.connect() as connection:
-        dataset = connection.execute(select(Dataset.__table__).where(Dataset.id == dataset_id)).one_or_none()
+        dataset = connection.execute(select(table(Dataset)).where(Dataset.id == dataset_id)).one_or_none()
         if dataset is None:
             raise NotFoundError(f"no dataset with id {dataset_id} in the workspace")
-        table = DatasetEvent.__table__
-        columns = read_columns(connection, table, ["user", "session", "item", "time", "split", "valid_split"],
-                               table.c.dataset_id == dataset_id, table.c.position,
+        events_table = table(DatasetEvent)
+        columns = read_columns(connection, events_table, ["user", "session", "item", "time", "split", "valid_split"],
+                               events_table.c.dataset_id == dataset_id, events_table.c.position,
                                {"user": np.int64, "session": np.int64, "item": np.int64, "time": np.float64,
                                 "split": np.int8, "valid_split": np.int8})
-        user_ids = original_ids(connection, LogUser.__table__, dataset.log_id)
-        item_ids = original_ids(connection, LogItem.__table__, dataset.log_id)
+        user_ids = original_ids(connection, table(LogUser), dataset.log_id)  # a Row: typed by its columns
+        item_ids = original_ids(connection, table(LogItem), dataset.log_id)
     return prepared_dataset(columns, user_ids, item_ids)
 
 

@@ -9,15 +9,34 @@ that they agree.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, SmallInteger,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table(model: type[Base]) -> Table:
+    """The table of an ORM class, for bulk reads and writes (SQLAlchemy types ``__table__`` as a
+    plain FromClause)."""
+    return cast(Table, model.__table__)
 
 
 class ImportedLog(Base):
@@ -138,7 +157,10 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the checkpoint's file name in the workspace's checkpoint folder (an absolute path in
+    # workspaces written before 0007 until they are opened) and the sha256 of its bytes
     checkpoint_path: Mapped[str | None] = mapped_column(String(4000), nullable=True)
+    checkpoint_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RunMetric(Base):
@@ -189,19 +211,6 @@ class EventRank(Base):
     history_length: Mapped[int] = mapped_column(Integer)
     item: Mapped[int] = mapped_column(Integer)
     rank: Mapped[float] = mapped_column(Float)
-
-
-class SessionMetric(Base):
-    """A metric averaged over the predictions of one test session (long format)."""
-
-    __tablename__ = "session_metrics"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True)
-    session: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    user: Mapped[int] = mapped_column(Integer)
-    value: Mapped[float] = mapped_column(Float)
 
 
 class SavedPreset(Base):

@@ -1,21 +1,26 @@
 """Opening a workspace: one SQLite file by default (WAL, foreign keys, busy timeout), or any
 SQLAlchemy URL (PostgreSQL for a team). Alembic migrations are applied on open; a workspace
-written by a newer schema is refused."""
+written by a newer schema is refused. A SQLite file the user may not write is opened read-only:
+reading works, writing is refused with a message that says why. Database errors become one-line
+:class:`WorkspaceError` messages (damaged, read-only, locked, disk full), never an SQL dump."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic import command
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, DatabaseError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import WorkspaceError
@@ -31,8 +36,10 @@ def default_workspace_path() -> Path:
     return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "workspace.sqlite"
 
 
-def workspace_url(location: str | Path | None) -> str:
-    """A SQLAlchemy URL for a path, a URL, or None (the default workspace)."""
+def workspace_url(location: str | Path | None, create: bool = True) -> str:
+    """A SQLAlchemy URL for a path, a URL, or None (the default workspace). A SQLite file that
+    does not exist yet is created (with its folders) only when ``create`` is true; otherwise
+    :class:`WorkspaceError` says there is no workspace there."""
     if location is None:
         location = default_workspace_path()
     text = str(location)
@@ -41,16 +48,68 @@ def workspace_url(location: str | Path | None) -> str:
     path = Path(text).expanduser()
     if path.is_dir():
         raise WorkspaceError(f"{path} is a directory; give a workspace file path such as {path / 'workspace.sqlite'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        if not create:
+            raise WorkspaceError(f"there is no workspace at {path}; check the path (a new workspace is created "
+                                 "only by work that stores something, such as importing a log)")
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DBAPI types)
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the SQLite file ``path`` and create its WAL files beside it."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return False
+    return os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def database_problem(error: BaseException, display_name: str | None = None) -> str:
+    """A one-line explanation of a database error (no SQL, no parameters) for the workspace
+    ``display_name`` (None: "the workspace"): damaged, read-only, locked, full, or the driver's
+    own first line."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    lowered = text.lower()
+    subject = f"workspace {display_name}" if display_name else "the workspace"
+    if "malformed" in lowered or "not a database" in lowered or "disk i/o error" in lowered:
+        file = f'"{display_name}"' if display_name else "WORKSPACE.sqlite"
+        return (f"{subject} is damaged ({text}); recover what it holds into a new file with: "
+                f'sqlite3 {file} ".recover" | sqlite3 recovered.sqlite, then open recovered.sqlite')
+    if "readonly" in lowered or "read-only" in lowered:
+        return (f"{subject} is read-only (no permission to write the file or its folder): reading works, but "
+                "storing anything needs write access; make it writable or work on a copy")
+    if "locked" in lowered or "busy" in lowered:
+        return f"{subject} is locked by another program that keeps writing to it ({text}); try again later"
+    if "full" in lowered:
+        return f"{subject}: the disk is full ({text}); free some space and try again"
+    return f"{subject}: database error: {text}"
+
+
+def is_database_error(error: BaseException) -> bool:
+    """Whether ``error`` comes from the database (SQLAlchemy's or the sqlite3 driver's own errors)."""
+    return isinstance(error, (DBAPIError, sqlite3.Error))
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_read_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -64,14 +123,22 @@ def _alembic_config(connection: Connection) -> Config:
 class Workspace:
     """An open workspace: an SQLAlchemy engine plus a session factory (one session per thread)."""
 
-    def __init__(self, location: str | Path | None = None) -> None:
-        self.url = workspace_url(location)
+    def __init__(self, location: str | Path | None = None, create: bool = True) -> None:
+        """Open (and, with ``create``, create) the workspace at ``location``; see :func:`workspace_url`."""
+        self.url = workspace_url(location, create)
+        sqlite_path = _sqlite_path(self.url)
+        self.created = sqlite_path is not None and not sqlite_path.exists()
+        self.read_only = sqlite_path is not None and sqlite_path.exists() and not _writable(sqlite_path)
+        engine_url = self.url
+        if self.read_only:
+            engine_url = f"sqlite:///file:{sqlite_path}?mode=ro&uri=true"
+            log.info("workspace %s is read-only: opened for reading", sqlite_path)
         try:
-            self.engine: Engine = create_engine(self.url)
+            self.engine: Engine = create_engine(engine_url)
         except (ArgumentError, ImportError) as exc:
             raise WorkspaceError(f"cannot open workspace {self.url}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_read_pragmas if self.read_only else _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._migrate()
 
@@ -79,6 +146,26 @@ class Workspace:
     def display_name(self) -> str:
         url = make_url(self.url)
         return url.database or self.url if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+
+    @property
+    def file_path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return _sqlite_path(self.url)
+
+    @property
+    def checkpoint_folder(self) -> Path:
+        """Where this workspace's checkpoints live, a folder of its own: ``<stem>.checkpoints/``
+        beside a SQLite file (two workspace files in one folder never share one), or, for a
+        server database, a folder in the user's data directory named after the URL (without
+        its password)."""
+        path = self.file_path
+        if path is not None:
+            return path.with_name(f"{path.stem}.checkpoints")
+        url = make_url(self.url).set(password=None)
+        identity = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
+        label = "-".join(part for part in (url.host, url.database) if part) or "server"
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+        return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "checkpoints" / f"{safe}-{identity}"
 
     def _migrate(self) -> None:
         scripts = ScriptDirectory(str(MIGRATIONS_DIR))
@@ -93,10 +180,14 @@ class Workspace:
                         f"(schema {', '.join(unknown)}); upgrade the application to open it"
                     )
                 if tuple(current) != (scripts.get_current_head(),):
+                    if self.read_only:
+                        raise WorkspaceError(
+                            f"workspace {self.display_name} was written by an older version and needs an "
+                            "upgrade, which needs write access: make it writable (or open a writable copy)")
                     log.info("migrating workspace %s from %s to %s", self.display_name, current, scripts.get_current_head())
                     command.upgrade(_alembic_config(connection), "head")
-        except (OperationalError, DatabaseError) as exc:
-            raise WorkspaceError(f"cannot open workspace {self.display_name}: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise WorkspaceError(f"cannot open {database_problem(exc, self.display_name)}") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

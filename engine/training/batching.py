@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from engine.data.session_log import SessionLog
 
 logger = logging.getLogger(__name__)
 
-BatchEnd = Literal["shrink", "stop_at_first_exhausted"]
+BatchEnd = str  # "shrink" or "stop_at_first_exhausted"
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +108,7 @@ class SessionParallelBatcher:
     order of their start time (``order="time"``) or shuffled anew each epoch (``"shuffle"``)."""
 
     batch_size: int
-    order: Literal["time", "shuffle"] = "time"
+    order: str = "time"  # "time" or "shuffle" (validated by TrainConfig)
     batch_end: BatchEnd = "shrink"
 
     def schedule(self, log: SessionLog, rng: np.random.Generator) -> EpochSchedule:
@@ -131,7 +130,7 @@ class UserParallelBatcher:
     epoch (``order="random"``, the paper) or by user code (``"fixed"``)."""
 
     batch_size: int
-    order: Literal["random", "fixed"] = "random"
+    order: str = "random"  # "random" or "fixed" (validated by TrainConfig)
     batch_end: BatchEnd = "shrink"
     concatenate_sessions: bool = False
 

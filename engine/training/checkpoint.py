@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from engine.errors import CheckpointError, ConfigError
@@ -32,7 +33,7 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, network: RecurrentNetwork, config: TrainConfig,
-                    item_ids: Sequence[object], user_ids: Sequence[object]) -> None:
+                    item_ids: Sequence[object] | np.ndarray, user_ids: Sequence[object] | np.ndarray) -> None:
     """Write atomically (temporary file, then rename). Ids are stored as strings."""
     if len(item_ids) != network.spec.n_items:
         raise ValueError(f"{len(item_ids)} item ids for a network of {network.spec.n_items} items")

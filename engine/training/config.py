@@ -1,98 +1,97 @@
-"""Training configuration of the neural models, with validation and JSON round-trip."""
+"""Training configuration of the neural models: declared settings (label, help, valid values),
+validation and JSON round-trip."""
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from engine.errors import ConfigError
-from engine.models.spec import LOSS_KINDS, MODEL_KINDS, NetworkSpec, network_spec
+from engine.models.losses import LOSSES
+from engine.models.spec import NETWORK_KINDS, NetworkSpec, network_spec
+from engine.registry.settings import ModelSettings, setting
 
 #: Longest block of training steps one CUDA graph holds (its memory grows with the block).
 MAX_CUDA_GRAPH_STEPS = 256
+#: Largest float32: a step size or regularization beyond it cannot be applied to float32 weights.
+MAX_FLOAT32 = 3.4028234663852886e38
+_HRNN = " (HRNN only)"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ModelSettings):
     """Everything that defines a training run. Dropout values are probabilities of dropping."""
 
-    model: Literal["rnn", "rnn-concat", "hrnn-init", "hrnn-all"] = "hrnn-init"
-    session_units: int = 100
-    user_units: int = 100  # HRNN only
-    embedding_size: int = 0  # 0: one-hot input (a row of an items x 3H matrix)
-    batch_size: int = 50
-    dropout_session: float = 0.1
-    dropout_user: float = 0.0  # HRNN only
-    dropout_init: float = 0.0  # HRNN only
-    learning_rate: float = 0.1
-    momentum: float = 0.0  # adagrad only
-    optimizer: Literal["adagrad", "adam"] = "adagrad"
-    loss: Literal["top1", "bpr", "cross-entropy", "cross-entropy-logq", "top1-max", "bpr-max"] = "top1"
-    final_activation: Literal["auto", "tanh", "linear"] = "auto"  # auto: tanh for TOP1 and BPR, else linear
-    bpr_max_reg: float = 1.0  # score regularization of bpr-max
-    n_extra_negatives: int = 0  # shared negatives per step on top of the in-batch ones
-    sample_alpha: float = 0.75  # extra negatives are drawn with probability ~ popularity^alpha
-    epochs: int = 10
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when available, else CPU
-    all_mode: Literal["gates", "input"] = "gates"  # HRNN All: c feeds the r/z gates, or all three
-    user_order: Literal["random", "fixed"] = "random"  # HRNN, RNN Concat: random anew each epoch
-    session_order: Literal["time", "shuffle"] = "time"  # RNN: by session start time, or shuffled
-    batch_end: Literal["shrink", "stop_at_first_exhausted"] = "shrink"
-    compat_2017: bool = False  # reproduce the 2017 reference code's known issues (HRNN update, rank < K)
-    cuda_graph_steps: int = 16  # on a GPU, steps replayed per CUDA graph launch; 0: no graphs
+    model: str = setting("hrnn-init", "Model", "The network: RNN, RNN Concat, HRNN Init or HRNN All",
+                         choices=tuple(NETWORK_KINDS), hidden=True)
+    session_units: int = setting(100, "Session units", "Units of the session-level GRU (the paper: 100 small, "
+                                 "500 large)", low=1)
+    user_units: int = setting(100, "User units", "Units of the user-level GRU" + _HRNN, low=1)
+    embedding_size: int = setting(0, "Embedding size", "0: one-hot item input (a row of an items x 3H matrix, "
+                                  "as the paper); N: an N-dimensional item embedding", low=0)
+    batch_size: int = setting(50, "Batch size", "Parallel slots per step: sessions (RNN) or users (RNN Concat, "
+                              "HRNN); the other slots' targets are the negatives", low=1)
+    dropout_session: float = setting(0.1, "Session dropout", "Probability of dropping a unit of the session state "
+                                     "carried to the next step", low=0.0, high=1.0, high_open=True)
+    dropout_user: float = setting(0.0, "User dropout", "Probability of dropping a unit of the user state"
+                                  + _HRNN, low=0.0, high=1.0, high_open=True)
+    dropout_init: float = setting(0.0, "Init dropout", "Probability of dropping a unit of the session state "
+                                  "initialized from the user state at a session start" + _HRNN,
+                                  low=0.0, high=1.0, high_open=True)
+    learning_rate: float = setting(0.1, "Learning rate", "Step size of the optimizer", low=0.0, low_open=True,
+                                   high=MAX_FLOAT32)
+    momentum: float = setting(0.0, "Momentum", "Heavy-ball momentum of Adagrad (0: plain Adagrad; Adam takes "
+                              "none)", low=0.0, high=1.0, high_open=True)
+    optimizer: str = setting("adagrad", "Optimizer", "Adagrad (the paper's, with optional momentum) or Adam",
+                             choices=("adagrad", "adam"))
+    loss: str = setting("top1", "Loss", "The ranking loss over the target and the sampled negatives",
+                        choices=LOSSES.names)
+    final_activation: str = setting("auto", "Final activation", "Applied to the scores in training: auto is tanh "
+                                    "for TOP1 and BPR, linear for the others", choices=("auto", "tanh", "linear"))
+    bpr_max_reg: float = setting(1.0, "BPR-max regularization", "Weight of the score regularization of BPR-max",
+                                 low=0.0, high=MAX_FLOAT32)
+    n_extra_negatives: int = setting(0, "Extra negatives", "Negatives per step shared by all rows, on top of the "
+                                     "other slots' targets", low=0)
+    sample_alpha: float = setting(0.75, "Sampling alpha", "Extra negatives are drawn with probability "
+                                  "proportional to popularity^alpha (0: uniform, 1: by popularity)", low=0.0, high=1.0)
+    epochs: int = setting(10, "Epochs", "Passes over the training sessions", low=1)
+    device: str = setting("auto", "Device", "auto: a CUDA GPU when there is one, else the CPU",
+                          choices=("auto", "cpu", "cuda"), hidden=True)
+    all_mode: str = setting("gates", "HRNN All user input", "How HRNN All feeds the user state to the session GRU: "
+                            "to the reset and update gates (the authors' code) or to all gates (the paper's 'in "
+                            "input')", choices=("gates", "input"))
+    user_order: str = setting("random", "User order", "Order of the users in the batches (HRNN, RNN Concat): "
+                              "random anew each epoch, or fixed", choices=("random", "fixed"))
+    session_order: str = setting("time", "Session order", "Order of the sessions in the batches (RNN): by start "
+                                 "time, or shuffled", choices=("time", "shuffle"))
+    batch_end: str = setting("shrink", "Batch end", "At the end of an epoch the batch shrinks until empty, or the "
+                             "epoch stops when the first slot cannot be refilled (the reference code)",
+                             choices=("shrink", "stop_at_first_exhausted"))
+    compat_2017: bool = setting(False, "2017 code compatibility", "Reproduce the 2017 reference code's known "
+                                "issues: its session update at session starts, and hits counted as rank < K")
+    cuda_graph_steps: int = setting(16, "CUDA graph steps", "On a GPU, training steps replayed per CUDA graph "
+                                    "launch (0: no graphs)", low=0, high=MAX_CUDA_GRAPH_STEPS)
 
     @property
     def activation(self) -> str:
         """The final activation actually used."""
         if self.final_activation != "auto":
             return self.final_activation
-        return "tanh" if self.loss in ("top1", "bpr") else "linear"  # the max losses need unbounded scores
+        return "tanh" if LOSSES[self.loss].bounded else "linear"
 
     @property
     def hierarchical(self) -> bool:
-        return self.model.startswith("hrnn")
+        return NETWORK_KINDS[self.model].hierarchical
 
     def network_spec(self, n_items: int) -> NetworkSpec:
         return network_spec(self.model, n_items, self.session_units, self.user_units,
                             self.embedding_size, self.all_mode, self.compat_2017)
 
-    def validate(self) -> "TrainConfig":
-        """Raise :class:`ConfigError` naming the first bad setting; return self."""
-        choices: dict[str, tuple[str, ...]] = {
-            "model": MODEL_KINDS, "optimizer": ("adagrad", "adam"), "loss": LOSS_KINDS,
-            "final_activation": ("auto", "tanh", "linear"), "device": ("auto", "cpu", "cuda"),
-            "all_mode": ("gates", "input"), "user_order": ("random", "fixed"),
-            "session_order": ("time", "shuffle"), "batch_end": ("shrink", "stop_at_first_exhausted"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} = {getattr(self, name)!r} is not one of: {', '.join(allowed)}")
-        for name, low in (("session_units", 1), ("user_units", 1), ("embedding_size", 0),
-                          ("batch_size", 1), ("n_extra_negatives", 0), ("epochs", 1),
-                          ("cuda_graph_steps", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"{name} = {value!r} must be an integer >= {low}")
-        for name in ("dropout_session", "dropout_user", "dropout_init"):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise ConfigError(f"{name} = {value!r} must be a probability in [0, 1)")
-        if self.cuda_graph_steps > MAX_CUDA_GRAPH_STEPS:
-            raise ConfigError(f"cuda_graph_steps = {self.cuda_graph_steps} must be at most {MAX_CUDA_GRAPH_STEPS}")
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ConfigError(f"learning_rate = {self.learning_rate!r} must be a positive number")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ConfigError(f"momentum = {self.momentum!r} must be in [0, 1)")
+    def check(self) -> None:
         if self.momentum and self.optimizer != "adagrad":
-            raise ConfigError("momentum applies to the adagrad optimizer only; set it to 0 for adam")
-        if not (math.isfinite(self.sample_alpha) and 0.0 <= self.sample_alpha <= 1.0):
-            raise ConfigError(f"sample_alpha = {self.sample_alpha!r} must be in [0, 1]")
-        if not (math.isfinite(self.bpr_max_reg) and self.bpr_max_reg >= 0):
-            raise ConfigError(f"bpr_max_reg = {self.bpr_max_reg!r} must be >= 0")
-        return self
+            raise ConfigError("Momentum applies to the Adagrad optimizer only; set it to 0 for Adam",
+                              setting="momentum", label="Momentum")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -30,6 +30,8 @@ FINITE_CHECK_STEPS = 32
 PROGRESS_SECONDS = 0.25
 #: Steps whose inputs are moved to the device at once (bounds memory on very large logs).
 CHUNK_STEPS = 4096
+#: Largest score magnitude a trained model may reach (float32's range, with room to rank in).
+SCORE_LIMIT = float(torch.finfo(torch.float32).max) / 16
 #: Environment variable that sets the torch threads of CPU training (default 1).
 TRAINING_THREADS_VARIABLE = "HRNN_TRAINING_THREADS"
 
@@ -88,9 +90,36 @@ def _check_data(config: TrainConfig, data: SessionLog) -> None:
 
 def _diverged(config: TrainConfig, epoch: int, step: int, value: float) -> TrainingDiverged:
     return TrainingDiverged(
-        f"the training loss became {value} in epoch {epoch} (step {step}) of {config.model}: "
-        f"lower the learning rate (now {config.learning_rate}), lower the momentum "
-        f"(now {config.momentum}), or use a bounded final activation (tanh)")
+        f"the training loss became {value} in epoch {epoch} (step {step}) of {config.model}: {_remedy(config)}")
+
+
+def _check_model(config: TrainConfig, network: RecurrentNetwork, epoch: int) -> None:
+    """Raise :class:`TrainingDiverged` when the weights are no longer finite, or so large that
+    the scores can overflow. A bounded loss (TOP1 and BPR on tanh outputs) stays finite while
+    the weights run away, so the loss alone does not show it. Session states lie in [-1, 1] in
+    evaluation, so |score of item i| <= sum_h |W_ih| + |b_i|: past float32's range, scores may be
+    infinite and ranks meaningless."""
+    for name, weights in (("item input", network.item_in), ("item output", network.item_out),
+                          ("recurrent", network.dense)):
+        if not bool(torch.isfinite(weights).all()):
+            raise TrainingDiverged(
+                f"the {name} weights became infinite or NaN in epoch {epoch} of {config.model}: "
+                f"{_remedy(config)}")
+    table = network.item_out.detach()[: network.spec.n_items].double()  # [n_items, H + 1]
+    bound = float(table.abs().sum(dim=1).max()) if len(table) else 0.0
+    if bound > SCORE_LIMIT:
+        raise TrainingDiverged(
+            f"the output weights of {config.model} grew so large in epoch {epoch} that its scores can "
+            f"overflow (up to {bound:.3g}; float32 ends at {torch.finfo(torch.float32).max:.3g}): {_remedy(config)}")
+
+
+def _remedy(config: TrainConfig) -> str:
+    advice = f"lower the learning rate (now {config.learning_rate:g})"
+    if config.momentum:
+        advice += f", lower the momentum (now {config.momentum:g})"
+    if config.activation != "tanh":
+        advice += ", or use a bounded final activation (tanh)"
+    return advice
 
 
 def train(
@@ -189,6 +218,7 @@ def _fit(config: TrainConfig, data: SessionLog, device: torch.device, progress: 
         mean_loss = float((record[:, 0] * record[:, 1]).sum() / rows.clamp_min(1.0))
         if not math.isfinite(mean_loss):
             raise _diverged(config, epoch, n_steps, mean_loss)
+        _check_model(config, network, epoch)
         wall = time.perf_counter() - started
         losses.append(mean_loss)
         seconds.append(wall)

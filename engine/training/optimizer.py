@@ -75,7 +75,7 @@ class RowSparseOptimizer:
             self._adagrad_dense(dense_grad)
         else:
             self._adam(0, self.dense, None, dense_grad)
-        for k, (table, idx, grad) in enumerate(zip(self.tables, rows, row_grads), start=1):
+        for k, (table, idx, grad) in enumerate(zip(self.tables, rows, row_grads, strict=True), start=1):
             summed = self.summers[k - 1](idx, grad)
             if self.kind == "adagrad":
                 self._adagrad_rows(k, table, idx, summed)

@@ -2,26 +2,31 @@
 dataset, all in one transaction (an interrupted import leaves nothing behind)."""
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from engine.data.column_mapping import PRESETS, ColumnMapping, FormatPreset, detect_mapping
+import pandas as pd
+from sqlalchemy.exc import IntegrityError
+
+from engine.data.column_mapping import FORMAT_PRESETS, ColumnMapping, FormatPreset, detect_mapping
 from engine.data.preparation import PrepareSettings, prepare_events
-from engine.data.raw_log import build_raw_log
-from engine.data.reading import FileFormat, check_readable, preset_for_structure, read_table, sniff_format
+from engine.data.raw_log import read_raw_log
+from engine.data.reading import FileFormat, check_memory, check_readable, preset_for_structure, read_table, sniff_format
 from engine.data.statistics import table1_statistics
-from engine.errors import InputError
-from engine.evaluation.popularity import default_candidates
+from engine.errors import EmptyResultError, InputError
+from engine.files import file_digest
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
+from engine.text import name_list
+
+__all__ = ["FORMAT_PRESETS", "ColumnMapping", "ImportOutcome", "ImportRequest", "LogPreview", "PrepareSettings",
+           "import_file", "import_log", "prepare_dataset", "preview_log", "settings_for"]
 
 log = logging.getLogger(__name__)
 
 PREVIEW_ROWS = 20
-_DIGEST_BLOCK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,6 @@ class ImportOutcome:
     reused_dataset: bool  # ... and prepared with the same settings: nothing new stored
     statistics: dict
     skipped_rows: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,20 +58,9 @@ class LogPreview:
     """The first rows of a file, how it was read and the detected preset and mapping."""
 
     file_format: FileFormat
-    rows: "object"  # pandas.DataFrame of the first rows
+    rows: pd.DataFrame  # the first rows
     preset: FormatPreset | None
     mapping: ColumnMapping | None
-
-
-def file_digest(path: Path, cancel: CancelToken | None = None) -> str:
-    """sha256 of the file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_DIGEST_BLOCK):
-            digest.update(block)
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-    return digest.hexdigest()
 
 
 def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
@@ -88,9 +81,9 @@ def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
 def _preset(name: str | None) -> FormatPreset | None:
     if name is None:
         return None
-    if name not in PRESETS:
-        raise InputError(f"unknown format preset '{name}' (known: {', '.join(PRESETS)})")
-    return PRESETS[name]
+    if name not in FORMAT_PRESETS:
+        raise InputError(f"unknown format preset '{name}' (known: {', '.join(FORMAT_PRESETS)})")
+    return FORMAT_PRESETS[name]
 
 
 def settings_for(preset: FormatPreset | None, settings: PrepareSettings | None) -> PrepareSettings:
@@ -115,7 +108,8 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     mapping = request.mapping or preview.mapping
     if mapping is None:
         raise InputError(f"{path}: cannot tell which columns hold the user, item and time (columns: "
-                         f"{', '.join(map(str, preview.rows.columns))}); choose a preset or map the columns")
+                         f"{name_list(preview.rows.columns)}); choose a preset or map the columns")
+    check_memory(path, preview.file_format)
     settings = settings_for(preview.preset, request.settings)
     progress(0.02, "computing the file's digest")
     digest = file_digest(path, cancel)
@@ -128,17 +122,36 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
         return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
                                scaled(progress, 0.05, 1.0), cancel)
     progress(0.1, f"reading {path.name}")
-    frame = read_table(path, preview.file_format)
-    cancel.raise_if_cancelled()
-    progress(0.25, "checking columns and times")
-    raw, skipped = build_raw_log(path, frame, mapping, preview.file_format.has_header, request.skip_invalid_rows)
-    del frame
+    raw, skipped = read_raw_log(path, preview.file_format, mapping, request.skip_invalid_rows, cancel)
     cancel.raise_if_cancelled()
     progress(0.35, "sessionizing and filtering")
-    events = prepare_events(raw, settings)
+    try:
+        events = prepare_events(raw, settings)
+    except EmptyResultError as exc:
+        raise EmptyResultError(f"{path}: {exc}") from exc
     statistics = table1_statistics(events)
     cancel.raise_if_cancelled()
 
+    try:
+        return _store_import(workspace, path, request, preview, mapping, settings, digest, raw, events, statistics,
+                             skipped, progress, cancel)
+    except IntegrityError:
+        # Another import of the same file under the same mapping committed first (the unique
+        # digest and mapping): ours rolled back; prepare the stored log as a re-import would.
+        with workspace.session() as session:
+            existing = catalog.find_log(session, digest, mapping.key())
+            if existing is None:
+                raise
+            existing_log_id = existing.id
+        log.info("%s was imported by another process meanwhile; using its stored log", path)
+        return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
+                               scaled(progress, 0.7, 1.0), cancel)
+
+
+def _store_import(workspace: Workspace, path: Path, request: ImportRequest, preview: LogPreview, mapping: ColumnMapping,
+                  settings: PrepareSettings, digest: str, raw, events, statistics: dict, skipped: int,
+                  progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
+    """Store the raw log and the dataset in one transaction."""
     with workspace.engine.begin() as connection:
         log_id = catalog.store_log(connection, {
             "name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
@@ -158,7 +171,6 @@ def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareS
     dataset_id = catalog.store_dataset(connection, {
         "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
         "statistics": statistics, "created_at": catalog.now_utc(),
-        "evaluation_candidates": default_candidates(int(statistics["items"])),
     }, events, progress)
     return dataset_id, name
 
@@ -177,11 +189,15 @@ def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings
     raw = catalog.load_raw_log(workspace, log_id)
     cancel.raise_if_cancelled()
     progress(0.3, "sessionizing and filtering")
-    events = prepare_events(raw, settings)
-    statistics = table1_statistics(events)
-    cancel.raise_if_cancelled()
     with workspace.session() as session:
         log_name = catalog.log_name(session, log_id)
+        source = catalog.log_row(session, log_id).source_path
+    try:
+        events = prepare_events(raw, settings)
+    except EmptyResultError as exc:
+        raise EmptyResultError(f"{source}: {exc}") from exc
+    statistics = table1_statistics(events)
+    cancel.raise_if_cancelled()
     with workspace.engine.begin() as connection:
         dataset_id, stored_name = _store_dataset(connection, log_id, name or log_name, settings, events, statistics,
                                                  _cancellable(scaled(progress, 0.5, 1.0), cancel))
@@ -203,3 +219,9 @@ def _default_name(path: Path, preset: FormatPreset | None) -> str:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
     return f"{stem} ({preset.name})" if preset is not None and preset.name.endswith("category") else stem
+
+
+def import_file(url: str, request: ImportRequest, progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
+    """:func:`import_log` into the workspace at ``url`` (for a background worker or child process)."""
+    with Workspace(url) as workspace:
+        return import_log(workspace, request, progress, cancel)

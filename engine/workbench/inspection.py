@@ -1,6 +1,6 @@
-"""What the Inspection panel shows, computed without Qt (in background jobs): a dataset's users and
-runs, a run's stored ranks (its hits per user), and a run's top-K at every step of a user's test
-session, recomputed from its checkpoint (or its refitted baseline)."""
+"""Inspection of one user: a dataset's users and runs, a run's stored ranks (its hits per user),
+and a run's top-K at every step of a user's test session, recomputed from its checkpoint (or its
+refitted baseline) with the same ranks as its evaluation."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,40 +10,45 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.data.item_names import item_labels
 from engine.data.session_log import PreparedDataset
 from engine.errors import WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.metrics import DEFAULT_CUTOFFS, is_hit
+from engine.evaluation.user_replay import StepRecommendations, UserSessions, recommend_test_session, user_sessions
 from engine.progress import CancelToken, ProgressCallback
-from engine.runs.evaluate_run import dataset_settings, find_evaluation, load_event_ranks, settings_for_run
-from engine.runs.inspection import StepRecommendations, inspect_run_for_user
+from engine.runs import records
+from engine.runs.evaluate_run import dataset_settings, find_run_evaluation, load_event_ranks, scorer_for_run
+from engine.runs.labels import run_label
 from engine.runs.models import MODELS
-from engine.runs.records import RunSummary, get_run, list_runs
-from engine.runs.report import model_label
-from engine.storage.catalog import list_datasets, load_prepared
+from engine.storage import catalog
+from engine.storage.item_names import item_labels
 from engine.storage.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-KS = (5, 10, 20)
-MAX_K = max(KS)
+MAX_K = max(DEFAULT_CUTOFFS)
+#: The personalized networks whose recommendations Inspection puts beside RNN's by default.
 HRNN_MODELS = ("hrnn-init", "hrnn-all")
+
+__all__ = ["HRNN_MODELS", "MAX_K", "InspectionSnapshot", "StepRecommendations", "StoredRanks",
+           "UserRecommendations", "UserSessions", "load_inspection", "load_stored_ranks", "recommend_for_user",
+           "inspect_run_for_user", "user_sessions"]
 
 
 @dataclass(frozen=True, eq=False)
 class InspectionSnapshot:
-    """A dataset's prepared sessions, its finished test-split runs (paper order) with their labels,
+    """A dataset's prepared sessions, its finished test-split runs (model order) with their labels,
     and its inspectable users (a test session of 2 or more events)."""
 
     dataset_id: int
     dataset_name: str
     prepared: PreparedDataset
-    runs: list[RunSummary]
-    labels: dict[int, str]  # run id -> "#3 RNN [epochs=1], seed 0"
+    runs: list[records.RunSummary]
+    labels: dict[int, str]  # run id -> "#3 RNN, small, epochs=1, seed 0"
     users: pd.DataFrame  # user (code), user_id (original), train_sessions, test_length
     item_labels: np.ndarray  # per item code: "id · name" where names are attached, else the original id
 
-    def run(self, run_id: int) -> RunSummary:
+    def run(self, run_id: int) -> records.RunSummary:
         return next(run for run in self.runs if run.id == run_id)
 
     def rnn_and_hrnn(self, seed: int | None = None, hrnn_model: str | None = None) -> tuple[int, int] | None:
@@ -61,10 +66,6 @@ class InspectionSnapshot:
         return None
 
 
-def run_title(run: RunSummary) -> str:
-    return f"#{run.id} {model_label(run)}, seed {run.seed}"
-
-
 def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | None, progress: ProgressCallback,
                     cancel: CancelToken) -> InspectionSnapshot:
     """The dataset's users and runs; the sessions of ``previous`` are reused, and ``previous``
@@ -73,12 +74,12 @@ def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | No
         previous = None
     progress(0.0, "reading the sessions")
     with Workspace(url) as workspace:
-        prepared = previous.prepared if previous is not None else load_prepared(workspace, dataset_id)
+        prepared = previous.prepared if previous is not None else catalog.load_prepared(workspace, dataset_id)
         cancel.raise_if_cancelled()
-        finished = [run for run in list_runs(workspace, dataset_id) if run.status == "finished" and not run.validation]
-        runs = sorted(finished, key=lambda r: (MODELS.index(r.model) if r.model in MODELS else len(MODELS),
-                                               r.preset or "", r.seed, r.id))
-        name = next((d.name for d in list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
+        finished = [run for run in records.list_runs(workspace, dataset_id)
+                    if run.status == "finished" and not run.validation]
+        runs = sorted(finished, key=lambda r: (MODELS.index(r.model), r.preset or "", r.seed, r.id))
+        name = next((d.name for d in catalog.list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
         labels = item_labels(workspace, dataset_id, prepared.item_ids)
     if previous is not None and [run.id for run in previous.runs] == [run.id for run in runs] \
             and np.array_equal(previous.item_labels, labels):
@@ -89,7 +90,7 @@ def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | No
     users = pd.DataFrame({"user": np.arange(prepared.n_users), "user_id": prepared.user_ids.astype(str),
                           "train_sessions": prepared.train.sessions_per_user, "test_length": test_length})
     users = users[users["test_length"] >= 2].reset_index(drop=True)
-    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_title(run) for run in runs}, users,
+    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_label(run) for run in runs}, users,
                               labels)
 
 
@@ -103,10 +104,10 @@ class StoredRanks:
     error: str | None = None
 
     def hits(self, k: int) -> pd.Series:
-        """Hits@k per user (the 2017 compatibility switch counts rank < k)."""
+        """Hits@k per user (by the evaluation's hit rule)."""
         if self.ranks is None:
             return pd.Series(dtype=np.int64)
-        hit = self.ranks["rank"] < k if self.compat_2017 else self.ranks["rank"] <= k
+        hit = pd.Series(is_hit(self.ranks["rank"].to_numpy(), k, self.compat_2017), index=self.ranks.index)
         return hit.groupby(self.ranks["user"]).sum()
 
     def rank_at(self, user: int, position: int) -> float | None:
@@ -116,20 +117,28 @@ class StoredRanks:
         return float(found["rank"].iloc[0]) if len(found) else None
 
 
-def evaluation_settings(workspace: Workspace, run: RunSummary) -> EvaluationSettings:
-    """The settings of the run's default evaluation (the one the Results panel reads)."""
-    return settings_for_run(run, dataset_settings(workspace, run.dataset_id))
-
-
 def load_stored_ranks(url: str, run_id: int, progress: ProgressCallback, cancel: CancelToken) -> StoredRanks:
+    """The ranks of the run's evaluation under its dataset's setting (the one Results shows)."""
     progress(0.0, f"reading the ranks of run {run_id}")
     with Workspace(url) as workspace:
-        settings = evaluation_settings(workspace, get_run(workspace, run_id))
-        evaluation = find_evaluation(workspace, run_id, settings)
-        if evaluation is None:
+        run = records.get_run(workspace, run_id)
+        found = find_run_evaluation(workspace, run, dataset_settings(workspace, run.dataset_id))
+        if found is None:
             return StoredRanks(run_id, None, error=f"run {run_id} has no evaluation yet")
+        evaluation, settings = found
         frame = load_event_ranks(workspace, evaluation.id)
     return StoredRanks(run_id, frame[["user", "position", "item", "rank"]], settings.compat_2017)
+
+
+def inspect_run_for_user(workspace: Workspace, run_id: int, user: int, k: int = 10,
+                         prepared: PreparedDataset | None = None,
+                         settings: EvaluationSettings = EvaluationSettings()) -> list[StepRecommendations]:
+    """:func:`recommend_test_session` for a stored run (CheckpointMissing when its checkpoint file is
+    gone, CheckpointError when it is not the one the run saved)."""
+    run = records.get_run(workspace, run_id)
+    prepared = prepared or catalog.load_prepared(workspace, run.dataset_id)
+    return recommend_test_session(scorer_for_run(workspace, run, prepared, "cpu"), prepared, user, k, settings,
+                                  run.validation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +156,8 @@ def recommend_for_user(url: str, run_id: int, user: int, prepared: PreparedDatas
     progress(0.0, f"recommendations of run {run_id}")
     with Workspace(url) as workspace:
         try:
-            settings = dataclasses.replace(evaluation_settings(workspace, get_run(workspace, run_id)), ks=KS)
+            run = records.get_run(workspace, run_id)
+            settings = dataclasses.replace(dataset_settings(workspace, run.dataset_id), ks=DEFAULT_CUTOFFS)
             steps = inspect_run_for_user(workspace, run_id, user, MAX_K, prepared, settings)
         except WorkbenchError as exc:
             log.info("run %d cannot be inspected: %s", run_id, exc)

@@ -1,5 +1,5 @@
-"""Per-user inspection: a user's sessions, and a run's top-K recommendations at every step of the
-user's test session (computed on demand from the run's checkpoint, or a refitted baseline)."""
+"""Replaying one user through a scorer: the user's sessions, and the top-K with the target's rank
+at every step of the user's test session, the same ranks the evaluator gives (inspection)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +14,6 @@ from engine.evaluation.popularity import item_popularity, most_popular_mask
 from engine.evaluation.ranking import rank_targets
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.evaluation.streams import build_streams
-from engine.runs import records
-from engine.runs.evaluate_run import scorer_for_run
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,14 +93,3 @@ def recommend_test_session(scorer: StreamScorer, prepared: PreparedDataset, user
         steps.append(StepRecommendations(len(steps) + 1, int(streams.item[index]), items.cpu().numpy(),
                                          values.cpu().numpy(), target, rank))
     return steps
-
-
-def inspect_run_for_user(workspace, run_id: int, user: int, k: int = 10, prepared: PreparedDataset | None = None,
-                         settings: EvaluationSettings = EvaluationSettings()) -> list[StepRecommendations]:
-    """:func:`recommend_test_session` for a stored run (raises CheckpointMissing when its
-    checkpoint file is gone)."""
-    from engine.storage.catalog import load_prepared
-
-    run = records.get_run(workspace, run_id)
-    prepared = prepared or load_prepared(workspace, run.dataset_id)
-    return recommend_test_session(scorer_for_run(run, prepared, "cpu"), prepared, user, k, settings, run.validation)

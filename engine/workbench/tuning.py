@@ -1,5 +1,6 @@
-"""Random hyper-parameter search scored on the validation split: every trial is a run in the
-workspace (validation=True, study = the search's name), so a search can be inspected later."""
+"""Hyper-parameter search scored on the validation split: random points of each model's declared
+search space; every trial is a run in the workspace (validation=True, study = the search's name),
+so a search can be inspected later."""
 from __future__ import annotations
 
 import logging
@@ -14,10 +15,11 @@ from engine.errors import InputError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import parse_metric_name
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
+from engine.registry.search_space import Choice, Distribution, IntRange
 from engine.runs import records
 from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.execute import execute_run
-from engine.runs.models import BASELINE_MODELS
+from engine.runs.models import model_entry
 from engine.runs.planning import plan_runs
 from engine.storage import catalog
 from engine.storage.catalog import load_prepared
@@ -26,52 +28,30 @@ from engine.storage.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Choice:
-    """One of ``values``, uniformly."""
-
-    values: tuple[Any, ...]
-
-    def draw(self, rng: np.random.Generator) -> Any:
-        return self.values[int(rng.integers(len(self.values)))]
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    """A number whose logarithm is uniform in [log low, log high], rounded to 3 significant digits."""
-
-    low: float
-    high: float
-
-    def draw(self, rng: np.random.Generator) -> float:
-        return float(f"{math.exp(rng.uniform(math.log(self.low), math.log(self.high))):.3g}")
-
-
-#: The declared search space (GRU4Rec/HRNN papers' ranges). User-level entries apply to HRNN only.
-SEARCH_SPACE: dict[str, Choice | LogUniform] = {
-    "learning_rate": LogUniform(0.01, 0.3),
-    "momentum": Choice((0.0, 0.1, 0.2, 0.3, 0.5)),
-    "dropout_session": Choice((0.0, 0.1, 0.2, 0.3, 0.4, 0.5)),
-    "dropout_user": Choice((0.0, 0.1, 0.2, 0.3)),
-    "dropout_init": Choice((0.0, 0.1, 0.2, 0.3)),
-    "batch_size": Choice((32, 50, 64, 100, 128)),
-    "session_units": Choice((50, 100, 200)),
-    "loss": Choice(("top1", "bpr", "top1-max", "bpr-max", "cross-entropy")),
-}
-_HRNN_ONLY = {"dropout_user", "dropout_init"}
+def draw(distribution: Distribution, rng: np.random.Generator) -> Any:
+    """One value of ``distribution`` (floats rounded to 3 significant digits)."""
+    if isinstance(distribution, Choice):
+        return distribution.values[int(rng.integers(len(distribution.values)))]
+    if isinstance(distribution, IntRange):
+        if distribution.log:
+            return int(round(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high)))))
+        steps = (distribution.high - distribution.low) // distribution.step
+        return distribution.low + distribution.step * int(rng.integers(steps + 1))
+    if distribution.log:
+        value = math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high)))
+    else:
+        value = rng.uniform(distribution.low, distribution.high)
+    return float(f"{value:.3g}")
 
 
 def draw_overrides(model: str, rng: np.random.Generator) -> dict[str, Any]:
-    """One random configuration of the space for ``model`` (HRNN: user units follow session units)."""
-    if model in BASELINE_MODELS:
-        raise InputError("baselines have no hyper-parameters to search (Item-KNN: set n_neighbors)")
-    drawn = {name: space.draw(rng) for name, space in SEARCH_SPACE.items()
-             if model.startswith("hrnn") or name not in _HRNN_ONLY}
-    if model.startswith("hrnn"):
-        drawn["user_units"] = drawn["session_units"]
-    if drawn["loss"] == "cross-entropy":
-        drawn["final_activation"] = "auto"
-    return drawn
+    """One random configuration of the model's declared search space, with the settings that follow
+    from it."""
+    entry = model_entry(model)
+    if not entry.search_space:
+        raise InputError(f"{entry.label} has no settings to search")
+    drawn = {name: draw(distribution, rng) for name, distribution in entry.search_space.items()}
+    return {**drawn, **(entry.derive(drawn) if entry.derive is not None else {})}
 
 
 @dataclass(frozen=True)

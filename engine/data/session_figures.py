@@ -1,8 +1,9 @@
-"""What the session threshold explorer computes (no Qt): the histogram of users' inter-event
+"""What the session threshold explorer computes: the histogram of users' inter-event
 gaps and the figures of a log prepared under given settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def session_figures(raw: RawLog, settings: PrepareSettings) -> SessionFigures:
     """Sessions cut by ``settings`` and what survives its filters; raises EmptyResultError
     (naming the filter) when nothing does."""
     _, session = sessionize(raw, settings.session_threshold_s, settings.use_given_sessions)
-    statistics = table1_statistics(prepare_events(raw, settings))
+    statistics: dict[str, Any] = table1_statistics(prepare_events(raw, settings))
     return SessionFigures(
         sessions_cut=int(session[-1] + 1) if len(session) else 0,
         sessions=int(statistics["sessions"]),

@@ -1,0 +1,141 @@
+"""Where a workspace keeps its runs' checkpoints, and that a checkpoint is the one its run saved.
+
+Each workspace has a folder of its own (:attr:`Workspace.checkpoint_folder`); a run row stores
+the file's name in it and the sha256 of its bytes. Loading refuses a file whose digest differs:
+another program, or another workspace in a shared folder (the layout before migration 0007),
+may have overwritten it. :func:`relocate_legacy_checkpoints` moves the files of an older
+workspace from the shared ``checkpoints/`` folder into its own folder when it is opened.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from sqlalchemy import select, update
+
+from engine.errors import CheckpointError, ConfigError, WorkbenchError
+from engine.files import copy_atomically, file_digest
+from engine.models.network import RecurrentNetwork
+from engine.runs.records import RunSummary
+from engine.storage.schema import Run
+from engine.storage.workspace import Workspace
+from engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from engine.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointMissing(WorkbenchError):
+    """A run's checkpoint file is gone: its stored results remain, nothing can be recomputed."""
+
+
+def checkpoint_name(run_id: int) -> str:
+    return f"run-{run_id}.pt"
+
+
+def checkpoint_location(workspace: Workspace, run: RunSummary) -> Path | None:
+    """The file of a run's checkpoint (None: the run has none, e.g. a baseline)."""
+    if run.checkpoint_path is None:
+        return None
+    stored = Path(run.checkpoint_path)
+    return stored if stored.is_absolute() else workspace.checkpoint_folder / stored
+
+
+def checkpoint_available(workspace: Workspace, run: RunSummary) -> bool:
+    """Whether the run's checkpoint file exists (its digest is checked when it is loaded)."""
+    location = checkpoint_location(workspace, run)
+    return location is not None and location.exists()
+
+
+def save_run_checkpoint(workspace: Workspace, run_id: int, network: RecurrentNetwork, config: TrainConfig,
+                        item_ids: Sequence[object] | np.ndarray,
+                        user_ids: Sequence[object] | np.ndarray) -> tuple[str, str]:
+    """Write the run's checkpoint into the workspace's folder; returns (file name, sha256)."""
+    folder = workspace.checkpoint_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(run_id)
+    save_checkpoint(folder / name, network, config, item_ids, user_ids)
+    return name, file_digest(folder / name)
+
+
+def open_run_checkpoint(workspace: Workspace, run: RunSummary, device: str | torch.device = "cpu") -> Checkpoint:
+    """The run's trained network. Raises CheckpointMissing when the file is gone and
+    CheckpointError when it is not the file the run saved (its digest differs)."""
+    location = checkpoint_location(workspace, run)
+    if location is None or not location.exists():
+        raise CheckpointMissing(f"run {run.id}'s checkpoint {location or '(none)'} is missing: its stored metrics "
+                                "remain, but its recommendations cannot be recomputed")
+    if run.checkpoint_digest is not None and file_digest(location) != run.checkpoint_digest:
+        raise CheckpointError(f"run {run.id}'s checkpoint {location} is not the file the run saved (its content "
+                              "differs: another workspace or program overwrote it); its stored metrics remain, "
+                              "train the model again to recompute them")
+    return load_checkpoint(location, device)
+
+
+def _stored_config(path: Path) -> TrainConfig | None:
+    """The configuration inside a checkpoint file, or None when it cannot be read."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return TrainConfig.from_json(payload["config"])
+    except (pickle.UnpicklingError, OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError,
+            ConfigError) as exc:
+        log.warning("cannot read the configuration of checkpoint %s: %s", path, exc)
+        return None
+
+
+def _same_config(stored: TrainConfig | None, run_config: dict) -> bool:
+    if stored is None:
+        return False
+    try:
+        return stored == TrainConfig(**run_config)
+    except (TypeError, ConfigError):
+        return False
+
+
+def relocate_legacy_checkpoints(workspace: Workspace) -> int:
+    """Move the checkpoints of a workspace written before migration 0007 (absolute paths into a
+    ``checkpoints/`` folder that every workspace of a folder shared) into its own folder, and
+    record their digests; returns how many moved. A file whose configuration is not the run's
+    (another workspace overwrote it) is left where it is and the run is told it has lost its
+    checkpoint. Safe to kill at any point: each file is copied atomically, the run row is
+    updated, and only then the old file is removed; a later open finishes the work."""
+    if workspace.read_only:
+        return 0
+    with workspace.session() as session:
+        rows = session.execute(select(Run.id, Run.config, Run.checkpoint_path).where(
+            Run.checkpoint_path.is_not(None), Run.checkpoint_digest.is_(None))).all()
+    moved = 0
+    folder = workspace.checkpoint_folder
+    for run_id, config, stored in rows:
+        old = Path(stored)
+        if not old.is_absolute():
+            continue
+        target = folder / checkpoint_name(run_id)
+        source = old if old.exists() else target if target.exists() else None
+        if source is None:
+            continue  # gone: reported as missing when it is needed
+        if not _same_config(_stored_config(source), config):
+            log.warning("run %d: checkpoint %s holds another run's model (another workspace in the same folder "
+                        "overwrote it); the run keeps its stored metrics only", run_id, source)
+            with workspace.session() as session:
+                session.execute(update(Run).where(Run.id == run_id).values(
+                    checkpoint_path=None, error="its checkpoint was overwritten by another workspace in the same "
+                                                "folder; the stored metrics remain"))
+            continue
+        if source != target:
+            folder.mkdir(parents=True, exist_ok=True)
+            copy_atomically(source, target)
+        with workspace.session() as session:
+            session.execute(update(Run).where(Run.id == run_id).values(
+                checkpoint_path=target.name, checkpoint_digest=file_digest(target)))
+        if source != target:
+            os.remove(source)
+        moved += 1
+    if moved:
+        log.info("moved %d checkpoints of %s into %s", moved, workspace.display_name, folder)
+    return moved

@@ -1,0 +1,82 @@
+"""The demo: the seeded synthetic demo log imported into a workspace, every registered model of
+the paper trained (networks for a few epochs) and evaluated, for the headless first run and the
+desktop app's first launch."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from engine.data import synthetic
+from engine.data.preparation import PrepareSettings
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.runs.models import model_entry
+from engine.storage.workspace import Workspace
+from engine.workbench.importing import ImportOutcome, ImportRequest, import_log
+from engine.workbench.run_messages import RunMessage
+from engine.workbench.training import execute_runs, plan_runs
+
+DEMO_NAME = "demo (synthetic)"
+#: The models the demo compares: the paper's baselines and networks.
+DEMO_MODELS = ("pop", "personal-pop", "item-knn", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+DEMO_EPOCHS = 8
+
+
+def demo_settings() -> PrepareSettings:
+    return PrepareSettings(min_item_support=synthetic.DEMO_MIN_ITEM_SUPPORT)
+
+
+def default_demo_folder() -> Path:
+    """Where the headless demo keeps its workspace (replaced by the next demo)."""
+    return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "demo"
+
+
+def ensure_demo_dataset(workspace: Workspace, folder: Path, progress: ProgressCallback = no_progress,
+                        cancel: CancelToken | None = None) -> ImportOutcome:
+    """Write the demo log into ``folder`` (if not there) and import it (a no-op when it already is)."""
+    path = Path(folder) / "demo-log.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        synthetic.generate_log(synthetic.demo_config(seed=0)).to_parquet(path, index=False)
+    return import_log(workspace, ImportRequest(path, mapping=synthetic.SYNTHETIC_MAPPING, settings=demo_settings(),
+                                               name=DEMO_NAME), progress, cancel)
+
+
+def create_demo_dataset(url: str, folder: Path, progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
+    """:func:`ensure_demo_dataset` in the workspace at ``url`` (for a background worker)."""
+    with Workspace(url) as workspace:
+        return ensure_demo_dataset(workspace, folder, progress, cancel)
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    dataset: ImportOutcome
+    run_ids: list[int]
+
+
+def fresh_demo_workspace(folder: Path) -> Path:
+    """The demo's workspace file in ``folder``, after removing the previous demo's (and its
+    checkpoints); the demo log itself is kept."""
+    location = folder / "demo-workspace.sqlite"
+    for stale in (location, location.with_name(location.name + "-wal"), location.with_name(location.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(folder / "demo-workspace.checkpoints", ignore_errors=True)
+    return location
+
+
+def run_demo(workspace: Workspace, folder: Path, epochs: int, seeds: int, send: Callable[[RunMessage], None],
+             cancel: CancelToken | None = None) -> DemoOutcome:
+    """Import the demo log, then train and evaluate :data:`DEMO_MODELS` (baselines once: they are
+    deterministic; networks with ``seeds`` seeds and ``epochs`` epochs), reporting through ``send``."""
+    outcome = ensure_demo_dataset(workspace, folder)
+    run_ids: list[int] = []
+    for model in DEMO_MODELS:
+        if model_entry(model).neural:
+            run_ids += plan_runs(workspace, outcome.dataset_id, model, list(range(seeds)), overrides={"epochs": epochs})
+        else:
+            run_ids += plan_runs(workspace, outcome.dataset_id, model, [0])
+    execute_runs(workspace, run_ids, send, cancel)
+    return DemoOutcome(outcome, run_ids)

@@ -1,0 +1,43 @@
+"""Opening a workspace for a use case: the store itself, plus the upkeep an older workspace needs
+on its first open (its checkpoints moved into a folder of its own)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from engine.runs.checkpoints import relocate_legacy_checkpoints
+from engine.storage.workspace import (
+    Workspace,
+    database_problem,
+    default_workspace_path,
+    is_database_error,
+    workspace_url,
+)
+
+__all__ = ["Workspace", "database_problem", "default_workspace_path", "is_database_error", "open_workspace",
+           "remove_workspace_file", "workspace_url"]
+
+log = logging.getLogger(__name__)
+
+
+def open_workspace(location: str | Path | None, create: bool = True) -> Workspace:
+    """Open the workspace at ``location`` (None: the per-user default); a SQLite file that does
+    not exist is created only with ``create``. Moves the checkpoints of a workspace written before
+    they had a folder of their own (see :func:`relocate_legacy_checkpoints`)."""
+    workspace = Workspace(location, create=create)
+    try:
+        relocate_legacy_checkpoints(workspace)
+    except BaseException:
+        workspace.close()
+        raise
+    return workspace
+
+
+def remove_workspace_file(workspace: Workspace) -> None:
+    """Delete a closed SQLite workspace and its journal files (e.g. one just created by a command
+    that then stored nothing); a server database is left alone."""
+    path = workspace.file_path
+    if path is None:
+        return
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        path.with_name(name).unlink(missing_ok=True)
