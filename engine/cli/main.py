@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from engine.errors import Cancelled, WorkbenchError
+from engine.errors import Cancelled, ConfigError, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        hint = f" (change it with --set {exc.setting}=VALUE)" if isinstance(exc, ConfigError) and exc.setting else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         if args.debug:

@@ -17,7 +17,7 @@ from engine.runs.models import config_from_json, model_entry
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 from engine.training.config import TrainConfig
-from engine.training.loop import resolve_device, train
+from engine.training.loop import AfterEpochCallback, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ class _Heartbeat:
 def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = no_progress,
                 cancel: CancelToken | None = None, on_epoch: EpochCallback | None = None,
                 on_started: Callable[[str], None] | None = None,
-                prepared: PreparedDataset | None = None) -> records.RunSummary:
+                prepared: PreparedDataset | None = None,
+                after_epoch: AfterEpochCallback | None = None) -> records.RunSummary:
     """Train queued run ``run_id`` and record it; returns the final run record. Raises nothing for
     a failed or cancelled run (the record says what happened) except for a run that is not queued."""
     cancel = cancel or CancelToken()
@@ -87,7 +88,7 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
                     if on_epoch is not None:
                         on_epoch(epoch, loss, seconds)
 
-                result = train(config, train_log, progress, cancel, record_epoch)
+                result = train(config, train_log, progress, cancel, record_epoch, after_epoch)
                 records.record_metric(workspace, run_id, "train_pairs_per_second", 0, result.pairs_per_second)
                 checkpoint = save_run_checkpoint(workspace, run_id, result.network, config, prepared.item_ids,
                                                  prepared.user_ids)

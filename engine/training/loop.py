@@ -36,6 +36,8 @@ SCORE_LIMIT = float(torch.finfo(torch.float32).max) / 16
 TRAINING_THREADS_VARIABLE = "HRNN_TRAINING_THREADS"
 
 EpochCallback = Callable[[int, float, float], None]
+#: after_epoch(epoch, network): the network as trained so far (read it, do not change it).
+AfterEpochCallback = Callable[[int, RecurrentNetwork], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,10 +127,13 @@ def _remedy(config: TrainConfig) -> str:
 def train(
     config: TrainConfig, data: SessionLog, progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None, on_epoch: EpochCallback | None = None,
+    after_epoch: AfterEpochCallback | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``data`` for ``config.epochs`` epochs.
 
-    ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch; ``progress`` within
+    ``on_epoch(epoch, mean_loss, wall_seconds)`` runs after every epoch, then
+    ``after_epoch(epoch, network)`` (e.g. to score the validation split; it may raise to stop
+    the training); ``progress`` within
     epochs. Raises :class:`ConfigError`, :class:`engine.errors.Cancelled` (polled every step, or
     every block of steps replayed from a CUDA graph) or :class:`TrainingDiverged`. Same seed and
     device give the same loss curve. On a CPU it trains with :func:`cpu_training_threads` torch
@@ -138,7 +143,7 @@ def train(
     _check_data(config, data)
     device = resolve_device(config.device)
     with _torch_threads(cpu_training_threads() if device.type == "cpu" else None):
-        return _fit(config, data, device, progress, cancel or CancelToken(), on_epoch)
+        return _fit(config, data, device, progress, cancel or CancelToken(), on_epoch, after_epoch)
 
 
 def cpu_training_threads() -> int:
@@ -172,7 +177,8 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def _fit(config: TrainConfig, data: SessionLog, device: torch.device, progress: ProgressCallback,
-         cancel: CancelToken, on_epoch: EpochCallback | None) -> TrainResult:
+         cancel: CancelToken, on_epoch: EpochCallback | None,
+         after_epoch: AfterEpochCallback | None = None) -> TrainResult:
     """:func:`train` once the configuration, the data and the device are checked."""
     network = RecurrentNetwork(config.network_spec(data.n_items), seed=config.seed).to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -226,5 +232,7 @@ def _fit(config: TrainConfig, data: SessionLog, device: torch.device, progress: 
                     wall, n_pairs / max(wall, 1e-9))
         if on_epoch is not None:
             on_epoch(epoch, mean_loss, wall)
+        if after_epoch is not None:
+            after_epoch(epoch, network)
     progress(1.0, f"{config.model}: trained {config.epochs} epochs")
     return TrainResult(config, network, tuple(losses), tuple(seconds), n_pairs, str(device))
