@@ -17,9 +17,11 @@ def _value(value: object) -> str:
 
 
 def model_label(run: RunSummary) -> str:
-    """"HRNN Init, small, epochs=2": the model's label, its preset (unless the model has only
-    one) and the settings that differ from that preset, in alphabetical order; for a saved
-    preset, its name."""
+    """The user's name for the run, else "HRNN Init, small, epochs=2": the model's label, its
+    preset (unless the model has only one) and the settings that differ from that preset, in
+    alphabetical order; for a saved preset, its name."""
+    if run.name:
+        return run.name
     if run.model not in MODELS:
         return run.model
     entry = MODELS[run.model]

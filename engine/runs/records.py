@@ -38,12 +38,14 @@ class RunSummary:
     checkpoint_path: str | None  # see engine.runs.checkpoints.checkpoint_location
     config: dict[str, Any]
     checkpoint_digest: str | None = None  # sha256 of the checkpoint file the run saved
+    name: str | None = None  # the user's name for the run (replaces its generated label)
+    note: str | None = None  # the user's note
 
 
 def _summary(run: Run) -> RunSummary:
     return RunSummary(run.id, run.dataset_id, run.model, run.preset, run.seed, run.status, run.device, run.error,
                       run.created_at, run.started_at, run.finished_at, run.validation, run.study,
-                      run.checkpoint_path, dict(run.config), run.checkpoint_digest)
+                      run.checkpoint_path, dict(run.config), run.checkpoint_digest, run.name, run.note)
 
 
 def create_run(workspace: Workspace, dataset_id: int, model: str, config: dict[str, Any], seed: int,

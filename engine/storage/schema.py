@@ -111,6 +111,7 @@ class Dataset(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     # evaluations rank among this many most popular items (plus the target); NULL: all items
     evaluation_candidates: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # the user's note
 
 
 class DatasetEvent(Base):
@@ -161,6 +162,8 @@ class Run(Base):
     # workspaces written before 0007 until they are opened) and the sha256 of its bytes
     checkpoint_path: Mapped[str | None] = mapped_column(String(4000), nullable=True)
     checkpoint_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the user's name for the run
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # the user's note
 
 
 class RunMetric(Base):
