@@ -195,7 +195,7 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
     update_slots = torch.tensor([1]) if compact else torch.arange(5)
     masks = {  # per slot; the user level sees the rows it runs on
         "ses": fixed_mask(5, HS, 0), "usr": fixed_mask(5, HU, 1), "init": fixed_mask(5, HS, 2)}
-    calls = iter(["ses", "usr", "init"])
+    calls = iter(["ses", "usr", "init", "embedding"])
 
     def patched_mask(p: float, rows: int, units: int):
         name = next(calls)

@@ -1,6 +1,7 @@
 """Parameters of the recurrent recommenders (RNN, RNN Concat, HRNN Init, HRNN All).
 
-Storage: ``item_in`` [n_items + 1, 3H or E] (one-hot input rows, or item embeddings),
+Storage: ``item_in`` [n_items + 1, 3H or E] (one-hot input rows, or item embeddings; width 0
+with a constrained embedding, whose input rows are ``item_out``'s first H columns),
 ``item_out`` [n_items + 1, H + 1] (output item vectors; the last column is the output bias) and
 ``dense`` (every other parameter, flattened into one vector; :meth:`RecurrentNetwork.dense_views`
 names its parts). The extra last row of the item tables is padding for idle slots: it stays
@@ -44,8 +45,8 @@ class RecurrentNetwork(nn.Module):
 
     def _initialize(self, generator: torch.Generator) -> None:
         spec, n = self.spec, self.spec.n_items
-        block = spec.embedding_size or spec.session_units
-        _uniform_blocks(self.item_in.data[:n], block, generator)
+        if spec.item_in_width:
+            _uniform_blocks(self.item_in.data[:n], spec.embedding_size or spec.session_units, generator)
         _uniform_blocks(self.item_out.data[:n, :-1], spec.session_units, generator)
         for name, view in self.dense_views().items():
             if view.dim() == 2:  # a weight matrix: one block per gate of the layer it feeds
@@ -63,6 +64,13 @@ class RecurrentNetwork(nn.Module):
             offset += size
         return views
 
+    def input_rows(self) -> Tensor:
+        """The table an item's input row is looked up in: ``item_in``, or with a constrained
+        embedding the output vectors (a view of ``item_out`` without its bias column)."""
+        if self.spec.constrained_embedding:
+            return self.item_out.data[:, :-1]
+        return self.item_in.data
+
     def new_state(self, batch: int) -> tuple[Tensor, Tensor]:
         """Zero session state [B, Hs] and user state [B, Hu] on the parameters' device."""
         device = self.dense.device
@@ -72,7 +80,7 @@ class RecurrentNetwork(nn.Module):
     @torch.no_grad()
     def advance(self, inputs: StepInputs, s: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         """Eval-mode step (no dropout): new session state [B, Hs] and user state [B, Hu]."""
-        s_new, c_new, _ = forward_step(self.spec, self.dense_views(), self.item_in, inputs, s, c, None)
+        s_new, c_new, _ = forward_step(self.spec, self.dense_views(), self.input_rows(), inputs, s, c, None)
         return s_new, c_new
 
     @torch.no_grad()

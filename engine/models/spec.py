@@ -35,7 +35,9 @@ UserFeed = Literal["none", "gates", "input"]
 @dataclass(frozen=True)
 class NetworkSpec:
     """Sizes of a network. RNN and RNN Concat are the session level alone (``user_units == 0``).
-    ``embedding_size == 0`` means one-hot input: a row lookup into an items x 3H matrix."""
+    ``embedding_size == 0`` means one-hot input: a row lookup into an items x 3H matrix.
+    ``constrained_embedding`` (GRU4Rec's tied embedding): the input vector of an item is its
+    output vector (the first H columns of ``item_out``), followed by a dense H x 3H matrix."""
 
     n_items: int
     session_units: int
@@ -44,6 +46,7 @@ class NetworkSpec:
     user_feed: UserFeed = "none"
     #: The 2017 reference code's session-start update interpolated from the previous session's state.
     compat_2017: bool = False
+    constrained_embedding: bool = False
 
     @property
     def hierarchical(self) -> bool:
@@ -55,7 +58,15 @@ class NetworkSpec:
         return self.n_items
 
     @property
+    def input_size(self) -> int:
+        """Width of an item's input vector before the session GRU's input matrix (0: one-hot)."""
+        return self.session_units if self.constrained_embedding else self.embedding_size
+
+    @property
     def item_in_width(self) -> int:
+        """Width of the ``item_in`` table (0 with a constrained embedding: it is not used)."""
+        if self.constrained_embedding:
+            return 0
         return self.embedding_size or 3 * self.session_units
 
     @property
@@ -65,8 +76,8 @@ class NetworkSpec:
         shapes: dict[str, tuple[int, ...]] = {
             "session.u_rz": (hs, 2 * hs), "session.u_h": (hs, hs), "session.bias": (3 * hs,),
         }
-        if self.embedding_size:
-            shapes["session.w_in"] = (self.embedding_size, 3 * hs)
+        if self.input_size:
+            shapes["session.w_in"] = (self.input_size, 3 * hs)
         if self.user_feed == "gates":
             shapes["session.v_rz"] = (hu, 2 * hs)
         elif self.user_feed == "input":
@@ -80,7 +91,8 @@ class NetworkSpec:
 
 
 def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
-                 embedding_size: int, all_mode: str, compat_2017: bool) -> NetworkSpec:
+                 embedding_size: int, all_mode: str, compat_2017: bool,
+                 constrained_embedding: bool = False) -> NetworkSpec:
     """The spec of model ``kind`` (a key of :data:`NETWORK_KINDS`)."""
     hierarchical = NETWORK_KINDS[kind].hierarchical
     feed: UserFeed = "none"
@@ -89,5 +101,5 @@ def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
     return NetworkSpec(
         n_items=n_items, session_units=session_units,
         user_units=user_units if hierarchical else 0, embedding_size=embedding_size,
-        user_feed=feed, compat_2017=compat_2017 and hierarchical,
+        user_feed=feed, compat_2017=compat_2017 and hierarchical, constrained_embedding=constrained_embedding,
     )

@@ -52,6 +52,7 @@ class DropoutMasks(NamedTuple):
     session: Tensor | None  # [B, Hs]
     user: Tensor | None  # [U, Hu], rows of StepInputs.user_rows
     init: Tensor | None  # [U, Hs], rows of StepInputs.user_rows
+    embedding: Tensor | None = None  # [B, E]: the item input vectors (embedding or constrained)
 
 
 class StepCache(NamedTuple):
@@ -59,7 +60,7 @@ class StepCache(NamedTuple):
     s_rows: Tensor  # [U, Hs] carried session state of the user rows (input of the user GRU)
     c_new: Tensor  # [B, Hu] user state seen by this step
     init_t: Tensor | None  # [U, Hs] tanh output of the init network
-    x_rows: Tensor  # [B, E or 3H] looked-up item_in rows
+    x_rows: Tensor  # [B, E or 3H] looked-up input rows (after the embedding dropout)
     user: GRUCache | None
     session: GRUCache
     drop: DropoutMasks | None
@@ -70,11 +71,12 @@ def _dropped(x: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def forward_step(
-    spec: NetworkSpec, dense: dict[str, Tensor], item_in: Tensor, inputs: StepInputs,
+    spec: NetworkSpec, dense: dict[str, Tensor], item_inputs: Tensor, inputs: StepInputs,
     s: Tensor, c: Tensor, drop: DropoutMasks | None,
 ) -> tuple[Tensor, Tensor, StepCache]:
     """New session state s' [B, Hs] (what the output layer sees), new user state c' [B, Hu], and
-    the cache for :func:`backward_step`. ``drop=None`` is eval mode."""
+    the cache for :func:`backward_step`. ``item_inputs``: the table the items' input rows are
+    looked up in (``RecurrentNetwork.input_rows``). ``drop=None`` is eval mode."""
     keep, update, rows = inputs.keep, inputs.update, inputs.user_rows
     user_cache, init_t, h_blend, s_rows = None, None, None, s
     if spec.hierarchical:
@@ -91,8 +93,8 @@ def forward_step(
     else:
         c_new = c
         h_prev = s * keep
-    x_rows = item_in.index_select(0, inputs.items)  # [B, E or 3H]
-    if spec.embedding_size:
+    x_rows = _dropped(item_inputs.index_select(0, inputs.items), drop and drop.embedding)  # [B, E or 3H]
+    if spec.input_size:
         x = torch.addmm(dense["session.bias"], x_rows, dense["session.w_in"])  # [B, 3H]
     else:
         x = x_rows + dense["session.bias"]
@@ -112,7 +114,7 @@ def backward_step(
     ds: Tensor,
 ) -> Tensor:
     """Back-propagate ``ds`` [B, Hs] = dL/ds' through the step. Writes the dense gradients into
-    ``grad`` (views shaped like ``dense``) and returns the gradient of the looked-up item_in rows
+    ``grad`` (views shaped like ``dense``) and returns the gradient of the looked-up input rows
     [B, E or 3H] (row b belongs to ``cache.inputs.items[b]``; duplicates not yet summed)."""
     drop = cache.drop
     rows = cache.inputs.user_rows
@@ -121,9 +123,9 @@ def backward_step(
     grad["session.u_rz"].copy_(ses.du_rz)
     grad["session.u_h"].copy_(ses.du_h)
     torch.sum(ses.dx, 0, out=grad["session.bias"])
-    if spec.embedding_size:
+    if spec.input_size:
         torch.mm(cache.x_rows.T, ses.dx, out=grad["session.w_in"])
-        d_rows = ses.dx @ dense["session.w_in"].T  # [B, E]
+        d_rows = _dropped(ses.dx @ dense["session.w_in"].T, drop and drop.embedding)  # [B, E]
     else:
         d_rows = ses.dx
     if not spec.hierarchical:

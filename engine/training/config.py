@@ -48,7 +48,20 @@ class TrainConfig(ModelSettings):
     loss: str = setting("top1", "Loss", "The ranking loss over the target and the sampled negatives",
                         choices=LOSSES.names)
     final_activation: str = setting("auto", "Final activation", "Applied to the scores in training: auto is tanh "
-                                    "for TOP1 and BPR, linear for the others", choices=("auto", "tanh", "linear"))
+                                    "for TOP1 and BPR, linear for the others; elu is GRU4Rec's choice for "
+                                    "BPR-max (ranking uses the raw scores either way)",
+                                    choices=("auto", "tanh", "linear", "elu"))
+    elu_alpha: float = setting(0.5, "ELU alpha", "Parameter of the ELU final activation, alpha * (exp(x) - 1) "
+                               "below 0 (official GRU4Rec: 0.5)", low=0.0, low_open=True, high=MAX_FLOAT32)
+    constrained_embedding: bool = setting(False, "Tied item embedding", "An item's input vector is its output "
+                                          "vector (GRU4Rec's constrained embedding), followed by an input "
+                                          "matrix; one table of item vectors learns from both uses")
+    dropout_embedding: float = setting(0.0, "Embedding dropout", "Probability of dropping a unit of an item's "
+                                       "input vector (with an embedding or the tied embedding)",
+                                       low=0.0, high=1.0, high_open=True)
+    logq: float = setting(0.0, "Log-Q coefficient", "Cross-entropy only: subtract this times the log of each "
+                          "column's sampling probability (its item's count; alpha times it for extra negatives), "
+                          "as official GRU4Rec does", low=0.0, high=MAX_FLOAT32)
     bpr_max_reg: float = setting(1.0, "BPR-max regularization", "Weight of the score regularization of BPR-max",
                                  low=0.0, high=MAX_FLOAT32)
     n_extra_negatives: int = setting(0, "Extra negatives", "Negatives per step shared by all rows, on top of the "
@@ -86,12 +99,22 @@ class TrainConfig(ModelSettings):
 
     def network_spec(self, n_items: int) -> NetworkSpec:
         return network_spec(self.model, n_items, self.session_units, self.user_units,
-                            self.embedding_size, self.all_mode, self.compat_2017)
+                            self.embedding_size, self.all_mode, self.compat_2017, self.constrained_embedding)
 
     def check(self) -> None:
         if self.momentum and self.optimizer != "adagrad":
             raise ConfigError("Momentum applies to the Adagrad optimizer only; set it to 0 for Adam",
                               setting="momentum", label="Momentum")
+        if self.constrained_embedding and self.embedding_size:
+            raise ConfigError("The tied item embedding has the session units' size: set Embedding size to 0",
+                              setting="embedding_size", label="Embedding size")
+        if self.dropout_embedding and not (self.embedding_size or self.constrained_embedding):
+            raise ConfigError("Embedding dropout needs item embeddings (an Embedding size, or the tied "
+                              "embedding); with one-hot input set it to 0",
+                              setting="dropout_embedding", label="Embedding dropout")
+        if self.logq and self.loss != "cross-entropy":
+            raise ConfigError("The log-Q coefficient applies to the cross-entropy loss only; set it to 0",
+                              setting="logq", label="Log-Q coefficient")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -1,5 +1,5 @@
 """The four recurrent models as the model registry knows them: labels, presets (the paper's
-Table 2 and GRU4Rec's), and the search space tuning explores."""
+Table 2, GRU4Rec 2016's, and the official GRU4Rec code's), and the search space tuning explores."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,6 +21,8 @@ _SESSION_SPACE: SearchSpace = {
     "loss": Choice(tuple(entry.name for entry in LOSSES if entry.tuned)),
     "n_extra_negatives": Choice((0, 128, 512, 2048)),
     "sample_alpha": FloatRange(0.0, 1.0),
+    "constrained_embedding": Choice((False, True)),
+    "dropout_embedding": FloatRange(0.0, 0.5),
 }
 #: ... and for HRNN, the user level's dropouts (its units follow the session level's).
 _USER_SPACE: SearchSpace = {
@@ -30,9 +32,12 @@ _USER_SPACE: SearchSpace = {
 
 
 def _derive(point: dict[str, Any]) -> dict[str, Any]:
-    """Settings that follow from a drawn point: the final activation of its loss, and (HRNN) user
-    units equal to session units, as in the paper's presets."""
-    derived = {"final_activation": "auto"}
+    """Settings that follow from a drawn point: the final activation of its loss, no embedding
+    dropout without the tied embedding (one-hot input has no embedding), and (HRNN) user units
+    equal to session units, as in the paper's presets."""
+    derived: dict[str, Any] = {"final_activation": "auto"}
+    if not point.get("constrained_embedding", False):
+        derived["dropout_embedding"] = 0.0
     if "dropout_user" in point:
         derived["user_units"] = point["session_units"]
     return derived

@@ -79,8 +79,11 @@ class TrainStep:
         self.dense = network.dense_views()
         self.grad_flat = torch.zeros_like(network.dense.data)
         self.grad = network.dense_views(self.grad_flat)
+        # the item tables: input rows (unless tied to the output vectors) and output rows
+        self.tied = network.spec.constrained_embedding
+        tables = [network.item_out.data] if self.tied else [network.item_in.data, network.item_out.data]
         self.optimizer = RowSparseOptimizer(config.optimizer, config.learning_rate, config.momentum,
-                                            network.dense.data, [network.item_in.data, network.item_out.data])
+                                            network.dense.data, tables)
         self.eye = torch.eye(batch, batch + extra, dtype=torch.bool, device=device)  # [B, C]
         self.extra_valid = torch.ones(extra, dtype=torch.bool, device=device)
         pop = torch.as_tensor(popularity, dtype=torch.float64)
@@ -89,6 +92,10 @@ class TrainStep:
         pad = torch.ones(1, dtype=torch.float64)  # any positive value: idle columns are masked
         self.target_prob = torch.cat([pop / pop.sum(), pad]).to(device=device, dtype=torch.float32)  # [n + 1]
         self.extra_prob = torch.cat([weights / weights.sum(), pad]).to(device=device, dtype=torch.float32)
+        # GRU4Rec's log-Q correction: log count of an in-batch column's item, alpha * log count of
+        # an extra negative's (the sampling probabilities up to a constant per column group)
+        log_count = torch.cat([pop.clamp_min(1.0).log(), torch.zeros(1, dtype=torch.float64)])
+        self.log_count = log_count.to(device=device, dtype=torch.float32)  # [n + 1]
         self.state = network.new_state(batch)
 
     def reset_state(self) -> None:
@@ -119,25 +126,46 @@ class TrainStep:
         n_rows = len(rows)
         drop = DropoutMasks(self._dropout_mask(cfg.dropout_session, len(items), spec.session_units),
                             self._dropout_mask(cfg.dropout_user, n_rows, spec.user_units),
-                            self._dropout_mask(cfg.dropout_init, n_rows, spec.session_units))
+                            self._dropout_mask(cfg.dropout_init, n_rows, spec.session_units),
+                            self._dropout_mask(cfg.dropout_embedding, len(items), spec.input_size))
         s, c = self.state
-        s_new, c_new, cache = forward_step(spec, self.dense, self.net.item_in.data,
+        s_new, c_new, cache = forward_step(spec, self.dense, self.net.input_rows(),
                                            StepInputs(items, keep, update, rows), s, c, drop)
         cols, col_valid = self._columns(targets, active)
         w_cols = self.net.item_out.data.index_select(0, cols)  # [C, H + 1], last column: bias
         s_aug = torch.cat([s_new, torch.ones_like(s_new[:, :1])], dim=1)  # [B, H + 1]
         logits = s_aug @ w_cols.T  # [B, C]
-        y = logits.tanh() if cfg.activation == "tanh" else logits
-        logq = None
-        if cfg.loss == "cross-entropy-logq":
+        activation = cfg.activation
+        if activation == "tanh":
+            y = logits.tanh()
+        elif activation == "elu":
+            y = torch.nn.functional.elu(logits, cfg.elu_alpha)
+        else:
+            y = logits
+        loss, logq = cfg.loss, None
+        if loss == "cross-entropy-logq":
             expected = active.sum() * self.target_prob[cols] + cfg.n_extra_negatives * self.extra_prob[cols]
             logq = expected.clamp_min_(1e-30).log_()  # [C] log expected occurrences among columns
-        out = ranking_loss(cfg.loss, y, active, col_valid, self.eye, logq, cfg.bpr_max_reg)
-        dlogits = out.dy * (1.0 - y * y) if cfg.activation == "tanh" else out.dy  # [B, C]
+        elif loss == "cross-entropy" and cfg.logq:
+            logq = self.log_count[cols]  # [C]
+            if cfg.n_extra_negatives:
+                logq = torch.cat([logq[: len(targets)], logq[len(targets):] * cfg.sample_alpha])
+            loss, logq = "cross-entropy-logq", logq * cfg.logq
+        out = ranking_loss(loss, y, active, col_valid, self.eye, logq, cfg.bpr_max_reg)
+        if activation == "tanh":
+            dlogits = out.dy * (1.0 - y * y)  # [B, C]
+        elif activation == "elu":
+            dlogits = out.dy * torch.where(logits > 0, 1.0, y + cfg.elu_alpha)  # elu' = elu + alpha below 0
+        else:
+            dlogits = out.dy
         g_out = dlogits.T @ s_aug  # [C, H + 1]
         ds = dlogits @ w_cols[:, :-1]  # [B, H]
         d_rows = backward_step(spec, self.dense, self.grad, cache, ds)
-        self.optimizer.step(self.grad_flat, [items, cols], [d_rows, g_out])
+        if self.tied:  # the input rows are the output vectors: one table, both gradients
+            d_in = torch.cat([d_rows, torch.zeros_like(d_rows[:, :1])], dim=1)  # [B, H + 1], no bias gradient
+            self.optimizer.step(self.grad_flat, [torch.cat([items, cols])], [torch.cat([d_in, g_out])])
+        else:
+            self.optimizer.step(self.grad_flat, [items, cols], [d_rows, g_out])
         s.copy_(s_new)  # the carried states stay in the same buffers (as a CUDA graph needs)
         c.copy_(c_new)
         return StepResult(out.loss, out.rows)
