@@ -42,12 +42,25 @@ CASES = {
                                    dropout_embedding=0.5, n_extra_negatives=EXTRA),
     "embedding-ce-logq": dict(embedding_size=4, loss="cross-entropy", logq=0.8, n_extra_negatives=EXTRA,
                               sample_alpha=0.4),
+    "official-cell-and-normalization": dict(constrained_embedding=True, loss="bpr-max", final_activation="elu",
+                                            n_extra_negatives=EXTRA, reset_gate="after", loss_normalization="batch",
+                                            batch_size=6),
 }
+
+
+def ref_cell(x: torch.Tensor, h: torch.Tensor, dense: dict, reset_after: bool) -> torch.Tensor:
+    if not reset_after:
+        return ref_gru(x, h, dense["session.u_rz"], dense["session.u_h"])
+    n = h.shape[1]
+    r = torch.sigmoid(x[:, :n] + h @ dense["session.u_rz"][:, :n])
+    z = torch.sigmoid(x[:, n: 2 * n] + h @ dense["session.u_rz"][:, n:])
+    cand = torch.tanh(x[:, 2 * n:] + r * (h @ dense["session.u_h"] + dense["session.bias_hn"]))
+    return (1 - z) * h + z * cand
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_gru4rec_options_gradients_match_autograd(case: str) -> None:
-    cfg = TrainConfig(model="rnn", session_units=HS, batch_size=B, dropout_session=0.0, **CASES[case])
+    cfg = TrainConfig(model="rnn", session_units=HS, dropout_session=0.0, **{"batch_size": B, **CASES[case]})
     net = _network(cfg)
     pop = np.arange(1, N_ITEMS + 1, dtype=float)
     step = TrainStep(cfg, net, pop, torch.Generator().manual_seed(0))
@@ -58,6 +71,7 @@ def test_gru4rec_options_gradients_match_autograd(case: str) -> None:
     step._dropout_mask = lambda p, rows, units: next(masks)
     s = torch.rand(B, HS, generator=torch.Generator().manual_seed(9)) * 2 - 1
     step.state = (s.clone(), torch.zeros(B, 0))
+    step.eye = torch.eye(B, B + EXTRA, dtype=torch.bool)  # four of the configured slots are used
     items = torch.tensor([2, 5, 2, 1])
     targets = torch.tensor([3, 2, 6, 0])
     keep = torch.tensor([1.0, 0.0, 1.0, 1.0])[:, None]
@@ -71,7 +85,7 @@ def test_gru4rec_options_gradients_match_autograd(case: str) -> None:
     if cfg.dropout_embedding:
         inputs = inputs * mask
     x = inputs @ dense["session.w_in"] + dense["session.bias"]
-    s_new = ref_gru(x, torch.where(keep.bool(), s, 0.0), dense["session.u_rz"], dense["session.u_h"])
+    s_new = ref_cell(x, torch.where(keep.bool(), s, 0.0), dense, cfg.reset_gate == "after")
     cols = rec.rows[-1][-(B + EXTRA):]  # the output rows: targets, then the extra negatives
     assert torch.equal(cols[:B], targets)
     w = item_out[cols]
@@ -89,7 +103,7 @@ def test_gru4rec_options_gradients_match_autograd(case: str) -> None:
             correction = torch.cat([counts[:B].log(), cfg.sample_alpha * counts[B:].log()])
             corrected = logits[i] - cfg.logq * correction
             losses.append(-torch.log_softmax(corrected[[i] + negs], 0)[0])
-    loss = torch.stack(losses).mean()
+    loss = torch.stack(losses).sum() / (cfg.batch_size if cfg.loss_normalization == "batch" else B)
     loss.backward()
     assert result.loss.item() == pytest.approx(loss.item(), abs=1e-5)
     grads = net.dense_views(rec.dense)
@@ -128,6 +142,7 @@ def test_the_official_preset_holds_the_official_codes_defaults() -> None:
     assert (config.loss, config.activation, config.elu_alpha, config.bpr_max_reg) == ("bpr-max", "elu", 0.5, 1.0)
     assert (config.n_extra_negatives, config.sample_alpha, config.learning_rate, config.momentum) == (2048, 0.5, 0.05, 0.0)
     assert config.constrained_embedding and config.dropout_session == config.dropout_embedding == 0.0
+    assert (config.reset_gate, config.loss_normalization) == ("after", "batch")
     assert (config.session_units, config.batch_size, config.epochs) == (100, 100, 10)
     assert {kind for kind, presets in NETWORK_PRESETS.items() if "gru4rec-official" in presets} == {
         "rnn", "rnn-concat", "hrnn-init", "hrnn-all"}

@@ -4,8 +4,9 @@
     h_cand = tanh(x_h + (r * h) U_h)          reset gate applied BEFORE the recurrent product
     h_new  = (1 - z) * h_blend + z * h_cand   h_blend = h except in the 2017-compatibility mode
 
-``torch.nn.GRUCell`` differs: it applies the reset gate after the product
-(``r * (h W_hn + b_hn)``) and has separate input and recurrent biases. ``x`` [B, 3H] holds the
+With a recurrent candidate bias ``b_hn`` the cell applies the reset gate AFTER the product instead,
+as ``torch.nn.GRUCell`` and the official GRU4Rec PyTorch code do:
+``h_cand = tanh(x_h + r * (h U_h + b_hn))``. ``x`` [B, 3H] holds the
 gate blocks in the order [r | z | candidate]. Training uses no back-propagation through time, so
 ``h`` is a constant of the step unless the caller asks for its gradient (session starts of HRNN,
 where ``h`` is the output of the initialization network).
@@ -24,22 +25,29 @@ class GRUCache(NamedTuple):
     h_prev: Tensor  # [B, H] state the gates read
     h_blend: Tensor  # [B, H] state the update interpolates from (h_prev unless compatibility)
     rz: Tensor  # [B, 2H] reset and update gates
-    rh: Tensor  # [B, H] r * h_prev
+    recurrent: Tensor  # [B, H] r * h_prev (reset before), or h_prev U_h + b_hn (reset after)
     cand: Tensor  # [B, H] candidate state
+    reset_after: bool = False
 
 
 def gru_forward(
     x: Tensor, h_prev: Tensor, u_rz: Tensor, u_h: Tensor, h_blend: Tensor | None = None,
+    b_hn: Tensor | None = None,
 ) -> tuple[Tensor, GRUCache]:
     """One step. ``x`` [B, 3H] input projection plus biases, ``h_prev`` [B, H], ``u_rz`` [H, 2H],
-    ``u_h`` [H, H]; returns the new state [B, H] and the cache for :func:`gru_backward`."""
+    ``u_h`` [H, H], ``b_hn`` [H] (reset after the product) or None (before); returns the new state
+    [B, H] and the cache for :func:`gru_backward`."""
     units = h_prev.shape[1]
     rz = torch.addmm(x[:, : 2 * units], h_prev, u_rz).sigmoid_()  # [B, 2H]
-    rh = rz[:, :units] * h_prev  # [B, H]
-    cand = torch.addmm(x[:, 2 * units:], rh, u_h).tanh_()  # [B, H]
+    if b_hn is None:
+        recurrent = rz[:, :units] * h_prev  # [B, H]
+        cand = torch.addmm(x[:, 2 * units:], recurrent, u_h).tanh_()  # [B, H]
+    else:
+        recurrent = torch.addmm(b_hn, h_prev, u_h)  # [B, H]
+        cand = torch.addcmul(x[:, 2 * units:], rz[:, :units], recurrent).tanh_()  # [B, H]
     blend = h_prev if h_blend is None else h_blend
     h_new = torch.lerp(blend, cand, rz[:, units:])  # [B, H]
-    return h_new, GRUCache(h_prev, blend, rz, rh, cand)
+    return h_new, GRUCache(h_prev, blend, rz, recurrent, cand, b_hn is not None)
 
 
 class GRUGradients(NamedTuple):
@@ -47,6 +55,7 @@ class GRUGradients(NamedTuple):
     du_rz: Tensor  # [H, 2H]
     du_h: Tensor  # [H, H]
     dh_prev: Tensor | None  # [U, H], for the rows asked for
+    db_hn: Tensor | None = None  # [H], the recurrent candidate bias (reset after the product)
 
 
 def gru_backward(
@@ -62,19 +71,28 @@ def gru_backward(
     da_h = dx[:, 2 * units:]
     torch.mul(dh, z, out=da_h)
     da_h.mul_(1.0 - cand * cand)  # through tanh
-    drh = da_h @ u_h.T  # [B, H]
     da_rz = dx[:, : 2 * units]
-    torch.mul(drh, cache.h_prev, out=da_rz[:, :units])  # dL/dr
+    db_hn = None
+    if cache.reset_after:
+        d_recurrent = da_h * rz[:, :units]  # [B, H] dL/d(h U_h + b_hn)
+        torch.mul(da_h, cache.recurrent, out=da_rz[:, :units])  # dL/dr
+        du_h = cache.h_prev.T @ d_recurrent
+        db_hn = d_recurrent.sum(0)
+    else:
+        drh = da_h @ u_h.T  # [B, H] dL/d(r * h)
+        torch.mul(drh, cache.h_prev, out=da_rz[:, :units])  # dL/dr
+        du_h = cache.recurrent.T @ da_h
     torch.mul(dh, cand - cache.h_blend, out=da_rz[:, units:])  # dL/dz
     da_rz.mul_(rz * (1.0 - rz))  # through sigmoid
-    du_h = cache.rh.T @ da_h
     du_rz = cache.h_prev.T @ da_rz
     dh_prev = None
     if dh_prev_rows is not None:
         def rows(t: Tensor) -> Tensor:
             return t.index_select(0, dh_prev_rows)
 
-        dh_prev = torch.addmm(rows(drh) * rows(rz[:, :units]), rows(da_rz), u_rz.T)  # [U, H]
+        through_candidate = (rows(d_recurrent) @ u_h.T if cache.reset_after
+                             else rows(drh) * rows(rz[:, :units]))  # [U, H]
+        dh_prev = torch.addmm(through_candidate, rows(da_rz), u_rz.T)  # [U, H]
         if cache.h_blend is cache.h_prev:
             dh_prev.addcmul_(rows(dh), 1.0 - rows(z))
-    return GRUGradients(dx, du_rz, du_h, dh_prev)
+    return GRUGradients(dx, du_rz, du_h, dh_prev, db_hn)

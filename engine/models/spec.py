@@ -47,6 +47,9 @@ class NetworkSpec:
     #: The 2017 reference code's session-start update interpolated from the previous session's state.
     compat_2017: bool = False
     constrained_embedding: bool = False
+    #: The GRUs apply the reset gate after the recurrent product, with a recurrent candidate bias
+    #: (torch's GRUCell, the official GRU4Rec PyTorch code), instead of before it.
+    reset_after: bool = False
 
     @property
     def hierarchical(self) -> bool:
@@ -78,6 +81,8 @@ class NetworkSpec:
         }
         if self.input_size:
             shapes["session.w_in"] = (self.input_size, 3 * hs)
+        if self.reset_after:
+            shapes["session.bias_hn"] = (hs,)
         if self.user_feed == "gates":
             shapes["session.v_rz"] = (hu, 2 * hs)
         elif self.user_feed == "input":
@@ -87,12 +92,14 @@ class NetworkSpec:
                 "user.w_in": (hs, 3 * hu), "user.u_rz": (hu, 2 * hu), "user.u_h": (hu, hu),
                 "user.bias": (3 * hu,), "init.w": (hu, hs), "init.bias": (hs,),
             })
+            if self.reset_after:
+                shapes["user.bias_hn"] = (hu,)
         return shapes
 
 
 def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
                  embedding_size: int, all_mode: str, compat_2017: bool,
-                 constrained_embedding: bool = False) -> NetworkSpec:
+                 constrained_embedding: bool = False, reset_after: bool = False) -> NetworkSpec:
     """The spec of model ``kind`` (a key of :data:`NETWORK_KINDS`)."""
     hierarchical = NETWORK_KINDS[kind].hierarchical
     feed: UserFeed = "none"
@@ -102,4 +109,5 @@ def network_spec(kind: str, n_items: int, session_units: int, user_units: int,
         n_items=n_items, session_units=session_units,
         user_units=user_units if hierarchical else 0, embedding_size=embedding_size,
         user_feed=feed, compat_2017=compat_2017 and hierarchical, constrained_embedding=constrained_embedding,
+        reset_after=reset_after,
     )

@@ -83,7 +83,8 @@ def forward_step(
         s_rows = s.index_select(0, rows)  # [U, Hs]
         update_rows = update.index_select(0, rows)  # [U, 1]
         x_user = torch.addmm(dense["user.bias"], s_rows, dense["user.w_in"])  # [U, 3Hu]
-        c_gru, user_cache = gru_forward(x_user, c.index_select(0, rows), dense["user.u_rz"], dense["user.u_h"])
+        c_gru, user_cache = gru_forward(x_user, c.index_select(0, rows), dense["user.u_rz"], dense["user.u_h"],
+                                        b_hn=dense.get("user.bias_hn"))
         c_new = (c * keep).index_add_(0, rows, _dropped(c_gru, drop and drop.user) * update_rows)  # [B, Hu]
         c_rows = c_new.index_select(0, rows)  # [U, Hu]
         init_t = torch.addmm(dense["init.bias"], c_rows, dense["init.w"]).tanh_()  # [U, Hs]
@@ -103,7 +104,8 @@ def forward_step(
         x[:, : 2 * units].addmm_(c_new, dense["session.v_rz"])
     elif spec.user_feed == "input":
         x.addmm_(c_new, dense["session.v"])
-    s_gru, session_cache = gru_forward(x, h_prev, dense["session.u_rz"], dense["session.u_h"], h_blend)
+    s_gru, session_cache = gru_forward(x, h_prev, dense["session.u_rz"], dense["session.u_h"], h_blend,
+                                       dense.get("session.bias_hn"))
     s_new = _dropped(s_gru, drop and drop.session)
     cache = StepCache(inputs, s_rows, c_new, init_t, x_rows, user_cache, session_cache, drop)
     return s_new, c_new, cache
@@ -122,6 +124,8 @@ def backward_step(
                        dense["session.u_h"], rows if spec.hierarchical else None)
     grad["session.u_rz"].copy_(ses.du_rz)
     grad["session.u_h"].copy_(ses.du_h)
+    if ses.db_hn is not None:
+        grad["session.bias_hn"].copy_(ses.db_hn)
     torch.sum(ses.dx, 0, out=grad["session.bias"])
     if spec.input_size:
         torch.mm(cache.x_rows.T, ses.dx, out=grad["session.w_in"])
@@ -150,5 +154,7 @@ def backward_step(
     torch.mm(cache.s_rows.T, usr.dx, out=grad["user.w_in"])
     grad["user.u_rz"].copy_(usr.du_rz)
     grad["user.u_h"].copy_(usr.du_h)
+    if usr.db_hn is not None:
+        grad["user.bias_hn"].copy_(usr.db_hn)
     torch.sum(usr.dx, 0, out=grad["user.bias"])
     return d_rows

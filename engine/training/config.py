@@ -59,6 +59,14 @@ class TrainConfig(ModelSettings):
     dropout_embedding: float = setting(0.0, "Embedding dropout", "Probability of dropping a unit of an item's "
                                        "input vector (with an embedding or the tied embedding)",
                                        low=0.0, high=1.0, high_open=True)
+    reset_gate: str = setting("before", "GRU reset gate", "Where the GRUs' reset gate acts: on the state before the "
+                              "recurrent product (GRU4Rec's Theano code, the HRNN authors' code) or on the product, "
+                              "with a recurrent candidate bias (PyTorch's GRUCell, the official GRU4Rec PyTorch code)",
+                              choices=("before", "after"))
+    loss_normalization: str = setting("rows", "Loss normalization", "A step's loss is the mean over its active rows, "
+                                      "or their sum divided by the configured batch size (the official GRU4Rec code: "
+                                      "the shrinking batch at an epoch's end then weighs less)",
+                                      choices=("rows", "batch"))
     logq: float = setting(0.0, "Log-Q coefficient", "Cross-entropy only: subtract this times the log of each "
                           "column's sampling probability (its item's count; alpha times it for extra negatives), "
                           "as official GRU4Rec does", low=0.0, high=MAX_FLOAT32)
@@ -99,7 +107,8 @@ class TrainConfig(ModelSettings):
 
     def network_spec(self, n_items: int) -> NetworkSpec:
         return network_spec(self.model, n_items, self.session_units, self.user_units,
-                            self.embedding_size, self.all_mode, self.compat_2017, self.constrained_embedding)
+                            self.embedding_size, self.all_mode, self.compat_2017, self.constrained_embedding,
+                            self.reset_gate == "after")
 
     def check(self) -> None:
         if self.momentum and self.optimizer != "adagrad":

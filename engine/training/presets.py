@@ -8,8 +8,10 @@ Concat uses the RNN settings (the paper tunes it like RNN).
 "gru4rec-official": the recipe of the official GRU4Rec PyTorch code (hidasib/GRU4Rec_PyTorch_Official,
 the ``GRU4Rec`` class defaults and its README): BPR-max over an ELU(0.5) final activation with
 score regularization 1.0, 2048 extra negatives drawn by popularity^0.5, the constrained (tied)
-item embedding, learning rate 0.05 without momentum, no dropout, 100 units, 10 epochs; the batch
-of 100 of its usual runs (its class default is 64).
+item embedding, learning rate 0.05 without momentum, no dropout, 100 units, 10 epochs; PyTorch's
+GRU cell (reset gate after the recurrent product) and the loss summed over a step's rows divided
+by the configured batch size, as that code does; the batch of 100 of its usual runs (its class
+default is 64).
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _official(model: str) -> TrainConfig:
                        dropout_user=0.0, dropout_init=0.0, dropout_embedding=0.0, learning_rate=0.05, momentum=0.0,
                        optimizer="adagrad", loss="bpr-max", final_activation="elu", elu_alpha=0.5, bpr_max_reg=1.0,
                        n_extra_negatives=2048, sample_alpha=0.5, constrained_embedding=True, embedding_size=0,
-                       logq=0.0, epochs=10)
+                       logq=0.0, reset_gate="after", loss_normalization="batch", epochs=10)
 
 
 #: Presets of each network kind by preset name; the first is the default.

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from engine.data.session_log import SessionLog
-from engine.models.losses import ranking_loss
+from engine.models.losses import LossOutput, ranking_loss
 from engine.models.network import RecurrentNetwork
 from engine.models.step import DropoutMasks, StepInputs, backward_step, forward_step, user_rows
 from engine.training.batching import EpochSchedule
@@ -152,6 +152,9 @@ class TrainStep:
                 logq = torch.cat([logq[: len(targets)], logq[len(targets):] * cfg.sample_alpha])
             loss, logq = "cross-entropy-logq", logq * cfg.logq
         out = ranking_loss(loss, y, active, col_valid, self.eye, logq, cfg.bpr_max_reg)
+        if cfg.loss_normalization == "batch":  # sum over the rows / the configured batch size
+            share = out.rows / cfg.batch_size
+            out = LossOutput(out.loss * share, out.dy * share, out.rows)
         if activation == "tanh":
             dlogits = out.dy * (1.0 - y * y)  # [B, C]
         elif activation == "elu":
