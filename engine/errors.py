@@ -7,13 +7,11 @@ class WorkbenchError(Exception):
 
 
 class InputError(WorkbenchError):
-    """A user-supplied file, column mapping or setting cannot be used."""
-
-
-class ConfigError(InputError):
-    """A training or evaluation setting is out of range or inconsistent. ``setting`` names it
-    (the configuration field) and ``label`` is its readable name, when the error is about one
-    setting: the command line then shows how to change it, the desktop app which field."""
+    """A user-supplied file, column mapping or setting cannot be used. ``setting`` names the
+    setting at fault (a field of the settings or request the error is about, e.g.
+    ``min_item_support``) and ``label`` is its readable name, when one setting is at fault: each
+    shell then says how to change it (the command line its option, the desktop app its field).
+    The message itself words the remedy without naming an option or a widget."""
 
     def __init__(self, message: str, setting: str | None = None, label: str | None = None) -> None:
         super().__init__(message)
@@ -22,6 +20,11 @@ class ConfigError(InputError):
 
     def __reduce__(self) -> tuple:  # survives pickling between processes with its fields
         return (type(self), (str(self), self.setting, self.label))
+
+
+class ConfigError(InputError):
+    """A training or evaluation setting is out of range or inconsistent (``setting``: the
+    configuration field, ``label``: its readable name)."""
 
 
 class CheckpointError(InputError):

@@ -16,6 +16,7 @@ import pytest
 from engine.data.preparation import PrepareSettings
 from engine.errors import Cancelled, EmptyResultError, InputError
 from engine.progress import CancelToken
+from engine.storage.catalog import list_datasets, list_logs
 from engine.storage.workspace import Workspace
 from engine.workbench.importing import ImportRequest, import_log
 from tests.conftest import PROJECT_ROOT
@@ -119,12 +120,15 @@ def test_missing_and_unreadable_paths(workspace: Workspace, tmp_path: Path, monk
 
 
 def test_filters_that_empty_the_log_say_which_and_what_to_relax(workspace: Workspace, tmp_path: Path) -> None:
+    """The refusal names the filter and the value to relax it to; no dataset is stored (the file's
+    raw log, already stored for the dataset of the same file, is named to prepare again)."""
     path = write_csv(tmp_path / "small.csv", _good_rows())
-    before = snapshot(Path(workspace.display_name))
-    with pytest.raises(EmptyResultError, match=r"user filter \(>= 9 sessions\).*--min-user-sessions 3"):
+    with pytest.raises(EmptyResultError, match=r"user filter \(>= 9 sessions\).*lower the min sessions per user to 3") \
+            as info:
         import_log(workspace, ImportRequest(path, settings=PrepareSettings(
             min_item_support=1, min_session_length=2, min_user_sessions=9)))
-    assert snapshot(Path(workspace.display_name)) == before
+    assert info.value.setting == "min_user_sessions"
+    assert len(list_datasets(workspace)) == 1 and [stored.id for stored in list_logs(workspace)] == [info.value.log_id]
 
 
 def test_cancelled_import_stores_nothing(workspace: Workspace, tmp_path: Path) -> None:

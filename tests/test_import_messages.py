@@ -13,8 +13,9 @@ import pytest
 from engine.data.preparation import PrepareSettings
 from engine.data.raw_log import RawLog, read_raw_log
 from engine.errors import EmptyResultError, InputError
+from engine.storage.catalog import list_datasets, list_logs
 from engine.storage.workspace import Workspace
-from engine.workbench.importing import ImportRequest, import_log, preview_log
+from engine.workbench.importing import ImportRequest, LogNotPreparedError, import_log, preview_log
 from tests.logs import write_csv
 from tests.workspace_state import snapshot
 
@@ -42,6 +43,7 @@ def _refused(workspace: Workspace, path: Path, *fragments: str, **request) -> st
         import_log(workspace, ImportRequest(path, **({"settings": LOOSE} | request)))
     message = str(info.value)
     assert str(path) in message, message
+    assert "--" not in message.replace(str(path), ""), message  # the shells name their own options
     for fragment in fragments:
         assert fragment in message, message
     assert snapshot(Path(workspace.display_name)) == before
@@ -66,14 +68,14 @@ def _with_time(tmp_path: Path, value: str, line: int = 6) -> Path:
                                           ("nan", "has no timestamp (empty, or a missing-value marker such as NA")])
 def test_non_finite_times_are_refused_with_their_line(workspace: Workspace, tmp_path: Path, value: str,
                                                       shown: str) -> None:
-    _refused(workspace, _with_time(tmp_path, value), "line 6: column 'timestamp' ", shown, "--skip-invalid-rows")
+    _refused(workspace, _with_time(tmp_path, value), "line 6: column 'timestamp' ", shown, "skip invalid rows")
 
 
 def test_one_huge_time_does_not_switch_the_unit_of_the_column(workspace: Workspace, tmp_path: Path) -> None:
     path = _with_time(tmp_path, "1e20", line=9)
     _refused(workspace, path, "line 9: column 'timestamp' holds 1e+20, which read as seconds (the unit of the "
              "column's median, 1.5e+09) is after the year 9999, outside 1970-01-01..2100-01-01 (1 such row); "
-             "fix those rows or import with --skip-invalid-rows")
+             "fix those rows or skip invalid rows")
     raw, skipped = _raw(path, skip=True)
     assert skipped == 1 and raw.n_events == len(_rows()) - 1
     assert raw.time.min() >= START and raw.time.max() < START + 300_000  # still seconds
@@ -174,10 +176,20 @@ def test_a_mixed_row_beyond_the_sniffed_head_is_named_too(workspace: Workspace, 
              "header's columns with comma (,): 'u1;i1;1500000000' holds semicolon (;)")
 
 
-def test_filter_errors_name_the_file(workspace: Workspace, tmp_path: Path) -> None:
+def test_filter_errors_name_the_file_and_keep_the_raw_log(workspace: Workspace, tmp_path: Path) -> None:
+    """Preparing under settings that leave nothing is refused naming the file and the setting; the
+    raw log is stored (to prepare again with other settings without reading the file again) and
+    no dataset is added."""
     path = write_csv(tmp_path / "small.csv", _rows()[:-1])  # not the stored log: read and prepared anew
-    before = snapshot(Path(workspace.display_name))
-    with pytest.raises(EmptyResultError) as info:
+    with pytest.raises(LogNotPreparedError) as info:
         import_log(workspace, ImportRequest(path, settings=PrepareSettings(min_item_support=500)))
     assert str(info.value).startswith(f"{path}: the item support filter (>= 500 events) removed every event")
-    assert snapshot(Path(workspace.display_name)) == before
+    assert info.value.setting == "min_item_support" and info.value.log_id is not None
+    assert isinstance(info.value, EmptyResultError)
+    assert [stored.id for stored in list_logs(workspace, unprepared_only=True)] == [info.value.log_id]
+    assert len(list_datasets(workspace)) == 1
+    again = import_log(workspace, ImportRequest(path, settings=LOOSE))
+    assert again.reused_log and again.log_id == info.value.log_id
+    assert list_logs(workspace, unprepared_only=True) == []
+
+

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data.preparation import NOT_IN_SPLIT, TEST, TRAIN, PrepareSettings, prepare_events, sessionize
+from engine.data.preparation import (
+    NOT_IN_SPLIT,
+    PREPARE_LABELS,
+    TEST,
+    TRAIN,
+    PrepareSettings,
+    prepare_events,
+    sessionize,
+)
 from engine.data.statistics import table1_statistics
 from engine.errors import EmptyResultError, InputError
 from tests.logs import raw_log, session_rows
@@ -138,20 +146,31 @@ def test_statistics_of_a_hand_made_log() -> None:
     assert stats["train_events"] == 8 and stats["train_sessions"] == 3
 
 
-@pytest.mark.parametrize("settings, filter_name, suggestion", [
-    (dict(min_item_support=50), "item support", "--min-item-support 2"),
-    (dict(min_item_support=1, min_session_length=9), "session length", "--min-session-length 4"),
-    (dict(min_item_support=1, min_session_length=2, min_user_sessions=7), "user filter", "--min-user-sessions 2"),
+@pytest.mark.parametrize("settings, filter_name, remedy, setting", [
+    (dict(min_item_support=50), "item support", "lower the min item support to 2", "min_item_support"),
+    (dict(min_item_support=1, min_session_length=9), "session length", "lower the min session length to 4",
+     "min_session_length"),
+    (dict(min_item_support=1, min_session_length=2, min_user_sessions=7), "user filter",
+     "lower the min sessions per user to 2", "min_user_sessions"),
 ])
-def test_filter_that_empties_the_log_is_named_with_a_relaxed_value(settings, filter_name, suggestion) -> None:
+def test_filter_that_empties_the_log_is_named_with_a_relaxed_value(settings, filter_name, remedy, setting) -> None:
+    """The message words the remedy without a command-line option; ``setting`` says which one to
+    change (each shell names it its own way)."""
     rows = _user_with_sessions("u1", [["a", "b", "c"], ["a", "b", "c", "a2"]])
     with pytest.raises(EmptyResultError) as info:
         prepare_events(raw_log(rows), PrepareSettings(**settings))
-    assert filter_name in str(info.value) and suggestion in str(info.value)
+    assert filter_name in str(info.value) and remedy in str(info.value) and "--" not in str(info.value)
+    assert info.value.setting == setting and info.value.label == PREPARE_LABELS[setting]
 
 
 def test_invalid_settings_are_refused_with_the_reason() -> None:
-    with pytest.raises(InputError, match="threshold must be positive"):
+    """Refusals name the setting by its label (what the desktop forms show) and carry its name."""
+    with pytest.raises(InputError, match=r"Idle threshold must be greater than 0 \(got 0\)") as info:
         PrepareSettings(session_threshold_s=0)
-    with pytest.raises(InputError, match="min user sessions must be at least 2"):
+    assert info.value.setting == "session_threshold_s"
+    with pytest.raises(InputError, match=r"Min sessions per user must be at least 2 \(got 1\)") as info:
         PrepareSettings(min_user_sessions=1)
+    assert info.value.setting == "min_user_sessions"
+    with pytest.raises(InputError, match=r"Max sessions per user \(3\) is below Min sessions per user \(5\)") as info:
+        PrepareSettings(max_user_sessions=3)
+    assert info.value.setting == "max_user_sessions"

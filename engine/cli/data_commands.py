@@ -1,4 +1,5 @@
-"""CLI subcommands for logs and datasets: import, datasets, stats."""
+"""CLI subcommands for logs and datasets: import, stats, candidates, item names, presets (listing and
+deleting datasets: :mod:`engine.cli.managing_commands`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,18 +8,23 @@ from pathlib import Path
 
 from engine.cli.evaluation_commands import parse_candidates
 from engine.cli.formatting import parse_duration, render_statistics, render_table
-from engine.errors import InputError
+from engine.errors import ConfigError, InputError
 from engine.evaluation.popularity import candidates_label, candidates_phrase
 from engine.storage import catalog
 from engine.storage.catalog import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
 from engine.storage.workspace import Workspace
-from engine.workbench.datasets import attach_item_names, dataset_details
+from engine.workbench.datasets import attach_item_names, dataset_details, dataset_warnings
 from engine.workbench.importing import (
     FORMAT_PRESETS,
+    ROLES,
     ColumnMapping,
     ImportRequest,
+    LogNotPreparedError,
+    LogPreview,
     PrepareSettings,
+    detect_roles,
     import_log,
+    mapping_from_roles,
     preview_log,
     settings_for,
 )
@@ -105,25 +111,63 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_presets, needs_workspace=False)
 
 
-def _mapping(args: argparse.Namespace, detected: ColumnMapping | None) -> ColumnMapping | None:
-    overrides = {"user": args.user_column, "item": args.item_column, "time": args.time_column,
-                 "session": args.session_column, "event_type": args.type_column, "time_unit": args.time_unit}
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    if not overrides:
+def _mapping(args: argparse.Namespace, preview: LogPreview) -> ColumnMapping | None:
+    """The mapping with the columns named by hand; the others as the preset maps them or as
+    detected from their names (naming one column keeps the detection of the others)."""
+    given = {"user": args.user_column, "item": args.item_column, "time": args.time_column,
+             "session": args.session_column, "event_type": args.type_column}
+    given = {role: column for role, column in given.items() if column is not None}
+    if not given and args.time_unit is None:
         return None
-    if detected is None:
-        if not {"item", "time"} <= overrides.keys() or not ({"user", "session"} & overrides.keys()):
-            raise InputError("the columns could not be detected: give --user-column, --item-column and --time-column")
-        return ColumnMapping(overrides.get("user"), overrides["item"], overrides["time"], overrides.get("session"),
-                             overrides.get("event_type"), overrides.get("time_unit", "auto"))
-    data = detected.to_json()
-    data.update(overrides)
-    return ColumnMapping.from_json(data)
+    if preview.preset is not None:
+        data = preview.preset.mapping.to_json()
+        data.update(given)
+        roles: dict[str, str | None] = {role: data[role] for role in ROLES}
+    else:
+        roles = detect_roles([str(column) for column in preview.rows.columns], given)
+    mapping = mapping_from_roles(roles, args.time_unit or "auto")
+    if mapping is None:
+        missing = [f"--{role}-column" for role in ("user", "item", "time") if roles.get(role) is None
+                   and not (role == "user" and roles.get("session"))]
+        raise InputError(f"the columns could not be detected: give {' and '.join(missing)} (the file's columns: "
+                         f"{', '.join(map(str, preview.rows.columns))})")
+    return mapping
+
+
+#: How to change each import setting a refusal names (its ``setting``) on the command line.
+IMPORT_OPTIONS = {
+    "session_threshold_s": "change it with --threshold DURATION (e.g. 1h)",
+    "use_given_sessions": "cut sessions by --threshold instead of --use-given-sessions",
+    "drop_event_types": "change it with --drop-event-types TYPE...",
+    "drop_repeats": "keep repeats with --keep-repeats",
+    "min_item_support": "change it with --min-item-support N",
+    "min_session_length": "change it with --min-session-length N",
+    "min_user_sessions": "change it with --min-user-sessions N",
+    "max_user_sessions": "change it with --max-user-sessions N",
+    "skip_invalid_rows": "skip such rows with --skip-invalid-rows",
+    "user_column": "name it with --user-column NAME", "item_column": "name it with --item-column NAME",
+    "time_column": "name it with --time-column NAME",
+    "id_column": "name it with --id-column NAME", "name_column": "name it with --name-column NAME",
+}
+
+
+def setting_hint(error: InputError) -> str:
+    """How to change the setting an error names, on the command line ("" when it names none)."""
+    if error.setting is None:
+        return ""
+    if error.setting in IMPORT_OPTIONS:
+        hint = IMPORT_OPTIONS[error.setting]
+        if isinstance(error, LogNotPreparedError):
+            hint += "; importing the file again reuses the stored log"
+        return hint
+    if isinstance(error, ConfigError):
+        return f"change it with --set {error.setting}=VALUE"
+    return ""
 
 
 def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
     preview = preview_log(args.file, args.preset)
-    mapping = _mapping(args, preview.mapping)
+    mapping = _mapping(args, preview)
     base = settings_for(preview.preset, None)
     settings = settings_from_arguments(args, base)
     last_report = [-1]
@@ -146,6 +190,8 @@ def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"skipped {outcome.skipped_rows} invalid rows")
     print(settings.describe())
     print(render_statistics(outcome.dataset_name, outcome.statistics))
+    for warning in dataset_warnings(outcome.statistics):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -159,6 +205,12 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
              s.source_path) for s in summaries]
     print(render_table(("id", "name", "users", "items", "sessions", "events", "ranked among", "created", "source"),
                        rows))
+    waiting = catalog.list_logs(workspace, unprepared_only=True)
+    if waiting:
+        print("\nstored logs without a dataset (their preparation left nothing; import the file again with other "
+              "settings):")
+        for stored in waiting:
+            print(f"  {stored.name}: {stored.n_events:,} events of {stored.n_users:,} users ({stored.source_path})")
     return 0
 
 

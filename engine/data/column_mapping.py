@@ -3,6 +3,7 @@ for common public formats (how to read them and how their columns map)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,30 +109,69 @@ FORMAT_PRESETS: dict[str, FormatPreset] = {
 }
 
 
-# Lower-case column names (after dropping RecBole ':type' suffixes) that auto-detection accepts.
+#: The roles a mapping gives columns, in the order auto-detection fills them.
+ROLES = ("item", "time", "session", "user", "event_type")
+
+# Column names auto-detection accepts for each role, best first, as :func:`normalized_name` writes
+# them ("Venue ID", "venueId" and "venue_id:token" are all "venueid"): the common names of public
+# logs (e-commerce, check-ins, music, movies, news, sessions).
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "user": ("user_id", "userid", "user", "uid", "visitorid", "visitor_id", "customer_id", "customerid"),
-    "item": ("item_id", "itemid", "item", "iid", "aid", "movie_id", "movieid", "product_id", "productid",
-             "track_id", "article_id", "sku"),
-    "time": ("timestamp", "time", "ts", "created_at", "datetime", "date", "event_time", "eventtime", "t"),
-    "session": ("session_id", "sessionid", "session"),
-    "event_type": ("event_type", "interaction_type", "behavior", "behaviour", "type", "event", "action"),
+    "user": ("userid", "user", "uid", "visitorid", "visitor", "customerid", "customer", "memberid", "member",
+             "accountid", "account", "clientid", "client", "personid", "profileid", "reviewerid", "reviewer",
+             "buyerid", "listenerid", "viewerid", "playerid", "subscriberid"),
+    "item": ("itemid", "item", "iid", "aid", "productid", "product", "articleid", "article", "movieid", "movie",
+             "trackid", "track", "songid", "song", "venueid", "venue", "poiid", "poi", "locationid", "location",
+             "placeid", "place", "businessid", "videoid", "video", "bookid", "book", "isbn", "asin", "sku",
+             "goodsid", "contentid", "newsid", "courseid", "gameid", "recipeid", "hotelid", "restaurantid"),
+    "time": ("timestamp", "time", "ts", "datetime", "createdat", "eventtime", "eventtimestamp", "utctimestamp",
+             "utctime", "timestamputc", "unixtime", "epoch", "checkintime", "playedat", "watchedat", "ratedat",
+             "occurredat", "date", "tstamp", "t"),
+    "session": ("sessionid", "session", "visitid", "sid"),
+    "event_type": ("eventtype", "interactiontype", "behavior", "behaviour", "type", "event", "action",
+                   "actiontype", "eventname", "interaction", "activity"),
 }
 
 
-def detect_mapping(columns: list[str]) -> ColumnMapping | None:
-    """Guess the mapping from column names; None when user/session, item or time is not found."""
-    normalized = {name.split(":")[0].strip().lower(): name for name in columns}
-    found: dict[str, str | None] = {}
-    used: set[str] = set()
-    for role in ("item", "time", "session", "user", "event_type"):
-        found[role] = None
-        for synonym in _SYNONYMS[role]:
-            original = normalized.get(synonym)
-            if original is not None and original not in used:
-                found[role] = original
-                used.add(original)
-                break
-    if found["item"] is None or found["time"] is None or (found["user"] is None and found["session"] is None):
+def normalized_name(column: str) -> str:
+    """A column name as auto-detection compares it: without a RecBole ':type' suffix, lower case,
+    letters and digits only."""
+    return "".join(character for character in column.split(":")[0].lower() if character.isalnum())
+
+
+def known_column_name(column: str) -> bool:
+    """Whether ``column`` is a name auto-detection knows for some role (e.g. to tell a header row)."""
+    name = normalized_name(column)
+    return any(name in synonyms for synonyms in _SYNONYMS.values())
+
+
+def detect_roles(columns: list[str], given: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """The column of each role (None where none is found): the ``given`` roles as given (None: no
+    such column), the others detected from their names among the columns the given ones leave."""
+    given = dict(given or {})
+    found: dict[str, str | None] = {role: given[role] for role in ROLES if role in given}
+    used = {column for column in found.values() if column is not None}
+    by_name: dict[str, str] = {}
+    for column in columns:
+        by_name.setdefault(normalized_name(column), column)
+    for role in ROLES:
+        if role in found:
+            continue
+        found[role] = next((by_name[name] for name in _SYNONYMS[role] if name in by_name and by_name[name] not in used),
+                           None)
+        if found[role] is not None:
+            used.add(str(found[role]))
+    return {role: found[role] for role in ROLES}
+
+
+def mapping_from_roles(roles: Mapping[str, str | None], time_unit: str = "auto") -> ColumnMapping | None:
+    """The mapping of complete roles (item, time, and a user or a session), else None."""
+    item, time = roles.get("item"), roles.get("time")
+    if item is None or time is None or (roles.get("user") is None and roles.get("session") is None):
         return None
-    return ColumnMapping(found["user"], found["item"], found["time"], found["session"], found["event_type"])
+    return ColumnMapping(roles.get("user"), item, time, roles.get("session"), roles.get("event_type"), time_unit)
+
+
+def detect_mapping(columns: list[str], given: Mapping[str, str | None] | None = None) -> ColumnMapping | None:
+    """Guess the mapping from column names, keeping the ``given`` roles (see :func:`detect_roles`);
+    None when user/session, item or time is not found."""
+    return mapping_from_roles(detect_roles(columns, given))

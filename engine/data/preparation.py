@@ -15,6 +15,7 @@ import pandas as pd
 
 from engine.data.raw_log import RawLog
 from engine.errors import EmptyResultError, InputError
+from engine.registry.settings import setting, settings_of, validate_settings
 
 log = logging.getLogger(__name__)
 
@@ -23,34 +24,36 @@ TRAIN, TEST, NOT_IN_SPLIT = 0, 1, -1
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    """How sessions are cut and filtered (defaults: the paper's filters, one pass)."""
+    """How sessions are cut and filtered (defaults: the paper's filters, one pass). The declared
+    labels are the names the shells show (the desktop forms' fields, the refusals' wording)."""
 
-    session_threshold_s: float = 1800.0  # a gap strictly greater than this starts a new session
-    use_given_sessions: bool = False  # use the log's session column instead of the idle threshold
+    session_threshold_s: float = setting(
+        1800.0, "Idle threshold", "A gap between two events of a user strictly greater than this (seconds) starts "
+        "a new session", low=0, low_open=True)
+    use_given_sessions: bool = setting(
+        False, "Use the log's session column", "Cut sessions where the log's own session column changes, instead "
+        "of by the idle threshold")
     drop_event_types: tuple[str, ...] = ()  # event type names to delete (XING: "4", delete)
-    drop_repeats: bool = True  # drop repeats of the same (item, event type) inside a session
-    min_item_support: int = 10  # keep items with at least this many events
-    min_session_length: int = 3  # keep sessions with at least this many events
-    min_user_sessions: int = 5  # keep users with at least this many sessions
+    drop_repeats: bool = setting(
+        True, "Drop repeats", "Drop repeats of the same item and event type inside a session")
+    min_item_support: int = setting(10, "Min item support", "Keep items with at least this many events", low=1)
+    min_session_length: int = setting(
+        3, "Min session length", "Keep sessions with at least this many events (a session needs an input and a "
+        "target)", low=2)
+    min_user_sessions: int = setting(
+        5, "Min sessions per user", "Keep users with at least this many sessions (a user's last session is the "
+        "test session, the others their history)", low=2)
     max_user_sessions: int | None = None  # keep users with at most this many (reference: 199)
-    repeat_until_stable: bool = False  # repeat support/length/user filters until nothing changes
+    repeat_until_stable: bool = setting(
+        False, "Repeat the filters until stable", "Repeat the item support, session length and user filters until "
+        "nothing changes (the paper filters once)")
 
     def __post_init__(self) -> None:
-        problems = []
-        if not self.session_threshold_s > 0:
-            problems.append(f"session threshold must be positive (got {self.session_threshold_s} s)")
-        for name in ("min_item_support", "min_session_length", "min_user_sessions"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name.replace('_', ' ')} must be at least 1 (got {getattr(self, name)})")
-        if self.min_session_length < 2:
-            problems.append("min session length must be at least 2: a session needs an input and a target")
-        if self.min_user_sessions < 2:
-            problems.append("min user sessions must be at least 2: the last session of each user is the test session")
+        validate_settings(self)
         if self.max_user_sessions is not None and self.max_user_sessions < self.min_user_sessions:
-            problems.append(f"max user sessions ({self.max_user_sessions}) is below min user sessions "
-                            f"({self.min_user_sessions})")
-        if problems:
-            raise InputError("invalid preparation settings: " + "; ".join(problems))
+            raise InputError(f"{PREPARE_LABELS['max_user_sessions']} ({self.max_user_sessions}) is below "
+                             f"{PREPARE_LABELS['min_user_sessions']} ({self.min_user_sessions})",
+                             setting="max_user_sessions", label=PREPARE_LABELS["max_user_sessions"])
 
     def describe(self) -> str:
         """One line: how sessions are cut and what the filters keep."""
@@ -80,6 +83,19 @@ class PrepareSettings:
 
     def key(self) -> str:
         return json.dumps(self.to_json(), sort_keys=True)
+
+
+#: The readable name of every preparation setting (the declared ones and the two others).
+PREPARE_LABELS: dict[str, str] = {
+    **{info.name: info.label for info in settings_of(PrepareSettings)},
+    "drop_event_types": "Drop event types", "max_user_sessions": "Max sessions per user",
+}
+
+
+def _empty(message: str, setting_name: str | None = None) -> EmptyResultError:
+    """An EmptyResultError naming the setting to relax."""
+    return EmptyResultError(message, setting=setting_name,
+                            label=PREPARE_LABELS.get(setting_name) if setting_name else None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +134,8 @@ def sessionize(raw: RawLog, threshold_s: float, use_given_sessions: bool = False
     n = raw.n_events
     if use_given_sessions:
         if raw.session_key is None:
-            raise InputError("this log has no session column; cut sessions by an idle threshold instead")
+            raise InputError("this log has no session column; cut sessions by an idle threshold instead",
+                             setting="use_given_sessions", label=PREPARE_LABELS["use_given_sessions"])
         keys = raw.session_key
         starts = pd.Series(raw.time).groupby(keys).transform("min").to_numpy()
         order = np.lexsort((np.arange(n), raw.time, keys, starts, raw.user))
@@ -162,32 +179,38 @@ def _filter_sequence(user: np.ndarray, session: np.ndarray, item: np.ndarray, se
                                     ("user sessions", after_length, after_users)):
             counts[step] = int(after.sum())
             if counts[step] == 0:
-                raise EmptyResultError(_empty_message(step, settings, user, session, item, before, n_items, n_users))
+                raise _empty_error(step, settings, user, session, item, before, n_items, n_users)
         stable = counts["user sessions"] == int(keep.sum())
         keep = after_users
         if not settings.repeat_until_stable or stable:
             return keep
 
 
-def _empty_message(step: str, settings: PrepareSettings, user, session, item, mask_before: np.ndarray,
-                   n_items: int, n_users: int) -> str:
+def _empty_error(step: str, settings: PrepareSettings, user, session, item, mask_before: np.ndarray,
+                 n_items: int, n_users: int) -> EmptyResultError:
+    """Which filter left nothing, with the value that would keep something (the remedy in words:
+    each shell names its own way of changing the setting)."""
     if step == "item support":
         best = int(np.bincount(item[mask_before], minlength=n_items).max(initial=0))
-        return (f"the item support filter (>= {settings.min_item_support} events) removed every event: the most "
-                f"frequent item has {best}; try --min-item-support {max(1, best)} or lower")
+        return _empty(f"the item support filter (>= {settings.min_item_support} events) removed every event: the "
+                      f"most frequent item has {best}; lower the min item support to {max(1, best)} or less",
+                      "min_item_support")
     if step == "session length":
         lengths = np.bincount(session[mask_before], minlength=1)
         best = int(lengths.max(initial=0))
-        return (f"the session length filter (>= {settings.min_session_length} events) removed every session: the "
-                f"longest has {best} events; try --min-session-length {max(2, best)} or a longer --threshold")
+        return _empty(f"the session length filter (>= {settings.min_session_length} events) removed every session: "
+                      f"the longest has {best} events; lower the min session length to {max(2, best)}, or cut "
+                      "sessions with a longer idle threshold", "min_session_length")
     if step == "user sessions":
         firsts = _first_event_of_sessions(session, mask_before)
         best = int(np.bincount(user[firsts], minlength=n_users).max(initial=0))
-        return (f"the user filter (>= {settings.min_user_sessions} sessions) removed every user: the most active "
-                f"user has {best} sessions; try --min-user-sessions {max(2, best)} or a shorter --threshold")
+        return _empty(f"the user filter (>= {settings.min_user_sessions} sessions) removed every user: the most "
+                      f"active user has {best} sessions; lower the min sessions per user to {max(2, best)}, or cut "
+                      "sessions with a shorter idle threshold", "min_user_sessions")
     if step == "event types":
-        return f"dropping event types {', '.join(settings.drop_event_types)} removed every event; drop fewer types"
-    return f"the {step} step removed every event"
+        return _empty(f"dropping event types {', '.join(settings.drop_event_types)} removed every event; drop fewer "
+                      "types", "drop_event_types")
+    return _empty(f"the {step} step removed every event")
 
 
 def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
@@ -204,7 +227,8 @@ def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
     unknown = [name for name in settings.drop_event_types if name not in raw.event_types]
     if unknown:
         raise InputError(f"event type(s) {', '.join(unknown)} do not occur in this log "
-                         f"(its types: {', '.join(raw.event_types)})")
+                         f"(its types: {', '.join(raw.event_types)})", setting="drop_event_types",
+                         label=PREPARE_LABELS["drop_event_types"])
     for name in settings.drop_event_types:
         keep &= event_type != raw.event_types.index(name)
     counts["event types"] = int(keep.sum())
@@ -215,7 +239,7 @@ def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
     counts["repeats"] = int(keep.sum())
     for step in ("event types", "repeats"):
         if counts[step] == 0:
-            raise EmptyResultError(_empty_message(step, settings, user, session, item, np.ones_like(keep), n_items, n_users))
+            raise _empty_error(step, settings, user, session, item, np.ones_like(keep), n_items, n_users)
 
     kept = np.flatnonzero(keep)
     user, session, item, time = user[kept], session[kept], item[kept], time[kept]
@@ -226,8 +250,8 @@ def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
     split = _last_session_split(user, session, item, np.ones(len(item), dtype=bool))
     counts["test cleaning"] = int((split >= 0).sum())
     if not (split == TEST).any():
-        raise EmptyResultError("no test session is left: every user's last session lost all but one event to "
-                               "the unseen-item cleaning; relax --min-item-support or use more data")
+        raise _empty("no test session is left: every user's last session lost all but one event to the unseen-item "
+                     "cleaning; lower the min item support or use more data", "min_item_support")
     valid_split = _last_session_split(user, session, item, split == TRAIN)
     return PreparedEvents(user, session, item, time, split.astype(np.int8), valid_split.astype(np.int8), counts)
 

@@ -37,7 +37,9 @@ LATEST_S = 4_102_444_800.0  # 2100-01-01T00:00:00Z (excluded)
 _UNITS = (("seconds", 1.0), ("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9))
 _MEDIAN_SAMPLE = 1_000_000  # times the unit is detected from (evenly spaced over the log)
 _OTHER_DELIMITERS = ",\t;|"
-_SKIP_HINT = "--skip-invalid-rows"
+#: The import setting that skips invalid rows instead of refusing the file, and its readable name.
+SKIP_SETTING, SKIP_LABEL = "skip_invalid_rows", "Skip invalid rows"
+PROGRESS_CHUNK_ROWS = 250_000  # rows read at once when the caller follows the progress
 
 Where = Callable[[int], str]  # "FILE, line N" of a row position (0-based, in file order)
 
@@ -198,8 +200,7 @@ class _TimeColumn:
     def problem(self, value: object) -> str:
         """Why ``value`` (of a row :meth:`parse` could not read) is no time."""
         if self.kind == "number" and pd.notna(pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]):
-            return (f"column '{self.name}' holds {elide(value)}, not a finite time; fix that row or skip such rows "
-                    f"with {_SKIP_HINT}")
+            return f"column '{self.name}' holds {elide(value)}, not a finite time; fix that row or skip invalid rows"
         if self.kind == "number" and self.unit in ("s", "ms"):
             return (f"column '{self.name}' holds {elide(value)}, not a unix timestamp in "
                     f"{'seconds' if self.unit == 's' else 'milliseconds'}")
@@ -290,7 +291,8 @@ class _Encoder:
         times, unreadable = self.times.parse(chunk[self.mapping.time], invalid)
         if unreadable.any() and not self.skip_invalid_rows:
             first = int(np.argmax(unreadable))
-            raise InputError(f"{self.where(start + first)}: {self.times.problem(chunk[self.mapping.time].iloc[first])}")
+            raise InputError(f"{self.where(start + first)}: {self.times.problem(chunk[self.mapping.time].iloc[first])}",
+                             setting=SKIP_SETTING, label=SKIP_LABEL)
         invalid |= unreadable
         if invalid.any():
             self.skipped += int(invalid.sum())
@@ -324,9 +326,10 @@ class _Encoder:
                         f"{describe_delimiter(others[0])}; the file mixes delimiters: save it with one delimiter")
         if column == self.mapping.time:
             return InputError(f"{where}: column '{column}' has no timestamp (empty, or a missing-value marker such as "
-                              f"NA or nan; a truncated last line?); fix that row or skip such rows with {_SKIP_HINT}")
+                              "NA or nan; a truncated last line?); fix that row or skip invalid rows",
+                              setting=SKIP_SETTING, label=SKIP_LABEL)
         return InputError(f"{where}: column '{column}' is empty; every event needs a value in each mapped column "
-                          f"(user, item, time...), or skip such rows: {_SKIP_HINT}")
+                          "(user, item, time...), or skip invalid rows", setting=SKIP_SETTING, label=SKIP_LABEL)
 
     def finish(self) -> tuple[RawLog, int]:
         """The sorted RawLog and the number of rows skipped."""
@@ -345,7 +348,7 @@ class _Encoder:
                 raise InputError(
                     f"{self.where(first)}: {self.times.implausible(float(time[first]))}, outside "
                     f"1970-01-01..2100-01-01 ({n_implausible:,} such row{'s' if n_implausible > 1 else ''}); fix "
-                    f"those rows or import with {_SKIP_HINT}")
+                    "those rows or skip invalid rows", setting=SKIP_SETTING, label=SKIP_LABEL)
             keep = ~implausible
             time = time[keep]
         skipped = self.skipped + n_implausible
@@ -386,17 +389,22 @@ def build_raw_log(path: Path, frame: pd.DataFrame, mapping: ColumnMapping, heade
 
 
 def read_raw_log(path: Path, file_format: FileFormat, mapping: ColumnMapping, skip_invalid_rows: bool = False,
-                 cancel: CancelToken | None = None) -> tuple[RawLog, int]:
+                 cancel: CancelToken | None = None, on_rows: Callable[[int], None] | None = None) -> tuple[RawLog, int]:
     """Read the mapped columns of ``path`` chunk by chunk and encode them (see :func:`build_raw_log`);
     refuses as soon as the events read would not fit the memory budget (:mod:`engine.memory`), which
-    catches what the estimate before reading cannot see (a concatenated gzip, or one over 4 GiB)."""
+    catches what the estimate before reading cannot see (a concatenated gzip, or one over 4 GiB).
+    ``on_rows`` is told the number of rows read after each chunk (then chunks are smaller)."""
     budget = memory_budget()
     limit = affordable_events(budget)
     delimiter = file_format.delimiter if file_format.kind == "delimited" else None
     encoder = _Encoder(path, mapping, file_format.first_line, skip_invalid_rows, delimiter)
-    chunk_rows = CHUNK_ROWS if limit is None else max(1, min(CHUNK_ROWS, limit + 1))  # stop near the limit
+    chunk_rows = CHUNK_ROWS if on_rows is None else PROGRESS_CHUNK_ROWS
+    if limit is not None:
+        chunk_rows = max(1, min(chunk_rows, limit + 1))  # stop near the limit
     for chunk in iter_columns(path, file_format, mapping.used_columns(), chunk_rows):
         encoder.add(chunk)
+        if on_rows is not None:
+            on_rows(encoder.rows_read)
         if limit is not None and budget is not None and encoder.n_events > limit:
             raise InputError(
                 f"{encoder.where(encoder.rows_read - 1)}: the log holds more than {limit:,} events, which would need "

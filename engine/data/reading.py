@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from engine.data.column_mapping import FORMAT_PRESETS, FormatPreset
+from engine.data.column_mapping import FORMAT_PRESETS, FormatPreset, known_column_name
 from engine.errors import InputError
 from engine.memory import budget_advice, format_bytes, import_bytes, memory_budget
 from engine.text import elide, name_list, shorten
@@ -226,12 +226,8 @@ def sniff_format(path: Path, preset: FormatPreset | None = None) -> FileFormat:
         # (e.g. Last.fm's "user_000001") make a first row of text that is still data.
         second = _split(lines[1], delimiter)
         has_header = any(_looks_numeric(v) for v in second) or any(
-            a.split(":")[0].strip().lower() in _KNOWN_NAMES for a in first_fields)
+            known_column_name(a) for a in first_fields)
     return FileFormat(compression, "delimited", delimiter, has_header)
-
-
-_KNOWN_NAMES = {"user_id", "item_id", "userid", "itemid", "user", "item", "timestamp", "time", "ts",
-                "session", "sessionid", "session_id", "created_at", "interaction_type"}
 
 
 def _split(line: str, delimiter: str) -> list[str]:

@@ -10,8 +10,8 @@ from typing import Any, cast
 import numpy as np
 from sqlalchemy import CursorResult, delete, select, update
 
-from engine.errors import NotFoundError
-from engine.storage.catalog import now_utc
+from engine.errors import InputError, NotFoundError
+from engine.storage.catalog import checked_name, delete_cascading, delete_run_results, deleting, now_utc
 from engine.storage.schema import Run, RunMetric
 from engine.storage.workspace import Workspace
 from engine.version import code_version
@@ -144,3 +144,68 @@ def metric_series(workspace: Workspace, run_id: int, key: str) -> tuple[np.ndarr
     steps = np.array([row.step for row in rows], dtype=np.int64)
     values = np.array([restore[row.special] if row.special else row.value for row in rows], dtype=np.float64)
     return steps, values
+
+
+def rename_run(workspace: Workspace, run_id: int, name: str | None) -> None:
+    """Give the run a name of the user's (shown instead of its generated label); empty or None
+    brings the generated label back."""
+    _set(workspace, run_id, name=checked_name(name) if name and name.strip() else None)
+
+
+def set_run_note(workspace: Workspace, run_id: int, note: str | None) -> None:
+    """Store the user's note on the run (empty or None removes it)."""
+    _set(workspace, run_id, note=(note or "").strip() or None)
+
+
+#: Runs in these states may be queued again with their configuration.
+RETRYABLE = ("failed", "cancelled")
+
+
+def requeue_run(workspace: Workspace, run_id: int) -> None:
+    """Queue a failed or cancelled run again with its configuration: what its attempt recorded
+    (status, error, times, per-epoch metrics, evaluations) is cleared."""
+    run = get_run(workspace, run_id)
+    if run.status not in RETRYABLE:
+        raise InputError(f"run {run_id} is {run.status}; only a failed or cancelled run can be queued again")
+    with deleting(workspace) as connection:
+        delete_run_results(connection, [run_id])
+        connection.execute(update(Run).where(Run.id == run_id).values(
+            status="queued", error=None, device=None, started_at=None, finished_at=None, heartbeat_at=None,
+            checkpoint_path=None, checkpoint_digest=None))
+
+
+def delete_runs(workspace: Workspace, run_ids: list[int]) -> list[RunSummary]:
+    """Delete runs with their metrics, evaluations and stored ranks (not their checkpoint files:
+    see :func:`engine.workbench.managing.delete_runs`); refuses a running run. Returns the runs
+    deleted as they were."""
+    runs = [get_run(workspace, run_id) for run_id in dict.fromkeys(run_ids)]
+    refuse_running(runs)
+    with deleting(workspace) as connection:
+        delete_cascading(connection, "runs", [run.id for run in runs])
+    return runs
+
+
+def refuse_running(runs: list[RunSummary]) -> None:
+    """InputError when one of ``runs`` is being trained (a process is writing its records)."""
+    running = [run.id for run in runs if run.status == "running"]
+    if running:
+        listed = ", ".join(f"#{run_id}" for run_id in running)
+        raise InputError(f"run{'s' if len(running) > 1 else ''} {listed} {'are' if len(running) > 1 else 'is'} "
+                         "training; cancel before deleting")
+
+
+def metric_tables(workspace: Workspace, run_ids: list[int]) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Every metric the runs recorded: per run, per key, (steps, values) in step order."""
+    restore = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+    found: dict[int, dict[str, tuple[list[int], list[float]]]] = {}
+    with workspace.session() as session:
+        for start in range(0, len(run_ids), 500):
+            rows = session.execute(select(RunMetric.run_id, RunMetric.key, RunMetric.step, RunMetric.value,
+                                          RunMetric.special).where(RunMetric.run_id.in_(run_ids[start:start + 500]))
+                                   .order_by(RunMetric.run_id, RunMetric.key, RunMetric.step)).all()
+            for row in rows:
+                steps, values = found.setdefault(row.run_id, {}).setdefault(row.key, ([], []))
+                steps.append(row.step)
+                values.append(restore[row.special] if row.special else row.value)
+    return {run_id: {key: (np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64))
+                     for key, (steps, values) in series.items()} for run_id, series in found.items()}

@@ -1,11 +1,13 @@
 """Storing and finding imported logs and prepared datasets in a workspace."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
-from sqlalchemy import Table, select
+from sqlalchemy import MetaData, Table, delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,19 @@ from engine.data.session_log import PreparedDataset, SessionLog
 from engine.errors import InputError, NotFoundError
 from engine.progress import ProgressCallback, no_progress
 from engine.storage.bulk import insert_columns, insert_row, read_columns
-from engine.storage.schema import Dataset, DatasetEvent, ImportedLog, LogEvent, LogItem, LogUser, table
+from engine.storage.schema import (
+    Dataset,
+    DatasetEvent,
+    Evaluation,
+    EventRank,
+    ImportedLog,
+    LogEvent,
+    LogItem,
+    LogUser,
+    Run,
+    RunMetric,
+    table,
+)
 from engine.storage.workspace import Workspace
 
 
@@ -142,13 +156,184 @@ class DatasetSummary:
     created_at: datetime
     statistics: dict
     evaluation_candidates: int | None = None  # rank among this many most popular items; None: all
+    log_id: int = 0
+    note: str | None = None  # the user's note
 
 
 def list_datasets(workspace: Workspace) -> list[DatasetSummary]:
     with workspace.session() as session:
         rows = session.execute(select(Dataset, ImportedLog.source_path).join(ImportedLog).order_by(Dataset.id)).all()
-        return [DatasetSummary(d.id, d.name, path, d.created_at, d.statistics, d.evaluation_candidates)
-                for d, path in rows]
+        return [DatasetSummary(d.id, d.name, path, d.created_at, d.statistics, d.evaluation_candidates, d.log_id,
+                               d.note) for d, path in rows]
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """An imported log: its source, size and event types."""
+
+    id: int
+    name: str
+    source_path: str
+    n_events: int
+    n_users: int
+    n_items: int
+    imported_at: datetime
+    event_types: tuple[str, ...]
+
+
+def list_logs(workspace: Workspace, unprepared_only: bool = False) -> list[LogSummary]:
+    """The imported logs (oldest first); ``unprepared_only``: those no dataset was prepared from
+    (their preparation failed: they wait for other settings)."""
+    query = select(ImportedLog).order_by(ImportedLog.id)
+    if unprepared_only:
+        query = query.where(~select(Dataset.id).where(Dataset.log_id == ImportedLog.id).exists())
+    with workspace.session() as session:
+        return [LogSummary(row.id, row.name, row.source_path, row.n_events, row.n_users, row.n_items, row.imported_at,
+                           tuple(row.event_types)) for row in session.scalars(query)]
+
+
+MAX_NAME_LENGTH = 200  # of a dataset's or a run's name (the columns' width)
+
+
+def checked_name(name: str) -> str:
+    """``name`` stripped; InputError when empty or too long."""
+    text = name.strip()
+    if not text:
+        raise InputError("a name cannot be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise InputError(f"a name has at most {MAX_NAME_LENGTH} characters (this one has {len(text)})")
+    return text
+
+
+def rename_dataset(workspace: Workspace, dataset: str | int, name: str) -> str:
+    """Give the dataset a new (unique) name; returns it."""
+    new_name = checked_name(name)
+    with workspace.session() as session:
+        row = find_dataset(session, dataset)
+        taken = session.scalar(select(Dataset.id).where(Dataset.name == new_name, Dataset.id != row.id))
+        if taken is not None:
+            raise InputError(f"dataset {taken} is already named '{new_name}'; choose another name")
+        row.name = new_name
+    return new_name
+
+
+def set_dataset_note(workspace: Workspace, dataset: str | int, note: str | None) -> None:
+    """Store the user's note on the dataset (empty or None removes it)."""
+    with workspace.session() as session:
+        find_dataset(session, dataset).note = (note or "").strip() or None
+
+
+@dataclass(frozen=True)
+class DatasetContents:
+    """What deleting a dataset deletes: its runs, their evaluations and stored ranks, its events,
+    and its log's raw events unless another dataset was prepared from that log."""
+
+    dataset_id: int
+    name: str
+    n_events: int
+    run_ids: list[int]
+    n_evaluations: int
+    n_ranks: int
+    log_id: int
+    log_name: str
+    log_events: int
+    log_shared: bool  # another dataset uses the log: it stays
+
+
+def dataset_contents(workspace: Workspace, dataset: str | int) -> DatasetContents:
+    with workspace.session() as session:
+        row = find_dataset(session, dataset)
+        log_row = session.get(ImportedLog, row.log_id)
+        run_ids = list(session.scalars(select(Run.id).where(Run.dataset_id == row.id).order_by(Run.id)))
+        n_evaluations, n_ranks = count_run_results(session, run_ids)
+        shared = session.scalar(select(Dataset.id).where(Dataset.log_id == row.log_id, Dataset.id != row.id)
+                                .limit(1)) is not None
+        return DatasetContents(row.id, row.name, int(row.statistics.get("events", 0)), run_ids, int(n_evaluations),
+                               int(n_ranks), row.log_id, log_row.name if log_row else "", log_row.n_events if log_row
+                               else 0, shared)
+
+
+def count_run_results(session: Session, run_ids: list[int]) -> tuple[int, int]:
+    """(evaluations, stored ranks) of the runs."""
+    evaluations = select(Evaluation.id).where(Evaluation.run_id.in_(run_ids))
+    n_evaluations = session.scalar(select(func.count()).select_from(evaluations.subquery())) or 0
+    n_ranks = session.scalar(select(func.count()).select_from(EventRank).where(
+        EventRank.evaluation_id.in_(evaluations))) or 0
+    return int(n_evaluations), int(n_ranks)
+
+
+_IN_CHUNK = 500  # ids bound in one IN (...): below every driver's limit
+
+
+@contextmanager
+def deleting(workspace: Workspace) -> Iterator[Connection]:
+    """A connection in a transaction for :func:`delete_cascading`. On SQLite its foreign key
+    checks are off (and back on afterwards): deleting a million child rows with them on looks
+    up the parent of each row and takes several times longer; the deletion itself deletes every
+    dependent row first, so nothing is left dangling."""
+    with workspace.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # outside a transaction: it applies
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
+def delete_cascading(connection: Connection, table_name: str, ids: list[int], metadata: MetaData | None = None) -> None:
+    """Delete the rows of ``table_name`` with these ids and, first, every row that references them
+    through a foreign key (all of the schema's are ON DELETE CASCADE), inside the caller's
+    transaction (see :func:`deleting`). Rows of a per-event table go by key range, one owner at a
+    time."""
+    if not ids:
+        return
+    if metadata is None:
+        metadata = MetaData()
+        metadata.reflect(connection)
+    parent = metadata.tables[table_name]
+    for child in metadata.tables.values():
+        for key in child.foreign_keys:
+            if key.column.table is not parent:
+                continue
+            referenced = any(other_key.column.table is child for other in metadata.tables.values()
+                             for other_key in other.foreign_keys)
+            if referenced:  # the child's rows have dependents of their own: delete those first
+                child_ids = [row[0] for start in range(0, len(ids), _IN_CHUNK) for row in connection.execute(
+                    select(child.c.id).where(key.parent.in_(ids[start:start + _IN_CHUNK])))]
+                delete_cascading(connection, child.name, child_ids, metadata)
+            else:
+                for owner in ids:
+                    connection.execute(delete(child).where(key.parent == owner))
+    for start in range(0, len(ids), _IN_CHUNK):
+        connection.execute(delete(parent).where(parent.c.id.in_(ids[start:start + _IN_CHUNK])))
+
+
+def delete_run_results(connection: Connection, run_ids: list[int]) -> None:
+    """Delete what runs recorded (per-epoch metrics, evaluations with their stored ranks) inside
+    the caller's transaction; the runs stay."""
+    for start in range(0, len(run_ids), _IN_CHUNK):
+        chunk = run_ids[start:start + _IN_CHUNK]
+        evaluation_ids = list(connection.scalars(select(Evaluation.id).where(Evaluation.run_id.in_(chunk))))
+        delete_cascading(connection, "evaluations", evaluation_ids)
+        connection.execute(delete(RunMetric).where(RunMetric.run_id.in_(chunk)))
+
+
+def delete_dataset_rows(connection: Connection, contents: DatasetContents) -> None:
+    """Delete a dataset with everything :class:`DatasetContents` lists, inside the caller's
+    transaction (see :func:`deleting`)."""
+    delete_cascading(connection, "datasets", [contents.dataset_id])
+    if not contents.log_shared:
+        delete_cascading(connection, "logs", [contents.log_id])
+
+
+def log_in_use(connection: Connection, log_id: int) -> bool:
+    return connection.scalar(select(Dataset.id).where(Dataset.log_id == log_id).limit(1)) is not None
+
 
 
 def evaluation_candidates(workspace: Workspace, dataset_id: int) -> int | None:

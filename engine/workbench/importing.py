@@ -3,16 +3,31 @@ dataset, all in one transaction (an interrupted import leaves nothing behind).""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from engine.data.column_mapping import FORMAT_PRESETS, ColumnMapping, FormatPreset, detect_mapping
-from engine.data.preparation import PrepareSettings, prepare_events
-from engine.data.raw_log import read_raw_log
-from engine.data.reading import FileFormat, check_memory, check_readable, preset_for_structure, read_table, sniff_format
+from engine.data.column_mapping import (
+    FORMAT_PRESETS,
+    ROLES,
+    ColumnMapping,
+    FormatPreset,
+    detect_roles,
+    mapping_from_roles,
+)
+from engine.data.preparation import PREPARE_LABELS, PrepareSettings, prepare_events
+from engine.data.raw_log import SKIP_LABEL, SKIP_SETTING, RawLog, read_raw_log
+from engine.data.reading import (
+    FileFormat,
+    check_memory,
+    check_readable,
+    estimate_size,
+    preset_for_structure,
+    read_table,
+    sniff_format,
+)
 from engine.data.statistics import table1_statistics
 from engine.errors import EmptyResultError, InputError
 from engine.files import file_digest
@@ -21,8 +36,9 @@ from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.text import name_list
 
-__all__ = ["FORMAT_PRESETS", "ColumnMapping", "ImportOutcome", "ImportRequest", "LogPreview", "PrepareSettings",
-           "import_file", "import_log", "prepare_dataset", "preview_log", "settings_for"]
+__all__ = ["FORMAT_PRESETS", "PREPARE_LABELS", "ROLES", "SKIP_LABEL", "SKIP_SETTING", "ColumnMapping", "ImportOutcome",
+           "ImportRequest", "LogNotPreparedError", "LogPreview", "PrepareSettings", "detect_roles", "import_file",
+           "import_log", "mapping_from_roles", "prepare_dataset", "preview_log", "settings_for"]
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +71,28 @@ class ImportOutcome:
 
 @dataclass(frozen=True)
 class LogPreview:
-    """The first rows of a file, how it was read and the detected preset and mapping."""
+    """The first rows of a file, how it was read, the detected preset and mapping, and the column
+    detected for each role (those found even when the mapping is incomplete)."""
 
     file_format: FileFormat
     rows: pd.DataFrame  # the first rows
     preset: FormatPreset | None
     mapping: ColumnMapping | None
+    roles: dict[str, str | None] = field(default_factory=dict)
+
+
+class LogNotPreparedError(EmptyResultError):
+    """The log was read and stored, but its preparation under the requested settings gave no
+    dataset (``setting``: the one to change). ``log_id``: the stored log, which can be prepared
+    again with other settings without importing the file again."""
+
+    def __init__(self, message: str, setting: str | None = None, label: str | None = None,
+                 log_id: int | None = None) -> None:
+        super().__init__(message, setting, label)
+        self.log_id = log_id
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (str(self), self.setting, self.label, self.log_id))
 
 
 def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
@@ -74,8 +106,11 @@ def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
         if preset is not None and preset.column_names is not None:
             file_format = sniff_format(path, preset)
             rows = read_table(path, file_format, nrows=PREVIEW_ROWS)
-    mapping = preset.mapping if preset is not None else detect_mapping([str(c) for c in rows.columns])
-    return LogPreview(file_format, rows, preset, mapping)
+    if preset is not None:
+        roles = {role: getattr(preset.mapping, role) for role in ROLES}
+        return LogPreview(file_format, rows, preset, preset.mapping, roles)
+    roles = detect_roles([str(c) for c in rows.columns])
+    return LogPreview(file_format, rows, None, mapping_from_roles(roles), roles)
 
 
 def _preset(name: str | None) -> FormatPreset | None:
@@ -107,8 +142,11 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     preview = preview_log(path, request.preset)
     mapping = request.mapping or preview.mapping
     if mapping is None:
-        raise InputError(f"{path}: cannot tell which columns hold the user, item and time (columns: "
-                         f"{name_list(preview.rows.columns)}); choose a preset or map the columns")
+        missing = [role for role in ("user", "item", "time") if preview.roles.get(role) is None
+                   and not (role == "user" and preview.roles.get("session"))]
+        raise InputError(f"{path}: cannot tell which columns hold the {name_list(missing)} (columns: "
+                         f"{name_list(preview.rows.columns)}); choose a preset or map the columns",
+                         setting=f"{missing[0]}_column" if missing else None)
     check_memory(path, preview.file_format)
     settings = settings_for(preview.preset, request.settings)
     progress(0.02, "computing the file's digest")
@@ -122,13 +160,17 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
         return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
                                scaled(progress, 0.05, 1.0), cancel)
     progress(0.1, f"reading {path.name}")
-    raw, skipped = read_raw_log(path, preview.file_format, mapping, request.skip_invalid_rows, cancel)
+    raw, skipped = read_raw_log(path, preview.file_format, mapping, request.skip_invalid_rows, cancel,
+                                _reading_progress(scaled(progress, 0.1, 0.35), estimate_size(path, preview.file_format)
+                                                  .events))
     cancel.raise_if_cancelled()
     progress(0.35, "sessionizing and filtering")
     try:
         events = prepare_events(raw, settings)
-    except EmptyResultError as exc:
-        raise EmptyResultError(f"{path}: {exc}") from exc
+    except InputError as exc:
+        log_id = _store_raw_log(workspace, path, preview, mapping, digest, raw, progress, cancel)
+        raise LogNotPreparedError(f"{path}: {exc}; the log is stored, ready to be prepared with other settings",
+                                  exc.setting, exc.label, log_id) from exc
     statistics = table1_statistics(events)
     cancel.raise_if_cancelled()
 
@@ -148,17 +190,37 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
                                scaled(progress, 0.7, 1.0), cancel)
 
 
+def _reading_progress(progress: ProgressCallback, estimated_rows: int):
+    """A rows-read callback reporting the fraction of the estimated rows (never quite all)."""
+    def report(rows: int) -> None:
+        progress(min(0.99, rows / max(estimated_rows, 1)), f"reading: {rows:,} rows")
+
+    return report
+
+
+def _log_row(path: Path, preview: LogPreview, mapping: ColumnMapping, digest: str, raw: RawLog) -> dict:
+    return {"name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
+            "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
+            "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
+            "n_items": len(raw.item_ids), "imported_at": catalog.now_utc()}
+
+
+def _store_raw_log(workspace: Workspace, path: Path, preview: LogPreview, mapping: ColumnMapping, digest: str,
+                   raw: RawLog, progress: ProgressCallback, cancel: CancelToken) -> int:
+    """Store the raw log alone (its preparation failed): it can be prepared again without reading the file."""
+    progress(0.45, "storing the raw log")
+    with workspace.engine.begin() as connection:
+        return catalog.store_log(connection, _log_row(path, preview, mapping, digest, raw), raw,
+                                 _cancellable(scaled(progress, 0.45, 1.0), cancel))
+
+
 def _store_import(workspace: Workspace, path: Path, request: ImportRequest, preview: LogPreview, mapping: ColumnMapping,
                   settings: PrepareSettings, digest: str, raw, events, statistics: dict, skipped: int,
                   progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
     """Store the raw log and the dataset in one transaction."""
     with workspace.engine.begin() as connection:
-        log_id = catalog.store_log(connection, {
-            "name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
-            "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
-            "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
-            "n_items": len(raw.item_ids), "imported_at": catalog.now_utc(),
-        }, raw, _cancellable(scaled(progress, 0.45, 0.7), cancel))
+        log_id = catalog.store_log(connection, _log_row(path, preview, mapping, digest, raw), raw,
+                                   _cancellable(scaled(progress, 0.45, 0.7), cancel))
         dataset_id, name = _store_dataset(connection, log_id, request.name or _default_name(path, preview.preset),
                                           settings, events, statistics, _cancellable(scaled(progress, 0.7, 1.0), cancel))
     progress(1.0, "imported")
@@ -194,8 +256,8 @@ def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings
         source = catalog.log_row(session, log_id).source_path
     try:
         events = prepare_events(raw, settings)
-    except EmptyResultError as exc:
-        raise EmptyResultError(f"{source}: {exc}") from exc
+    except InputError as exc:
+        raise LogNotPreparedError(f"{source}: {exc}", exc.setting, exc.label, log_id) from exc
     statistics = table1_statistics(events)
     cancel.raise_if_cancelled()
     with workspace.engine.begin() as connection:

@@ -7,20 +7,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, WorkbenchError
-from engine.progress import CancelToken
+from engine.progress import CancelToken, ProgressCallback
 from engine.runs import records
-from engine.runs.evaluate_run import dataset_settings, evaluate_run
+from engine.runs.evaluate_run import dataset_settings, evaluate_run, find_run_evaluation
 from engine.runs.execute import execute_run
 from engine.runs.labels import model_label, run_label
 from engine.runs.models import MODELS, build_config, model_entry, presets_for
 from engine.runs.planning import plan_runs
-from engine.runs.records import RunSummary, get_run, list_runs
+from engine.runs.records import RETRYABLE, RunSummary, get_run, list_runs
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 from engine.workbench.run_messages import (
@@ -38,9 +39,10 @@ PROGRESS_EVERY_S = 1.0
 
 MessageSink = Callable[[RunMessage], None]
 
-__all__ = ["MODELS", "PROGRESS_EVERY_S", "RunCurves", "RunSummary", "build_config", "execute_runs", "get_run",
-           "list_runs", "model_entry", "model_label", "plan_runs", "presets_for", "record_run_end", "run_curves",
-           "run_label"]
+__all__ = ["LOSS_KEY", "MODELS", "PROGRESS_EVERY_S", "RETRYABLE", "RunCurves", "RunFacts", "RunPlan", "RunSummary",
+           "build_config", "execute_runs", "get_run", "list_runs", "load_curves", "model_entry", "model_label",
+           "plan_runs", "plan_runs_at", "presets_for", "record_run_end", "record_run_end_at", "run_curves", "run_facts",
+           "run_label", "validate_plans"]
 
 
 class _RunReporter:
@@ -106,21 +108,103 @@ def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: _RunRepor
     reporter.send(RunEvaluated(run.id, dict(evaluation.metrics["event"]), evaluation.n_events))
 
 
+#: The per-epoch training loss every network records; the wall seconds of each epoch.
+LOSS_KEY, SECONDS_KEY = "train_loss", "epoch_seconds"
+
+
 @dataclass(frozen=True)
 class RunCurves:
-    """What a run recorded per epoch: training loss and wall seconds (epochs from 1)."""
+    """What a run recorded per epoch: training loss and wall seconds (epochs from 1), and every
+    other per-epoch series (e.g. a validation metric while tuning) by its key."""
 
     run_id: int
     epochs: np.ndarray  # int64 [E]
     losses: np.ndarray  # float64 [E], NaN where the loss was not finite
     seconds: np.ndarray  # float64 [E]
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # key -> (epochs, values)
+
+
+def _curves(run_id: int, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> RunCurves:
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+    epochs, losses = series.get(LOSS_KEY, empty)
+    seconds = series.get(SECONDS_KEY, empty)[1]
+    per_epoch = {key: values for key, values in series.items() if key != SECONDS_KEY and len(values[0])
+                 and int(values[0].min()) >= 1}  # step 0 holds a run's totals (e.g. its throughput)
+    return RunCurves(run_id, epochs, losses, seconds, per_epoch)
 
 
 def run_curves(workspace: Workspace, run_id: int) -> RunCurves:
     """The per-epoch curves of a run."""
-    epochs, losses = records.metric_series(workspace, run_id, "train_loss")
-    _, seconds = records.metric_series(workspace, run_id, "epoch_seconds")
-    return RunCurves(run_id, epochs, losses, seconds)
+    return _curves(run_id, records.metric_tables(workspace, [run_id]).get(run_id, {}))
+
+
+def load_curves(url: str, run_ids: list[int], progress: ProgressCallback, cancel: CancelToken) -> dict[int, RunCurves]:
+    """The per-epoch curves of runs in the workspace at ``url`` (a background job's work)."""
+    with Workspace(url) as workspace:
+        tables = records.metric_tables(workspace, run_ids)
+    return {run_id: _curves(run_id, tables.get(run_id, {})) for run_id in run_ids}
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run's table row shows beside its record: the final training loss, the epochs and
+    their seconds, and the test metrics of its evaluation under its dataset's setting (averages
+    over events, e.g. ``{"recall@10": 0.21}``; empty when not evaluated)."""
+
+    final_loss: float | None
+    epochs: int
+    train_seconds: float | None
+    metrics: dict[str, float]
+
+
+def run_facts(workspace: Workspace, runs: Sequence[RunSummary]) -> dict[int, RunFacts]:
+    """:class:`RunFacts` of each run."""
+    tables = records.metric_tables(workspace, [run.id for run in runs])
+    settings = {dataset_id: dataset_settings(workspace, dataset_id) for dataset_id in {run.dataset_id for run in runs}}
+    facts: dict[int, RunFacts] = {}
+    for run in runs:
+        series = tables.get(run.id, {})
+        losses = series.get(LOSS_KEY, (np.zeros(0), np.zeros(0)))[1]
+        seconds = series.get(SECONDS_KEY, (np.zeros(0), np.zeros(0)))[1]
+        metrics: dict[str, float] = {}
+        if run.status == "finished":
+            found = find_run_evaluation(workspace, run, settings[run.dataset_id])
+            if found is not None:
+                metrics = {key: float(value) for key, value in dict(found[0].metrics.get("event", {})).items()}
+        facts[run.id] = RunFacts(float(losses[-1]) if len(losses) else None, len(losses),
+                                 float(seconds.sum()) if len(seconds) else None, metrics)
+    return facts
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Runs of one model to plan: its preset and the settings changed from it."""
+
+    model: str
+    preset: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_plans(plans: Sequence[RunPlan], seeds: Sequence[int], device: str = "auto") -> None:
+    """ConfigError (naming the setting by its label) for the first plan whose configuration is not
+    valid; nothing is stored. Saved presets are checked when planned."""
+    for plan in plans:
+        overrides = dict(plan.overrides)
+        if model_entry(plan.model).neural:
+            overrides.setdefault("device", device)
+        if plan.preset is None or plan.preset in presets_for(plan.model):
+            for seed in seeds[:1]:
+                build_config(plan.model, plan.preset, overrides, seed)
+
+
+def plan_runs_at(url: str, dataset_id: int, plans: Sequence[RunPlan], seeds: Sequence[int], device: str,
+                 progress: ProgressCallback, cancel: CancelToken) -> list[int]:
+    """Queue one run per plan and seed in the workspace at ``url`` (every plan is validated before
+    any run is stored); returns the run ids in order (a background job's work)."""
+    validate_plans(plans, seeds, device)
+    with Workspace(url) as workspace:
+        return [run_id for plan in plans
+                for run_id in plan_runs(workspace, dataset_id, plan.model, seeds, plan.preset, plan.overrides, device)]
 
 
 def record_run_end(workspace: Workspace, run_id: int, status: str, error: str) -> None:
@@ -132,3 +216,10 @@ def record_run_end(workspace: Workspace, run_id: int, status: str, error: str) -
         records.cancel_run(workspace, run_id)
     else:
         records.fail_run(workspace, run_id, error)
+
+
+def record_run_end_at(url: str, run_id: int, status: str, error: str, progress: ProgressCallback,
+                      cancel: CancelToken) -> None:
+    """:func:`record_run_end` in the workspace at ``url`` (a background job's work)."""
+    with Workspace(url) as workspace:
+        record_run_end(workspace, run_id, status, error)

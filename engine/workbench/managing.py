@@ -1,0 +1,267 @@
+"""Managing what piles up in a workspace: deleting datasets, runs and stored logs (with a plan
+that says what goes, for the confirmation), renaming, notes, queueing a failed run again, and
+compacting the file. Plain data in and out; each shell asks and reports in its own words."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from engine.errors import InputError, NotFoundError
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.runs import records
+from engine.runs.checkpoints import checkpoint_location
+from engine.runs.labels import run_label
+from engine.storage import catalog
+from engine.storage.schema import ImportedLog
+from engine.storage.workspace import Workspace
+
+__all__ = ["CompactOutcome", "DeletionOutcome", "DeletionPlan", "compact_workspace", "delete_dataset", "delete_log",
+           "delete_runs", "in_workspace", "plan_dataset_deletion", "plan_log_deletion", "plan_run_deletion",
+           "rename_dataset", "rename_run", "retry_runs", "set_dataset_note", "set_run_note"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def in_workspace(url: str, use_case: Callable[..., T], *args: object) -> T:
+    """``use_case(workspace, *args)`` in the workspace at ``url`` opened for the call (for a
+    background worker, which must not share the shell's connections)."""
+    with Workspace(url) as workspace:
+        return use_case(workspace, *args)
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What a deletion would remove: ``what`` names the deleted thing ("dataset 'shop'"),
+    ``parts`` list everything that goes with it, ``kept`` what stays although one might expect it
+    to go, ``refusal`` why it cannot be deleted now (None: it can)."""
+
+    what: str
+    parts: tuple[str, ...]
+    kept: tuple[str, ...] = ()
+    refusal: str | None = None
+    dataset_id: int | None = None
+    run_ids: tuple[int, ...] = ()
+    log_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    """What a deletion removed."""
+
+    what: str
+    runs: int
+    files: int  # checkpoint files removed
+    events: int  # stored events (prepared and raw) removed
+    seconds: float
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
+
+
+def _checkpoints(workspace: Workspace, runs: list[records.RunSummary]) -> list[Path]:
+    """The runs' checkpoint files that exist."""
+    files = (checkpoint_location(workspace, run) for run in runs)
+    return [path for path in files if path is not None and path.exists()]
+
+
+def _size_text(paths: list[Path]) -> str:
+    size = sum(path.stat().st_size for path in paths)
+    return f"{size / 2**20:,.1f} MiB" if size >= 2**20 else f"{size / 2**10:,.0f} KiB"
+
+
+def _runs_part(workspace: Workspace, runs: list[records.RunSummary], n_evaluations: int, n_ranks: int) -> list[str]:
+    parts = []
+    if runs:
+        ranks = f" ({_plural(n_ranks, 'stored rank')})" if n_ranks else ""
+        parts.append(f"{_plural(len(runs), 'run')} with their per-epoch metrics and "
+                     f"{_plural(n_evaluations, 'evaluation')}{ranks}")
+    files = _checkpoints(workspace, runs)
+    if files:
+        parts.append(f"{_plural(len(files), 'checkpoint file')} ({_size_text(files)})")
+    return parts
+
+
+def _running_refusal(runs: list[records.RunSummary]) -> str | None:
+    try:
+        records.refuse_running(runs)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def plan_dataset_deletion(workspace: Workspace, dataset: str | int) -> DeletionPlan:
+    """What deleting a dataset removes: its prepared events, its runs with their evaluations and
+    checkpoints, and its raw log unless another dataset was prepared from it."""
+    contents = catalog.dataset_contents(workspace, dataset)
+    runs = [records.get_run(workspace, run_id) for run_id in contents.run_ids]
+    parts = [f"its {_plural(contents.n_events, 'prepared event')}",
+             *_runs_part(workspace, runs, contents.n_evaluations, contents.n_ranks)]
+    kept: list[str] = []
+    if contents.log_shared:
+        kept.append(f"the raw log {contents.log_name} stays: another dataset was prepared from it")
+    else:
+        parts.append(f"the raw log {contents.log_name} ({_plural(contents.log_events, 'event')}): no other dataset "
+                     "uses it (the file on disk stays)")
+    return DeletionPlan(f"dataset '{contents.name}'", tuple(parts), tuple(kept), _running_refusal(runs),
+                        dataset_id=contents.dataset_id, run_ids=tuple(contents.run_ids), log_id=contents.log_id)
+
+
+def plan_run_deletion(workspace: Workspace, run_ids: list[int]) -> DeletionPlan:
+    """What deleting runs removes: the runs, their metrics, evaluations and checkpoints."""
+    runs = [records.get_run(workspace, run_id) for run_id in dict.fromkeys(run_ids)]
+    if not runs:
+        raise InputError("no run to delete")
+    ids = [run.id for run in runs]
+    with workspace.session() as session:
+        n_evaluations, n_ranks = catalog.count_run_results(session, ids)
+    what = f"run {run_label(runs[0])}" if len(runs) == 1 else _plural(len(runs), "run")
+    return DeletionPlan(what, tuple(_runs_part(workspace, runs, n_evaluations, n_ranks)),
+                        refusal=_running_refusal(runs), run_ids=tuple(ids))
+
+
+def plan_log_deletion(workspace: Workspace, log_id: int) -> DeletionPlan:
+    """What deleting a stored log that no dataset uses removes (its raw events and ids)."""
+    with workspace.session() as session:
+        row = session.get(ImportedLog, log_id)
+        if row is None:
+            raise NotFoundError(f"no imported log with id {log_id} in the workspace")
+        name, n_events = row.name, row.n_events
+    with workspace.engine.connect() as connection:
+        refusal = "datasets were prepared from it: delete them instead" if catalog.log_in_use(connection, log_id) \
+            else None
+    return DeletionPlan(f"the raw log {name}", (f"its {_plural(n_events, 'raw event')}",), ("the file on disk stays",),
+                        refusal, log_id=log_id)
+
+
+def _remove_files(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+            removed += 1
+        except OSError as exc:
+            log.warning("cannot remove checkpoint %s: %s", path, exc)
+    return removed
+
+
+def delete_dataset(workspace: Workspace, dataset: str | int, progress: ProgressCallback = no_progress,
+                   cancel: CancelToken | None = None) -> DeletionOutcome:
+    """Delete a dataset with its runs, their evaluations and checkpoints, and its raw log when no
+    other dataset uses it, in one transaction (then the checkpoint files); refuses while one of
+    its runs is training."""
+    began = time.perf_counter()
+    progress(0.0, "finding what goes")
+    contents = catalog.dataset_contents(workspace, dataset)
+    runs = [records.get_run(workspace, run_id) for run_id in contents.run_ids]
+    records.refuse_running(runs)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    files = _checkpoints(workspace, runs)
+    progress(0.1, "deleting the stored rows")
+    with catalog.deleting(workspace) as connection:
+        catalog.delete_dataset_rows(connection, contents)
+    progress(0.9, "removing checkpoint files")
+    removed = _remove_files(files)
+    events = contents.n_events + (0 if contents.log_shared else contents.log_events)
+    seconds = time.perf_counter() - began
+    log.info("deleted dataset %d '%s' (%d runs, %d events) in %.2f s", contents.dataset_id, contents.name,
+             len(runs), events, seconds)
+    progress(1.0, "deleted")
+    return DeletionOutcome(f"dataset '{contents.name}'", len(runs), removed, events, seconds)
+
+
+def delete_runs(workspace: Workspace, run_ids: list[int], progress: ProgressCallback = no_progress,
+                cancel: CancelToken | None = None) -> DeletionOutcome:
+    """Delete runs with their metrics, evaluations and checkpoint files; refuses a running run."""
+    began = time.perf_counter()
+    progress(0.0, "deleting runs")
+    deleted = records.delete_runs(workspace, run_ids)
+    removed = _remove_files(_checkpoints(workspace, deleted))
+    progress(1.0, "deleted")
+    what = f"run #{deleted[0].id}" if len(deleted) == 1 else _plural(len(deleted), "run")
+    return DeletionOutcome(what, len(deleted), removed, 0, time.perf_counter() - began)
+
+
+def delete_log(workspace: Workspace, log_id: int, progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> DeletionOutcome:
+    """Delete a stored log that no dataset uses (its preparation failed)."""
+    began = time.perf_counter()
+    plan = plan_log_deletion(workspace, log_id)
+    if plan.refusal is not None:
+        raise InputError(f"{plan.what} cannot be deleted: {plan.refusal}")
+    with workspace.session() as session:
+        n_events = session.get(ImportedLog, log_id).n_events  # type: ignore[union-attr]
+    with catalog.deleting(workspace) as connection:
+        catalog.delete_cascading(connection, "logs", [log_id])
+    progress(1.0, "deleted")
+    return DeletionOutcome(plan.what, 0, 0, n_events, time.perf_counter() - began)
+
+
+def rename_dataset(workspace: Workspace, dataset: str | int, name: str) -> str:
+    """A new unique name for the dataset; returns it."""
+    return catalog.rename_dataset(workspace, dataset, name)
+
+
+def rename_run(workspace: Workspace, run_id: int, name: str | None) -> None:
+    """The user's name for a run, shown instead of its generated label (empty: the label again)."""
+    records.rename_run(workspace, run_id, name)
+
+
+def set_dataset_note(workspace: Workspace, dataset: str | int, note: str | None) -> None:
+    catalog.set_dataset_note(workspace, dataset, note)
+
+
+def set_run_note(workspace: Workspace, run_id: int, note: str | None) -> None:
+    records.set_run_note(workspace, run_id, note)
+
+
+def retry_runs(workspace: Workspace, run_ids: list[int]) -> list[int]:
+    """Queue failed or cancelled runs again with their configuration; returns their ids (to execute)."""
+    for run_id in run_ids:
+        records.requeue_run(workspace, run_id)
+    return list(run_ids)
+
+
+@dataclass(frozen=True)
+class CompactOutcome:
+    """The workspace's size on disk (the file and its write-ahead log) before and after, in bytes
+    (None for a server database)."""
+
+    bytes_before: int | None
+    bytes_after: int | None
+    seconds: float
+
+
+def _disk_bytes(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    return sum(part.stat().st_size for part in (path, path.with_name(f"{path.name}-wal")) if part.exists())
+
+
+def compact_workspace(workspace: Workspace, progress: ProgressCallback = no_progress,
+                      cancel: CancelToken | None = None) -> CompactOutcome:
+    """Give the space of deleted rows back to the disk (VACUUM, then an emptied write-ahead log);
+    refuses while a run is training (its process writes to the workspace)."""
+    if workspace.read_only:
+        raise InputError(f"workspace {workspace.display_name} is read-only: it cannot be compacted")
+    training = [run for run in records.list_runs(workspace) if run.status == "running"]
+    if training:
+        raise InputError(f"run #{training[0].id} is training: compact the workspace when no run is training")
+    began = time.perf_counter()
+    before = _disk_bytes(workspace.file_path)
+    progress(0.0, "compacting")
+    with workspace.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM")
+        if workspace.engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    after = _disk_bytes(workspace.file_path)
+    progress(1.0, "compacted")
+    log.info("compacted workspace %s: %s -> %s bytes", workspace.display_name, before, after)
+    return CompactOutcome(before, after, time.perf_counter() - began)
