@@ -150,6 +150,7 @@ def evaluate(
     end = np.zeros(n_slots, dtype=np.int64)  # [B] end of each slot's stream
     rank_of_event = np.full(streams.n_events, np.nan)  # [L] rank of the target predicted after event l
     next_user, step, n_nonfinite, n_consumed = 0, 0, 0, 0
+    observe_times = getattr(scorer, "observe_times", None)
     while True:
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -164,6 +165,8 @@ def evaluate(
         if not active.any():
             break
         event = np.where(active, cursor, 0)  # [B] stream index (0 where inactive)
+        if observe_times is not None:
+            observe_times(streams.time[event], active)
         scorer.consume(streams.item[event], streams.session_start[event] & active, active)
         target_event = np.where(active, streams.target_event[event], -1)  # [B]
         predicting = np.flatnonzero(target_event >= 0)

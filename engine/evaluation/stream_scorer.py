@@ -57,6 +57,11 @@ class StreamScorer(Protocol):
         """float32 [b, n_items]: raw scores of every item as the next item of slots ``slots`` [b],
         given everything they consumed so far. Higher is better; not passed through tanh."""
 
+    # Optional: ``observe_times(times, active)``, ``times`` float64 [B] the unix seconds of the events
+    # that the active slots consume next; the evaluator (and inspection's replay) calls it right
+    # before each ``consume`` when the scorer has it. For models whose scores depend on the time of
+    # the request (the reminders' item recency of the session-aware baselines).
+    #
     # Optional: ``scores_of(slots, items) -> float32 [b, m]``, the scores of the items ``items``
     # (int64 numpy array [m], repeats allowed) only. The evaluator uses it when it ranks among
     # the N most popular items (a scorer without it gets ``scores(slots)[:, items]``); for a

@@ -24,6 +24,7 @@ class EvaluationStreams:
     offsets: np.ndarray  # int64 [U+1]: the stream of users[u] is offsets[u]:offsets[u+1]
     item: np.ndarray  # int64 [L]: item consumed
     session_start: np.ndarray  # bool [L]: first event of a session (see build_streams)
+    time: np.ndarray  # float64 [L]: unix seconds of the event consumed
     target_event: np.ndarray  # int64 [L]: test-log index of the event predicted after this one; -1 if none
 
     @property
@@ -79,5 +80,6 @@ def build_streams(train: SessionLog, test: SessionLog, history_feed: str) -> Eva
         offsets=np.r_[0, np.cumsum(counts)].astype(np.int64),
         item=np.r_[train.item[history], test.item[test_index]][order],
         session_start=np.r_[history_start[history], test_first[test_index]][order],
+        time=np.r_[train.time[history], test.time[test_index]][order],
         target_event=np.r_[np.full(int(history.sum()), -1, dtype=np.int64), test_index + 1][order],
     )

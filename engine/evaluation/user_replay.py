@@ -79,7 +79,10 @@ def recommend_test_session(scorer: StreamScorer, prepared: PreparedDataset, user
     scorer.assign(np.array([0]), np.array([user]))
     steps: list[StepRecommendations] = []
     one = np.ones(1, dtype=bool)
+    observe_times = getattr(scorer, "observe_times", None)
     for index in range(streams.n_events):
+        if observe_times is not None:
+            observe_times(streams.time[index:index + 1], one)
         scorer.consume(streams.item[index:index + 1], streams.session_start[index:index + 1], one)
         target_event = int(streams.target_event[index])
         if target_event < 0:
