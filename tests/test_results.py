@@ -1,8 +1,6 @@
 """Evaluated runs in the workspace: stored per-event ranks and per-session metrics, the report's
-comparison and breakdowns, random search with saved presets, and the demo."""
+comparison and breakdowns, and the demo (tuning: tests/test_tuning*.py)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -17,7 +15,6 @@ from engine.runs.checkpoints import CheckpointMissing, checkpoint_location
 from engine.runs.evaluate_run import evaluate_run, load_event_ranks, scorer_for_run
 from engine.runs.execute import execute_run
 from engine.runs.planning import plan_runs
-from engine.runs.saved_presets import list_saved_presets, save_preset
 from engine.storage.catalog import load_prepared
 from engine.workbench.results import (
     DatasetResults,
@@ -27,7 +24,6 @@ from engine.workbench.results import (
     default_reference,
     load_results,
 )
-from engine.workbench.tuning import random_search
 
 
 def _trained(workspace, dataset_id, model, seeds=(0,), **overrides) -> list[int]:
@@ -139,26 +135,6 @@ def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys)
     assert set(table["model"]) == {"Pop", "Personal Pop"} and set(table["metric"]) == {"recall@5", "mrr@5", "precision@5"}
 
 
-def test_random_search_runs_on_the_validation_split_and_saves_the_best(small_dataset) -> None:
-    workspace, dataset_id = small_dataset
-    trials = random_search(workspace, dataset_id, "rnn", 2, "study-a", epochs=1, device="cpu")
-    assert len(trials) == 2
-    scores = [t.score for t in trials]
-    assert scores == sorted(scores, reverse=True) and all(math.isfinite(s) for s in scores)
-    runs = {run.id: run for run in records.list_runs(workspace)}
-    assert all(runs[t.run_id].validation and runs[t.run_id].study == "study-a" for t in trials)
-    best = runs[trials[0].run_id].config
-    save_preset(workspace, "best-rnn", "rnn", best)
-    assert list_saved_presets(workspace)[0][0] == "best-rnn"
-    (run_id,) = plan_runs(workspace, dataset_id, "rnn", [5], preset="best-rnn")
-    planned = records.get_run(workspace, run_id).config
-    assert planned["learning_rate"] == best["learning_rate"] and planned["seed"] == 5
-    with pytest.raises(InputError, match="already exists"):
-        save_preset(workspace, "best-rnn", "rnn", best)
-    with pytest.raises(InputError, match="for rnn, not hrnn-init"):
-        plan_runs(workspace, dataset_id, "hrnn-init", [0], preset="best-rnn")
-
-
 @pytest.mark.slow
 def test_demo_trains_and_compares_all_seven_models(capsys, tmp_path) -> None:
     assert main(["demo", "--epochs", "1", "--workspace", str(tmp_path / "demo.sqlite")]) == 0
@@ -168,6 +144,7 @@ def test_demo_trains_and_compares_all_seven_models(capsys, tmp_path) -> None:
         assert f"\n{label}" in out
     assert f"kept at {tmp_path / 'demo.sqlite'}" in out
     assert "By user history length" in out and "By position in the session" in out
+    assert "\nBest: " in out and "untuned" in out and "python main.py compare 1" in out  # the verdict's sentences
 
 
 @pytest.mark.parametrize("candidates", [None, 20], ids=["all items", "20 candidates"])

@@ -24,7 +24,11 @@ from engine.runs.labels import model_label
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.workbench.demo import DEMO_EPOCHS, default_demo_folder, fresh_demo_workspace, run_demo
-from engine.workbench.results import breakdown, collect_results, comparison, dataset_popularity
+from engine.workbench.results import DatasetResults, breakdown, collect_results, comparison, dataset_popularity
+from engine.workbench.verdict import build_verdict, untuned_note
+
+#: What the demo's closing sentences read from its table.
+DEMO_METRIC = "recall@5"
 
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +129,9 @@ def format_breakdown(table: pd.DataFrame, ks: list[int], kind: str) -> str:
 
 def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings: EvaluationSettings,
                  kinds: list[str], reference: str | None = None, level: Level = "event",
-                 run_ids: list[int] | None = None, csv: Path | None = None) -> None:
+                 run_ids: list[int] | None = None, csv: Path | None = None) -> DatasetResults:
+    """Print the comparison (and the ``kinds`` of breakdowns) of the dataset's evaluated runs;
+    returns those results."""
     results = collect_results(workspace, dataset_id, settings, run_ids)
     if results.runs.empty:
         raise EmptyResultError(f"no run of this dataset is evaluated with targets ranked among "
@@ -145,6 +151,7 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
     for kind in kinds:
         print()
         print(format_breakdown(breakdown(results, kind, ks, popularity), ks, kind))
+    return results
 
 
 def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -172,9 +179,12 @@ def run_demo_command(args: argparse.Namespace, _: Workspace | None) -> int:
         print(render_statistics(outcome.dataset.dataset_name, outcome.dataset.statistics))
         print()
         settings = dataset_settings(workspace, outcome.dataset.dataset_id)
-        print_report(workspace, outcome.dataset.dataset_id, list(DEFAULT_CUTOFFS), settings, ["history", "position"],
-                     run_ids=outcome.run_ids)
+        results = print_report(workspace, outcome.dataset.dataset_id, list(DEFAULT_CUTOFFS), settings,
+                               ["history", "position"], run_ids=outcome.run_ids)
         shown = workspace.display_name
+        note = untuned_note(f"{outcome.dataset.dataset_id} --workspace {shown}")
+        print()
+        print(build_verdict(results, DEMO_METRIC, [note], tuned=False).text)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; its workspace is kept at {shown}: open it in "
           "the desktop app to explore the runs")
     return 0

@@ -17,13 +17,13 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import data_commands, evaluation_commands, synthetic_commands, training_commands
+    from engine.cli import data_commands, evaluation_commands, synthetic_commands, training_commands, tuning_commands
 
     parser = argparse.ArgumentParser(prog="python main.py", description="HRNN Workbench, headless. Without a "
                                      "subcommand, main.py opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for commands in (data_commands, synthetic_commands, training_commands, evaluation_commands):
+    for commands in (data_commands, synthetic_commands, training_commands, tuning_commands, evaluation_commands):
         commands.register(subparsers)
     for subcommand in subparsers.choices.values():
         subcommand.add_argument("--workspace", type=str, default=None,

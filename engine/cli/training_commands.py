@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,16 +11,13 @@ from contextlib import contextmanager
 from engine.cli.formatting import render_table
 from engine.errors import InputError
 from engine.progress import CancelToken
-from engine.registry.search_space import describe_space
 from engine.runs import records
 from engine.runs.labels import model_label
-from engine.runs.models import model_entry, model_names
-from engine.runs.saved_presets import save_preset
+from engine.runs.models import model_names
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.workbench.run_messages import RunEpoch, RunEvaluated, RunEvaluationFailed, RunMessage, RunStarted, encode
 from engine.workbench.training import execute_runs, plan_runs
-from engine.workbench.tuning import Trial, best_config, random_search
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,21 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_ids", type=int, nargs="+", metavar="RUN_ID")
     parser.add_argument("--jsonl", action="store_true", help="machine-readable progress on stdout")
     parser.set_defaults(handler=run_execute)
-
-    parser = subparsers.add_parser("tune", help="random hyper-parameter search on the validation split",
-                                   description="Each trial trains on the validation split's training part and is "
-                                               "scored on its test part; trials are runs in the workspace.")
-    parser.add_argument("dataset", help="dataset id or name")
-    parser.add_argument("--model", required=True, choices=model_names("neural"))
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--metric", default="recall@5", help="what to maximise (default recall@5)")
-    parser.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's)")
-    parser.add_argument("--search-seed", type=int, default=0)
-    parser.add_argument("--study", help="name of the search (default: tune-MODEL-N)")
-    parser.add_argument("--save-preset", metavar="NAME", help="save the best configuration as preset NAME "
-                        "(then: train --model MODEL --preset NAME)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.set_defaults(handler=run_tune)
 
     parser = subparsers.add_parser("runs", help="list runs (of one dataset)")
     parser.add_argument("dataset", nargs="?", help="dataset id or name (default: all)")
@@ -166,29 +147,4 @@ def run_list(args: argparse.Namespace, workspace: Workspace) -> int:
         print("no runs yet; train one with: python main.py train DATASET --model hrnn-init")
         return 0
     _print_summary(runs, workspace)
-    return 0
-
-
-def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
-    study = args.study or f"tune-{args.model}-{len(records.list_runs(workspace)) + 1}"
-    print(f"search '{study}': {args.trials} trials of {args.model} scored by {args.metric} on the validation split",
-          file=sys.stderr)
-    print("space: " + describe_space(model_entry(args.model).search_space), file=sys.stderr)
-
-    def on_trial(trial: Trial) -> None:
-        shown = ", ".join(f"{k}={v}" for k, v in trial.overrides.items())
-        print(f"  run {trial.run_id}: {args.metric} {trial.score:.4f} ({trial.status}) {shown}", file=sys.stderr)
-
-    cancel = CancelToken()
-    with cancel_on_sigterm(cancel):
-        trials = random_search(workspace, args.dataset, args.model, args.trials, study, args.metric, args.epochs,
-                               args.search_seed, args.device, cancel=cancel, on_trial=on_trial)
-    keys = sorted({key for trial in trials for key in trial.overrides})
-    rows = [(t.run_id, f"{t.score:.4f}" if math.isfinite(t.score) else t.status,
-             *(t.overrides.get(key, "") for key in keys)) for t in trials]
-    print(render_table(("run", args.metric, *keys), rows))
-    if args.save_preset:
-        config = best_config(workspace, trials)
-        save_preset(workspace, args.save_preset, args.model, config, note=f"best of search {study} by {args.metric}")
-        print(f"saved the best configuration (run {trials[0].run_id}) as preset '{args.save_preset}'")
     return 0

@@ -238,3 +238,28 @@ class ItemName(Base):
     log_id: Mapped[int] = mapped_column(ForeignKey("logs.id", ondelete="CASCADE"), primary_key=True)
     original_id: Mapped[str] = mapped_column(String(400), primary_key=True)
     name: Mapped[str] = mapped_column(String(1000))
+
+
+class Comparison(Base):
+    """A fair comparison of models on a dataset (``compare``): every model tuned with the same
+    budget on the validation split, its best configuration trained with several seeds and
+    evaluated on the test split, and the verdict in plain sentences. ``budget``: trials or
+    seconds per model, workers, seeds, metric; ``best_runs``: per model, the best trial's run,
+    the test runs and the configuration they trained with."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (CheckConstraint("status IN ('running', 'finished', 'failed', 'cancelled')",
+                                      name="ck_comparisons_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    models: Mapped[list[Any]] = mapped_column(JSON)  # model names, in the registry's order
+    metric: Mapped[str] = mapped_column(String(40))  # what tuning maximised and the verdict reads
+    budget: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # wall seconds, tuning included
+    verdict: Mapped[str | None] = mapped_column(Text, nullable=True)
+    best_runs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -36,19 +36,23 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BREAKDOWNS", "DEFAULT_ALPHA", "DEFAULT_CUTOFFS", "LEVELS", "DatasetResults", "ResultsSnapshot",
            "ResultsView", "analyse", "breakdown", "candidates_label", "candidates_phrase", "collect_results",
-           "comparison", "dataset_popularity", "default_reference", "evaluate_runs", "load_results", "metric_names",
-           "parse_metric_name", "resolve_reference", "set_dataset_candidates"]
+           "comparison", "dataset_popularity", "default_reference", "evaluate_runs", "is_tuned", "load_results",
+           "metric_names", "parse_metric_name", "resolve_reference", "set_dataset_candidates"]
 
 SETTINGS = EvaluationSettings(ks=DEFAULT_CUTOFFS)
 #: The session-based reference of the paper's tables (and of the significance marks by default).
 REFERENCE_MODEL = "rnn"
+#: The study of a fair comparison's test runs: "compare-3" (its tuning studies: "compare-3-MODEL").
+COMPARISON_STUDY_PREFIX = "compare-"
 GROUP_SIZE_COLUMNS = ("n_events", "n_sessions", "n_users")
 
 
 @dataclass
 class DatasetResults:
     """Finished, evaluated runs of one dataset: one row per run in ``runs`` (model label, model
-    name, seed, run id, metrics) and their per-event frames by model label."""
+    name, seed, run id, ``tuned``, metrics) and their per-event frames by model label. ``tuned``:
+    the run belongs to a fair comparison (``compare``), which trained each model's best tuned
+    configuration (or its preset, when it has nothing to tune); the others are preset rows."""
 
     runs: pd.DataFrame
     events: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
@@ -85,9 +89,15 @@ def collect_results(workspace: Workspace, dataset_id: int, settings: EvaluationS
         frame = load_event_ranks(workspace, evaluation.id)
         frame.attrs["compat_2017"] = run_settings.compat_2017
         metrics = mean_metrics(frame["rank"].to_numpy(), settings.ks, run_settings.compat_2017)
-        rows.append({"model": label, "model_name": run.model, "seed": run.seed, "run_id": run.id, **metrics})
+        rows.append({"model": label, "model_name": run.model, "seed": run.seed, "run_id": run.id,
+                     "tuned": is_tuned(run), **metrics})
         events.setdefault(label, []).append(frame)
     return DatasetResults(pd.DataFrame(rows), events, settings)
+
+
+def is_tuned(run: records.RunSummary) -> bool:
+    """Whether a test run was trained by a fair comparison (its study is the comparison's)."""
+    return not run.validation and (run.study or "").startswith(COMPARISON_STUDY_PREFIX)
 
 
 def default_reference(results: DatasetResults) -> str:
@@ -157,7 +167,7 @@ class ResultsSnapshot:
 
     dataset_id: int
     dataset_name: str
-    rows: dict[int, dict]  # run id -> {"model": label, "model_name", "seed", "run_id", metric: value}
+    rows: dict[int, dict]  # run id -> {"model": label, "model_name", "seed", "run_id", "tuned", metric: value}
     frames: dict[int, pd.DataFrame]  # run id -> per-event ranks
     runs: dict[int, records.RunSummary]  # run id -> record, in the registry's model order
     popularity: np.ndarray

@@ -1,108 +1,428 @@
-"""Hyper-parameter search scored on the validation split: random points of each model's declared
-search space; every trial is a run in the workspace (validation=True, study = the search's name),
-so a search can be inspected later."""
+"""Tuning a model on the validation split with Optuna: start or resume a study, run its workers
+(processes on this machine; workers on other machines join through the workspace's URL), follow
+its trials, and use its best configuration.
+
+Every trial is a run in the workspace (validation split, the study's name); see
+:mod:`engine.tuning.worker` for how a trial is scored, pruned and stopped, and
+:mod:`engine.tuning.storage` for where studies live."""
 from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
+import optuna
+from optuna.trial import TrialState
+from sqlalchemy import select
 
-from engine.errors import InputError
-from engine.evaluation.evaluator import EvaluationSettings
+import engine
+from engine.errors import Cancelled, InputError, WorkbenchError
 from engine.evaluation.metrics import parse_metric_name
-from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
-from engine.registry.search_space import Choice, Distribution, IntRange
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.registry.search_space import describe_space
 from engine.runs import records
-from engine.runs.evaluate_run import dataset_settings, evaluate_run
-from engine.runs.execute import execute_run
-from engine.runs.models import model_entry
-from engine.runs.planning import plan_runs
+from engine.runs.models import build_config, model_entry
+from engine.runs.saved_presets import save_preset
 from engine.storage import catalog
-from engine.storage.catalog import load_prepared
+from engine.storage.schema import RunMetric
 from engine.storage.workspace import Workspace
+from engine.tuning.space import searched_space
+from engine.tuning.storage import GRACE_PERIOD_S, open_study_storage, storage_exists, studies_location
+from engine.tuning.study import (
+    DEFAULT_PATIENCE,
+    PRUNERS,
+    SAMPLERS,
+    StudySpec,
+    budget_fraction,
+    check_same_search,
+    find_study,
+    require_study,
+    save_spec,
+    study_spec,
+)
+from engine.tuning.validation import DEFAULT_VALIDATION_USERS
+from engine.tuning.worker import TrialOutcome, open_worker, trial_outcome, validation_key, work
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DEFAULT_PATIENCE", "DEFAULT_VALIDATION_USERS", "PRUNERS", "SAMPLERS", "BestConfiguration", "StudyRun",
+           "StudySpec", "StudyView", "TrialOutcome", "TuningRequest", "best_configuration", "check_request",
+           "default_study_name",
+           "list_studies", "load_importances", "load_study_view", "parameter_importances", "prepare_study",
+           "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text", "study_view",
+           "tune_in_background", "validation_curve"]
 
-def draw(distribution: Distribution, rng: np.random.Generator) -> Any:
-    """One value of ``distribution`` (floats rounded to 3 significant digits)."""
-    if isinstance(distribution, Choice):
-        return distribution.values[int(rng.integers(len(distribution.values)))]
-    if isinstance(distribution, IntRange):
-        if distribution.log:
-            return int(round(math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high)))))
-        steps = (distribution.high - distribution.low) // distribution.step
-        return distribution.low + distribution.step * int(rng.integers(steps + 1))
-    if distribution.log:
-        value = math.exp(rng.uniform(math.log(distribution.low), math.log(distribution.high)))
-    else:
-        value = rng.uniform(distribution.low, distribution.high)
-    return float(f"{value:.3g}")
-
-
-def draw_overrides(model: str, rng: np.random.Generator) -> dict[str, Any]:
-    """One random configuration of the model's declared search space, with the settings that follow
-    from it."""
-    entry = model_entry(model)
-    if not entry.search_space:
-        raise InputError(f"{entry.label} has no settings to search")
-    drawn = {name: draw(distribution, rng) for name, distribution in entry.search_space.items()}
-    return {**drawn, **(entry.derive(drawn) if entry.derive is not None else {})}
+#: Seconds between two looks at the study while waiting for worker processes.
+POLL_S = 1.0
+#: Seconds a worker process is given to stop after being told to, before it is killed.
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
-class Trial:
-    run_id: int
-    overrides: dict[str, Any]
-    score: float  # the metric on the validation split; NaN for a failed run
-    status: str
+class TuningRequest:
+    """A study to start (or resume, when ``study`` names an existing one of the same dataset,
+    model and metric). Budget: ``n_trials`` trials in all, and/or ``seconds`` from now.
+    ``fixed``: settings every trial shares (removed from the search; e.g. ``{"epochs": 5}``, the
+    most a trial trains); ``validation_users``: the sample each epoch is scored on (None: all)."""
+
+    dataset: str | int
+    model: str
+    n_trials: int | None = None
+    seconds: float | None = None
+    metric: str = "recall@5"
+    study: str | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    patience: int = DEFAULT_PATIENCE
+    fixed: dict[str, Any] = field(default_factory=dict)
+    validation_users: int | None = DEFAULT_VALIDATION_USERS
+    device: str = "auto"
 
 
-def random_search(workspace: Workspace, dataset: str | int, model: str, n_trials: int, study: str,
-                  metric: str = "recall@5", epochs: int | None = None, search_seed: int = 0, device: str = "auto",
-                  progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                  on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
-    """Run ``n_trials`` random configurations on the validation split; returns the trials, best first."""
-    parse_metric_name(metric)
-    if n_trials < 1:
-        raise InputError("the number of trials must be at least 1")
-    cancel = cancel or CancelToken()
-    rng = np.random.default_rng(search_seed)
-    kind, k = parse_metric_name(metric)
+def default_study_name(dataset_id: int, model: str) -> str:
+    """``tune-3-hrnn-init``: the study ``tune`` resumes when run again without ``--study``."""
+    return f"tune-{dataset_id}-{model}"
+
+
+def search_space_text(model: str, fixed: dict[str, Any] | None = None) -> str:
+    """What a study of ``model`` explores, in one line (InputError when nothing)."""
+    return describe_space(searched_space(model_entry(model), dict(fixed or {})))
+
+
+def check_request(request: TuningRequest) -> None:
+    """Every refusal that needs no storage, before anything is stored."""
+    parse_metric_name(request.metric)
+    entry = model_entry(request.model)
+    if request.n_trials is None and request.seconds is None:
+        raise InputError("give a budget: a number of trials or a time")
+    if request.n_trials is not None and request.n_trials < 1:
+        raise InputError(f"a budget of {request.n_trials} trials: give at least 1")
+    if request.seconds is not None and not (math.isfinite(request.seconds) and request.seconds > 0):
+        raise InputError(f"a budget of {request.seconds:g} seconds: give a positive time, e.g. 30m")
+    if request.sampler not in SAMPLERS:
+        raise InputError(f"unknown sampler {request.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if request.pruner not in PRUNERS:
+        raise InputError(f"unknown pruner {request.pruner!r}; choose one of {', '.join(PRUNERS)}")
+    if request.patience < 0:
+        raise InputError(f"patience is a number of epochs, at least 0 (0: never stop early), not {request.patience}")
+    if request.validation_users is not None and request.validation_users < 1:
+        raise InputError(f"the validation sample needs at least 1 user, not {request.validation_users}")
+    build_config(request.model, None, {**request.fixed, **({"device": request.device} if entry.neural else {})}, 0)
+    searched_space(entry, request.fixed)
+
+
+def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
+    """Create the study, or resume it with the request's budget (its search settings are kept).
+    Refuses, before storing anything, an unknown model or metric, an empty or impossible search
+    space, a budget of zero, or a study of that name for another dataset, model or metric."""
+    check_request(request)
     with workspace.session() as session:
-        dataset_id = catalog.find_dataset(session, dataset).id
-    settings = dataset_settings(workspace, dataset_id, EvaluationSettings(ks=(k,)))
-    trials = []
-    prepared = None
-    for index in range(n_trials):
-        overrides = draw_overrides(model, rng)
-        if epochs is not None:
-            overrides["epochs"] = epochs
-        (run_id,) = plan_runs(workspace, dataset, model, [index], overrides=overrides, device=device,
-                              validation=True, study=study)
-        part = scaled(progress, index / n_trials, (index + 1) / n_trials)
-        prepared = prepared or load_prepared(workspace, records.get_run(workspace, run_id).dataset_id)
-        run = execute_run(workspace, run_id, part, cancel, prepared=prepared)
-        score = math.nan
-        if run.status == "finished":
-            evaluation = evaluate_run(workspace, run_id, settings, cancel=cancel, prepared=prepared)
-            score = float(evaluation.metrics["event"][metric])
-        trial = Trial(run_id, overrides, score, run.status)
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
-        if run.status == "cancelled":
-            break
-    return sorted(trials, key=lambda t: (-t.score if math.isfinite(t.score) else math.inf))
+        dataset = catalog.find_dataset(session, request.dataset)
+        dataset_id, dataset_name = dataset.id, dataset.name
+    name = (request.study or default_study_name(dataset_id, request.model)).strip()
+    if not name:
+        raise InputError("a study needs a name")
+    deadline = time.time() + request.seconds if request.seconds is not None else None
+    wanted = StudySpec(name=name, dataset_id=dataset_id, dataset_name=dataset_name, model=request.model,
+                       metric=request.metric, sampler=request.sampler, pruner=request.pruner,
+                       patience=request.patience, fixed=dict(request.fixed), validation_users=request.validation_users,
+                       device=request.device, n_trials=request.n_trials, deadline=deadline)
+    existing = find_study(open_study_storage(workspace, create=False), name) if storage_exists(workspace) else None
+    if existing is not None:
+        spec = study_spec(existing)
+        check_same_search(spec, wanted)
+        resumed = StudySpec.from_json({**spec.to_json(), "n_trials": request.n_trials, "deadline": deadline})
+        save_spec(existing, resumed)
+        log.info("resuming study %s (%d trials so far)", name, len(existing.trials))
+        return resumed
+    storage = open_study_storage(workspace, create=True)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    save_spec(study, wanted)
+    log.info("created study %s in %s", name, studies_location(workspace))
+    return wanted
 
 
-def best_config(workspace: Workspace, trials: list[Trial]) -> dict[str, Any]:
-    """The full configuration of the best finished trial."""
-    finished = [t for t in trials if math.isfinite(t.score)]
-    if not finished:
-        raise InputError("no trial finished: nothing to save")
-    return records.get_run(workspace, finished[0].run_id).config
+@dataclass(frozen=True)
+class StudyView:
+    """A study and its trials (by number), the best one, and what its workers reported."""
+
+    spec: StudySpec
+    trials: tuple[TrialOutcome, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def best(self) -> TrialOutcome | None:
+        complete = [t for t in self.trials if t.state == "complete" and math.isfinite(t.value)]
+        return max(complete, key=lambda t: t.value) if complete else None
+
+    def count(self, state: str) -> int:
+        return sum(t.state == state for t in self.trials)
+
+    def best_so_far(self) -> np.ndarray:
+        """float64 [trials]: the best complete score up to each trial number (NaN before the first)."""
+        values = np.array([t.value if t.state == "complete" else np.nan for t in self.trials], dtype=np.float64)
+        best = np.fmax.accumulate(values) if len(values) else values
+        return best
+
+
+def study_view(workspace: Workspace, name: str) -> StudyView:
+    """The study ``name`` as it stands (NotFoundError when there is none; nothing is created)."""
+    storage = open_study_storage(workspace, create=False)
+    study, spec = require_study(storage, name)
+    return StudyView(spec, tuple(trial_outcome(t) for t in study.get_trials(deepcopy=False)))
+
+
+def list_studies(workspace: Workspace, dataset_id: int | None = None) -> list[StudySpec]:
+    """The workbench's studies in the workspace (of one dataset), oldest first."""
+    if not storage_exists(workspace):
+        return []
+    storage = open_study_storage(workspace, create=False)
+    specs = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        data = summary.user_attrs.get("workbench")
+        if isinstance(data, dict):
+            spec = StudySpec.from_json(data)
+            if dataset_id is None or spec.dataset_id == dataset_id:
+                specs.append(spec)
+    return specs
+
+
+def run_worker(workspace: Workspace, name: str, progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None, on_trial: Callable[[TrialOutcome], None] | None = None,
+               seed: int | None = None, grace_period_s: int = GRACE_PERIOD_S) -> list[TrialOutcome]:
+    """Work on the existing study ``name`` in this process until its budget is spent (what
+    ``tune-worker`` runs, here or on another machine); returns this worker's trials."""
+    return work(open_worker(workspace, name, seed, grace_period_s), progress, cancel, on_trial)
+
+
+@dataclass
+class _WorkerProcess:
+    process: subprocess.Popen
+    log: IO[bytes]
+
+    def last_line(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit code {self.process.returncode}"
+
+
+def worker_command(url: str, name: str, seed: int | None = None) -> list[str]:
+    """The command line of a worker process of study ``name`` on this machine."""
+    command = [sys.executable, "-m", "engine.cli.main", "tune-worker", name, "--workspace", url]
+    return command + (["--seed", str(seed)] if seed is not None else [])
+
+
+def _spawn(url: str, name: str, seed: int | None, workers: int) -> _WorkerProcess:
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))  # evaluation's threads
+    root = str(Path(engine.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    output = tempfile.TemporaryFile()
+    process = subprocess.Popen(worker_command(url, name, seed), env=env, stdout=subprocess.DEVNULL, stderr=output)
+    return _WorkerProcess(process, output)
+
+
+def _stop(children: list[_WorkerProcess]) -> None:
+    """Ask the worker processes still running to stop (their trial is cancelled and queued again),
+    then wait; one that does not stop in time is killed."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            log.warning("worker process %d did not stop in time: killed", child.process.pid)
+            child.process.kill()
+            child.process.wait()
+
+
+class _TrialFeed:
+    """Announces each trial of the study once, when it ends, whichever worker ran it."""
+
+    def __init__(self, study: optuna.Study, on_trial: Callable[[TrialOutcome], None] | None) -> None:
+        self.study, self.on_trial, self.seen = study, on_trial, set[int]()
+
+    def announce(self) -> None:
+        self.poll()
+
+    def poll(self) -> list[optuna.trial.FrozenTrial]:
+        trials = self.study.get_trials(deepcopy=False)
+        for trial in trials:
+            if trial.state.is_finished() and trial.number not in self.seen:
+                self.seen.add(trial.number)
+                if self.on_trial is not None:
+                    self.on_trial(trial_outcome(trial))
+        return trials
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """What running a study's workers gave: the study as it ended, the wall seconds, and the
+    workers that failed (their last line)."""
+
+    view: StudyView
+    seconds: float
+    cancelled: bool
+    worker_errors: tuple[str, ...] = ()
+
+
+def run_study(workspace: Workspace, name: str, workers: int = 1, progress: ProgressCallback = no_progress,
+              cancel: CancelToken | None = None, on_trial: Callable[[TrialOutcome], None] | None = None,
+              in_process: bool = True, seed: int | None = None) -> StudyRun:
+    """Work on study ``name`` with ``workers`` processes until its budget is spent: this process
+    (``in_process``) and worker processes started beside it (``python -m engine.cli.main
+    tune-worker``). ``cancel`` stops them all: each cancels its trial, which is queued again, so
+    running the study again resumes it. ``on_trial`` hears of every trial that ends."""
+    if workers < 1:
+        raise InputError(f"a study needs at least 1 worker, not {workers}")
+    cancel = cancel or CancelToken()
+    started = time.perf_counter()
+    storage = open_study_storage(workspace, create=False)
+    study, spec = require_study(storage, name)
+    feed = _TrialFeed(study, on_trial)
+    feed.seen.update(t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    begun = time.time()
+    local = 1 if in_process else 0
+    children = [_spawn(workspace.url, name, None if seed is None else seed + 1 + index, workers)
+                for index in range(workers - local)]
+    try:
+        if in_process:
+            run_worker(workspace, name, progress, cancel, lambda _: feed.announce(), seed)
+        while not cancel.cancelled and any(child.process.poll() is None for child in children):
+            trials = feed.poll()
+            progress(budget_fraction(spec, trials, begun),
+                     f"{sum(t.state.is_finished() for t in trials)} trials done, "
+                     f"{sum(t.state == TrialState.RUNNING for t in trials)} running")
+            time.sleep(POLL_S)
+    finally:
+        _stop(children)
+    feed.poll()
+    errors = tuple(f"worker {child.process.pid}: {child.last_line()}" for child in children
+                   if child.process.returncode not in (0, 130, -signal.SIGTERM))
+    for child in children:
+        child.log.close()
+    for error in errors:
+        log.warning("%s", error)
+    view = study_view(workspace, name)
+    if cancel.cancelled:
+        return StudyRun(view, time.perf_counter() - started, True, errors)
+    if errors and not any(t.state in ("complete", "pruned") for t in view.trials):
+        raise WorkbenchError(f"the study's workers failed: {errors[0]}")
+    return StudyRun(view, time.perf_counter() - started, False, errors)
+
+
+def parameter_importances(workspace: Workspace, name: str) -> dict[str, float]:
+    """Optuna's importance of each searched setting for the study's score (they sum to 1; empty
+    while fewer than two trials completed, or when they all scored the same)."""
+    storage = open_study_storage(workspace, create=False)
+    study, _ = require_study(storage, name)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        return {}
+    try:
+        with warnings.catch_warnings():  # "importances will be equal" when the scores cannot tell them apart
+            warnings.simplefilter("ignore", UserWarning)
+            return {key: float(value) for key, value in optuna.importance.get_param_importances(study).items()}
+    except (ValueError, RuntimeError) as exc:
+        log.info("no importances for study %s: %s", name, exc)
+        return {}
+
+
+@dataclass(frozen=True)
+class BestConfiguration:
+    """The best trial of a study and the configuration to train it with: its run's settings, and
+    (a network) the epochs at which it scored best."""
+
+    study: str
+    model: str
+    trial: TrialOutcome
+    config: dict[str, Any]
+
+
+def best_configuration(workspace: Workspace, name: str) -> BestConfiguration:
+    """The study's best trial; :class:`InputError` when no trial completed."""
+    view = study_view(workspace, name)
+    best = view.best
+    if best is None or best.run_id is None:
+        raise InputError(f"no trial of study {name!r} completed yet: there is no best configuration")
+    config = dict(records.get_run(workspace, best.run_id).config)
+    config.pop("seed", None)
+    if model_entry(view.spec.model).neural and best.best_epoch:
+        config["epochs"] = int(best.best_epoch)
+    return BestConfiguration(name, view.spec.model, best, config)
+
+
+def save_best_as_preset(workspace: Workspace, name: str, preset: str) -> BestConfiguration:
+    """Save the study's best configuration as the preset ``preset`` (then: ``train --preset``)."""
+    best = best_configuration(workspace, name)
+    spec = study_view(workspace, name).spec
+    save_preset(workspace, preset, best.model, best.config,
+                note=f"best of study {name} by {spec.metric} on the validation split ({best.trial.value:.4f})")
+    return best
+
+
+def validation_curve(workspace: Workspace, run_id: int) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """(metric, epochs, scores) of a trial's per-epoch validation score; None for a run with none."""
+    run = records.get_run(workspace, run_id)
+    if not run.validation:
+        return None
+    for metric in _stored_validation_metrics(workspace, run_id):
+        epochs, values = records.metric_series(workspace, run_id, validation_key(metric))
+        if len(epochs):
+            return metric, epochs, values
+    return None
+
+
+def _stored_validation_metrics(workspace: Workspace, run_id: int) -> list[str]:
+    with workspace.session() as session:
+        keys = session.scalars(select(RunMetric.key).where(RunMetric.run_id == run_id).distinct()).all()
+    return [key.removeprefix("valid_") for key in keys if key.startswith("valid_")]
+
+
+# ----- for the desktop app's background jobs: the workspace by its URL -----
+
+def tune_in_background(url: str, request: TuningRequest, workers: int, progress: ProgressCallback,
+                       cancel: CancelToken) -> StudyRun:
+    """Start or resume a study and run it with ``workers`` worker processes (this thread only
+    watches them); cancelling stops them, and the study can be resumed."""
+    with Workspace(url, create=False) as workspace:
+        spec = prepare_study(workspace, request)
+        run = run_study(workspace, spec.name, workers, progress, cancel, in_process=False)
+    if run.cancelled:
+        raise Cancelled("cancelled by the user")
+    return run
+
+
+def load_study_view(url: str, name: str, progress: ProgressCallback, cancel: CancelToken) -> StudyView:
+    with Workspace(url, create=False) as workspace:
+        return study_view(workspace, name)
+
+
+def load_studies(url: str, dataset_id: int, progress: ProgressCallback, cancel: CancelToken) -> list[StudySpec]:
+    with Workspace(url, create=False) as workspace:
+        return list_studies(workspace, dataset_id)
+
+
+def load_importances(url: str, name: str, progress: ProgressCallback, cancel: CancelToken) -> dict[str, float]:
+    with Workspace(url, create=False) as workspace:
+        return parameter_importances(workspace, name)
+
+
+def save_study_preset(url: str, name: str, preset: str, progress: ProgressCallback,
+                      cancel: CancelToken) -> BestConfiguration:
+    with Workspace(url, create=False) as workspace:
+        return save_best_as_preset(workspace, name, preset)

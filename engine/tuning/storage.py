@@ -1,0 +1,138 @@
+"""Where a workspace keeps its Optuna studies, apart from the workspace's own tables.
+
+Optuna's RDB storage has its own tables and its own ``alembic_version``; neither migration may see
+the other's. A SQLite workspace ``NAME.sqlite`` keeps its studies in ``NAME.optuna.sqlite`` beside
+it; a PostgreSQL workspace keeps them on the same server in the schema ``optuna`` (the connection's
+``search_path``), so that a worker on another machine reaches the study through the workspace's URL
+alone. Trials send a heartbeat; a trial whose worker died (no heartbeat for the grace period) is
+marked failed by the next worker that looks.
+
+Workers claim trials under :func:`study_lock` (one claimer at a time), so that a study's trial
+budget is never exceeded by two workers asking at the same moment."""
+from __future__ import annotations
+
+import logging
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from engine.errors import InputError, NotFoundError, WorkspaceError
+from engine.storage.workspace import Workspace, database_problem
+
+log = logging.getLogger(__name__)
+
+#: The PostgreSQL schema of the studies (the workspace's tables stay in the default one).
+OPTUNA_SCHEMA = "optuna"
+#: Seconds between two heartbeats of a running trial.
+HEARTBEAT_INTERVAL_S = 10
+#: Seconds without a heartbeat after which a running trial is taken for dead (its worker died).
+GRACE_PERIOD_S = 60
+#: Seconds a SQLite connection waits for another worker's write before giving up.
+SQLITE_TIMEOUT_S = 60
+
+def studies_file(workspace: Workspace) -> Path | None:
+    """The SQLite file of a SQLite workspace's studies (``NAME.optuna.sqlite``); None on a server."""
+    path = workspace.file_path
+    return None if path is None else path.with_name(f"{path.stem}.optuna.sqlite")
+
+
+def _backend(workspace: Workspace) -> str:
+    backend = make_url(workspace.url).get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise InputError(f"tuning needs a SQLite or PostgreSQL workspace, not {backend}")
+    return backend
+
+
+def studies_location(workspace: Workspace) -> str:
+    """Where the studies are, in words (for messages; no password)."""
+    path = studies_file(workspace)
+    return str(path) if path is not None else f"schema '{OPTUNA_SCHEMA}' of {workspace.display_name}"
+
+
+def storage_exists(workspace: Workspace) -> bool:
+    """Whether the workspace has a study storage yet (nothing is created)."""
+    if _backend(workspace) == "sqlite":
+        path = studies_file(workspace)
+        return path is not None and path.exists()
+    with workspace.engine.connect() as connection:
+        found = connection.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+                                   {"name": OPTUNA_SCHEMA}).first()
+    return found is not None
+
+
+def quiet_optuna() -> None:
+    """Optuna's warnings go through Python logging, like the workbench's own; its notes on every
+    trial are left out (the workbench reports trials itself)."""
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def open_study_storage(workspace: Workspace, create: bool,
+                       grace_period_s: int = GRACE_PERIOD_S) -> optuna.storages.RDBStorage:
+    """The workspace's study storage with heartbeats (every :data:`HEARTBEAT_INTERVAL_S` s; a
+    running trial is dead after ``grace_period_s`` s without one). Without ``create``, a workspace
+    with no study storage yet raises :class:`NotFoundError` and nothing is created."""
+    quiet_optuna()
+    backend = _backend(workspace)
+    if not create and not storage_exists(workspace):
+        raise NotFoundError(f"workspace {workspace.display_name} has no studies yet; start one with: "
+                            "python main.py tune DATASET --model MODEL")
+    if workspace.read_only:
+        raise WorkspaceError(f"workspace {workspace.display_name} is read-only: tuning stores its trials, "
+                             "make it writable or work on a copy")
+    connect_args: dict[str, Any]
+    if backend == "sqlite":
+        path = studies_file(workspace)
+        assert path is not None
+        url, connect_args = f"sqlite:///{path}", {"timeout": SQLITE_TIMEOUT_S}
+    else:
+        url, connect_args = workspace.url, {"options": f"-csearch_path={OPTUNA_SCHEMA}"}
+        if create:
+            with workspace.engine.begin() as connection:
+                connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {OPTUNA_SCHEMA}"))
+    try:
+        with warnings.catch_warnings():  # heartbeats are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url, engine_kwargs={"connect_args": connect_args}, heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=grace_period_s)
+    except (DBAPIError, optuna.exceptions.StorageInternalError) as exc:
+        raise WorkspaceError(f"cannot open the studies at {studies_location(workspace)}: "
+                             f"{database_problem(exc)}") from exc
+    if backend == "sqlite":
+        event.listen(storage.engine, "connect", _sqlite_pragmas)
+        storage.engine.dispose()  # the connections opened so far lack the pragmas
+    return storage
+
+
+@contextmanager
+def study_lock(workspace: Workspace, study_name: str) -> Iterator[None]:
+    """One claimer of ``study_name``'s trials at a time, across processes and machines: a write
+    transaction on a SQLite workspace, a transaction-level advisory lock on PostgreSQL. Keep the
+    block short and do not write to the workspace inside it."""
+    with workspace.engine.connect() as connection:
+        if workspace.engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": zlib.crc32(f"hrnn-study:{study_name}".encode())})
+        try:
+            yield
+        finally:
+            connection.rollback()

@@ -1,0 +1,223 @@
+"""A study: what it searches (stored with it, so that any worker that joins reads it there), its
+budget, and claiming its next trial.
+
+The budget is a number of trials that did not fail (a failed trial, one whose worker died or was
+cancelled, is retried with the same settings) and/or a deadline after which no trial starts. A
+worker claims a trial under the study's lock: it first marks the trials of dead workers failed,
+then takes a retry waiting in the queue, or asks the sampler for a new trial while the budget
+allows. Two workers asking at once therefore never run more trials than the budget, nor the same
+trial twice."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from engine.errors import InputError, NotFoundError
+from engine.storage.workspace import Workspace
+from engine.tuning.storage import study_lock
+from engine.tuning.validation import DEFAULT_VALIDATION_USERS
+
+#: The user attribute holding a study's :class:`StudySpec`.
+SPEC_ATTR = "workbench"
+#: Sampling strategies a study may use.
+SAMPLERS = ("tpe", "random")
+#: Pruning rules: the median rule (a trial below the median of earlier trials at the same epoch
+#: stops), or none.
+PRUNERS = ("median", "none")
+#: Trials drawn at random before TPE models the results (and before the median rule prunes).
+STARTUP_TRIALS = 5
+#: Epochs always trained before the median rule may prune a trial.
+WARMUP_EPOCHS = 2
+#: How often a trial whose worker died is retried with the same settings.
+MAX_RETRIES = 2
+#: Epochs without a better validation score after which a trial stops (0: never).
+DEFAULT_PATIENCE = 3
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a study searches and how: stored with the study. ``fixed``: settings every trial
+    shares (e.g. ``epochs``, the most a trial trains); ``seed``: the seed every trial trains
+    with, so that two trials differ by their settings only; ``validation_users``: the size of the
+    fixed sample each epoch is scored on (None: every validation user). Budget: ``n_trials``
+    trials that did not fail and/or no trial started after ``deadline`` (unix seconds)."""
+
+    name: str
+    dataset_id: int
+    dataset_name: str
+    model: str
+    metric: str
+    sampler: str = "tpe"
+    pruner: str = "median"
+    patience: int = DEFAULT_PATIENCE
+    fixed: dict[str, Any] = field(default_factory=dict)
+    validation_users: int | None = DEFAULT_VALIDATION_USERS
+    sample_seed: int = 0
+    seed: int = 0
+    device: str = "auto"
+    n_trials: int | None = None
+    deadline: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "StudySpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def describe_budget(self) -> str:
+        parts = []
+        if self.n_trials is not None:
+            parts.append(f"{self.n_trials} trials")
+        if self.deadline is not None:
+            parts.append(f"until {time.strftime('%Y-%m-%d %H:%M', time.localtime(self.deadline))}")
+        return " or ".join(parts) or "no budget"
+
+
+def find_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study | None:
+    """The study ``name`` in ``storage`` (no sampler or pruner: for reading), or None."""
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
+
+
+def study_spec(study: optuna.Study) -> StudySpec:
+    """The spec stored with a study; :class:`InputError` for a study this program did not create."""
+    data = study.user_attrs.get(SPEC_ATTR)
+    if not isinstance(data, dict):
+        raise InputError(f"study {study.study_name!r} was not created by HRNN Workbench: it says nothing of its "
+                         "dataset and model")
+    return StudySpec.from_json(data)
+
+
+def require_study(storage: optuna.storages.BaseStorage, name: str) -> tuple[optuna.Study, StudySpec]:
+    study = find_study(storage, name)
+    if study is None:
+        known = [summary.study_name for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+        listed = f" (the studies: {', '.join(known)})" if known else ""
+        raise NotFoundError(f"no study named {name!r} in this workspace{listed}; start one with: "
+                            "python main.py tune DATASET --model MODEL --study NAME")
+    return study, study_spec(study)
+
+
+def check_same_search(existing: StudySpec, wanted: StudySpec) -> None:
+    """A study keeps its dataset, model and metric: resuming it with others is refused."""
+    for attribute, what in (("dataset_id", "dataset"), ("model", "model"), ("metric", "metric")):
+        have, want = getattr(existing, attribute), getattr(wanted, attribute)
+        if have != want:
+            shown = {"dataset_id": (existing.dataset_name, wanted.dataset_name)}.get(attribute, (have, want))
+            raise InputError(f"study {existing.name!r} exists for {what} {shown[0]!r}, not {shown[1]!r}; choose "
+                             "another study name")
+
+
+def save_spec(study: optuna.Study, spec: StudySpec) -> None:
+    study.set_user_attr(SPEC_ATTR, spec.to_json())
+
+
+def make_sampler(spec: StudySpec, seed: int | None) -> optuna.samplers.BaseSampler:
+    """TPE (its first :data:`STARTUP_TRIALS` trials at random; running trials of other workers
+    are taken as bad results so that workers do not draw the same point) or random search."""
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True)
+
+
+def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    if spec.pruner == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=WARMUP_EPOCHS)
+
+
+def open_for_work(storage: optuna.storages.BaseStorage, name: str, seed: int | None) -> tuple[optuna.Study, StudySpec]:
+    """The study with the sampler and pruner its spec names."""
+    _, spec = require_study(storage, name)
+    study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, seed),
+                              pruner=make_pruner(spec))
+    return study, spec
+
+
+def live_trials(trials: list[FrozenTrial]) -> int:
+    """Trials that count against the budget: every trial but the failed ones (they are retried)."""
+    return sum(trial.state != TrialState.FAIL for trial in trials)
+
+
+def budget_left(spec: StudySpec, trials: list[FrozenTrial], now: float | None = None) -> bool:
+    """Whether the budget allows a new trial (retries waiting in the queue aside)."""
+    now = time.time() if now is None else now
+    if spec.deadline is not None and now >= spec.deadline:
+        return False
+    return spec.n_trials is None or live_trials(trials) < spec.n_trials
+
+
+def budget_fraction(spec: StudySpec, trials: list[FrozenTrial], started: float, now: float | None = None) -> float:
+    """How much of the budget is spent, in [0, 1]: finished trials, or the time to the deadline."""
+    now = time.time() if now is None else now
+    parts = []
+    if spec.n_trials:
+        done = sum(trial.state in (TrialState.COMPLETE, TrialState.PRUNED) for trial in trials)
+        parts.append(done / spec.n_trials)
+    if spec.deadline is not None:
+        parts.append((now - started) / max(spec.deadline - started, 1e-9))
+    return min(max(parts, default=0.0), 1.0)
+
+
+def claim_trial(workspace: Workspace, storage: optuna.storages.RDBStorage,
+                study: optuna.Study) -> tuple[optuna.Trial | None, list[FrozenTrial]]:
+    """The worker's next trial (None: the budget is spent or the deadline passed) and the trials
+    of dead workers marked failed on the way (each retried with its settings; their runs are to be
+    marked failed, outside the lock). The spec is read afresh: a resumed study may have a new budget."""
+    with study_lock(workspace, study.study_name), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # study.ask outside study.optimize warns that heartbeats are meant for optimize; this loop
+        # records them itself (TrialHeartbeat)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        running = {trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        optuna.storages.fail_stale_trials(study)
+        stale = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                 if trial.number in running]
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+        for dead in stale:
+            retry(study, dead)
+        trials = study.get_trials(deepcopy=False)
+        spec = study_spec(study)
+        waiting = any(trial.state == TrialState.WAITING for trial in trials)
+        if (spec.deadline is not None and time.time() >= spec.deadline) or not (waiting or budget_left(spec, trials)):
+            return None, stale
+        claimed = study.ask()
+        # a worker that dies before its first heartbeat would leave a trial running for ever
+        storage.record_heartbeat(trial_id(storage, study, claimed.number))
+        return claimed, stale
+
+
+def trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
+    """The storage's id of the study's trial ``number`` (what heartbeats are recorded under)."""
+    return storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), number)
+
+
+def fail_and_retry(workspace: Workspace, study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Mark a trial that did not run to its end (cancelled) failed, and queue a retry of its
+    settings, under the lock (the budget never sees one without the other)."""
+    with study_lock(workspace, study.study_name), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        trial.set_user_attr("reason", reason)
+        frozen = study.tell(trial, state=TrialState.FAIL)
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, frozen)
+
+
+def trial_value(trial: FrozenTrial) -> float:
+    """A finished trial's score (NaN when it has none)."""
+    value = trial.value if trial.state == TrialState.COMPLETE else None
+    if value is None and trial.intermediate_values:
+        value = max(trial.intermediate_values.values())
+    return float(value) if value is not None and math.isfinite(value) else math.nan

@@ -1,0 +1,288 @@
+"""One worker of a study: it loads the dataset and the validation sample once, then claims trials
+until the budget is spent, running each as a run in the workspace (validation split, the study's
+name).
+
+A network trial is scored on the validation sample after every epoch; the score is stored with the
+run (``valid_<metric>`` per epoch) and reported to Optuna. The trial stops early when the pruner
+says so (the trial is PRUNED, its run failed with "pruned at epoch N"), when its score has not
+improved for ``patience`` epochs, or at the study's deadline (both: the trial completes with its
+best score, its run finishes with the network of the last epoch). A baseline trial is scored once.
+A trial whose settings are refused, whose training diverges or that fails in any other way is
+pruned with the reason, never fatal to the study; a cancelled trial is marked failed and queued
+again."""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from engine.data.session_log import PreparedDataset
+from engine.errors import WorkbenchError
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.metrics import parse_metric_name
+from engine.models.network import RecurrentNetwork
+from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.runs import records
+from engine.runs.checkpoints import save_run_checkpoint
+from engine.runs.evaluate_run import dataset_settings, scorer_for_run
+from engine.runs.execute import execute_run
+from engine.runs.models import config_from_json, model_entry
+from engine.runs.planning import plan_runs
+from engine.storage.catalog import load_prepared
+from engine.storage.workspace import Workspace
+from engine.training.config import TrainConfig
+from engine.tuning.space import searched_space, suggest
+from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, open_study_storage
+from engine.tuning.study import (
+    StudySpec,
+    budget_fraction,
+    claim_trial,
+    fail_and_retry,
+    open_for_work,
+    trial_id,
+    trial_value,
+)
+from engine.tuning.validation import ValidationSample, network_score, sample_score, validation_sample
+
+log = logging.getLogger(__name__)
+
+
+def validation_key(metric: str) -> str:
+    """The run metric holding a trial's per-epoch validation score: ``valid_recall@5``."""
+    return f"valid_{metric}"
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """A trial as the study records it. ``state``: complete, pruned, failed, running or waiting;
+    ``value``: its best validation score (NaN when it has none); ``best_epoch``: where it was
+    reached (0 for a baseline); ``reason``: why it stopped early or was pruned."""
+
+    number: int
+    state: str
+    value: float
+    params: dict[str, Any]
+    run_id: int | None = None
+    best_epoch: int | None = None
+    reason: str = ""
+    seconds: float | None = None
+    train_seconds: float | None = None
+
+
+def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
+    """A stored trial as a :class:`TrialOutcome`."""
+    attrs = trial.user_attrs
+    seconds = trial.duration.total_seconds() if trial.duration is not None else None
+    state = "failed" if trial.state == TrialState.FAIL else trial.state.name.lower()
+    return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
+                        attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
+                        attrs.get("train_seconds"))
+
+
+class TrialStopped(WorkbenchError):
+    """Raised from the epoch hook to end a trial's training: ``pruned`` (the trial is pruned), or
+    not (patience or deadline: the trial completes with its best score)."""
+
+    def __init__(self, message: str, pruned: bool) -> None:
+        super().__init__(message)
+        self.pruned = pruned
+
+
+class _TrialHeartbeat:
+    """Records the trial's heartbeat in the study storage while it runs (see engine.tuning.storage)."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id), daemon=True,
+                                        name=f"heartbeat-trial-{trial_id}")
+
+    def _beat(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception:
+                log.warning("heartbeat of trial %d failed", trial_id, exc_info=True)
+
+    def __enter__(self) -> "_TrialHeartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class _EpochScorer:
+    """The after-epoch hook of a network trial: score, store, report, and stop when told."""
+
+    workspace: Workspace
+    run_id: int
+    trial: optuna.Trial
+    spec: StudySpec
+    sample: ValidationSample
+    settings: EvaluationSettings
+    cancel: CancelToken
+    best: float = -math.inf
+    best_epoch: int = 0
+    network: RecurrentNetwork | None = None
+    stop: TrialStopped | None = None
+    scoring_seconds: list[float] = field(default_factory=list)
+
+    def __call__(self, epoch: int, network: RecurrentNetwork) -> None:
+        started = time.perf_counter()
+        self.network = network
+        value = network_score(network, self.spec.model, self.sample, self.settings, self.spec.metric, self.cancel)
+        self.scoring_seconds.append(time.perf_counter() - started)
+        records.record_metric(self.workspace, self.run_id, validation_key(self.spec.metric), epoch, value)
+        self.trial.report(value, epoch)
+        if value > self.best:
+            self.best, self.best_epoch = value, epoch
+        shown = f"{self.spec.metric} {value:.4f} on the validation sample"
+        if self.trial.should_prune():
+            self._raise(f"pruned at epoch {epoch}: {shown}, below the median of earlier trials", pruned=True)
+        if self.spec.patience and epoch - self.best_epoch >= self.spec.patience:
+            self._raise(f"stopped early at epoch {epoch}: no better score for {self.spec.patience} epochs (best "
+                        f"{self.best:.4f} at epoch {self.best_epoch})", pruned=False)
+        if self.spec.deadline is not None and time.time() >= self.spec.deadline:
+            self._raise(f"stopped at epoch {epoch}: the study's time is up", pruned=False)
+
+    def _raise(self, message: str, pruned: bool) -> None:
+        self.stop = TrialStopped(message, pruned)
+        raise self.stop
+
+
+@dataclass
+class StudyWorker:
+    """What a worker holds for a whole study: the study, its spec and the data, loaded once."""
+
+    workspace: Workspace
+    storage: optuna.storages.RDBStorage
+    study: optuna.Study
+    spec: StudySpec
+    prepared: PreparedDataset
+    sample: ValidationSample
+    settings: EvaluationSettings
+
+    def run_trial(self, trial: optuna.Trial, progress: ProgressCallback, cancel: CancelToken) -> TrialOutcome:
+        """Run one claimed trial to its end and tell the study how it went."""
+        started = time.perf_counter()
+        with _TrialHeartbeat(self.storage, trial_id(self.storage, self.study, trial.number)):
+            try:
+                state, value, reason = self._train_and_score(trial, progress, cancel)
+            except Exception as exc:  # a trial never ends the study: it is pruned with the reason
+                log.exception("trial %d of study %s failed", trial.number, self.spec.name)
+                state, value, reason = TrialState.PRUNED, None, f"failed: {type(exc).__name__}: {exc}"
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
+        if state == TrialState.FAIL:  # cancelled: queued again for a later worker
+            fail_and_retry(self.workspace, self.study, trial, reason)
+        else:
+            if reason:
+                trial.set_user_attr("reason", reason)
+            self.study.tell(trial, value, state=state)
+        return trial_outcome(self.storage.get_trial(trial_id(self.storage, self.study, trial.number)))
+
+    def _train_and_score(self, trial: optuna.Trial, progress: ProgressCallback,
+                         cancel: CancelToken) -> tuple[TrialState, float | None, str]:
+        entry = model_entry(self.spec.model)
+        space = searched_space(entry, self.spec.fixed)
+        params = {name: suggest(trial, name, distribution) for name, distribution in space.items()}
+        overrides = {**params, **(entry.derive(params) if entry.derive is not None else {}), **self.spec.fixed}
+        try:
+            (run_id,) = plan_runs(self.workspace, self.spec.dataset_id, self.spec.model, [self.spec.seed],
+                                  overrides=overrides, device=self.spec.device, validation=True, study=self.spec.name)
+        except WorkbenchError as exc:
+            return TrialState.PRUNED, None, f"settings refused: {exc}"
+        trial.set_user_attr("run_id", run_id)
+        if not entry.neural:
+            return self._score_baseline(trial, run_id, progress, cancel)
+        hook = _EpochScorer(self.workspace, run_id, trial, self.spec, self.sample, self.settings, cancel)
+        run = execute_run(self.workspace, run_id, progress, cancel, prepared=self.prepared, after_epoch=hook)
+        _, epoch_seconds = records.metric_series(self.workspace, run_id, "epoch_seconds")
+        trial.set_user_attr("train_seconds", round(float(epoch_seconds.sum()), 3))
+        trial.set_user_attr("scoring_seconds", round(sum(hook.scoring_seconds), 3))
+        if run.status == "cancelled":
+            return TrialState.FAIL, None, "cancelled"
+        if hook.stop is not None and run.status == "failed" and not hook.stop.pruned:
+            assert hook.network is not None
+            config = config_from_json(run.config)
+            assert isinstance(config, TrainConfig)
+            records.finish_run(self.workspace, run_id, *save_run_checkpoint(
+                self.workspace, run_id, hook.network, config, self.prepared.item_ids, self.prepared.user_ids))
+            run = records.get_run(self.workspace, run_id)
+        if run.status != "finished":
+            return TrialState.PRUNED, None, run.error or run.status
+        if not math.isfinite(hook.best):
+            return TrialState.PRUNED, None, "no validation score"
+        trial.set_user_attr("best_epoch", hook.best_epoch)
+        return TrialState.COMPLETE, hook.best, str(hook.stop) if hook.stop is not None else ""
+
+    def _score_baseline(self, trial: optuna.Trial, run_id: int, progress: ProgressCallback,
+                        cancel: CancelToken) -> tuple[TrialState, float | None, str]:
+        run = execute_run(self.workspace, run_id, progress, cancel, prepared=self.prepared)
+        if run.status == "cancelled":
+            return TrialState.FAIL, None, "cancelled"
+        if run.status != "finished":
+            return TrialState.PRUNED, None, run.error or run.status
+        started = time.perf_counter()
+        scorer = scorer_for_run(self.workspace, run, self.prepared, "cpu")
+        value = sample_score(scorer, self.sample, self.settings, self.spec.metric, cancel)
+        trial.set_user_attr("scoring_seconds", round(time.perf_counter() - started, 3))
+        records.record_metric(self.workspace, run_id, validation_key(self.spec.metric), 0, value)
+        trial.set_user_attr("best_epoch", 0)
+        return TrialState.COMPLETE, value, ""
+
+
+def open_worker(workspace: Workspace, study_name: str, seed: int | None = None,
+                grace_period_s: int = GRACE_PERIOD_S) -> StudyWorker:
+    """A worker of the existing study ``study_name``, with its dataset and validation sample loaded."""
+    storage = open_study_storage(workspace, create=False, grace_period_s=grace_period_s)
+    study, spec = open_for_work(storage, study_name, seed)
+    _, k = parse_metric_name(spec.metric)
+    prepared = load_prepared(workspace, spec.dataset_id)
+    sample = validation_sample(prepared, spec.validation_users, spec.sample_seed)
+    settings = dataset_settings(workspace, spec.dataset_id, EvaluationSettings(ks=(k,)))
+    return StudyWorker(workspace, storage, study, spec, prepared, sample, settings)
+
+
+def work(worker: StudyWorker, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+         on_trial: Callable[[TrialOutcome], None] | None = None) -> list[TrialOutcome]:
+    """Claim and run trials until the budget is spent, the deadline passed or ``cancel`` is set;
+    returns this worker's trials."""
+    cancel = cancel or CancelToken()
+    outcomes: list[TrialOutcome] = []
+    started = time.time()
+    share = 1.0 / worker.spec.n_trials if worker.spec.n_trials else 0.0  # of the progress, per trial
+    while not cancel.cancelled:
+        trial, stale = claim_trial(worker.workspace, worker.storage, worker.study)
+        for dead in stale:
+            _fail_dead_run(worker.workspace, dead)
+        if trial is None:
+            break
+        low = budget_fraction(worker.spec, worker.study.get_trials(deepcopy=False), started)
+
+        def report(fraction: float, message: str, number: int = trial.number, low: float = low) -> None:
+            progress(min(low + share * fraction, 1.0), f"trial {number}: {message}")
+
+        outcome = worker.run_trial(trial, report, cancel)
+        outcomes.append(outcome)
+        if on_trial is not None:
+            on_trial(outcome)
+    return outcomes
+
+
+def _fail_dead_run(workspace: Workspace, trial: FrozenTrial) -> None:
+    """The run of a trial whose worker died: marked failed now (its own heartbeat would say so later)."""
+    run_id = trial.user_attrs.get("run_id")
+    if run_id is None:
+        return
+    run = records.get_run(workspace, int(run_id))
+    if run.status in ("queued", "running"):
+        records.fail_run(workspace, run.id, f"its worker stopped during trial {trial.number} (no heartbeat)")

@@ -1,0 +1,295 @@
+"""A fair verdict in one call: every chosen model is tuned with the same budget on the validation
+split (one study each), its best configuration is trained with several seeds on the full training
+split and evaluated on the test split, and the comparison table (significance against RNN), the
+breakdowns and a verdict in plain sentences follow. The comparison is stored with its verdict; its
+test runs are named after it ("HRNN Init, tuned #3") and carry its name as their study, which is
+how the Results panel tells tuned rows from preset rows.
+
+A model with nothing to tune (Pop) is trained with its preset; a model none of whose trials
+completed is trained with its preset too, and the verdict says so."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from engine.errors import Cancelled, InputError, WorkbenchError
+from engine.evaluation.evaluator import EvaluationSettings
+from engine.evaluation.metrics import DEFAULT_CUTOFFS, parse_metric_name
+from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
+from engine.runs.evaluate_run import dataset_settings
+from engine.runs.labels import model_label
+from engine.runs.models import MODELS, build_config, model_entry
+from engine.runs.records import create_run, get_run
+from engine.storage import catalog
+from engine.storage.workspace import Workspace
+from engine.tuning.comparisons import create_comparison, end_comparison
+from engine.workbench.results import COMPARISON_STUDY_PREFIX, collect_results, comparison
+from engine.workbench.run_messages import RunMessage
+from engine.workbench.training import execute_runs
+from engine.workbench.tuning import (
+    DEFAULT_PATIENCE,
+    DEFAULT_VALIDATION_USERS,
+    TrialOutcome,
+    TuningRequest,
+    best_configuration,
+    check_request,
+    prepare_study,
+    run_study,
+)
+from engine.workbench.verdict import Verdict, build_verdict
+
+log = logging.getLogger(__name__)
+
+#: Share of the progress bar for tuning (the rest: training and evaluating the best configurations).
+TUNING_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """What to compare and with which budget. ``models``: registered model names (empty: every
+    registered model); budget per model: ``n_trials`` trials and/or ``seconds`` of tuning;
+    ``seeds``: seeds of each network's final training (a baseline is deterministic: one run);
+    ``fixed``: settings every trial of every model that has them shares (e.g. ``epochs``)."""
+
+    dataset: str | int
+    models: tuple[str, ...] = ()
+    n_trials: int | None = None
+    seconds: float | None = None
+    seeds: int = 5
+    workers: int = 1
+    metric: str = "recall@5"
+    sampler: str = "tpe"
+    pruner: str = "median"
+    patience: int = DEFAULT_PATIENCE
+    fixed: dict[str, Any] = field(default_factory=dict)
+    validation_users: int | None = DEFAULT_VALIDATION_USERS
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model of a comparison: its study and best trial (None when it was not tuned, with the
+    ``note`` saying why), the configuration its test runs trained with, and those runs."""
+
+    model: str
+    label: str
+    study: str | None
+    best_trial: TrialOutcome | None
+    config: dict[str, Any]
+    run_ids: tuple[int, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class CompareOutcome:
+    """A finished comparison: the table (mean ± std over seeds at every K, Wilcoxon p-values and
+    marks against ``reference``), the verdict and what it cost."""
+
+    comparison_id: int
+    dataset_id: int
+    dataset_name: str
+    metric: str
+    ks: tuple[int, ...]
+    reference: str
+    table: pd.DataFrame
+    models: tuple[ModelResult, ...]
+    verdict: Verdict
+    seconds: float
+    n_trials: int
+
+
+def _fixed_for(model: str, fixed: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(model_entry(model).config_type)}
+    return {key: value for key, value in fixed.items() if key in names}
+
+
+def _tuning_request(request: CompareRequest, dataset_id: int, model: str, study: str | None) -> TuningRequest:
+    return TuningRequest(dataset_id, model, request.n_trials, request.seconds, request.metric, study, request.sampler,
+                         request.pruner, request.patience, _fixed_for(model, request.fixed), request.validation_users,
+                         request.device)
+
+
+def _check(workspace: Workspace, request: CompareRequest, models: list[str]) -> tuple[int, str]:
+    """Every refusal before anything is stored; returns the dataset's id and name."""
+    parse_metric_name(request.metric)
+    if request.seeds < 1:
+        raise InputError(f"--seeds must be at least 1, not {request.seeds}")
+    if request.workers < 1:
+        raise InputError(f"a comparison needs at least 1 worker, not {request.workers}")
+    if not models:
+        raise InputError("no models to compare")
+    unused = set(request.fixed) - {key for model in models for key in _fixed_for(model, request.fixed)}
+    if unused:
+        raise InputError(f"no chosen model has the setting {', '.join(sorted(unused))}")
+    with workspace.session() as session:
+        dataset = catalog.find_dataset(session, request.dataset)
+        dataset_id, dataset_name = dataset.id, dataset.name
+    for model in models:
+        if model_entry(model).search_space:  # the same refusals as tune
+            check_request(_tuning_request(request, dataset_id, model, None))
+    return dataset_id, dataset_name
+
+
+def _duration(seconds: float) -> str:
+    """'4 h 02 min', '12 min 30 s', '45 s'."""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _budget_text(request: CompareRequest) -> str:
+    parts = []
+    if request.n_trials is not None:
+        parts.append(f"{request.n_trials} trials")
+    if request.seconds is not None:
+        parts.append(_duration(request.seconds))
+    return " or ".join(parts)
+
+
+def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCallback = no_progress,
+            cancel: CancelToken | None = None, send: Callable[[RunMessage], None] | None = None,
+            on_trial: Callable[[str, TrialOutcome], None] | None = None) -> CompareOutcome:
+    """Tune, train, evaluate and judge (see the module docstring). ``send`` hears the final runs'
+    messages, ``on_trial(model, trial)`` every tuning trial. Cancelling marks the comparison
+    cancelled; its studies can be resumed with ``tune --study compare-ID-MODEL``."""
+    cancel = cancel or CancelToken()
+    models = [entry.name for entry in MODELS if entry.name in set(request.models)] if request.models \
+        else list(MODELS.names())
+    for model in request.models:
+        model_entry(model)
+    dataset_id, dataset_name = _check(workspace, request, models)
+    started = time.perf_counter()
+    budget = {"trials": request.n_trials, "seconds": request.seconds, "workers": request.workers,
+              "seeds": request.seeds, "validation_users": request.validation_users}
+    comparison_id = create_comparison(workspace, dataset_id, models, request.metric, budget)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        outcome = _run(workspace, request, models, dataset_id, dataset_name, comparison_id, started, progress, cancel,
+                       send, on_trial, results)
+    except Cancelled:
+        end_comparison(workspace, comparison_id, "cancelled", time.perf_counter() - started, results)
+        raise
+    except BaseException as exc:
+        end_comparison(workspace, comparison_id, "failed", time.perf_counter() - started, results,
+                       error=f"{type(exc).__name__}: {exc}" if not isinstance(exc, WorkbenchError) else str(exc))
+        raise
+    end_comparison(workspace, comparison_id, "finished", outcome.seconds, results, verdict=outcome.verdict.text)
+    return outcome
+
+
+def _run(workspace: Workspace, request: CompareRequest, models: list[str], dataset_id: int, dataset_name: str,
+         comparison_id: int, started: float, progress: ProgressCallback, cancel: CancelToken,
+         send: Callable[[RunMessage], None] | None, on_trial: Callable[[str, TrialOutcome], None] | None,
+         stored: dict[str, dict[str, Any]]) -> CompareOutcome:
+    tuned = [model for model in models if model_entry(model).search_space]
+    chosen: dict[str, tuple[str | None, TrialOutcome | None, dict[str, Any], str]] = {}
+    n_trials = 0
+    for model in models:
+        entry = model_entry(model)
+        if model not in tuned:
+            chosen[model] = (None, None, {}, "nothing to tune: its preset")
+            continue
+        share = scaled(progress, TUNING_SHARE * tuned.index(model) / len(tuned),
+                       TUNING_SHARE * (tuned.index(model) + 1) / len(tuned))
+        share(0.0, f"tuning {entry.label}")
+        spec = prepare_study(workspace, _tuning_request(request, dataset_id, model,
+                                                           f"{COMPARISON_STUDY_PREFIX}{comparison_id}-{model}"))
+        run = run_study(workspace, spec.name, request.workers, share, cancel, on_trial=_for_model(on_trial, model))
+        n_trials += len(run.view.trials)
+        if run.cancelled:
+            raise Cancelled("cancelled by the user")
+        try:
+            best = best_configuration(workspace, spec.name)
+        except InputError:
+            chosen[model] = (spec.name, None, {}, "no trial completed: its preset")
+            continue
+        config = {key: value for key, value in best.config.items() if key not in ("model", "device")}
+        chosen[model] = (spec.name, best.trial, config, "")
+        log.info("%s: best trial %d of %s, %s %.4f", model, best.trial.number, spec.name, request.metric,
+                 best.trial.value)
+    run_ids: list[int] = []
+    planned: dict[str, list[int]] = {}
+    for model in models:
+        study, best_trial, config, note = chosen[model]
+        entry = model_entry(model)
+        seeds = range(request.seeds) if entry.neural else range(1)
+        overrides = {**config, **({"device": request.device} if entry.neural else {})}
+        preset = f"tuned #{comparison_id}" if best_trial is not None else None
+        planned[model] = []
+        for seed in seeds:
+            built = build_config(model, None, overrides, seed)
+            planned[model].append(create_run(workspace, dataset_id, model, dataclasses.asdict(built), seed,
+                                             preset=preset or entry.default_preset,
+                                             study=f"{COMPARISON_STUDY_PREFIX}{comparison_id}"))
+        run_ids += planned[model]
+        stored[model] = {"study": study, "trial_run": best_trial.run_id if best_trial else None,
+                         "runs": planned[model], "config": config, "note": note}
+    progress(TUNING_SHARE, "training the best configurations")
+    finished = execute_runs(workspace, run_ids, send or (lambda message: None), cancel)
+    if any(run.status == "cancelled" for run in finished) or cancel.cancelled:
+        raise Cancelled("cancelled by the user")
+    progress(0.95, "comparison and verdict")
+    _, k = parse_metric_name(request.metric)
+    ks = tuple(sorted({*DEFAULT_CUTOFFS, k}))
+    settings = dataset_settings(workspace, dataset_id, EvaluationSettings(ks=ks))
+    results = collect_results(workspace, dataset_id, settings, run_ids=run_ids)
+    if results.runs.empty:
+        raise WorkbenchError("no final run finished and was evaluated: no verdict (see the runs' errors)")
+    table = comparison(results, ks)
+    labels = {model: _label(workspace, ids) for model, ids in planned.items()}
+    seconds = time.perf_counter() - started
+    verdict = build_verdict(results, request.metric, _spent(request, chosen, planned, workspace, n_trials, seconds))
+    outcome_models = tuple(ModelResult(model, labels[model], chosen[model][0], chosen[model][1], chosen[model][2],
+                                       tuple(planned[model]), chosen[model][3]) for model in models)
+    progress(1.0, "done")
+    return CompareOutcome(comparison_id, dataset_id, dataset_name, request.metric, ks, str(table["reference"].iloc[0]),
+                          table, outcome_models, verdict, seconds, n_trials)
+
+
+def _for_model(on_trial: Callable[[str, TrialOutcome], None] | None,
+               model: str) -> Callable[[TrialOutcome], None] | None:
+    if on_trial is None:
+        return None
+
+    def announce(trial: TrialOutcome) -> None:
+        on_trial(model, trial)
+
+    return announce
+
+
+def _label(workspace: Workspace, run_ids: list[int]) -> str:
+    return model_label(get_run(workspace, run_ids[0]))
+
+
+def _spent(request: CompareRequest, chosen: dict[str, tuple[str | None, TrialOutcome | None, dict[str, Any], str]],
+           planned: dict[str, list[int]], workspace: Workspace, n_trials: int, seconds: float) -> list[str]:
+    """The verdict's last sentences: what was not tuned, what failed, and what was spent."""
+    label = {model: model_entry(model).label for model in chosen}
+    untuned = [label[model] for model, (study, _, _, _) in chosen.items() if study is None]
+    sentences = []
+    if untuned:
+        sentences.append(f"{', '.join(untuned)} {'has' if len(untuned) == 1 else 'have'} no settings to tune: "
+                         f"{'its preset' if len(untuned) == 1 else 'their presets'}.")
+    for model, (study, trial, _, _) in chosen.items():
+        if study is not None and trial is None:
+            sentences.append(f"No trial of {label[model]} completed within the budget: it ran with its preset.")
+    for model, ids in planned.items():
+        failed = [run for run in (get_run(workspace, run_id) for run_id in ids) if run.status != "finished"]
+        if failed:
+            sentences.append(f"{len(failed)} of {len(ids)} final runs of {label[model]} failed ({failed[0].error}); "
+                             "the table leaves them out.")
+    workers = f"{request.workers} worker{'s' if request.workers != 1 else ''}"
+    sentences.append(f"Each model was tuned with the same budget, {_budget_text(request)}, on the validation split "
+                     f"({workers}, {n_trials} trials in all), then trained with {request.seeds} seed"
+                     f"{'s' if request.seeds != 1 else ''} (baselines: one, they are deterministic) and evaluated on "
+                     f"the test split; the comparison took {_duration(seconds)}.")
+    return sentences

@@ -1,0 +1,215 @@
+"""A comparison's verdict in a few plain sentences: the best model; whether each personalized model
+beats its session-only twin (HRNN Init against RNN), by how much and how significantly; where the
+gain sits (history length, position in the session); the strongest simple baseline; and what was
+spent. Honest where personalization loses. The same sentences end ``compare`` (tuned models) and
+the demo (untuned presets, which the verdict then says)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from engine.errors import WorkbenchError
+from engine.evaluation.breakdowns import SHORT_HISTORY_MAX_SESSIONS
+from engine.evaluation.metrics import parse_metric_name
+from engine.evaluation.significance import DEFAULT_ALPHA
+from engine.runs.models import MODELS
+from engine.workbench.results import DatasetResults, breakdown, comparison
+
+#: Breakdowns whose groups say where a personalized model's gain sits: each group's phrase, and its
+#: short name when another group is named first.
+_WHERE = {
+    "history": {"short": (f"users with short histories (<= {SHORT_HISTORY_MAX_SESSIONS} sessions)", "short"),
+                "long": (f"users with long histories (> {SHORT_HISTORY_MAX_SESSIONS} sessions)", "long")},
+    "position": {"beginning": ("at the beginning of sessions (predictions 1-2)", "beginning"),
+                 "middle": ("in the middle of sessions (predictions 3-4)", "middle"),
+                 "end": ("at the end of sessions (predictions 5+)", "end")},
+}
+
+
+@dataclass(frozen=True)
+class TwinComparison:
+    """A personalized model against its session-only twin on the verdict's metric: their means over
+    seeds, the relative gain (NaN when the twin scores 0) and the Wilcoxon p-value (paired by event)."""
+
+    model: str  # label
+    twin: str  # label
+    model_name: str
+    twin_name: str
+    mean: float
+    twin_mean: float
+    p_value: float
+
+    @property
+    def gain(self) -> float:
+        return self.mean / self.twin_mean - 1.0 if self.twin_mean > 0 else math.nan
+
+    @property
+    def significant(self) -> bool:
+        return math.isfinite(self.p_value) and self.p_value < DEFAULT_ALPHA
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The sentences, and what they were read from."""
+
+    sentences: tuple[str, ...]
+    metric: str
+    best: str  # the best model's label
+    twins: tuple[TwinComparison, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.sentences)
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:+.1f}%" if math.isfinite(value) else "n/a"
+
+
+def _p(value: float) -> str:
+    return f"p = {value:.2g}" if math.isfinite(value) else "p not computable"
+
+
+def _label_of(results: DatasetResults, model: str) -> str | None:
+    """The first label of registered model ``model`` among the results."""
+    rows = results.runs.loc[results.runs["model_name"] == model, "model"]
+    return str(rows.iloc[0]) if len(rows) else None
+
+
+def _means(results: DatasetResults, metric: str) -> pd.Series:
+    """Mean over seeds of ``metric`` per label, in the results' order."""
+    return results.runs.groupby("model", sort=False)[metric].mean()
+
+
+def _hierarchical(model: str) -> bool:
+    """HRNN Init and All: the networks fed the user's past sessions one by one."""
+    return model in MODELS and MODELS[model].neural and MODELS[model].history == "session_inputs"
+
+
+def twin_comparisons(results: DatasetResults, metric: str) -> list[TwinComparison]:
+    """Every model of the results whose session-only twin is there too (HRNN first)."""
+    means = _means(results, metric)
+    pairs = []
+    for entry in MODELS:
+        label = _label_of(results, entry.name)
+        twin = _label_of(results, entry.session_twin) if entry.session_twin else None
+        if label is None or twin is None:
+            continue
+        table = comparison(results, [parse_metric_name(metric)[1]], reference=twin)
+        row = table[(table["model"] == label) & (table["metric"] == metric)].iloc[0]
+        pairs.append(TwinComparison(label, twin, entry.name, str(entry.session_twin), float(means[label]),
+                                    float(means[twin]), float(row["p_value"])))
+    return sorted(pairs, key=lambda pair: not _hierarchical(pair.model_name))
+
+
+def short_names(results: DatasetResults) -> dict[str, str]:
+    """Each label's name in sentences: the model's own label ("HRNN Init") when it is the model's
+    only label in the results, else the label itself ("RNN, small, epochs=8")."""
+    per_model = results.runs.groupby("model_name", sort=False)["model"].unique()
+    names = {}
+    for model, labels in per_model.items():
+        for label in labels:
+            names[str(label)] = MODELS[str(model)].label if len(labels) == 1 and model in MODELS else str(label)
+    return names
+
+
+def _twin_sentence(pair: TwinComparison, metric: str, names: dict[str, str], tuned: bool) -> str:
+    model, twin = names[pair.model], names[pair.twin]
+    here = "here" if tuned else "here with these untuned settings"
+    values = f"{pair.mean:.4f} against {pair.twin_mean:.4f}"
+    test = f"{_p(pair.p_value)}, Wilcoxon signed-rank paired by event"
+    if pair.mean > pair.twin_mean and pair.significant:
+        return (f"{model} beats its session-only twin {twin} by {_percent(pair.gain)} {metric} ({values}; {test}): "
+                f"significant at {DEFAULT_ALPHA:g}.")
+    if pair.mean > pair.twin_mean:
+        return (f"{model} scores {_percent(pair.gain)} {metric} above its session-only twin {twin} ({values}; "
+                f"{test}), not significant at {DEFAULT_ALPHA:g}: no proof that personalization pays off {here}.")
+    significance = "significantly" if pair.significant else "though not significantly"
+    return (f"{model} does not beat its session-only twin {twin}: {_percent(pair.gain)} {metric} ({values}; "
+            f"{test}), {significance} worse: personalization does not pay off {here}.")
+
+
+def _group_gains(results: DatasetResults, pair: TwinComparison, metric: str, kind: str) -> list[tuple[str, float]]:
+    """(group, relative gain of the model over its twin) in the breakdown ``kind``'s group order."""
+    table = breakdown(results, kind, [parse_metric_name(metric)[1]])
+    if table.empty:
+        return []
+    column = f"{metric}_mean"
+    model = table[table["model"] == pair.model].set_index("group")[column]
+    twin = table[table["model"] == pair.twin].set_index("group")[column]
+    return [(str(group), value / twin[group] - 1.0 if twin[group] > 0 else math.nan)
+            for group, value in model.items() if group in twin.index]
+
+
+def _where_sentence(results: DatasetResults, pair: TwinComparison, metric: str, names: dict[str, str]) -> str | None:
+    """Where the model's difference from its twin is largest (a gain) or smallest (a loss): history
+    length, position in the session."""
+    gains_overall = pair.mean >= pair.twin_mean
+    parts = []
+    for kind, phrases in _WHERE.items():
+        gains = [(group, gain) for group, gain in _group_gains(results, pair, metric, kind)
+                 if math.isfinite(gain) and group in phrases]
+        if len(gains) < 2:
+            continue
+        top_group, top_gain = max(gains, key=lambda item: item[1])
+        others = ", ".join(f"{phrases[group][1]} {_percent(gain)}" for group, gain in gains if group != top_group)
+        parts.append(f"{phrases[top_group][0]} ({_percent(top_gain)}; {others})")
+    if not parts:
+        return None
+    model, twin = names[pair.model], names[pair.twin]
+    if gains_overall:
+        return f"Where the gain sits: {model} gains most over {twin} for " + " and ".join(parts) + "."
+    return f"Where it loses: {model} loses least to {twin} for " + " and ".join(parts) + "."
+
+
+def _best_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -> tuple[str, list[str]]:
+    means = _means(results, metric).sort_values(ascending=False, kind="stable")
+    best = str(means.index[0])
+    seeds = int((results.runs["model"] == best).sum())
+    sentence = f"Best: {names[best]}, {metric} {means.iloc[0]:.4f} (mean of {seeds} seed{'s' if seeds != 1 else ''})"
+    if len(means) > 1:
+        second = str(means.index[1])
+        table = comparison(results, [parse_metric_name(metric)[1]], reference=best)
+        p_value = float(table[(table["model"] == second) & (table["metric"] == metric)]["p_value"].iloc[0])
+        settled = "significant" if math.isfinite(p_value) and p_value < DEFAULT_ALPHA else "not significant"
+        sentence += f", ahead of {names[second]} ({means.iloc[1]:.4f}; {_p(p_value)}, {settled})"
+    sentences = [sentence + "."]
+    kinds = results.runs.groupby("model", sort=False)["model_name"].first()
+    baselines = [label for label in means.index if kinds[label] in MODELS and not MODELS[kinds[label]].neural]
+    networks = [label for label in means.index if label not in baselines]
+    if baselines and networks:
+        baseline, network = str(baselines[0]), str(networks[0])
+        gap = means[network] / means[baseline] - 1.0 if means[baseline] > 0 else math.nan
+        position = "above" if means[network] >= means[baseline] else "below"
+        sentences.append(f"The strongest simple baseline is {names[baseline]} ({means[baseline]:.4f}); the best "
+                         f"network, {names[network]}, is {_percent(abs(gap)).lstrip('+')} {position} it.")
+    return best, sentences
+
+
+def build_verdict(results: DatasetResults, metric: str, spent: Sequence[str] = (), tuned: bool = True) -> Verdict:
+    """The verdict on ``results`` (finished, evaluated runs) by ``metric``, ending with the
+    sentences ``spent`` (budget and time, or why the models were not tuned). ``tuned``: whether
+    the models were tuned on this log (else the sentences speak of these settings only)."""
+    if results.runs.empty:
+        raise WorkbenchError("no evaluated runs: nothing to give a verdict on")
+    names = short_names(results)
+    best, sentences = _best_sentences(results, metric, names)
+    pairs = twin_comparisons(results, metric)
+    sentences += [_twin_sentence(pair, metric, names, tuned) for pair in pairs]
+    hierarchical = [pair for pair in pairs if _hierarchical(pair.model_name)] or pairs
+    if hierarchical:
+        where = _where_sentence(results, max(hierarchical, key=lambda pair: pair.mean), metric, names)
+        if where is not None:
+            sentences.append(where)
+    sentences.extend(spent)
+    return Verdict(tuple(sentences), metric, best, tuple(pairs))
+
+
+def untuned_note(dataset: str) -> str:
+    """The demo's reminder that its presets are untuned, and how to get a fair verdict."""
+    return ("These are the paper's presets, tuned on XING and not on this log: they say which presets suit XING, not "
+            "whether personalization pays off here. For a fair verdict, tune every model with the same budget: "
+            f"python main.py compare {dataset}")
