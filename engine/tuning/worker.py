@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +76,7 @@ class TrialOutcome:
     reason: str = ""
     seconds: float | None = None
     train_seconds: float | None = None
+    worker: str = ""  # host:pid
 
 
 def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
@@ -83,7 +86,7 @@ def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
     state = "failed" if trial.state == TrialState.FAIL else trial.state.name.lower()
     return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
-                        attrs.get("train_seconds"))
+                        attrs.get("train_seconds"), str(attrs.get("worker", "")))
 
 
 class TrialStopped(WorkbenchError):
@@ -174,6 +177,7 @@ class StudyWorker:
     def run_trial(self, trial: optuna.Trial, progress: ProgressCallback, cancel: CancelToken) -> TrialOutcome:
         """Run one claimed trial to its end and tell the study how it went."""
         started = time.perf_counter()
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         with _TrialHeartbeat(self.storage, trial_id(self.storage, self.study, trial.number)):
             try:
                 state, value, reason = self._train_and_score(trial, progress, cancel)
