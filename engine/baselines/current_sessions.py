@@ -86,6 +86,17 @@ class DenseScoreRows:
         return torch.from_numpy(self._buffer[:n_rows]).to(self._device)
 
     def columns(self, scores: sp.csr_matrix, items: np.ndarray) -> torch.Tensor:
-        """float32 [b, m]: the columns ``items`` [m] of ``scores`` (repeats allowed)."""
-        picked = scores[:, np.asarray(items, dtype=np.int64)].toarray().astype(np.float32)
-        return torch.from_numpy(picked).to(self._device)
+        """float32 [b, m]: the columns ``items`` [m] of ``scores`` (repeats allowed), found by a
+        binary search of each nonzero among the sorted ``items``: the cost is the nonzeros and m,
+        not n_items."""
+        items = np.asarray(items, dtype=np.int64)
+        order = np.argsort(items, kind="stable")
+        ordered = items[order]  # [m]
+        first = np.searchsorted(ordered, scores.indices, side="left")  # [nnz]
+        copies = np.searchsorted(ordered, scores.indices, side="right") - first  # [nnz] columns holding the item
+        rows = np.repeat(np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr)), copies)
+        starts = np.repeat(first, copies)
+        within = np.arange(len(rows)) - np.repeat(np.cumsum(copies) - copies, copies)
+        out = np.zeros((scores.shape[0], len(items)), dtype=np.float32)  # [b, m]
+        out[rows, order[starts + within]] = np.repeat(scores.data, copies)
+        return torch.from_numpy(out).to(self._device)

@@ -25,12 +25,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.data.session_log import SessionLog
+from engine.registry.search_space import Choice, IntRange, SearchSpace
 from engine.registry.settings import setting
 
 #: Longest query an extension may build (items).
 MAX_EXTEND_LENGTH = 100
 #: Shortest time between a past interaction and "now" in the recency score (seconds): keeps it finite.
 MIN_AGE_S = 1.0
+
+
+#: The extension settings of the kNN models that tuning explores (0 turns an extension off).
+EXTENSION_SPACE: SearchSpace = {
+    "extend_length": IntRange(0, 10), "boost": Choice((0.0, 0.1, 0.5, 1.0, 2.0, 4.0)),
+    "reminder_sessions": IntRange(1, 10), "weight_base": Choice((1.0, 2.0, 5.0, 10.0)),
+    "weight_recency": Choice((0.0, 1.0, 2.0, 5.0)), "weight_similarity": Choice((0.0, 1.0, 2.0, 5.0))}
 
 
 def extend_setting(default: int, source: str) -> Any:

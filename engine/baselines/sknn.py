@@ -10,7 +10,8 @@ Jannach (2021).
   product with the candidate's binary vector divided by the current session's distinct items
   (session-rec's ``vec``). A neighbour's contribution is its similarity times a decay by how far back
   in the current session the latest item it shares lies (``div``: 1 / step), times
-  1 + w x idf(item), with idf(i) = ln(training sessions / training sessions containing i).
+  1 + w x idf(item), with idf(i) = ln(training sessions / training sessions containing i)
+  (session-rec counts the item's events instead: the same once repeats in a session are dropped).
 
 Defaults follow rn5l/session-rec (``algorithms/knn/sknn.py``, ``vsknn.py``, ``uvsknn.py``): k = 100
 neighbours from a sample of the 500 most recent candidate sessions (their documented defaults)."""
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from engine.baselines.session_aware import (
+    EXTENSION_SPACE,
     Reminders,
     UserHistory,
     boost_setting,
@@ -193,10 +195,6 @@ def fit_vsknn(config: VsknnConfig, train: SessionLog, device: torch.device | str
 _KNN_SPACE: SearchSpace = {"k": IntRange(20, 2000, log=True), "sample_size": IntRange(100, 10_000, log=True)}
 _VSKNN_SPACE: SearchSpace = {**_KNN_SPACE, "weighting": Choice(tuple(POSITION_WEIGHTS)),
                 "weighting_score": Choice(tuple(STEP_DECAYS)), "idf_weighting": Choice((0.0, 1.0, 2.0, 5.0, 10.0))}
-#: Extension settings that tuning explores (0 turns an extension off).
-EXTENSION_SPACE: SearchSpace = {"extend_length": IntRange(0, 10), "boost": Choice((0.0, 0.1, 0.5, 1.0, 2.0, 4.0)),
-                   "reminder_sessions": IntRange(1, 10), "weight_base": Choice((1.0, 2.0, 5.0, 10.0)),
-                   "weight_recency": Choice((0.0, 1.0, 2.0, 5.0)), "weight_similarity": Choice((0.0, 1.0, 2.0, 5.0))}
 
 SKNN_MODEL = ModelEntry(
     name="sknn", label="SKNN", kind="baseline", history="none", personalized=False,

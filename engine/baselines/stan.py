@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from engine.baselines.session_aware import (
+    EXTENSION_SPACE,
     Reminders,
     UserHistory,
     boost_setting,
@@ -37,7 +38,7 @@ from engine.baselines.session_aware import (
     reminder_weight_setting,
 )
 from engine.baselines.session_knn import PairItems, Query, SessionIndex, SessionKnnScorer, group_max
-from engine.baselines.sknn import EXTENSION_SPACE, neighbours_setting, sample_setting
+from engine.baselines.sknn import neighbours_setting, sample_setting
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
 from engine.progress import CancelToken, ProgressCallback, no_progress

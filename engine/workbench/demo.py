@@ -20,8 +20,10 @@ from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs, plan_runs
 
 DEMO_NAME = "demo (synthetic)"
-#: The models the demo compares: the paper's baselines and networks.
-DEMO_MODELS = ("pop", "personal-pop", "item-knn", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+#: The models the demo compares: the paper's baselines and networks, and the session-based
+#: neighbourhood and rule models with their session-aware variants.
+DEMO_MODELS = ("pop", "personal-pop", "item-knn", "sknn", "v-sknn", "stan", "sr", "markov", "v-sknn-ebr", "stan-ebr",
+               "sr-br", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
 DEMO_EPOCHS = 8
 
 
