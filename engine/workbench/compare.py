@@ -28,7 +28,7 @@ from engine.runs.models import MODELS, build_config, model_entry
 from engine.runs.records import create_run, get_run
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
-from engine.tuning.comparisons import create_comparison, end_comparison
+from engine.tuning.comparisons import ComparisonRecord, create_comparison, end_comparison, list_comparisons
 from engine.workbench.results import COMPARISON_STUDY_PREFIX, collect_results, comparison
 from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs
@@ -293,3 +293,20 @@ def _spent(request: CompareRequest, chosen: dict[str, tuple[str | None, TrialOut
                      f"{'s' if request.seeds != 1 else ''} (baselines: one, they are deterministic) and evaluated on "
                      f"the test split; the comparison took {_duration(seconds)}.")
     return sentences
+
+
+# ----- for the desktop app's background jobs: the workspace by its URL -----
+
+def compare_in_background(url: str, request: CompareRequest, progress: ProgressCallback,
+                          cancel: CancelToken) -> CompareOutcome:
+    """:func:`compare` in the workspace at ``url`` (run it in a child process: training holds the
+    interpreter)."""
+    with Workspace(url, create=False) as workspace:
+        return compare(workspace, request, progress, cancel)
+
+
+def load_comparisons(url: str, dataset_id: int, progress: ProgressCallback,
+                     cancel: CancelToken) -> list[ComparisonRecord]:
+    """The dataset's stored comparisons, newest first (their verdicts)."""
+    with Workspace(url, create=False) as workspace:
+        return list_comparisons(workspace, dataset_id)

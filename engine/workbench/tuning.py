@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +29,7 @@ from sqlalchemy import select
 import engine
 from engine.errors import Cancelled, InputError, WorkbenchError
 from engine.evaluation.metrics import parse_metric_name
-from engine.progress import CancelToken, ProgressCallback, no_progress
+from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.registry.search_space import describe_space
 from engine.runs import records
 from engine.runs.models import build_config, model_entry
@@ -60,8 +60,8 @@ __all__ = ["DEFAULT_PATIENCE", "DEFAULT_VALIDATION_USERS", "PRUNERS", "SAMPLERS"
            "StudySpec", "StudyView", "TrialOutcome", "TuningRequest", "best_configuration", "check_request",
            "default_study_name",
            "list_studies", "load_importances", "load_study_view", "parameter_importances", "prepare_study",
-           "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text", "study_view",
-           "tune_in_background", "validation_curve"]
+           "load_studies", "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text",
+           "study_view", "tune_in_background", "validation_curve"]
 
 #: Seconds between two looks at the study while waiting for worker processes.
 POLL_S = 1.0
@@ -395,16 +395,20 @@ def _stored_validation_metrics(workspace: Workspace, run_id: int) -> list[str]:
 
 # ----- for the desktop app's background jobs: the workspace by its URL -----
 
-def tune_in_background(url: str, request: TuningRequest, workers: int, progress: ProgressCallback,
-                       cancel: CancelToken) -> StudyRun:
-    """Start or resume a study and run it with ``workers`` worker processes (this thread only
-    watches them); cancelling stops them, and the study can be resumed."""
+def tune_in_background(url: str, requests: Sequence[TuningRequest], workers: int, progress: ProgressCallback,
+                       cancel: CancelToken) -> list[StudyRun]:
+    """Start or resume one study per request and run them one after the other, each with
+    ``workers`` worker processes (this thread only watches them); cancelling stops them, and
+    running the same requests again resumes the studies."""
+    runs = []
     with Workspace(url, create=False) as workspace:
-        spec = prepare_study(workspace, request)
-        run = run_study(workspace, spec.name, workers, progress, cancel, in_process=False)
-    if run.cancelled:
-        raise Cancelled("cancelled by the user")
-    return run
+        specs = [prepare_study(workspace, request) for request in requests]  # every refusal before any work
+        for index, spec in enumerate(specs):
+            part = scaled(progress, index / len(specs), (index + 1) / len(specs))
+            runs.append(run_study(workspace, spec.name, workers, part, cancel, in_process=False))
+            if runs[-1].cancelled:
+                raise Cancelled("cancelled by the user")
+    return runs
 
 
 def load_study_view(url: str, name: str, progress: ProgressCallback, cancel: CancelToken) -> StudyView:

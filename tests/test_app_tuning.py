@@ -1,0 +1,80 @@
+"""The Tuning dialog: a study's trials plotted live with the best so far, the parameter importances,
+the best configuration saved as a preset, tuning and a fair comparison started from the dialog as
+jobs of the status bar."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.jobs import JobManager
+from app.tuning.tuning_dialog import TuningDialog
+from engine.runs.saved_presets import list_saved_presets
+from engine.workbench.tuning import TuningRequest, prepare_study, run_study
+from tests.app_support import save_screenshot
+
+
+@pytest.fixture
+def jobs(qtbot):
+    manager = JobManager()
+    yield manager
+    assert manager.shutdown()
+
+
+def _dialog(qtbot, workspace, dataset_id, jobs) -> TuningDialog:
+    dialog = TuningDialog(workspace.url, dataset_id, jobs, "small")
+    qtbot.addWidget(dialog)
+    dialog.resize(1280, 720)
+    dialog.show()
+    return dialog
+
+
+def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset(qtbot, app_settings, small_dataset,
+                                                                              jobs) -> None:
+    workspace, dataset_id = small_dataset
+    spec = prepare_study(workspace, TuningRequest(dataset_id, "rnn", 4, fixed={"epochs": 2}, study="rnn-study",
+                                                  pruner="none", patience=0, device="cpu", validation_users=30))
+    run_study(workspace, spec.name)
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    qtbot.waitUntil(lambda: dialog.view is not None and bool(dialog.importances), timeout=30_000)
+    assert dialog.study_combo.currentData() == "rnn-study"
+    assert dialog.trials_plot.points("complete") == 4 and dialog.trials_table.rowCount() == 4
+    best = dialog.view.best
+    assert f"trial {best.number}, recall@5 {best.value:.4f}" in dialog.best_label.text()
+    assert set(dialog.importances) <= set(best.params) and dialog.importances_plot.names
+    assert dialog.preset_button.isEnabled() and dialog.preset_name.text() == f"tuned-rnn-{dataset_id}"
+    dialog.preset_name.setText("best-rnn")
+    qtbot.mouseClick(dialog.preset_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Saved the best configuration" in dialog.status.text(), timeout=10_000)
+    assert [(name, model) for name, model, _ in list_saved_presets(workspace)] == [("best-rnn", "rnn")]
+    save_screenshot(dialog, "tuning_dialog")
+
+
+def test_tuning_without_a_tunable_model_says_so(qtbot, app_settings, small_dataset, jobs) -> None:
+    workspace, dataset_id = small_dataset
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    dialog.set_checked_models(["pop"])
+    qtbot.mouseClick(dialog.tune_button, Qt.MouseButton.LeftButton)
+    assert "at least one model with settings to tune" in dialog.status.text() and dialog.work is None
+    dialog.set_checked_models([])
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    assert "Check the models to compare" in dialog.status.text() and dialog.work is None
+
+
+@pytest.mark.slow
+def test_tune_then_compare_from_the_dialog(qtbot, app_settings, small_dataset, jobs) -> None:
+    workspace, dataset_id = small_dataset
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    dialog.set_checked_models(["item-knn"])
+    dialog.budget_value.setValue(2)
+    qtbot.mouseClick(dialog.tune_button, Qt.MouseButton.LeftButton)
+    assert dialog.work is not None and [job.title for job in jobs.running_jobs() if job.visible] == [
+        "Tuning Item-KNN on small"]
+    qtbot.waitUntil(lambda: dialog.work is None, timeout=120_000)
+    qtbot.waitUntil(lambda: dialog.view is not None and dialog.view.count("complete") == 2, timeout=20_000)
+    assert dialog.study_combo.currentData() == f"tune-{dataset_id}-item-knn"
+    dialog.set_checked_models(["pop", "item-knn"])
+    dialog.budget_value.setValue(1)
+    dialog.seeds.setValue(1)
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.work is None, timeout=180_000)
+    assert "Best: " in dialog.verdict.toPlainText() and "Comparison #1" in dialog.verdict.toPlainText()
