@@ -22,7 +22,6 @@ import scipy.sparse as sp
 import torch
 
 from engine.baselines.current_sessions import CurrentSessions, DenseScoreRows
-from engine.baselines.item_knn import _top_per_row
 from engine.baselines.session_aware import Reminders, UserHistory, boost_setting, reminder_weight_setting
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
@@ -105,11 +104,28 @@ def rule_matrix(train: SessionLog, steps: int, weight: Callable[[int], float], p
     rules.eliminate_zeros()
     rules.sort_indices()
     if pruning > 0:
-        row = np.repeat(np.arange(n_items), np.diff(rules.indptr))
-        keep = _top_per_row(row, rules.indices, rules.data, n_items, pruning)
-        rules = sp.csr_matrix((rules.data[keep], rules.indices[keep], np.r_[0, np.cumsum(np.bincount(row[keep],
-                              minlength=n_items))]), shape=(n_items, n_items))
+        keep = strongest_per_row(rules.indptr, rules.data, pruning)
+        kept_per_row = np.minimum(np.diff(rules.indptr), pruning)
+        rules = sp.csr_matrix((rules.data[keep], rules.indices[keep], np.r_[0, np.cumsum(kept_per_row)]),
+                              shape=(n_items, n_items))
     return rules
+
+
+def strongest_per_row(indptr: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """bool [nnz]: the entries of a CSR matrix (``indptr`` [rows + 1], ``values`` [nnz], columns
+    sorted within rows) among the ``n`` largest of their row, equal values by lower column. Only
+    rows with more than ``n`` entries are sorted: by value (stable, so ties keep column order),
+    then by row (stable)."""
+    counts = np.diff(indptr)
+    row = np.repeat(np.arange(len(counts)), counts)  # [nnz]
+    keep = counts[row] <= n
+    contested = np.flatnonzero(~keep)
+    by_value = contested[np.argsort(-values[contested], kind="stable")]
+    by_row = by_value[np.argsort(row[by_value], kind="stable")]
+    crowded = counts[counts > n]
+    row_start = np.repeat(np.cumsum(crowded) - crowded, crowded)  # [len(by_row)]
+    keep[by_row[np.arange(len(by_row)) - row_start < n]] = True
+    return keep
 
 
 class RuleScorer:
