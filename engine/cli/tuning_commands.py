@@ -52,6 +52,8 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="fix a setting for every trial (it is then not searched), e.g. --set epochs=5")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--search-seed", type=int, help="seed of the samplers (worker i: seed + i), for a search "
+                        "that repeats with one worker (default: random)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -164,7 +166,7 @@ def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
     print("space: " + search_space_text(spec.model, spec.fixed), file=sys.stderr)
     cancel = CancelToken()
     with cancel_on_sigterm(cancel):
-        run = run_study(workspace, spec.name, args.workers, cancel=cancel,
+        run = run_study(workspace, spec.name, args.workers, cancel=cancel, seed=args.search_seed,
                         on_trial=lambda trial: print(trial_line(trial, spec.metric), file=sys.stderr))
     print_trials(run, spec.metric)
     for error in run.worker_errors:
@@ -198,7 +200,7 @@ def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
     trials = args.trials if args.trials is not None or seconds is not None else 20
     request = CompareRequest(args.dataset, tuple(args.models), trials, seconds, args.seeds, args.workers, args.metric,
                              args.sampler, args.pruner, args.patience, parse_overrides(args.set),
-                             validation_users(args.validation_users), args.device)
+                             validation_users(args.validation_users), args.device, args.search_seed)
     current = [""]
 
     def on_trial(model: str, trial: TrialOutcome) -> None:

@@ -121,6 +121,23 @@ def open_study_storage(workspace: Workspace, create: bool,
     return storage
 
 
+def close_storage(storage: optuna.storages.RDBStorage) -> None:
+    """Close the storage's connections (Optuna leaves them to the garbage collector)."""
+    storage.remove_session()
+    storage.engine.dispose()
+
+
+@contextmanager
+def study_storage(workspace: Workspace, create: bool = False,
+                  grace_period_s: int = GRACE_PERIOD_S) -> Iterator[optuna.storages.RDBStorage]:
+    """:func:`open_study_storage` for the length of a block."""
+    storage = open_study_storage(workspace, create, grace_period_s)
+    try:
+        yield storage
+    finally:
+        close_storage(storage)
+
+
 @contextmanager
 def study_lock(workspace: Workspace, study_name: str) -> Iterator[None]:
     """One claimer of ``study_name``'s trials at a time, across processes and machines: a write

@@ -19,7 +19,7 @@ from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken
 
 #: Validation users scored after each epoch (all of them when the split has fewer).
-DEFAULT_VALIDATION_USERS = 1000
+DEFAULT_VALIDATION_USERS = 500
 
 
 @dataclass(frozen=True, eq=False)

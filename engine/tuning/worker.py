@@ -26,7 +26,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from engine.data.session_log import PreparedDataset
-from engine.errors import WorkbenchError
+from engine.errors import Cancelled, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import parse_metric_name
 from engine.models.network import RecurrentNetwork
@@ -41,7 +41,7 @@ from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 from engine.training.config import TrainConfig
 from engine.tuning.space import searched_space, suggest
-from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, open_study_storage
+from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, close_storage, open_study_storage
 from engine.tuning.study import (
     StudySpec,
     budget_fraction,
@@ -74,19 +74,25 @@ class TrialOutcome:
     run_id: int | None = None
     best_epoch: int | None = None
     reason: str = ""
-    seconds: float | None = None
-    train_seconds: float | None = None
+    seconds: float | None = None  # wall seconds of the whole trial
+    train_seconds: float | None = None  # of which training epochs
+    scoring_seconds: float | None = None  # of which scoring the validation sample
     worker: str = ""  # host:pid
+    started_at: float | None = None  # unix seconds
+    ended_at: float | None = None
 
 
 def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
     """A stored trial as a :class:`TrialOutcome`."""
     attrs = trial.user_attrs
     seconds = trial.duration.total_seconds() if trial.duration is not None else None
+    started = trial.datetime_start.timestamp() if trial.datetime_start is not None else None
+    ended = trial.datetime_complete.timestamp() if trial.datetime_complete is not None else None
     state = "failed" if trial.state == TrialState.FAIL else trial.state.name.lower()
     return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
-                        attrs.get("train_seconds"), str(attrs.get("worker", "")))
+                        attrs.get("train_seconds"), attrs.get("scoring_seconds"), str(attrs.get("worker", "")),
+                        started, ended)
 
 
 class TrialStopped(WorkbenchError):
@@ -181,7 +187,11 @@ class StudyWorker:
         with _TrialHeartbeat(self.storage, trial_id(self.storage, self.study, trial.number)):
             try:
                 state, value, reason = self._train_and_score(trial, progress, cancel)
-            except Exception as exc:  # a trial never ends the study: it is pruned with the reason
+            except Cancelled:
+                state, value, reason = TrialState.FAIL, None, "cancelled"
+            except WorkbenchError as exc:  # a trial never ends the study: it is pruned with the reason
+                state, value, reason = TrialState.PRUNED, None, str(exc)
+            except Exception as exc:
                 log.exception("trial %d of study %s failed", trial.number, self.spec.name)
                 state, value, reason = TrialState.PRUNED, None, f"failed: {type(exc).__name__}: {exc}"
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
@@ -246,13 +256,18 @@ class StudyWorker:
 
 def open_worker(workspace: Workspace, study_name: str, seed: int | None = None,
                 grace_period_s: int = GRACE_PERIOD_S) -> StudyWorker:
-    """A worker of the existing study ``study_name``, with its dataset and validation sample loaded."""
+    """A worker of the existing study ``study_name``, with its dataset and validation sample loaded
+    (close its storage with :func:`engine.tuning.storage.close_storage` when done)."""
     storage = open_study_storage(workspace, create=False, grace_period_s=grace_period_s)
-    study, spec = open_for_work(storage, study_name, seed)
-    _, k = parse_metric_name(spec.metric)
-    prepared = load_prepared(workspace, spec.dataset_id)
-    sample = validation_sample(prepared, spec.validation_users, spec.sample_seed)
-    settings = dataset_settings(workspace, spec.dataset_id, EvaluationSettings(ks=(k,)))
+    try:
+        study, spec = open_for_work(storage, study_name, seed)
+        _, k = parse_metric_name(spec.metric)
+        prepared = load_prepared(workspace, spec.dataset_id)
+        sample = validation_sample(prepared, spec.validation_users, spec.sample_seed)
+        settings = dataset_settings(workspace, spec.dataset_id, EvaluationSettings(ks=(k,)))
+    except BaseException:
+        close_storage(storage)
+        raise
     return StudyWorker(workspace, storage, study, spec, prepared, sample, settings)
 
 

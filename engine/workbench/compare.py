@@ -70,6 +70,7 @@ class CompareRequest:
     fixed: dict[str, Any] = field(default_factory=dict)
     validation_users: int | None = DEFAULT_VALIDATION_USERS
     device: str = "auto"
+    search_seed: int | None = None  # seed of the samplers (worker i: seed + i); None: random
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
         share(0.0, f"tuning {entry.label}")
         spec = prepare_study(workspace, _tuning_request(request, dataset_id, model,
                                                            f"{COMPARISON_STUDY_PREFIX}{comparison_id}-{model}"))
-        run = run_study(workspace, spec.name, request.workers, share, cancel, on_trial=_for_model(on_trial, model))
+        run = run_study(workspace, spec.name, request.workers, share, cancel, on_trial=_for_model(on_trial, model),
+                        seed=request.search_seed)
         n_trials += len(run.view.trials)
         if run.cancelled:
             raise Cancelled("cancelled by the user")

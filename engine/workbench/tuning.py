@@ -38,11 +38,12 @@ from engine.storage import catalog
 from engine.storage.schema import RunMetric
 from engine.storage.workspace import Workspace
 from engine.tuning.space import searched_space
-from engine.tuning.storage import GRACE_PERIOD_S, open_study_storage, storage_exists, studies_location
+from engine.tuning.storage import GRACE_PERIOD_S, close_storage, storage_exists, studies_location, study_storage
 from engine.tuning.study import (
     DEFAULT_PATIENCE,
     PRUNERS,
     SAMPLERS,
+    SPEC_ATTR,
     StudySpec,
     budget_fraction,
     check_same_search,
@@ -138,28 +139,29 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
                        metric=request.metric, sampler=request.sampler, pruner=request.pruner,
                        patience=request.patience, fixed=dict(request.fixed), validation_users=request.validation_users,
                        device=request.device, n_trials=request.n_trials, deadline=deadline)
-    existing = find_study(open_study_storage(workspace, create=False), name) if storage_exists(workspace) else None
-    if existing is not None:
-        spec = study_spec(existing)
-        check_same_search(spec, wanted)
-        resumed = StudySpec.from_json({**spec.to_json(), "n_trials": request.n_trials, "deadline": deadline})
-        save_spec(existing, resumed)
-        log.info("resuming study %s (%d trials so far)", name, len(existing.trials))
-        return resumed
-    storage = open_study_storage(workspace, create=True)
-    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-    save_spec(study, wanted)
+    if storage_exists(workspace):
+        with study_storage(workspace) as storage:
+            existing = find_study(storage, name)
+            if existing is not None:
+                spec = study_spec(existing)
+                check_same_search(spec, wanted)
+                resumed = StudySpec.from_json({**spec.to_json(), "n_trials": request.n_trials, "deadline": deadline})
+                save_spec(existing, resumed)
+                log.info("resuming study %s (%d trials so far)", name, len(existing.trials))
+                return resumed
+    with study_storage(workspace, create=True) as storage:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+        save_spec(study, wanted)
     log.info("created study %s in %s", name, studies_location(workspace))
     return wanted
 
 
 @dataclass(frozen=True)
 class StudyView:
-    """A study and its trials (by number), the best one, and what its workers reported."""
+    """A study and its trials (by number), and the best one."""
 
     spec: StudySpec
     trials: tuple[TrialOutcome, ...]
-    notes: tuple[str, ...] = ()
 
     @property
     def best(self) -> TrialOutcome | None:
@@ -172,25 +174,25 @@ class StudyView:
     def best_so_far(self) -> np.ndarray:
         """float64 [trials]: the best complete score up to each trial number (NaN before the first)."""
         values = np.array([t.value if t.state == "complete" else np.nan for t in self.trials], dtype=np.float64)
-        best = np.fmax.accumulate(values) if len(values) else values
-        return best
+        return np.fmax.accumulate(values) if len(values) else values
 
 
 def study_view(workspace: Workspace, name: str) -> StudyView:
     """The study ``name`` as it stands (NotFoundError when there is none; nothing is created)."""
-    storage = open_study_storage(workspace, create=False)
-    study, spec = require_study(storage, name)
-    return StudyView(spec, tuple(trial_outcome(t) for t in study.get_trials(deepcopy=False)))
+    with study_storage(workspace) as storage:
+        study, spec = require_study(storage, name)
+        return StudyView(spec, tuple(trial_outcome(t) for t in study.get_trials(deepcopy=False)))
 
 
 def list_studies(workspace: Workspace, dataset_id: int | None = None) -> list[StudySpec]:
     """The workbench's studies in the workspace (of one dataset), oldest first."""
     if not storage_exists(workspace):
         return []
-    storage = open_study_storage(workspace, create=False)
+    with study_storage(workspace) as storage:
+        summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
     specs = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        data = summary.user_attrs.get("workbench")
+    for summary in summaries:
+        data = summary.user_attrs.get(SPEC_ATTR)
         if isinstance(data, dict):
             spec = StudySpec.from_json(data)
             if dataset_id is None or spec.dataset_id == dataset_id:
@@ -203,7 +205,11 @@ def run_worker(workspace: Workspace, name: str, progress: ProgressCallback = no_
                seed: int | None = None, grace_period_s: int = GRACE_PERIOD_S) -> list[TrialOutcome]:
     """Work on the existing study ``name`` in this process until its budget is spent (what
     ``tune-worker`` runs, here or on another machine); returns this worker's trials."""
-    return work(open_worker(workspace, name, seed, grace_period_s), progress, cancel, on_trial)
+    worker = open_worker(workspace, name, seed, grace_period_s)
+    try:
+        return work(worker, progress, cancel, on_trial)
+    finally:
+        close_storage(worker.storage)
 
 
 @dataclass
@@ -291,26 +297,26 @@ def run_study(workspace: Workspace, name: str, workers: int = 1, progress: Progr
         raise InputError(f"a study needs at least 1 worker, not {workers}")
     cancel = cancel or CancelToken()
     started = time.perf_counter()
-    storage = open_study_storage(workspace, create=False)
-    study, spec = require_study(storage, name)
-    feed = _TrialFeed(study, on_trial)
-    feed.seen.update(t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished())
-    begun = time.time()
-    local = 1 if in_process else 0
-    children = [_spawn(workspace.url, name, None if seed is None else seed + 1 + index, workers)
-                for index in range(workers - local)]
-    try:
-        if in_process:
-            run_worker(workspace, name, progress, cancel, lambda _: feed.announce(), seed)
-        while not cancel.cancelled and any(child.process.poll() is None for child in children):
-            trials = feed.poll()
-            progress(budget_fraction(spec, trials, begun),
-                     f"{sum(t.state.is_finished() for t in trials)} trials done, "
-                     f"{sum(t.state == TrialState.RUNNING for t in trials)} running")
-            time.sleep(POLL_S)
-    finally:
-        _stop(children)
-    feed.poll()
+    with study_storage(workspace) as storage:
+        study, spec = require_study(storage, name)
+        feed = _TrialFeed(study, on_trial)
+        feed.seen.update(t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        begun = time.time()
+        local = 1 if in_process else 0
+        children = [_spawn(workspace.url, name, None if seed is None else seed + 1 + index, workers)
+                    for index in range(workers - local)]
+        try:
+            if in_process:
+                run_worker(workspace, name, progress, cancel, lambda _: feed.announce(), seed)
+            while not cancel.cancelled and any(child.process.poll() is None for child in children):
+                trials = feed.poll()
+                progress(budget_fraction(spec, trials, begun),
+                         f"{sum(t.state.is_finished() for t in trials)} trials done, "
+                         f"{sum(t.state == TrialState.RUNNING for t in trials)} running")
+                time.sleep(POLL_S)
+        finally:
+            _stop(children)
+        feed.poll()
     errors = tuple(f"worker {child.process.pid}: {child.last_line()}" for child in children
                    if child.process.returncode not in (0, 130, -signal.SIGTERM))
     for child in children:
@@ -328,18 +334,17 @@ def run_study(workspace: Workspace, name: str, workers: int = 1, progress: Progr
 def parameter_importances(workspace: Workspace, name: str) -> dict[str, float]:
     """Optuna's importance of each searched setting for the study's score (they sum to 1; empty
     while fewer than two trials completed, or when they all scored the same)."""
-    storage = open_study_storage(workspace, create=False)
-    study, _ = require_study(storage, name)
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(complete) < 2:
-        return {}
-    try:
-        with warnings.catch_warnings():  # "importances will be equal" when the scores cannot tell them apart
-            warnings.simplefilter("ignore", UserWarning)
-            return {key: float(value) for key, value in optuna.importance.get_param_importances(study).items()}
-    except (ValueError, RuntimeError) as exc:
-        log.info("no importances for study %s: %s", name, exc)
-        return {}
+    with study_storage(workspace) as storage:
+        study, _ = require_study(storage, name)
+        if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+            return {}
+        try:
+            with warnings.catch_warnings():  # "importances will be equal" when the scores cannot tell them apart
+                warnings.simplefilter("ignore", UserWarning)
+                return {key: float(value) for key, value in optuna.importance.get_param_importances(study).items()}
+        except (ValueError, RuntimeError) as exc:
+            log.info("no importances for study %s: %s", name, exc)
+            return {}
 
 
 @dataclass(frozen=True)
