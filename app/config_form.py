@@ -26,6 +26,7 @@ class ConfigForm(QWidget):
         super().__init__(parent)
         self.editors: dict[str, QWidget] = {}
         self.labels: dict[str, str] = {}
+        self.label_widgets: dict[str, QLabel] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
@@ -42,6 +43,7 @@ class ConfigForm(QWidget):
             grid.addWidget(editor, row, 2 * column + 1)
             self.editors[info.name] = editor
             self.labels[info.name] = info.label
+            self.label_widgets[info.name] = label
             self._set(editor, info.default)
         for column in range(columns):
             grid.setColumnStretch(2 * column + 1, 1)
@@ -109,3 +111,20 @@ class ConfigForm(QWidget):
     def set_read_only(self, read_only: bool) -> None:
         for editor in self.editors.values():
             editor.setEnabled(not read_only)
+
+    def mark_changed(self, names: set[str] | frozenset[str]) -> None:
+        """Write the labels of the settings ``names`` (those changed from a preset) in bold."""
+        for name, label in self.label_widgets.items():
+            font = label.font()
+            if font.bold() != (name in names):
+                font.setBold(name in names)
+                label.setFont(font)
+
+    def mark_invalid(self, name: str | None) -> None:
+        """Outline the editor of setting ``name`` (None: none) as the one to change."""
+        for setting, editor in self.editors.items():
+            invalid = setting == name
+            if bool(editor.property("invalid")) != invalid:
+                editor.setProperty("invalid", invalid)
+                editor.style().unpolish(editor)
+                editor.style().polish(editor)

@@ -1,5 +1,7 @@
 """Importing logs from the window: refuse what is not a log file, preview each file in the
-background, let the user check the mapping, then import in the background with progress."""
+background, let the user check the mapping and the settings, then import in the background with
+progress. An import refused for one of the dialog's fields (a filter that left nothing, a row to
+skip, a column) opens the dialog again with the user's choices and that field marked."""
 from __future__ import annotations
 
 import logging
@@ -10,8 +12,19 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from app.import_dialog import ImportDialog
 from app.jobs import Job, JobManager
+from engine.errors import InputError
 from engine.progress import CancelToken, ProgressCallback
-from engine.workbench.importing import ImportOutcome, ImportRequest, LogPreview, import_file, preview_log
+from engine.workbench.importing import (
+    ImportOutcome,
+    ImportRequest,
+    LogNotPreparedError,
+    LogPreview,
+    import_file,
+    preview_log,
+)
+
+#: A file to preview, with an earlier attempt to show again and its refusal (None: a new file).
+Pending = tuple[Path, ImportRequest | None, InputError | None]
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +51,21 @@ class ImportFlow(QObject):
     """Drives imports: queue of files → preview job → dialog → import job."""
 
     imported = Signal(object)  # ImportOutcome
+    log_stored = Signal(int)  # a log stored although its preparation left nothing (it waits for settings)
 
     def __init__(self, jobs: JobManager, window: QWidget) -> None:
         super().__init__(window)
         self._jobs = jobs
         self._window = window
         self._workspace_url: str | None = None
-        self._queue: list[Path] = []
+        self._queue: list[Pending] = []
         self.current_dialog: ImportDialog | None = None
         self._preview_job: Job | None = None
+        self._requests: dict[Job, ImportRequest] = {}  # imports under way
 
-    def set_workspace(self, url: str) -> None:
+    def set_workspace(self, url: str | None) -> None:
         self._workspace_url = url
+        self._queue = []
 
     def import_paths(self, paths: list[Path]) -> list[Path]:
         """Queue the log files among ``paths`` (others are refused with a message); returns those queued."""
@@ -62,7 +78,7 @@ class ImportFlow(QObject):
                 refused.append(reason)
         if refused:
             QMessageBox.warning(self._window, "Not imported", "\n".join(refused))
-        self._queue += accepted
+        self._queue += [(path, None, None) for path in accepted]
         if self.current_dialog is None and self._preview_job is None:
             self._next()
         return accepted
@@ -73,11 +89,12 @@ class ImportFlow(QObject):
     def _next(self) -> None:
         if not self._queue:
             return
-        path = self._queue.pop(0)
+        path, request, error = self._queue.pop(0)
+        preset = request.preset if request is not None else None
 
-        def preview(progress: ProgressCallback, cancel: CancelToken) -> tuple[Path, LogPreview]:
+        def preview(progress: ProgressCallback, cancel: CancelToken) -> tuple[Pending, LogPreview]:
             progress(0.0, "reading the first rows")
-            return path, preview_log(path)
+            return (path, request, error), preview_log(path, preset)
 
         self._preview_job = self._jobs.submit(f"Previewing {path.name}", preview)
         self._preview_job.succeeded.connect(self._on_preview)
@@ -85,10 +102,10 @@ class ImportFlow(QObject):
         self._preview_job.cancelled.connect(self._on_preview_cancelled)
 
     @Slot(object)
-    def _on_preview(self, result: tuple[Path, LogPreview]) -> None:
+    def _on_preview(self, result: tuple[Pending, LogPreview]) -> None:
         self._preview_job = None
-        path, preview = result
-        self.current_dialog = ImportDialog(path, preview, self._window)
+        (path, request, error), preview = result
+        self.current_dialog = ImportDialog(path, preview, self._window, request, error)
         self.current_dialog.finished.connect(self._on_dialog_finished)
         self.current_dialog.open()
 
@@ -116,6 +133,8 @@ class ImportFlow(QObject):
         """Import in the background; the outcome is announced by ``imported``, errors in a dialog."""
         job = self._jobs.submit_in_process(f"Importing {Path(request.path).name}", import_file,
                                            (self._workspace_url, request))
+        self._requests[job] = request
+        job.finished.connect(self._on_import_finished)
         job.succeeded.connect(self._on_imported)
         job.failed.connect(self._on_import_failed)
         job.cancelled.connect(self._on_import_cancelled)
@@ -134,7 +153,19 @@ class ImportFlow(QObject):
     @Slot(object)
     def _on_import_failed(self, error: Exception) -> None:
         log.warning("import failed: %s", error)
+        if isinstance(error, LogNotPreparedError) and error.log_id is not None:
+            self.log_stored.emit(error.log_id)
+        request = self._requests.get(self.sender())
+        if isinstance(error, InputError) and error.setting is not None and request is not None:
+            self._queue.insert(0, (Path(request.path), request, error))  # again, with the field to change
+            if self.current_dialog is None and self._preview_job is None:
+                self._next()
+            return
         QMessageBox.critical(self._window, "Import failed", str(error))
+
+    @Slot()
+    def _on_import_finished(self) -> None:
+        self._requests.pop(self.sender(), None)
 
     @Slot()
     def _on_import_cancelled(self) -> None:

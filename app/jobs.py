@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 JobWork = Callable[[ProgressCallback, CancelToken], Any]
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second per job
+ROWS_SHOWN = 2  # jobs shown in the status bar at once (the others are counted): the window stays narrow
+LABEL_WIDTH = 230  # pixels of a job's title and message (elided beyond)
 
 
 class _JobRunnable(QRunnable):
@@ -73,10 +75,12 @@ class Job(QObject):
     _reported = Signal(float, str)
     _ended = Signal(str, object)
 
-    def __init__(self, title: str, work: JobWork, visible: bool = True, parent: QObject | None = None) -> None:
+    def __init__(self, title: str, work: JobWork, visible: bool = True, essential: bool = False,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.title = title
         self.visible = visible
+        self.essential = essential  # runs to its end even when the manager shuts down
         self.cancel_token = CancelToken()
         self.fraction = 0.0
         self.message = "waiting"
@@ -93,6 +97,10 @@ class Job(QObject):
         """Cancel and announce nothing more (its receivers are going away)."""
         self._discarded = True
         self.cancel()
+
+    def mute(self) -> None:
+        """Announce nothing more, but finish the work."""
+        self._discarded = True
 
     @property
     def running(self) -> bool:
@@ -131,9 +139,11 @@ class JobManager(QObject):
         self._pool.setExpiryTimeout(2000)
         self._jobs: list[Job] = []
 
-    def submit(self, title: str, work: JobWork, visible: bool = True) -> Job:
-        """Start ``work(progress, cancel)`` in the background; connect to the returned job's signals."""
-        job = Job(title, work, visible, self)
+    def submit(self, title: str, work: JobWork, visible: bool = True, essential: bool = False) -> Job:
+        """Start ``work(progress, cancel)`` in the background; connect to the returned job's signals
+        (to slots of objects of the GUI thread). An ``essential`` job (e.g. recording a run's end)
+        is not cancelled by :meth:`shutdown`, which waits for it."""
+        job = Job(title, work, visible, essential, self)
         self._jobs.append(job)
         job.finished.connect(self._on_job_finished)
         self._pool.start(job.runnable)
@@ -154,10 +164,13 @@ class JobManager(QObject):
         self.jobs_changed.emit()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Discard every job (no more signals from them) and wait for the worker threads; True
-        when all stopped in time."""
+        """Discard every job but the essential ones (no more signals from any) and wait for the
+        worker threads; True when all stopped in time."""
         for job in self._jobs:
-            job.discard()
+            if job.essential:
+                job.mute()
+            else:
+                job.discard()
         done = self._pool.waitForDone(timeout_ms)
         self._jobs = []
         self.jobs_changed.emit()
@@ -175,26 +188,35 @@ class JobStatusWidget(QWidget):
         self._idle = QLabel("No background jobs")
         self._idle.setObjectName("mutedLabel")
         self._layout.addWidget(self._idle)
+        self._more = QLabel("")
+        self._more.setObjectName("mutedLabel")
+        self._more.hide()
+        self._layout.addWidget(self._more)
         self._rows: dict[Job, QWidget] = {}
         manager.jobs_changed.connect(self._rebuild)
 
     @Slot()
     def _rebuild(self) -> None:
         jobs = [job for job in self._manager.running_jobs() if job.visible]
+        shown = jobs[:ROWS_SHOWN]
         for job in list(self._rows):
-            if job not in jobs:
+            if job not in shown:
                 self._rows.pop(job).deleteLater()
-        for job in jobs:
+        for job in shown:
             if job not in self._rows:
                 self._rows[job] = self._row(job)
-                self._layout.addWidget(self._rows[job])
+                self._layout.insertWidget(self._layout.count() - 1, self._rows[job])
+        self._more.setText(f"+{len(jobs) - len(shown)} more" if len(jobs) > len(shown) else "")
+        self._more.setToolTip("\n".join(job.title for job in jobs[len(shown):]))
+        self._more.setVisible(len(jobs) > len(shown))
         self._idle.setVisible(not jobs)
 
     def _row(self, job: Job) -> QWidget:
         return _JobRow(job, self)
 
     def job_titles(self) -> list[str]:
-        return [job.title for job in self._rows]
+        """The titles of the visible running jobs (shown or counted)."""
+        return [job.title for job in self._manager.running_jobs() if job.visible]
 
 
 class _JobRow(QWidget):
@@ -203,7 +225,9 @@ class _JobRow(QWidget):
         self._job = job
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 0, 0)
-        self._label = QLabel(job.title, self)
+        self._label = QLabel(self)
+        self._label.setFixedWidth(LABEL_WIDTH)
+        self._set_label(job.title)
         self._bar = QProgressBar(self)
         self._bar.setRange(0, 1000)
         self._bar.setFixedWidth(120)
@@ -217,7 +241,11 @@ class _JobRow(QWidget):
         layout.addWidget(cancel)
         job.progressed.connect(self._show_progress)
 
+    def _set_label(self, text: str) -> None:
+        self._label.setText(self._label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, LABEL_WIDTH))
+        self._label.setToolTip(text)
+
     @Slot(float, str)
     def _show_progress(self, fraction: float, message: str) -> None:
         self._bar.setValue(int(fraction * 1000))
-        self._label.setText(f"{self._job.title}: {message}")
+        self._set_label(f"{self._job.title}: {message}")

@@ -40,6 +40,7 @@ class LogPanel(QWidget):
         self._text.setReadOnly(True)
         self._text.setMaximumBlockCount(MAX_LINES)
         self._text.setObjectName("logText")
+        self._text.setMinimumHeight(36)  # two lines: the dock stays small on a laptop screen
         self._level = QComboBox(self)
         self._level.addItems(list(LEVELS))
         self._level.setCurrentText("Info")

@@ -41,6 +41,8 @@ class StatisticsTable(QTableWidget):
         self.setAlternatingRowColors(True)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the table fills its box
+        header.setMinimumSectionSize(40)
 
     def show_statistics(self, statistics: dict[str, Any] | None) -> None:
         rows = statistics_rows(statistics) if statistics else []

@@ -1,32 +1,33 @@
 """Session threshold explorer: the histogram of users' inter-event gaps (log scale) with the
-threshold as a draggable line, the filter settings, live figures of what the settings keep
-(computed off the GUI thread, debounced, latest request only), and "Prepare" to store the result."""
+threshold as a draggable line, the session and filter settings, live figures of what the settings
+keep (computed off the GUI thread, debounced, latest request only), and "Prepare" to store the
+result. What the user explores stays until another log is shown: refreshes of the workspace (runs
+starting or finishing, imports) leave it alone; messages belong to the log they concern."""
 from __future__ import annotations
 
 import logging
 import math
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.duration_axis import DurationAxis, format_duration
 from app.jobs import Job, JobManager
-from engine.errors import WorkbenchError
+from app.plot_text import EmptyPlotText
+from app.prepare_form import PrepareForm
+from engine.errors import InputError
 from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.exploration import LoadedLog, SessionFigures, load_log, prepare_log, session_figures
 from engine.workbench.importing import ImportOutcome, PrepareSettings
@@ -35,18 +36,17 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
 FIGURES_PER_ROW = 3
-SPIN_WIDTH = 110
-EVENT_TYPES_PER_ROW = 3
-UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
                  ("items", "Items kept"), ("events", "Events kept"))
+NO_LOG = "Select a dataset in the workspace browser to explore how its log is cut into sessions."
 
 
 class ThresholdExplorer(QWidget):
     """Explore how the idle threshold and the filters cut one imported log into sessions."""
 
-    dataset_prepared = Signal(int)  # id of the dataset stored by "Prepare"
+    dataset_prepared = Signal(int)  # id of the dataset "Prepare" stored from the log shown
+    dataset_stored = Signal(int)  # id of a dataset stored from a log shown before
 
     def __init__(self, jobs: JobManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,12 +54,12 @@ class ThresholdExplorer(QWidget):
         self._workspace_url: str | None = None
         self._log_id: int | None = None
         self._log_name = ""
+        self._shown_settings: PrepareSettings | None = None  # what the log was shown with (unmodified)
         self._loaded: LoadedLog | None = None
         self._load_job: Job | None = None
         self._figures_job: Job | None = None
         self._request = 0
         self._updating_threshold = False
-        self._pending_drop: set[str] = set()
         self.last_figures: SessionFigures | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -70,7 +70,7 @@ class ThresholdExplorer(QWidget):
 
     # ----- layout -----
     def _build(self) -> None:
-        self._title = QLabel("Select a dataset in the workspace browser to explore how its log is cut into sessions.")
+        self._title = QLabel(NO_LOG)
         self._title.setObjectName("panelTitle")
         self._title.setWordWrap(True)
         self.plot = pg.PlotWidget(axisItems={"bottom": DurationAxis(orientation="bottom")})
@@ -78,8 +78,10 @@ class ThresholdExplorer(QWidget):
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(120)
         self.plot.setLabel("bottom", "Idle gap between a user's consecutive events (log scale)")
         self.plot.setLabel("left", "Gaps")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=pg.mkBrush(70, 130, 180, 160),
                                      pen=pg.mkPen(40, 90, 140, width=1))
@@ -92,57 +94,24 @@ class ThresholdExplorer(QWidget):
         self.threshold_line.setToolTip("Drag to change the session threshold")
         self.threshold_line.sigPositionChanged.connect(self._on_line_moved)
         self.plot.addItem(self.threshold_line)
+        self.empty_text = EmptyPlotText(self.plot, "No log loaded")
+        self.log_counts = QCheckBox("Log scale counts")
+        self.log_counts.setToolTip("Show the number of gaps on a logarithmic axis (rare long gaps become visible)")
+        self.log_counts.toggled.connect(self._on_log_counts)
         self._caption = QLabel("")
         self._caption.setObjectName("mutedLabel")
+        self._caption.setWordWrap(True)
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(self._caption, 1)
+        caption_row.addWidget(self.log_counts)
 
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setRange(0.01, 100_000.0)
-        self.threshold_spin.setValue(30.0)
-        self.threshold_spin.setMaximumWidth(SPIN_WIDTH)
-        self.threshold_spin.setToolTip("A gap strictly greater than this starts a new session")
-        self.threshold_spin.valueChanged.connect(self._on_spin_changed)
-        self.unit_combo = QComboBox()
-        self.unit_combo.addItems(list(UNITS_S))
-        self.unit_combo.setCurrentText("min")
-        self._unit = "min"
-        self.unit_combo.currentTextChanged.connect(self._on_unit_changed)
-        threshold_row = QHBoxLayout()
-        threshold_row.addWidget(self.threshold_spin)
-        threshold_row.addWidget(self.unit_combo)
-        threshold_row.addStretch(1)
-
-        self.use_given_sessions = QCheckBox("Use the log's session column")
-        self.drop_repeats = QCheckBox("Drop repeats of (item, type) in a session")
-        self.min_item_support = self._spin(1, 1_000_000, "Keep items with at least this many events")
-        self.min_session_length = self._spin(2, 10_000, "Keep sessions with at least this many events")
-        self.min_user_sessions = self._spin(2, 100_000, "Keep users with at least this many sessions")
-        self.max_user_sessions = self._spin(0, 1_000_000, "Keep users with at most this many sessions (0: no limit)")
-        self.max_user_sessions.setSpecialValueText("no limit")
-        self.repeat_until_stable = QCheckBox("Repeat the filters until stable")
-        self._event_types_box = QWidget()
-        self._event_types_layout = QGridLayout(self._event_types_box)
-        self._event_types_layout.setContentsMargins(0, 0, 0, 0)
-        self._event_type_checks: list[QCheckBox] = []
-        for check in (self.use_given_sessions, self.drop_repeats, self.repeat_until_stable):
-            check.toggled.connect(self._schedule)
-
-        threshold_box = QGroupBox("Sessions")
-        threshold_form = QFormLayout(threshold_box)
-        threshold_form.addRow("Idle threshold", threshold_row)
-        threshold_form.addRow(self.use_given_sessions)
-        threshold_form.addRow("Drop event types", self._event_types_box)
-        threshold_form.addRow(self.drop_repeats)
-        filter_box = QGroupBox("Filters (in the paper's order)")
-        filter_form = QFormLayout(filter_box)
-        filter_form.addRow("Min item support", self.min_item_support)
-        filter_form.addRow("Min session length", self.min_session_length)
-        filter_form.addRow("Min sessions per user", self.min_user_sessions)
-        filter_form.addRow("Max sessions per user", self.max_user_sessions)
-        filter_form.addRow(self.repeat_until_stable)
+        self.form = PrepareForm()
+        self.form.changed.connect(self._schedule)
+        self.form.threshold_spin.valueChanged.connect(self._on_spin_changed)
 
         figures_box = QGroupBox("Result of these settings")
         figures_grid = QGridLayout(figures_box)
+        figures_grid.setVerticalSpacing(0)
         self.figure_values: dict[str, QLabel] = {}
         for index, (key, label) in enumerate(FIGURE_LABELS):
             value = QLabel("–")
@@ -161,68 +130,91 @@ class ThresholdExplorer(QWidget):
 
         self.dataset_name = QLineEdit()
         self.dataset_name.setPlaceholderText("dataset name (default: the log's name)")
+        self.dataset_name.setToolTip("The name of the dataset Prepare stores")
         self.prepare_button = QPushButton("Prepare dataset")
         self.prepare_button.setToolTip("Store the dataset prepared with these settings (Ctrl+P)")
         self.prepare_button.setShortcut("Ctrl+P")
         self.prepare_button.clicked.connect(self.prepare)
         self.prepare_status = QLabel("")
         self.prepare_status.setObjectName("mutedLabel")
+        self.prepare_status.setWordWrap(True)
         prepare_row = QHBoxLayout()
         prepare_row.addWidget(self.dataset_name, 1)
         prepare_row.addWidget(self.prepare_button)
 
-        controls = QHBoxLayout()
-        controls.addWidget(threshold_box, 1)
-        controls.addWidget(filter_box, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self._title)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(self._caption)
+        layout.addLayout(caption_row)
         layout.addWidget(figures_box)
-        layout.addLayout(controls)
+        layout.addWidget(self.form)
         layout.addLayout(prepare_row)
         layout.addWidget(self.prepare_status)
 
-    def _spin(self, low: int, high: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setToolTip(tip)
-        spin.setKeyboardTracking(False)
-        spin.setMaximumWidth(SPIN_WIDTH)
-        spin.valueChanged.connect(self._schedule)
-        return spin
-
     def _set_enabled(self, enabled: bool) -> None:
-        for widget in (self.threshold_spin, self.unit_combo, self.min_item_support, self.min_session_length,
-                       self.min_user_sessions, self.max_user_sessions, self.drop_repeats, self.repeat_until_stable,
-                       self.prepare_button, self.dataset_name):
+        self.form.set_enabled(enabled)
+        for widget in (self.prepare_button, self.dataset_name, self.log_counts):
             widget.setEnabled(enabled)
         self.threshold_line.setMovable(enabled)
-        self.use_given_sessions.setEnabled(enabled and self._loaded is not None
-                                           and self._loaded.raw.session_key is not None)
+        self.form.use_given_sessions.setEnabled(enabled and self._loaded is not None
+                                                and self._loaded.raw.session_key is not None)
 
     # ----- source log -----
     def set_workspace(self, url: str | None) -> None:
+        """Another workspace (None: none): forget the log, its figures and its messages."""
+        for job in (self._load_job, self._figures_job):
+            if job is not None:
+                job.discard()
+        self._load_job = self._figures_job = None
+        self._debounce.stop()
         self._workspace_url = url
-        self._log_id = None
-        self._loaded = None
+        self._log_id, self._log_name, self._loaded, self._shown_settings = None, "", None, None
+        self.last_figures = None
         self._bars.setData([], [])
+        self._title.setText(NO_LOG)
+        self._caption.setText("")
+        self.empty_text.show_text("No log loaded")
+        self._clear_figures()
+        self.message.hide()
+        self.prepare_status.setText("")
+        self.dataset_name.clear()
         self._set_enabled(False)
 
+    def log_id(self) -> int | None:
+        return self._log_id
+
     def show_log(self, log_id: int, log_name: str, settings: PrepareSettings) -> None:
-        """Load log ``log_id`` in the background and start from ``settings``."""
-        self.apply_settings(settings)
-        if log_id == self._log_id and self._loaded is not None:
+        """Load log ``log_id`` in the background and start from ``settings`` (a new exploration:
+        the previous log's figures and messages go)."""
+        self.form.apply(settings)
+        self._shown_settings = settings
+        self._move_line_to(settings.session_threshold_s)
+        self.message.hide()
+        if log_id == self._log_id and self._loaded is not None:  # e.g. the dataset just prepared: its status stays
             self._schedule()
             return
+        self.prepare_status.setText("")
         self._log_id, self._log_name, self._loaded = log_id, log_name, None
+        self.last_figures = None
+        self._clear_figures()
+        self._bars.setData([], [])
+        self.empty_text.show_text("Loading the log…")
         self._title.setText(f"Sessions of <b>{log_name}</b>: loading the log…")
         self._set_enabled(False)
         if self._load_job is not None:
-            self._load_job.cancel()
+            self._load_job.discard()
         self._load_job = self._jobs.submit_in_process(f"Loading {log_name}", load_log, (self._workspace_url, log_id))
         self._load_job.succeeded.connect(self._on_loaded)
         self._load_job.failed.connect(self._on_load_failed)
+
+    def is_modified(self) -> bool:
+        """Whether the user changed the settings from those the log was shown with (unsaved)."""
+        if self._shown_settings is None or self._loaded is None:
+            return False
+        try:
+            return self.form.settings() != self._shown_settings
+        except InputError:
+            return True
 
     @Slot(object)
     def _on_loaded(self, loaded: LoadedLog) -> None:
@@ -233,90 +225,57 @@ class ThresholdExplorer(QWidget):
         raw = loaded.raw
         self._title.setText(f"Sessions of <b>{self._log_name}</b>: {raw.n_events:,} events of "
                             f"{len(raw.user_ids):,} users and {len(raw.item_ids):,} items")
-        self._bars.setData(histogram.edges_log10, histogram.counts)
+        self._show_histogram()
         top = float(histogram.edges_log10[-1])
         self.plot.setXRange(0.0, top, padding=0.02)
         self.threshold_line.setBounds((0.0, top))
         short = f"; {histogram.n_short:,} gaps under 1 s are counted in the first bar" if histogram.n_short else ""
         self._caption.setText(f"{histogram.n_gaps:,} gaps between consecutive events of the same user{short}. "
                               "Drag the line or type a threshold.")
-        self._rebuild_event_types(raw.event_types)
+        self.form.set_event_types(raw.event_types, raw.session_key is not None)
         self._set_enabled(True)
-        self._move_line_to(self.threshold_seconds())
+        self._move_line_to(self.form.threshold_seconds())
         self._schedule()
+
+    def _show_histogram(self) -> None:
+        if self._loaded is None:
+            return
+        histogram = self._loaded.histogram
+        counts = np.asarray(histogram.counts, dtype=float)
+        if self.log_counts.isChecked():
+            counts = np.where(counts > 0, counts, np.nan)  # an empty bar has no height on a log axis
+        self.plot.setLogMode(y=self.log_counts.isChecked())
+        self._bars.setFillLevel(0 if not self.log_counts.isChecked() else None)
+        self._bars.setData(histogram.edges_log10, counts)
+        self.plot.setLabel("left", "Gaps (log scale)" if self.log_counts.isChecked() else "Gaps")
+        self.empty_text.show_text(None if histogram.n_gaps else "No gaps: every user has one event")
+        self.plot.enableAutoRange(axis="y")
+
+    @Slot(bool)
+    def _on_log_counts(self, _checked: bool) -> None:
+        self._show_histogram()
 
     @Slot(object)
     def _on_load_failed(self, error: Exception) -> None:
         if self.sender() is self._load_job:
             self._title.setText(f"Cannot load the log: {error}")
-
-    def _rebuild_event_types(self, names: list[str]) -> None:
-        wanted = {check.text() for check in self._event_type_checks if check.isChecked()} | self._pending_drop
-        for check in self._event_type_checks:
-            check.deleteLater()
-        self._event_type_checks = []
-        for index, name in enumerate(names if len(names) > 1 else []):
-            check = QCheckBox(name)
-            check.setChecked(name in wanted)
-            check.toggled.connect(self._schedule)
-            self._event_types_layout.addWidget(check, *divmod(index, EVENT_TYPES_PER_ROW))
-            self._event_type_checks.append(check)
-        if len(names) <= 1:
-            note = QCheckBox("(one event type)")
-            note.setEnabled(False)
-            self._event_types_layout.addWidget(note, 0, 0)
-            self._event_type_checks.append(note)
+            self.empty_text.show_text("The log could not be loaded")
 
     # ----- settings -----
-    def apply_settings(self, settings: PrepareSettings) -> None:
-        """Show ``settings`` in the controls (without recomputing)."""
-        widgets = (self.threshold_spin, self.unit_combo, self.min_item_support, self.min_session_length,
-                   self.min_user_sessions, self.max_user_sessions, self.drop_repeats, self.repeat_until_stable,
-                   self.use_given_sessions)
-        for widget in widgets:
-            widget.blockSignals(True)
-        unit = "h" if settings.session_threshold_s >= 3600 * 3 else "min" if settings.session_threshold_s >= 60 else "s"
-        self.unit_combo.setCurrentText(unit)
-        self._unit = unit
-        self.threshold_spin.setValue(settings.session_threshold_s / UNITS_S[unit])
-        self.min_item_support.setValue(settings.min_item_support)
-        self.min_session_length.setValue(settings.min_session_length)
-        self.min_user_sessions.setValue(settings.min_user_sessions)
-        self.max_user_sessions.setValue(settings.max_user_sessions or 0)
-        self.drop_repeats.setChecked(settings.drop_repeats)
-        self.repeat_until_stable.setChecked(settings.repeat_until_stable)
-        self.use_given_sessions.setChecked(settings.use_given_sessions)
-        self._pending_drop = set(settings.drop_event_types)
-        for check in self._event_type_checks:
-            check.setChecked(check.text() in self._pending_drop)
-        for widget in widgets:
-            widget.blockSignals(False)
-        self._move_line_to(settings.session_threshold_s)
-
-    def threshold_seconds(self) -> float:
-        return self.threshold_spin.value() * UNITS_S[self.unit_combo.currentText()]
-
     def current_settings(self) -> PrepareSettings:
         """The settings the controls show (InputError when they are inconsistent)."""
-        return PrepareSettings(
-            session_threshold_s=self.threshold_seconds(),
-            use_given_sessions=self.use_given_sessions.isChecked(),
-            drop_event_types=tuple(c.text() for c in self._event_type_checks if c.isChecked() and c.isEnabled()),
-            drop_repeats=self.drop_repeats.isChecked(),
-            min_item_support=self.min_item_support.value(),
-            min_session_length=self.min_session_length.value(),
-            min_user_sessions=self.min_user_sessions.value(),
-            max_user_sessions=self.max_user_sessions.value() or None,
-            repeat_until_stable=self.repeat_until_stable.isChecked(),
-        )
+        return self.form.settings()
+
+    def threshold_seconds(self) -> float:
+        return self.form.threshold_seconds()
 
     def _settings_or_message(self) -> PrepareSettings | None:
-        """:meth:`current_settings`, or None after showing why they are inconsistent."""
-        try:
-            return self.current_settings()
-        except WorkbenchError as exc:
-            self._show_message(str(exc))
+        """:meth:`current_settings`, or None after showing why they cannot be used."""
+        problem = self.form.problem()
+        if problem is not None:
+            self._show_message(str(problem))
             return None
+        return self.form.settings()
 
     def _move_line_to(self, seconds: float) -> None:
         self._updating_threshold = True
@@ -330,23 +289,12 @@ class ThresholdExplorer(QWidget):
             return
         seconds = 10 ** float(self.threshold_line.value())
         self.threshold_line.label.setFormat(format_duration(seconds))
-        self.threshold_spin.blockSignals(True)
-        self.threshold_spin.setValue(seconds / UNITS_S[self.unit_combo.currentText()])
-        self.threshold_spin.blockSignals(False)
+        self.form.set_threshold_seconds(seconds, self.form.unit_combo.currentText())
         self._schedule()
 
     @Slot(float)
     def _on_spin_changed(self, _value: float) -> None:
-        self._move_line_to(self.threshold_seconds())
-        self._schedule()
-
-    @Slot(str)
-    def _on_unit_changed(self, unit: str) -> None:
-        seconds = self.threshold_spin.value() * UNITS_S[self._unit]
-        self._unit = unit
-        self.threshold_spin.blockSignals(True)
-        self.threshold_spin.setValue(seconds / UNITS_S[unit])
-        self.threshold_spin.blockSignals(False)
+        self._move_line_to(self.form.threshold_seconds())
 
     # ----- live figures -----
     @Slot()
@@ -382,6 +330,7 @@ class ThresholdExplorer(QWidget):
             return
         self.last_figures = figures
         self.message.hide()
+        self.form.mark_invalid(None)
         values = {
             "sessions_cut": f"{figures.sessions_cut:,}", "sessions": f"{figures.sessions:,}",
             "events_per_session": f"{figures.events_per_session:.2f}",
@@ -395,12 +344,17 @@ class ThresholdExplorer(QWidget):
     @Slot(object)
     def _on_figures_failed(self, error: Exception) -> None:
         if self.sender() is self._figures_job:
+            if isinstance(error, InputError):
+                self.form.mark_invalid(error.setting)
             self._show_message(str(error))
+
+    def _clear_figures(self) -> None:
+        for label in self.figure_values.values():
+            label.setText("–")
 
     def _show_message(self, text: str) -> None:
         self.last_figures = None
-        for label in self.figure_values.values():
-            label.setText("–")
+        self._clear_figures()
         self.message.setText(text)
         self.message.show()
 
@@ -415,30 +369,48 @@ class ThresholdExplorer(QWidget):
         settings = self._settings_or_message()
         if settings is None:
             return
-        arguments = (self._workspace_url, self._log_id, settings, self.dataset_name.text().strip() or None)
+        log_id = self._log_id
+        arguments = (self._workspace_url, log_id, settings, self.dataset_name.text().strip() or None)
         self.prepare_button.setEnabled(False)
         self.prepare_status.setText("Preparing…")
         job = self._jobs.submit_in_process(f"Preparing {self._log_name}", prepare_log, arguments)
+        job.setProperty("log_id", log_id)
         job.succeeded.connect(self._on_prepared)
         job.failed.connect(self._on_prepare_failed)
         job.cancelled.connect(self._on_prepare_cancelled)
 
+    def _about_this_log(self) -> bool:
+        """Whether the finished job that sent the signal concerns the log shown (else its message
+        would land on another log's panel: it goes to the log panel only)."""
+        job = self.sender()
+        return job is not None and job.property("log_id") == self._log_id
+
     @Slot(object)
     def _on_prepared(self, outcome: ImportOutcome) -> None:
+        log.info("prepared dataset %s '%s'", outcome.dataset_id, outcome.dataset_name)
+        if not self._about_this_log():
+            self.dataset_stored.emit(outcome.dataset_id)
+            return
         self.prepare_button.setEnabled(True)
         if outcome.reused_dataset:
             self.prepare_status.setText(f"These settings are already stored as dataset '{outcome.dataset_name}'.")
         else:
             self.prepare_status.setText(f"Stored as dataset '{outcome.dataset_name}'.")
-            log.info("prepared dataset %s '%s'", outcome.dataset_id, outcome.dataset_name)
+        self._shown_settings = self.form.settings()
         self.dataset_prepared.emit(outcome.dataset_id)
 
     @Slot(object)
     def _on_prepare_failed(self, error: Exception) -> None:
+        log.warning("not prepared: %s", error)
+        if not self._about_this_log():
+            return
         self.prepare_button.setEnabled(True)
+        if isinstance(error, InputError):
+            self.form.mark_invalid(error.setting)
         self.prepare_status.setText(f"Not prepared: {error}")
 
     @Slot()
     def _on_prepare_cancelled(self) -> None:
-        self.prepare_button.setEnabled(True)
-        self.prepare_status.setText("Preparation cancelled.")
+        if self._about_this_log():
+            self.prepare_button.setEnabled(True)
+            self.prepare_status.setText("Preparation cancelled.")

@@ -1,52 +1,55 @@
-"""The Training panel: choose a dataset, models, a preset or custom hyper-parameters, seeds and
-the device; queue runs executed by a child process; live loss curve, progress with ETA, cancel;
-the dataset's runs with their status and, for failed ones, why."""
+"""The Training panel: choose a dataset, models (any registered one) each with its own preset or
+custom settings, seeds and the device; queue runs executed by a child process; live curves,
+progress with ETA, cancel; the runs table (parameters, final loss, time, test metrics, status;
+sorted, filtered) whose selected runs' curves are drawn together. It reads the workspace only
+through background jobs: the window hands it the overview, curves are loaded in the background."""
 from __future__ import annotations
 
-import dataclasses
+import functools
 import json
 import logging
-from typing import Any
 
-import pyqtgraph as pg
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.config_form import ConfigForm
+from app.curves_plot import CurvesPlot
+from app.jobs import Job, JobManager
+from app.model_settings import ModelSettings
 from app.run_process import RunProcessQueue
+from app.runs_table import RunsView
 from app.settings import AppSettings
-from app.workspace_browser import STATUS_COLOURS
-from engine.errors import InputError, WorkbenchError
-from engine.workbench.datasets import DatasetSummary
-from engine.workbench.training import MODELS, RunSummary, list_runs, model_entry, plan_runs, run_curves, run_label
-from engine.workbench.workspaces import Workspace
+from engine.errors import InputError
+from engine.workbench.datasets import WorkspaceOverview
+from engine.workbench.training import (
+    LOSS_KEY,
+    MODELS,
+    RunCurves,
+    load_curves,
+    model_entry,
+    model_label,
+    plan_runs_at,
+    run_label,
+)
 
 log = logging.getLogger(__name__)
 
-PRESET_CHOICES = (("Paper small", "small"), ("Paper large", "large"), ("Custom", "custom"))
 PROGRESS_REFRESH_MS = 100
 MAX_SEEDS = 100
-MAX_LABELLED_EPOCHS = 20  # up to this many epochs, every epoch gets a tick
+LEFT_WIDTH = 360
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -59,14 +62,14 @@ def parse_seeds(text: str) -> list[int]:
         try:
             first, last = int(low), int(high) if high else int(low)
         except ValueError:
-            raise InputError(f"seeds: cannot read {part!r}; write e.g. 0, 1, 2 or 0-9") from None
+            raise InputError(f"Seeds: cannot read {part!r}; write e.g. 0, 1, 2 or 0-9") from None
         if first < 0 or last < first:
-            raise InputError(f"seeds: {part!r} is not a non-negative number or an increasing range")
+            raise InputError(f"Seeds: {part!r} is not a non-negative number or an increasing range")
         seeds += [s for s in range(first, last + 1) if s not in seeds]
     if not seeds:
-        raise InputError("seeds: give at least one seed (e.g. 0)")
+        raise InputError("Seeds: give at least one seed (e.g. 0)")
     if len(seeds) > MAX_SEEDS:
-        raise InputError(f"seeds: {len(seeds)} seeds; at most {MAX_SEEDS} per start")
+        raise InputError(f"Seeds: {len(seeds)} seeds; at most {MAX_SEEDS} per start")
     return seeds
 
 
@@ -87,15 +90,23 @@ def cuda_available() -> bool:
 class TrainingPanel(QWidget):
     """Plan runs and watch them train."""
 
-    runs_changed = Signal()
+    runs_changed = Signal()  # runs were queued: the workspace changed
+    rename_requested = Signal(str, int)
+    note_requested = Signal(str, int)
+    delete_requested = Signal(str, list)
+    retry_requested = Signal(list)
 
-    def __init__(self, workspace: Workspace, queue: RunProcessQueue, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs: JobManager, queue: RunProcessQueue, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._workspace = workspace
+        self._jobs = jobs
         self.queue = queue
+        self._url: str | None = None
+        self.overview: WorkspaceOverview | None = None
         self._live: dict[int, tuple[list[int], list[float]]] = {}
-        self._shown_run: int | None = None
-        self._runs: dict[int, RunSummary] = {}
+        self._stored: dict[int, RunCurves] = {}
+        self._curves_job: Job | None = None
+        self._curves_request = 0
+        self._planning: Job | None = None
         self._pending_progress: tuple[int, float, str, float] | None = None
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_REFRESH_MS)
@@ -106,77 +117,60 @@ class TrainingPanel(QWidget):
         queue.run_epoch.connect(self._on_run_epoch)
         queue.run_finished.connect(self._on_run_finished)
         queue.queue_changed.connect(self._on_queue_changed)
-        self._on_preset_changed()
+        self._validate()
 
     # ----- layout -----
     def _build(self) -> None:
         self.dataset_combo = QComboBox()
+        self.dataset_combo.setToolTip("The dataset the runs train on (and whose runs the table lists)")
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
-        self.model_list = QListWidget()
-        for entry in MODELS:
-            item = QListWidgetItem(entry.label)
-            item.setData(Qt.ItemDataRole.UserRole, entry.name)
-            item.setToolTip(entry.description)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.model_list.addItem(item)
-        self.model_list.setMaximumHeight(self.model_list.sizeHintForRow(0) * len(MODELS) + 6)
-        self.model_list.itemChanged.connect(self._on_models_changed)
-        self.preset_combo = QComboBox()
-        for label, name in PRESET_CHOICES:
-            self.preset_combo.addItem(label, name)
-        self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        self.models = ModelSettings()
+        self.models.changed.connect(self._validate)
         self.seeds_edit = QLineEdit("0")
-        self.seeds_edit.setToolTip("One run per seed: 0, 1, 2 or 0-9")
+        self.seeds_edit.setToolTip("One run per model and seed: 0, 1, 2 or 0-9")
         self.seeds_edit.textChanged.connect(self._validate)
         self.device_combo = QComboBox()
+        self.device_combo.setToolTip("Where the networks train (baselines always fit on the CPU)")
         self.device_combo.addItem("CPU", "cpu")
         if cuda_available():
             self.device_combo.addItem("GPU (CUDA)", "cuda")
             self.device_combo.setCurrentIndex(1)
-        self.neural_form = ConfigForm(model_entry("hrnn-init").config_type)
-        self.neural_form.changed.connect(self._validate)
-        self.baseline_form = ConfigForm(model_entry("item-knn").config_type, columns=1)
-        self.baseline_form.changed.connect(self._validate)
-        self.form_caption = QLabel("")
-        self.form_caption.setObjectName("mutedLabel")
-        self.form_caption.setWordWrap(True)
         self.validation_label = QLabel("")
         self.validation_label.setObjectName("errorLabel")
         self.validation_label.setWordWrap(True)
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("primaryButton")
         self.start_button.setShortcut("Ctrl+Return")
-        self.start_button.setToolTip("Queue one run per model and seed (Ctrl+Enter)")
+        self.start_button.setToolTip("Queue one run per checked model and seed (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
 
-        choices = QFormLayout()
-        choices.addRow("Dataset", self.dataset_combo)
-        choices.addRow("Models", self.model_list)
-        choices.addRow("Preset", self.preset_combo)
-        choices.addRow("Seeds", self.seeds_edit)
-        choices.addRow("Device", self.device_combo)
-        neural_box = QGroupBox("Neural models (RNN, RNN Concat, HRNN)")
-        neural_layout = QVBoxLayout(neural_box)
-        neural_layout.addWidget(self.form_caption)
-        neural_layout.addWidget(self.neural_form)
-        baseline_box = QGroupBox("Baselines")
-        QVBoxLayout(baseline_box).addWidget(self.baseline_form)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.addLayout(choices)
-        left_layout.addWidget(neural_box)
-        left_layout.addWidget(baseline_box)
-        left_layout.addWidget(self.validation_label)
-        left_layout.addWidget(self.start_button)
-        left_layout.addStretch(1)
+        choices = QWidget()
+        choices_layout = QVBoxLayout(choices)
+        choices_layout.setContentsMargins(0, 0, 4, 0)
+        choices_layout.addWidget(self.models)
+        choices_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(left)
+        scroll.setWidget(choices)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(left.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+        top_form = QFormLayout()
+        top_form.addRow("Dataset", self.dataset_combo)
+        bottom_form = QFormLayout()
+        bottom_form.addRow("Seeds", self.seeds_edit)
+        bottom_form.addRow("Device", self.device_combo)
+        left = QWidget()
+        left.setMinimumWidth(300)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(top_form)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(bottom_form)  # always in view, with Start
+        left_layout.addWidget(self.validation_label)
+        left_layout.addWidget(self.start_button)
 
         self.progress_label = QLabel("No run in progress.")
+        self.progress_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setFormat("%p%")
@@ -192,169 +186,155 @@ class TrainingPanel(QWidget):
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.cancel_button)
         progress_row.addWidget(self.cancel_all_button)
-        self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setAcceptDrops(False)
-        self.loss_plot.setBackground("w")
-        self.loss_plot.setMenuEnabled(False)
-        self.loss_plot.setLabel("bottom", "Epoch")
-        self.loss_plot.setLabel("left", "Training loss")
-        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1d4ed8", width=2), symbol="o", symbolSize=6,
-                                              symbolBrush="#1d4ed8")
-        self.plot_hint = pg.TextItem("No run selected", color="#9ca3af", anchor=(0.5, 0.5))
-        self.plot_hint.setPos(0.5, 0.5)
-        self.loss_plot.addItem(self.plot_hint)
-        self.plot_title = QLabel("Loss curve: select a run, or start one.")
-        self.runs_table = QTableWidget(0, 5)
-        self.runs_table.setHorizontalHeaderLabels(["Run", "Status", "Device", "Started", "Error"])
-        self.runs_table.verticalHeader().setVisible(False)
-        self.runs_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.runs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.runs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.runs_table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.runs_table.itemSelectionChanged.connect(self._on_run_row_selected)
+        self.curves = CurvesPlot()
+        self.runs_view = RunsView()
+        self.runs_view.selection_changed.connect(self._on_runs_selected)
+        self.runs_view.all_datasets.toggled.connect(self._show_runs)
+        for source, target in ((self.runs_view.rename_requested, self.rename_requested),
+                               (self.runs_view.note_requested, self.note_requested),
+                               (self.runs_view.delete_requested, self.delete_requested),
+                               (self.runs_view.retry_requested, self.retry_requested)):
+            source.connect(target)
         self.run_error = QLabel("")
         self.run_error.setObjectName("errorLabel")
         self.run_error.setWordWrap(True)
         self.run_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_error.hide()
 
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.progress_label)
-        right_layout.addLayout(progress_row)
-        right_layout.addWidget(self.queue_label)
-        right_layout.addWidget(self.plot_title)
-        right_layout.addWidget(self.loss_plot, 3)
-        right_layout.addWidget(QLabel("Runs of this dataset"))
-        right_layout.addWidget(self.runs_table, 2)
-        right_layout.addWidget(self.run_error)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.progress_label)
+        top_layout.addLayout(progress_row)
+        top_layout.addWidget(self.queue_label)
+        top_layout.addWidget(self.curves, 1)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.runs_view, 1)
+        bottom_layout.addWidget(self.run_error)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(bottom)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([LEFT_WIDTH, 700])
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         self._set_running(False)
 
-    # ----- choices -----
-    def set_workspace(self, workspace: Workspace) -> None:
-        self._workspace = workspace
+    # ----- the workspace -----
+    def set_workspace(self, url: str | None) -> None:
+        """Another workspace (None: none): what was shown of the previous one goes."""
+        self._url, self.overview = url, None
         self._live.clear()
-        self.show_run(None)
+        self._stored.clear()
+        if self._curves_job is not None:
+            self._curves_job.discard()
+        self._curves_job = None
+        self.dataset_combo.clear()
+        self.runs_view.show_runs(None, None)
+        self.progress_label.setText("No run in progress.")
+        self.progress_bar.setValue(0)
+        self.run_error.hide()
+        self._show_curves([])
 
-    def set_datasets(self, datasets: list[DatasetSummary]) -> None:
+    def set_overview(self, overview: WorkspaceOverview) -> None:
+        """The workspace changed: its datasets and runs (the selection and live curves stay)."""
+        self.overview = overview
         current = self.dataset_id()
         self.dataset_combo.blockSignals(True)
         self.dataset_combo.clear()
-        for dataset in datasets:
+        for dataset in overview.datasets:
             self.dataset_combo.addItem(f"{dataset.name} ({dataset.statistics.get('events', 0):,} events)", dataset.id)
+            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, dataset.name, Qt.ItemDataRole.ToolTipRole)
+        index = self.dataset_combo.findData(current) if current is not None else -1
+        self.dataset_combo.setCurrentIndex(index if index >= 0 else 0 if overview.datasets else -1)
         self.dataset_combo.blockSignals(False)
-        self.select_dataset(current if current is not None else (datasets[0].id if datasets else None))
+        training = {run.id for run in overview.runs if run.status in ("queued", "running")}
+        self._stored = {run_id: curves for run_id, curves in self._stored.items() if run_id not in training}
+        self._show_runs()
+        self._validate()
 
     def select_dataset(self, dataset_id: int | None) -> None:
         index = self.dataset_combo.findData(dataset_id) if dataset_id is not None else -1
-        if index >= 0:
+        if index >= 0 and index != self.dataset_combo.currentIndex():
             self.dataset_combo.setCurrentIndex(index)
-        self._on_dataset_changed()
 
     def dataset_id(self) -> int | None:
         data = self.dataset_combo.currentData()
         return int(data) if data is not None else None
 
+    @Slot()
+    def _on_dataset_changed(self) -> None:
+        self._show_runs()
+        self._validate()
+
+    @Slot()
+    def _show_runs(self) -> None:
+        self.runs_view.show_runs(self.overview, self.dataset_id())
+        self._on_runs_selected(self.runs_view.selected_runs())
+
+    # ----- choices -----
     def checked_models(self) -> list[str]:
-        items = (self.model_list.item(i) for i in range(self.model_list.count()))
-        return [item.data(Qt.ItemDataRole.UserRole) for item in items if item.checkState() == Qt.CheckState.Checked]
+        return self.models.checked_models()
 
     def set_checked_models(self, models: list[str]) -> None:
-        for i in range(self.model_list.count()):
-            item = self.model_list.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in models
-                               else Qt.CheckState.Unchecked)
-
-    def preset(self) -> str:
-        return self.preset_combo.currentData()
-
-    def set_preset(self, preset: str) -> None:
-        self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(preset), 0))
-
-    def _form_model(self) -> str:
-        neural = [m for m in self.checked_models() if model_entry(m).neural]
-        return neural[0] if neural else "hrnn-init"
-
-    @Slot()
-    def _on_models_changed(self) -> None:
-        if self.preset() != "custom":
-            self._show_preset_values()
-        self._validate()
-
-    @Slot()
-    def _on_preset_changed(self) -> None:
-        custom = self.preset() == "custom"
-        self.neural_form.set_read_only(not custom)
-        if not custom:
-            self._show_preset_values()
-        self._validate()
-
-    def _show_preset_values(self) -> None:
-        model = self._form_model()
-        config = model_entry(model).presets[self.preset()]
-        self.neural_form.set_values(dataclasses.asdict(config))
-        self.form_caption.setText(f"Showing the paper's {self.preset()} preset of {model_entry(model).label}; each "
-                                  "chosen model uses its own. Choose Custom to edit.")
-
-    def _neural_overrides(self) -> dict[str, Any]:
-        return self.neural_form.values() if self.preset() == "custom" else {}
+        self.models.set_checked_models(models)
 
     @Slot()
     def _validate(self) -> None:
         problem = self.validation_problem()
         self.validation_label.setText(problem or "")
         self.validation_label.setVisible(bool(problem))
-        self.start_button.setEnabled(problem is None and bool(self.checked_models()) and self.dataset_id() is not None)
-        if self.preset() == "custom":
-            self.form_caption.setText("Custom: these settings apply to every chosen neural model.")
+        ready = problem is None and bool(self.checked_models()) and self.dataset_id() is not None
+        self.start_button.setEnabled(ready and self._planning is None)
 
     def validation_problem(self) -> str | None:
-        """The first reason the current choices cannot be started (the engine's message), or None."""
+        """The first reason the current choices cannot be started (the engine's message, naming the
+        field by its label), or None."""
         try:
-            parse_seeds(self.seeds_edit.text())
-            if self.preset() == "custom":
-                for model in [m for m in self.checked_models() if model_entry(m).neural] or ["hrnn-init"]:
-                    entry = model_entry(model)
-                    entry.config_type(**{**self.neural_form.values(), "model": model}).validate()
-            model_entry("item-knn").config_type(**self.baseline_form.values()).validate()
-        except WorkbenchError as exc:
+            seeds = parse_seeds(self.seeds_edit.text())
+        except InputError as exc:
             return str(exc)
-        return None
+        return self.models.problem(seeds, self.device_combo.currentData())
 
     # ----- starting -----
     @Slot()
-    def start(self) -> list[int]:
-        """Plan one run per chosen model and seed and queue them; returns the new run ids."""
-        if self.validation_problem() is not None or self.dataset_id() is None or not self.checked_models():
-            return []
-        seeds = parse_seeds(self.seeds_edit.text())
-        device = self.device_combo.currentData()
-        run_ids: list[int] = []
-        try:
-            for model in self.checked_models():
-                if not model_entry(model).neural:
-                    overrides = self.baseline_form.values() if model == "item-knn" else {}
-                    run_ids += plan_runs(self._workspace, self.dataset_id(), model, seeds, None, overrides, device)
-                else:
-                    preset = "small" if self.preset() == "custom" else self.preset()
-                    run_ids += plan_runs(self._workspace, self.dataset_id(), model, seeds, preset,
-                                         self._neural_overrides(), device)
-        except WorkbenchError as exc:
-            self.validation_label.setText(str(exc))
-            self.validation_label.show()
-            return run_ids
+    def start(self) -> None:
+        """Plan one run per checked model and seed in the background, then queue them."""
+        dataset_id = self.dataset_id()
+        if self.validation_problem() is not None or dataset_id is None or not self.checked_models() or \
+                self._url is None or self._planning is not None:
+            return
+        work = functools.partial(plan_runs_at, self._url, dataset_id, self.models.plans(),
+                                 parse_seeds(self.seeds_edit.text()), self.device_combo.currentData())
+        self._planning = self._jobs.submit("Planning runs", work, visible=False)
+        self._planning.succeeded.connect(self._on_planned)
+        self._planning.failed.connect(self._on_plan_failed)
+        self._planning.finished.connect(self._on_planning_finished)
+        self.start_button.setEnabled(False)
+
+    @Slot(object)
+    def _on_planned(self, run_ids: list[int]) -> None:
         log.info("queued runs %s", ", ".join(f"#{r}" for r in run_ids))
         self.queue.enqueue(run_ids)
-        self.refresh_runs()
         self.runs_changed.emit()
-        return run_ids
+
+    @Slot(object)
+    def _on_plan_failed(self, error: Exception) -> None:
+        self.validation_label.setText(str(error))
+        self.validation_label.show()
+
+    @Slot()
+    def _on_planning_finished(self) -> None:
+        self._planning = None
+        self._validate()
 
     # ----- live updates -----
     def _set_running(self, running: bool) -> None:
@@ -371,9 +351,10 @@ class TrainingPanel(QWidget):
         self._set_running(True)
         self.progress_bar.setValue(0)
         self.progress_label.setText(f"Run #{run_id} started on {device or 'the default device'}.")
-        self.show_run(run_id)
-        self.refresh_runs()
         self.runs_changed.emit()
+        if not self.runs_view.selected_runs() or self.runs_view.selected_runs() == [self.queue.current_run]:
+            self.runs_view.select_runs([run_id])
+        self._on_runs_selected(self.runs_view.selected_runs() or [run_id])
 
     @Slot(int, float, str, float)
     def _on_run_progress(self, run_id: int, fraction: float, message: str, eta_s: float) -> None:
@@ -394,8 +375,8 @@ class TrainingPanel(QWidget):
         epochs, losses = self._live.setdefault(run_id, ([], []))
         epochs.append(epoch)
         losses.append(loss)
-        if self._shown_run == run_id:
-            self._plot_losses(epochs, losses)
+        if run_id in self.runs_view.selected_runs():
+            self._draw()
 
     @Slot(int, str, str)
     def _on_run_finished(self, run_id: int, status: str, error: str) -> None:
@@ -405,7 +386,7 @@ class TrainingPanel(QWidget):
         self.progress_label.setText(f"Run #{run_id} {status}." + (f" {error}" if error else ""))
         if status == "failed":
             log.warning("run %d failed: %s", run_id, error)
-        self.refresh_runs()
+        self._stored.pop(run_id, None)
         self.runs_changed.emit()
 
     @Slot()
@@ -414,101 +395,92 @@ class TrainingPanel(QWidget):
         self.queue_label.setText("Queued: " + ", ".join(f"#{r}" for r in pending) if pending else "")
         self._set_running(self.queue.busy())
 
-    # ----- runs of the dataset -----
-    @Slot()
-    def _on_dataset_changed(self) -> None:
-        self.refresh_runs()
-        self._validate()
+    # ----- curves -----
+    @Slot(list)
+    def _on_runs_selected(self, run_ids: list[int]) -> None:
+        """Draw the curves of the selected runs (reading those not read yet in the background)."""
+        missing = [run_id for run_id in run_ids if run_id not in self._stored and run_id not in self._live]
+        if missing and self._url is not None:
+            self._curves_request += 1
+            work = functools.partial(load_curves, self._url, missing)
+            if self._curves_job is not None:
+                self._curves_job.discard()
+            self._curves_job = self._jobs.submit("Reading curves", work, visible=False)
+            self._curves_job.succeeded.connect(self._on_curves)
+        self._draw()
+        self._show_error(run_ids)
 
-    def refresh_runs(self) -> None:
-        dataset_id = self.dataset_id()
-        runs = list_runs(self._workspace, dataset_id) if dataset_id is not None else []
-        selected = self._shown_run
-        self.runs_table.blockSignals(True)
-        self.runs_table.setRowCount(len(runs))
-        for row, run in enumerate(reversed(runs)):
-            started = run.started_at.strftime("%d %b %H:%M") if run.started_at else ""
-            cells = [run_label(run), run.status, run.device or "", started, run.error or ""]
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, run.id)
-                if column == 4 and text:
-                    item.setToolTip(text)
-                self.runs_table.setItem(row, column, item)
-            self.runs_table.item(row, 1).setForeground(QBrush(QColor(STATUS_COLOURS.get(run.status, "#000000"))))
-            if run.id == selected:
-                self.runs_table.selectRow(row)
-        for column in range(4):
-            self.runs_table.resizeColumnToContents(column)
-        self.runs_table.blockSignals(False)
-        self._runs = {run.id: run for run in runs}
-        if selected is not None and selected in self._runs:
-            self._show_error(self._runs[selected])
-        elif runs:  # nothing chosen yet: show the newest loss curve rather than an empty plot
-            self.show_run(next((r.id for r in reversed(runs) if model_entry(r.model).neural), runs[-1].id))
-
-    @Slot()
-    def _on_run_row_selected(self) -> None:
-        items = self.runs_table.selectedItems()
-        if items:
-            self.show_run(int(items[0].data(Qt.ItemDataRole.UserRole)))
-
-    def show_run(self, run_id: int | None) -> None:
-        """Show the loss curve (live or stored) and the error of run ``run_id``."""
-        self._shown_run = run_id
-        if run_id is None:
-            self._plot_losses([], [])
-            self.plot_title.setText("Loss curve: select a run, or start one.")
-            self.run_error.setText("")
+    @Slot(object)
+    def _on_curves(self, curves: dict[int, RunCurves]) -> None:
+        if self.sender() is not self._curves_job:
             return
-        if run_id in self._live and self._live[run_id][0]:
-            epochs, losses = self._live[run_id]
+        self._stored.update(curves)
+        self._draw()
+
+    def _draw(self) -> None:
+        self._show_curves(self.runs_view.selected_runs())
+
+    def _show_curves(self, run_ids: list[int]) -> None:
+        runs = {run.id: run for run in (self.overview.runs if self.overview is not None else [])}
+        curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for run_id in run_ids:
+            run = runs.get(run_id)
+            label = run_label(run) if run is not None else f"#{run_id}"
+            if run_id in self._live and self._live[run_id][0]:
+                epochs, losses = self._live[run_id]
+                curves[label] = {LOSS_KEY: (np.asarray(epochs), np.asarray(losses, dtype=float))}
+            elif run_id in self._stored:
+                curves[label] = dict(self._stored[run_id].series)
+            else:
+                curves[label] = {}
+        if len(run_ids) == 1:
+            run = runs.get(run_ids[0])
+            title = f"Curves of {model_label(run)} (#{run_ids[0]})" if run is not None else "Curves"
+        elif run_ids:
+            title = f"Curves of {len(run_ids)} runs"
         else:
-            curves = run_curves(self._workspace, run_id)
-            epochs, losses = curves.epochs.tolist(), curves.losses.tolist()
-        self._plot_losses(epochs, losses)
-        run = self._runs.get(run_id)
-        self.plot_title.setText(f"Loss curve of {run_label(run)}" if run else f"Loss curve of run #{run_id}")
+            title = "Curves: select runs in the table below, or start one."
+        baselines_only = run_ids and all(run_id in runs and not _is_network(runs[run_id].model) for run_id in run_ids)
+        empty = "Baselines fit in one pass: no epochs" if baselines_only else "No epochs yet"
+        self.curves.show_curves(curves, title, empty)
+
+    def _show_error(self, run_ids: list[int]) -> None:
+        runs = {run.id: run for run in (self.overview.runs if self.overview is not None else [])}
+        failed = [runs[run_id] for run_id in run_ids if run_id in runs and runs[run_id].status == "failed"]
+        self.run_error.setText("\n".join(f"Run #{run.id} failed: {run.error}" for run in failed[:3]))
+        self.run_error.setVisible(bool(failed))
+
+    def show_run(self, run_id: int) -> None:
+        """Select run ``run_id`` (and its dataset) and draw its curves."""
+        run = self.overview.run(run_id) if self.overview is not None else None
         if run is not None:
-            self._show_error(run)
-
-    def _plot_losses(self, epochs: list[int], losses: list[float]) -> None:
-        self.loss_curve.setData(epochs, losses)
-        axis = self.loss_plot.getAxis("bottom")
-        if epochs and max(epochs) <= MAX_LABELLED_EPOCHS:
-            axis.setTickSpacing(1, 1)
-        else:
-            axis.setTickSpacing()
-        self.plot_hint.setVisible(not epochs)
-        if not epochs:
-            self.plot_hint.setText("No epochs yet" if self._shown_run is not None else "No run selected")
-
-    def _show_error(self, run: RunSummary) -> None:
-        self.run_error.setText(f"Run #{run.id} failed: {run.error}" if run.status == "failed" and run.error else "")
+            self.select_dataset(run.dataset_id)
+        self.runs_view.select_runs([run_id])
+        self._on_runs_selected([run_id])
 
     def curve_points(self) -> tuple[list[float], list[float]]:
-        x, y = self.loss_curve.getData()
-        return ([] if x is None else list(x)), ([] if y is None else list(y))
+        return self.curves.points()
 
     # ----- remembered choices -----
     def save_state(self, settings: AppSettings) -> None:
-        settings.set_value("training/models", self.checked_models())
-        settings.set_value("training/preset", self.preset())
+        settings.set_value("training/choices", json.dumps(self.models.state()))
         settings.set_value("training/seeds", self.seeds_edit.text())
         settings.set_value("training/device", self.device_combo.currentData())
-        settings.set_value("training/custom", json.dumps(self.neural_form.values()))
 
     def restore_state(self, settings: AppSettings) -> None:
         try:
-            custom = json.loads(settings.value("training/custom", "{}", str))
+            state = json.loads(settings.value("training/choices", "{}", str))
         except json.JSONDecodeError:
-            custom = {}
-        if isinstance(custom, dict):
-            self.neural_form.set_values(custom)
-        self.set_preset(settings.value("training/preset", "small", str))
-        self.set_checked_models(settings.value("training/models", [], list))
+            state = {}
+        if isinstance(state, dict):
+            self.models.restore(state)
         self.seeds_edit.setText(settings.value("training/seeds", "0", str))
         device_index = self.device_combo.findData(settings.value("training/device", "", str))
         if device_index >= 0:
             self.device_combo.setCurrentIndex(device_index)
-        self._on_preset_changed()
+        self._validate()
+
+
+
+def _is_network(model: str) -> bool:
+    return model in MODELS and model_entry(model).neural

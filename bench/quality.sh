@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The quality bar of the evaluation issue: all seven models (paper small presets, SEEDS seeds) on
-# a dataset, then the Table-3-style report with both breakdowns. Results go to RESULTS.md by hand.
+# The quality bar of the evaluation and baselines issues: every baseline (the paper's three, the
+# session-based SKNN, V-SKNN, STAN, SR, Markov and the session-aware V-SKNN_EBR, STAN_EBR, SR_BR,
+# each with its defaults) and the networks (paper small presets, SEEDS seeds) on a dataset, then the
+# Table-3-style report with both breakdowns. Results go to RESULTS.md by hand.
+# NETWORKS="rnn hrnn-init" trains only those networks (default: all four).
 #   bench/quality.sh xing   [SEEDS]   # synthetic log at XING scale (about 25 min on 2 cores)
 #   bench/quality.sh ml100k [SEEDS]   # MovieLens 100K from ../shared/data
 #   bench/quality.sh taobao [SEEDS]   # Taobao slice, category as item, from ../shared/data
@@ -18,10 +21,10 @@ case $which in
             --preset taobao-category --skip-invalid-rows --min-item-support 20 --name taobao "${ws[@]}" ;;
   *) echo "unknown dataset $which" >&2; exit 2 ;;
 esac
-for model in pop personal-pop item-knn; do
+for model in pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br; do
   python main.py train "$which" --model "$model" "${ws[@]}"
 done
-for model in rnn rnn-concat hrnn-init hrnn-all; do
+for model in ${NETWORKS:-rnn rnn-concat hrnn-init hrnn-all}; do
   python main.py train "$which" --model "$model" --preset small --seeds "$seeds" "${ws[@]}"
 done
 python main.py report "$which" --k 5 10 20 --breakdown history --breakdown position "${ws[@]}" \

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
 from app.main_window import MainWindow
 from app.settings import AppSettings
+from engine.storage.workspace import Workspace
 from tests.conftest import PROJECT_ROOT
 
 FAKE_EXECUTE = [sys.executable, str(PROJECT_ROOT / "tests" / "fake_execute_cli.py"), "execute"]
@@ -23,12 +26,25 @@ def open_window(qtbot, settings: AppSettings, workspace: Path, create_demo: bool
                 command: list[str] | None = None) -> MainWindow:
     window = MainWindow(settings, workspace, create_demo=create_demo, run_command=command or FAKE_EXECUTE)
     qtbot.addWidget(window)
-    window.resize(1280, 800)
+    window.resize(1280, 720)
     window.show()
     return window
 
 
-def wait_idle(qtbot, window: MainWindow, timeout: int = 20_000) -> None:
+@contextmanager
+def opened(window: MainWindow) -> Iterator[Workspace]:
+    """The window's workspace, opened by the test (the window itself never holds it open)."""
+    assert window.url is not None
+    with Workspace(window.url) as workspace:
+        yield workspace
+
+
+def wait_for_overview(qtbot, window: MainWindow, condition, timeout: int = 60_000) -> None:
+    """Wait until ``condition(overview)`` holds for the window's latest overview."""
+    qtbot.waitUntil(lambda: window.state.overview is not None and condition(window.state.overview), timeout=timeout)
+
+
+def wait_idle(qtbot, window: MainWindow, timeout: int = 60_000) -> None:
     qtbot.waitUntil(lambda: not window.jobs.running_jobs(), timeout=timeout)
 
 

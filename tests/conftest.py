@@ -53,24 +53,59 @@ def small_dataset(tmp_path: Path):
 
 
 @pytest.fixture
-def app_settings(tmp_path: Path, qapp):
-    """The desktop app's settings in a temporary folder, never the real user's."""
+def app_settings(tmp_path: Path, qapp, monkeypatch):
+    """The desktop app's settings in a temporary folder, never the real user's. A message box the
+    test did not expect would wait for a click forever: it is answered at once and fails the test."""
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
 
     from app.appearance import apply_appearance
+    from app.main_window import RunsOnClosing
     from app.settings import AppSettings
 
+    unexpected: list[str] = []
+
+    def answer(kind: str, default: QMessageBox.StandardButton):
+        def box(_parent, title, text, *_args, **_kwargs):
+            unexpected.append(f"{kind} '{title}': {text}")
+            return default
+        return box
+
+    monkeypatch.setattr(QMessageBox, "warning", answer("warning", QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(QMessageBox, "critical", answer("critical", QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(QMessageBox, "information", answer("information", QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(QMessageBox, "question", answer("question", QMessageBox.StandardButton.No))
+    # a window closed while its runs are queued or training (at a test's end) cancels them
+    monkeypatch.setattr("app.main_window.ask_about_runs", lambda *_args: RunsOnClosing.CANCEL)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     apply_appearance(qapp)
-    return AppSettings()
+    yield AppSettings()
+    assert not unexpected, f"unexpected message boxes: {unexpected}"
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_template(tmp_path_factory) -> Path:
+    """A workspace holding the demo dataset, made once per session (windows open copies of it)."""
+    from engine.storage.workspace import Workspace
+    from engine.workbench.demo import ensure_demo_dataset
+
+    folder = tmp_path_factory.mktemp("demo-template")
+    with Workspace(folder / "template.sqlite") as workspace:
+        ensure_demo_dataset(workspace, folder)
+        with workspace.engine.connect() as connection:  # everything in the file itself: copies are whole
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder / "template.sqlite"
 
 
 @pytest.fixture
-def window(qtbot, app_settings, workspace_path: Path):
-    """The main window on a fresh workspace; waits until the demo dataset and its figures are shown."""
+def window(qtbot, app_settings, workspace_path: Path, demo_workspace_template: Path):
+    """The main window on a workspace holding the demo dataset; waits until its figures are shown."""
+    import shutil
+
     from tests.app_support import open_window
 
-    main_window = open_window(qtbot, app_settings, workspace_path)
-    qtbot.waitUntil(lambda: main_window.data_panel.explorer.last_figures is not None, timeout=20_000)
+    shutil.copyfile(demo_workspace_template, workspace_path)
+    main_window = open_window(qtbot, app_settings, workspace_path, create_demo=False)
+    qtbot.waitUntil(lambda: main_window.data_panel.explorer.last_figures is not None, timeout=60_000)
     yield main_window
     main_window.close()

@@ -78,3 +78,17 @@ def test_tune_then_compare_from_the_dialog(qtbot, app_settings, small_dataset, j
     qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.work is None, timeout=180_000)
     assert "Best: " in dialog.verdict.toPlainText() and "Comparison #1" in dialog.verdict.toPlainText()
+
+
+def test_the_training_menu_opens_tuning_for_the_selected_dataset(window, qtbot) -> None:
+    dataset_id = window.browser.dataset_ids()[0]
+    window.browser.select("dataset", dataset_id)
+    action = next(action for menu in window.menuBar().findChildren(type(window.menuBar().actions()[0].menu()))
+                  for action in menu.actions() if action.text() == "&Tune and compare models…")
+    action.trigger()
+    dialog = window.tuning_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.dataset_id == dataset_id
+    assert dialog.checked_models() == ["rnn", "hrnn-init"]
+    save_screenshot(dialog, "tuning_dialog_from_menu")
+    window.close()
+    assert not dialog.isVisible()

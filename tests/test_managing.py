@@ -169,7 +169,7 @@ def test_a_stored_log_without_a_dataset_can_be_deleted(small_dataset) -> None:
     assert list_logs(workspace) == [] and _dangling(Path(workspace.display_name)) == []
 
 
-def _pending_test_the_command_line_lists_deletes_renames_and_compacts(small_dataset, capsys, monkeypatch) -> None:
+def test_the_command_line_lists_deletes_renames_and_compacts(small_dataset, capsys, monkeypatch) -> None:
     workspace, dataset_id = small_dataset
     where = ["--workspace", workspace.display_name]
     run_ids = _evaluated_runs(workspace, dataset_id)

@@ -139,3 +139,13 @@ def test_every_preset_names_columns_consistently() -> None:
     for preset in FORMAT_PRESETS.values():
         if preset.column_names is not None:
             assert set(preset.mapping.used_columns()) <= set(preset.column_names), preset.name
+
+
+def test_a_pipe_file_whose_values_hold_as_many_spaces_on_every_line_splits_on_the_pipe(tmp_path: Path) -> None:
+    from engine.data.reading import sniff_format
+
+    path = tmp_path / "u.item"
+    path.write_text("".join(f"{item}|Film number {item} (1995)|01-Jan-1995||http://x|0|1\n" for item in range(3)))
+    assert sniff_format(path).delimiter == "|"
+    path.write_text("".join(f"{item} {item * 7} 1500000000\n" for item in range(3)))
+    assert sniff_format(path).delimiter == " "

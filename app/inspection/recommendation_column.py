@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,7 +23,8 @@ from engine.workbench.inspection import StepRecommendations
 
 COLUMNS = ("Rank", "Item", "Score", "Seen")
 TARGET_BACKGROUND = "#fde68a"
-ROWS_SHOWN = 10  # the column is tall enough for a top 10 without scrolling
+ROWS_SHOWN = 10  # the column asks for room for a top 10 without scrolling
+ROWS_AT_LEAST = 4  # and makes do with this many (it scrolls) on a small screen
 SEEN_TIP = "history: in one of the user's training sessions; session: earlier in this test session"
 
 
@@ -30,12 +32,35 @@ def format_rank(rank: float) -> str:
     return f"{rank:,.0f}" if float(rank).is_integer() else f"{rank:,.1f}"
 
 
+class ElidedLabel(QLabel):
+    """One line of text, shortened with "…" to the width it has (the whole text as its tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 1)))
+
+
 class RecommendationColumn(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel()
-        self.title.setWordWrap(True)
+        self.title = ElidedLabel()
         bold = QFont()
         bold.setBold(True)
         self.title.setFont(bold)
@@ -51,7 +76,8 @@ class RecommendationColumn(QFrame):
         self.table.verticalHeader().setVisible(False)
         row_height = self.fontMetrics().height() + 8
         self.table.verticalHeader().setDefaultSectionSize(row_height)
-        self.setMinimumHeight(row_height * (ROWS_SHOWN + 1) + 4 * self.fontMetrics().height() + 24)
+        self._preferred_height = row_height * (ROWS_SHOWN + 1) + 4 * self.fontMetrics().height() + 24
+        self.setMinimumHeight(row_height * (ROWS_AT_LEAST + 1) + 4 * self.fontMetrics().height() + 24)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.table.horizontalHeader()
@@ -64,6 +90,10 @@ class RecommendationColumn(QFrame):
         layout.addWidget(self.message)
         layout.addWidget(self.table, 1)
         self.target_row: int | None = None
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), max(hint.height(), self._preferred_height))
 
     def _show(self, title: str, rank_text: str, message: str) -> None:
         self.title.setText(title)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.plot_text import EmptyPlotText
 from app.results.comparison_model import metric_title
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ MODEL_COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2
                  "#db2777", "#65a30d")
 GROUP_WIDTH = 0.8  # of the unit space between two groups, shared by the group's bars
 HEADROOM = 1.3  # room above the highest error bar for the legend
+RATE_MAX = 1.0  # Recall, MRR and Precision never exceed 1: the axis stops there
+EMPTY = "No evaluated runs to break down yet"
 SELECTED_PEN = pg.mkPen("#111827", width=2.5)
 AXIS_TEXT = "#374151"
 BOTTOM_AXIS_HEIGHT = 46  # two lines of tick labels: the group and its number of events
@@ -41,7 +44,7 @@ class BreakdownPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot_widget = pg.PlotWidget(background="w")
-        self.plot_widget.setMinimumHeight(260)
+        self.plot_widget.setMinimumHeight(150)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.setMouseEnabled(x=False, y=False)
@@ -52,6 +55,7 @@ class BreakdownPlot(QWidget):
         bottom = self.plot_item.getAxis("bottom")
         bottom.setHeight(BOTTOM_AXIS_HEIGHT)
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)
+        bottom.enableAutoSIPrefix(False)
         for name in ("left", "bottom"):
             self.plot_item.getAxis(name).setTextPen(AXIS_TEXT)
         self.bars: dict[str, pg.BarGraphItem] = {}
@@ -65,14 +69,17 @@ class BreakdownPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
+        self.empty_text = EmptyPlotText(self.plot_widget, EMPTY)
 
-    def clear(self) -> None:
+    def clear(self, empty: str = EMPTY) -> None:
+        """Nothing drawn; ``empty`` says why."""
         self.plot_item.clear()
         self.legend.clear()
         self.bars, self.error_bars, self._centres = {}, {}, {}
         self.groups, self.group_labels = [], []
         self._highlight = None
         self.plot_item.setTitle(None)
+        self.empty_text.show_text(empty)
 
     def show_breakdown(self, table: pd.DataFrame, metric: str, models: list[str], title: str) -> None:
         """``table``: per model and group, ``<metric>_mean`` / ``_std``, ``label`` and ``n_events``
@@ -80,7 +87,9 @@ class BreakdownPlot(QWidget):
         self.clear()
         shown = [model for model in models if model in set(table["model"])]
         if not shown:
+            self.empty_text.show_text("No model has events in this breakdown")
             return
+        self.empty_text.show_text(None)
         first = table.drop_duplicates("group")
         self.groups = first["group"].tolist()
         self.group_labels = [f"{label}\n{n:,} events" for label, n in zip(first["label"], first["n_events"], strict=True)]
@@ -107,12 +116,12 @@ class BreakdownPlot(QWidget):
         self.legend.setColumnCount(min(len(shown), 4))
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([list(zip(positions.tolist(), self.group_labels, strict=True)), []])
-        self.plot_item.setLabel("left", f"{metric_title(metric)} (mean ± std over seeds)")
+        self.plot_item.setLabel("left", metric_title(metric))
         self.plot_item.setLabel("bottom", None)
-        self.plot_item.setTitle(title, size="11pt")
+        self.plot_item.setTitle(f"{title}: {metric_title(metric)}, mean ± std over seeds", size="10pt")
         self.plot_item.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
         rows_of_legend = math.ceil(len(shown) / min(len(shown), 4))
-        self.plot_item.setYRange(0.0, (top or 1.0) * (HEADROOM + 0.08 * rows_of_legend), padding=0)
+        self.plot_item.setYRange(0.0, min(RATE_MAX, (top or RATE_MAX) * (HEADROOM + 0.08 * rows_of_legend)), padding=0)
 
     def bar_values(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(heights, error half-lengths aligned with the groups, NaN where none) as drawn for ``model``."""

@@ -42,6 +42,8 @@ class ComparisonModel(QAbstractTableModel):
         self._metrics: list[str] = []
         self._cells: dict[tuple[str, str], pd.Series] = {}
         self._best: dict[str, float] = {}
+        self._order: list[str] = []  # the rows in the registry's order
+        self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
 
     def set_view(self, view: ResultsView | None) -> None:
         self.beginResetModel()
@@ -51,7 +53,33 @@ class ComparisonModel(QAbstractTableModel):
         self._metrics = view.metrics if view is not None else []
         self._cells = {(row.model, row.metric): row for row in table.itertuples(index=False)}
         self._best = table.groupby("metric")["mean"].max().to_dict() if len(table) else {}
+        self._order = list(self._models)
+        self._apply_sort()
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort the rows by a column (the model's name, its seeds or a metric's mean); a column
+        below 0 brings the registry's order back (the paper's)."""
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._apply_sort()
+        self.layoutChanged.emit()
+
+    def _apply_sort(self) -> None:
+        column, order = self._sort
+        if column < 0 or not self._models or column >= self.columnCount():
+            self._models = list(self._order)
+            return
+
+        def key(model: str) -> object:
+            if column == 0:
+                return model.lower()
+            metric = self._metrics[0] if column == 1 else self._metrics[column - len(FIXED_COLUMNS)]
+            row = self._cells[(model, metric)]
+            value = row.n_seeds if column == 1 else row.mean
+            return value if math.isfinite(value) else -math.inf
+
+        self._models = sorted(self._order, key=key, reverse=order == Qt.SortOrder.DescendingOrder)
 
     @property
     def models(self) -> list[str]:

@@ -65,7 +65,8 @@ LEVEL_TOOLTIP = ("What the Wilcoxon signed-rank test against the reference model
                  "depend less on one another.")
 LEVEL_KEY = "results/level"
 REFERENCE_KEY = "results/reference/{}"
-DETAILS_WIDTH = 380
+DETAILS_WIDTH = 360
+TABLE_ROWS = 8  # the table shows this many rows at least (more when the window has room)
 NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated automatically: "
            "train some models in the Training panel.")
 
@@ -113,7 +114,8 @@ class ResultsPanel(QWidget):
             self.k_combo.addItem(f"K = {k}", k)
         self.k_combo.setToolTip("Cut-off K of Recall@K, MRR@K and Precision@K")
         self.reference_combo = QComboBox()
-        self.reference_combo.setMinimumContentsLength(16)
+        self.reference_combo.setMinimumContentsLength(14)
+        self.reference_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.reference_combo.setToolTip("The model every other model is tested against (Wilcoxon signed-rank test); "
                                         "remembered for each dataset")
         self.level_combo = QComboBox()
@@ -128,14 +130,15 @@ class ResultsPanel(QWidget):
         self.status = QLabel()
         self.status.setObjectName("mutedLabel")
         self.status.setWordWrap(True)
+        heading = QHBoxLayout()
+        heading.addWidget(self.title, 1)
+        heading.addWidget(self.export_table_button)
         controls = QHBoxLayout()
-        controls.addWidget(self.title)
-        controls.addSpacing(16)
         controls.addWidget(QLabel("Cut-off:"))
         controls.addWidget(self.k_combo)
         controls.addSpacing(12)
         controls.addWidget(QLabel("Reference:"))
-        controls.addWidget(self.reference_combo)
+        controls.addWidget(self.reference_combo, 1)
         controls.addSpacing(12)
         self.level_label = QLabel("Test on:")
         self.level_label.setToolTip(LEVEL_TOOLTIP)
@@ -144,7 +147,6 @@ class ResultsPanel(QWidget):
         controls.addSpacing(12)
         controls.addWidget(self.ranking)
         controls.addStretch(1)
-        controls.addWidget(self.export_table_button)
 
         self.table_model = ComparisonModel(self)
         self.table = QTableView()
@@ -155,6 +157,10 @@ class ResultsPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setMinimumSectionSize(90)
         self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the paper's order first
+        self.table.setSortingEnabled(True)
+        self.table.setToolTip("Click a column's header to sort by it; select a cell to see the runs behind it")
         self.footnote = QLabel(footnote(self.level()))
         self.footnote.setWordWrap(True)
         self.footnote.setObjectName("mutedLabel")
@@ -191,8 +197,12 @@ class ResultsPanel(QWidget):
         body.addWidget(left)
         body.addWidget(self.details)
         body.setStretchFactor(0, 1)
-        body.setSizes([900, DETAILS_WIDTH])
+        body.setCollapsible(1, True)
+        self.body = body
+        self.details.closed.connect(self._collapse_details)
+        self._collapse_details()
         layout = QVBoxLayout(self)
+        layout.addLayout(heading)
         layout.addLayout(controls)
         layout.addWidget(self.status)
         layout.addWidget(body, 1)
@@ -243,7 +253,7 @@ class ResultsPanel(QWidget):
         self._dataset_id, self.view = None, None
         self.table_model.set_view(None)
         self._clear_plots()
-        self.details.clear()
+        self._clear_details()
         self._set_controls_enabled(False)
         self._say(NO_RUNS)
 
@@ -255,6 +265,11 @@ class ResultsPanel(QWidget):
         self._loading, self._analysing, self._analysing_key, self._evaluating = {}, None, None, {}
         if self._own_jobs:
             self.jobs.shutdown()
+
+    @property
+    def dataset_id(self) -> int | None:
+        """The dataset shown."""
+        return self._dataset_id
 
     def busy(self) -> bool:
         return any(job.running for job in self._loading.values()) or (
@@ -332,7 +347,7 @@ class ResultsPanel(QWidget):
             self.view = None
             self.table_model.set_view(None)
             self._clear_plots()
-            self.details.clear()
+            self._clear_details()
             self._set_controls_enabled(False)
             missing = len(snapshot.unevaluated_runs())
             self._say(NO_RUNS if not missing else
@@ -451,7 +466,7 @@ class ResultsPanel(QWidget):
         self.table_model.set_view(view)
         self.footnote.setText(footnote(view.level, snapshot.settings.n_candidates))
         self._fit_table()
-        self.details.clear()
+        self._clear_details()
         self._draw_plots()
         unevaluated = len(snapshot.runs) - len(snapshot.rows)
         parts = [f"{len(snapshot.rows)} evaluated runs of {len(snapshot.models)} models"]
@@ -462,11 +477,32 @@ class ResultsPanel(QWidget):
         self._say("; ".join(parts) + "." + "".join(f" {note}." for note in view.notes))
 
     def _fit_table(self) -> None:
-        """Give the table at most the height of its rows (the plots take the rest)."""
+        """Give the table the height of its rows, at least :data:`TABLE_ROWS` of them (the plots
+        take the rest)."""
         self.table.resizeColumnsToContents()
-        rows = sum(self.table.rowHeight(row) for row in range(self.table_model.rowCount()))
+        row_height = self.table.verticalHeader().defaultSectionSize()
         header = self.table.horizontalHeader().sizeHint().height()
-        self.table.setMaximumHeight(rows + header + 2 * self.table.frameWidth() + 2)
+        frame = 2 * self.table.frameWidth() + 2
+        self.table.setMinimumHeight(row_height * min(TABLE_ROWS, max(1, self.table_model.rowCount())) + header + frame)
+        self.table.setMaximumHeight(row_height * max(TABLE_ROWS, self.table_model.rowCount()) + header + frame)
+
+    def _show_details(self) -> None:
+        """Open the "Behind the selection" pane (it stays collapsed until something is selected)."""
+        sizes = self.body.sizes()
+        if sizes[1] == 0:
+            total = sum(sizes)
+            self.body.setSizes([total - DETAILS_WIDTH, DETAILS_WIDTH])
+
+    def _clear_details(self) -> None:
+        self.details.clear()
+        self._collapse_details()
+
+    @Slot()
+    def _collapse_details(self) -> None:
+        self.body.setSizes([1, 0])
+
+    def details_open(self) -> bool:
+        return self.body.sizes()[1] > 0
 
     # ----- plots -----
     def plot_metric(self) -> str:
@@ -491,7 +527,7 @@ class ResultsPanel(QWidget):
     @Slot()
     def _on_metric_changed(self) -> None:
         self._draw_plots()
-        self.details.clear()
+        self._clear_details()
 
     # ----- selection -----
     @Slot(QModelIndex, QModelIndex)
@@ -500,6 +536,7 @@ class ResultsPanel(QWidget):
             return
         model, metric = current.data(CELL_ROLE)
         self.details.show_cell(self._snapshots[self.view.dataset_id], self.view, model, metric)
+        self._show_details()
 
     @Slot(str, object)
     def _on_bar_selected(self, model: str, group: object) -> None:
@@ -507,6 +544,7 @@ class ResultsPanel(QWidget):
             return
         kind = next(kind for kind, plot in self.plots.items() if plot is self.sender())
         self.details.show_bar(self._snapshots[self.view.dataset_id], self.view, kind, model, group, self.plot_metric())
+        self._show_details()
 
     # ----- export -----
     def export_table(self, path: str | Path) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,10 +34,18 @@ def _number(value: float) -> str:
 
 
 class SelectionDetails(QGroupBox):
-    """The runs behind a selection, or a hint to select something."""
+    """The runs behind a selection, or a hint to select something; ``closed`` when the user
+    closes the pane."""
+
+    closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Behind the selection", parent)
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Close this pane (it opens again when you select a cell or a bar)")
+        self.close_button.clicked.connect(self.closed)
         self.summary = QLabel("Select a cell of the table or a bar of a plot to see the runs behind it.")
         self.summary.setWordWrap(True)
         self.summary.setObjectName("mutedLabel")
@@ -49,8 +59,11 @@ class SelectionDetails(QGroupBox):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.summary)
+        layout.addLayout(top)
         layout.addWidget(self.table, 1)
 
     def clear(self, text: str = "Select a cell of the table or a bar of a plot to see the runs behind it.") -> None:

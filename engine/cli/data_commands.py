@@ -80,9 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_prepare_arguments(parser)
     parser.set_defaults(handler=run_import, creates_workspace=True)
 
-    parser = subparsers.add_parser("datasets", help="list the workspace's datasets")
-    parser.set_defaults(handler=run_datasets)
-
     parser = subparsers.add_parser(
         "candidates", help="show or set how a dataset's evaluations rank (among all items or the N most popular)",
         description="Evaluations rank each target among all training items, or among the N most popular plus the "

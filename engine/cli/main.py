@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 
-from engine.errors import Cancelled, ConfigError, WorkbenchError
+from engine.errors import Cancelled, InputError, WorkbenchError
 
 log = logging.getLogger(__name__)
 
@@ -17,13 +17,21 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import data_commands, evaluation_commands, synthetic_commands, training_commands, tuning_commands
+    from engine.cli import (
+        data_commands,
+        evaluation_commands,
+        managing_commands,
+        synthetic_commands,
+        training_commands,
+        tuning_commands,
+    )
 
     parser = argparse.ArgumentParser(prog="python main.py", description="HRNN Workbench, headless. Without a "
                                      "subcommand, main.py opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for commands in (data_commands, synthetic_commands, training_commands, tuning_commands, evaluation_commands):
+    for commands in (data_commands, synthetic_commands, training_commands, managing_commands, tuning_commands,
+                     evaluation_commands):
         commands.register(subparsers)
     for subcommand in subparsers.choices.values():
         subcommand.add_argument("--workspace", type=str, default=None,
@@ -66,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         if args.debug:
             raise
-        hint = f" (change it with --set {exc.setting}=VALUE)" if isinstance(exc, ConfigError) and exc.setting else ""
-        print(f"error: {exc}{hint}", file=sys.stderr)
+        from engine.cli.data_commands import setting_hint
+
+        hint = setting_hint(exc) if isinstance(exc, InputError) else ""
+        print(f"error: {exc}" + (f" ({hint})" if hint else ""), file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         if args.debug:

@@ -42,10 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jsonl", action="store_true", help="machine-readable progress on stdout")
     parser.set_defaults(handler=run_execute)
 
-    parser = subparsers.add_parser("runs", help="list runs (of one dataset)")
-    parser.add_argument("dataset", nargs="?", help="dataset id or name (default: all)")
-    parser.set_defaults(handler=run_list)
-
 
 def parse_overrides(pairs: list[str]) -> dict[str, object]:
     """``name=value`` pairs; values parsed as JSON where possible (numbers, true/false), else text."""

@@ -39,7 +39,7 @@ _MEDIAN_SAMPLE = 1_000_000  # times the unit is detected from (evenly spaced ove
 _OTHER_DELIMITERS = ",\t;|"
 #: The import setting that skips invalid rows instead of refusing the file, and its readable name.
 SKIP_SETTING, SKIP_LABEL = "skip_invalid_rows", "Skip invalid rows"
-PROGRESS_CHUNK_ROWS = 250_000  # rows read at once when the caller follows the progress
+PROGRESS_CHUNK_ROWS = 50_000  # rows read at once when the caller follows the progress (a bar that moves)
 
 Where = Callable[[int], str]  # "FILE, line N" of a row position (0-based, in file order)
 

@@ -207,6 +207,8 @@ def sniff_format(path: Path, preset: FormatPreset | None = None) -> FileFormat:
         delimiter = preset.delimiter
     elif all("::" in line for line in lines[:20]):
         delimiter = "::"
+    elif (steady := _steady_delimiters(lines[:50])):
+        delimiter = steady[0]  # the first in _DELIMITERS: a space, the likeliest inside a value, comes last
     else:
         try:
             delimiter = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=_DELIMITERS).delimiter
@@ -234,6 +236,16 @@ def _split(line: str, delimiter: str) -> list[str]:
     if delimiter == "::":
         return line.split("::")
     return next(csv.reader([line], delimiter=delimiter))
+
+
+def _steady_delimiters(lines: list[str]) -> list[str]:
+    """The candidate delimiters found the same number of times (at least once) on every line."""
+    steady = []
+    for delimiter in _DELIMITERS:
+        counts = {line.count(delimiter) for line in lines}
+        if len(counts) == 1 and counts.pop() > 0:
+            steady.append(delimiter)
+    return steady
 
 
 def _check_one_delimiter(path: Path, numbered: list[tuple[int, str]], delimiter: str,

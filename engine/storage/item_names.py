@@ -23,7 +23,7 @@ def attach_item_names(workspace: Workspace, dataset: str | int, path: Path, id_c
         log_id = catalog.find_dataset(session, dataset).log_id
     with workspace.engine.connect() as connection:
         log_ids = catalog.original_ids(connection, table(LogItem), log_id)
-    known = names[names["original_id"].isin(set(log_ids))]
+    known = names[names["original_id"].isin({str(item) for item in log_ids})]  # ids may be stored as numbers
     if known.empty:
         raise InputError(f"{path}: none of its {len(names):,} item ids occurs in the dataset's log (ids look like "
                          f"{', '.join(map(str, log_ids[:3]))}); check the id column")
@@ -40,4 +40,5 @@ def item_labels(workspace: Workspace, dataset_id: int, item_ids: np.ndarray) -> 
     with workspace.session() as session:
         log_id = catalog.find_dataset(session, dataset_id).log_id
         names = dict(session.execute(select(ItemName.original_id, ItemName.name).where(ItemName.log_id == log_id)).all())
-    return np.array([f"{item} · {names[item]}" if item in names else str(item) for item in item_ids], dtype=object)
+    labels = [f"{item} · {names[str(item)]}" if str(item) in names else str(item) for item in item_ids]
+    return np.array(labels, dtype=object)

@@ -3,8 +3,10 @@ on its first open (its checkpoints moved into a folder of its own)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+from engine.progress import CancelToken, ProgressCallback
 from engine.runs.checkpoints import relocate_legacy_checkpoints
 from engine.storage.workspace import (
     Workspace,
@@ -14,8 +16,8 @@ from engine.storage.workspace import (
     workspace_url,
 )
 
-__all__ = ["Workspace", "database_problem", "default_workspace_path", "is_database_error", "open_workspace",
-           "remove_workspace_file", "workspace_url"]
+__all__ = ["Workspace", "WorkspaceInfo", "check_workspace", "database_problem", "default_workspace_path",
+           "is_database_error", "open_workspace", "remove_workspace_file", "workspace_url"]
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +43,26 @@ def remove_workspace_file(workspace: Workspace) -> None:
         return
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
         path.with_name(name).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """An opened workspace as a shell keeps it: its URL (each use case opens it from there), its
+    name for people, its file (None for a server database), whether it is read-only and whether
+    opening it created it."""
+
+    url: str
+    display_name: str
+    file_path: Path | None
+    read_only: bool
+    created: bool
+
+
+def check_workspace(location: str | Path | None, create: bool, progress: ProgressCallback,
+                    cancel: CancelToken) -> WorkspaceInfo:
+    """Open the workspace at ``location`` (creating it with ``create``, upgrading its schema,
+    moving legacy checkpoints) and close it again (a background job's work)."""
+    progress(0.0, "opening the workspace")
+    with open_workspace(location, create) as workspace:
+        return WorkspaceInfo(workspace.url, workspace.display_name, workspace.file_path, workspace.read_only,
+                             workspace.created)

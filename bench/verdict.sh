@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The quality bar of the tuning issue: `compare` on a dataset with a stated budget (every model
+# tuned with the same number of trials on the validation split, the best trained with SEEDS seeds
+# on the full training split, evaluated on the test split), its table and verdict. Results go to
+# RESULTS.md by hand. The datasets are imported exactly as bench/quality.sh imports them.
+#   bench/verdict.sh ml100k [TRIALS] [SEEDS]
+#   bench/verdict.sh taobao [TRIALS] [SEEDS]
+#   bench/verdict.sh xing   [TRIALS] [SEEDS]   # MODELS="..." to compare fewer models
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:?xing, ml100k or taobao}
+trials=${2:-10}
+seeds=${3:-3}
+folder=${VERDICT_FOLDER:-/tmp/hrnn-verdict-$which}
+mkdir -p "$folder"
+ws=(--workspace "$folder/workspace.sqlite")
+case $which in
+  xing) python main.py generate --preset xing_scale --seed 0 --import --name xing "${ws[@]}" ;;
+  ml100k) python main.py import ../shared/data/ml100k_recbole/ml-100k.inter --name ml100k "${ws[@]}" ;;
+  taobao) python main.py import ../shared/data/taobao_userbehavior_head/UserBehavior_head.csv \
+            --preset taobao-category --skip-invalid-rows --min-item-support 20 --name taobao "${ws[@]}" ;;
+  *) echo "unknown dataset $which" >&2; exit 2 ;;
+esac
+models=${MODELS:-pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br rnn hrnn-init hrnn-all}
+# shellcheck disable=SC2086
+/usr/bin/time -v python main.py compare "$which" --models $models --trials "$trials" --seeds "$seeds" \
+  --search-seed 0 "${ws[@]}" 2> >(tee "$folder/compare.err" >&2) | tee "$folder/compare.txt"
