@@ -194,7 +194,8 @@ class RunProcessQueue(QObject):
             background.setProcessEnvironment(_environment())
             background.setStandardOutputFile(str(self._folder / "background.out"))
             background.setStandardErrorFile(str(self._folder / "background.err"))
-            started, pid = background.startDetached()
+            outcome = background.startDetached()  # PySide6 returns a bool here (older ones: bool, pid)
+            started, pid = outcome if isinstance(outcome, tuple) else (outcome, background.processId())
             if started:
                 log.info("queued runs %s left to a background executor (process %s)", list(self._pending), pid)
                 left += list(self._pending)

@@ -167,7 +167,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--events", type=int, default=None, help="a scaled log instead of the XING-scale one")
     parser.add_argument("--reference", action="store_true", help="also train the independent re-implementation")
-    parser.add_argument("--presets", nargs="+", default=["small", "gru4rec-official"])
+    parser.add_argument("--presets", nargs="*", default=["small", "gru4rec-official"],
+                        help="our presets to train (none: only the re-implementation, with --reference)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = Path(tempfile.mkdtemp(prefix="gru4rec-recipe-"))

@@ -250,3 +250,34 @@ def test_form_shows_the_declared_labels_ranges_and_help(qtbot) -> None:
     assert "in [0, 1)" in form.editors["dropout_session"].toolTip()
     assert form.editors["cuda_graph_steps"].maximum() == 256
     assert form.editors["loss"].count() >= 6
+
+
+def test_closing_with_runs_in_progress_asks_and_can_leave_them_to_finish(window, qtbot, monkeypatch) -> None:
+    import time
+
+    from app.main_window import RunsOnClosing
+
+    monkeypatch.setenv("FAKE_EXECUTE_MODE", "slow")
+    panel = window.training_panel
+    choose(panel, ["rnn"], epochs=1)
+    panel.seeds_edit.setText("0-1")
+    run_ids = start(qtbot, panel)
+    qtbot.waitUntil(lambda: statuses(window, run_ids[:1]) == ["running"], timeout=30_000)
+    asked: list[tuple] = []
+
+    def answer(choice: RunsOnClosing):
+        def ask(_parent, running, queued, doing):
+            asked.append((running, queued, doing))
+            return choice
+        return ask
+
+    monkeypatch.setattr("app.main_window.ask_about_runs", answer(RunsOnClosing.STAY))
+    window.close()
+    assert window.isVisible() and asked == [(run_ids[0], 1, "quitting")]  # "Go back": nothing changes
+    monkeypatch.setattr("app.main_window.ask_about_runs", answer(RunsOnClosing.LEAVE))
+    window.close()
+    assert not window.isVisible() and len(asked) == 2
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and statuses(window, run_ids) != ["finished", "finished"]:
+        time.sleep(0.5)  # the window is gone: the running child and a headless executor finish the runs
+    assert statuses(window, run_ids) == ["finished", "finished"]

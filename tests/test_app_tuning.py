@@ -38,6 +38,7 @@ def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset
     qtbot.waitUntil(lambda: dialog.view is not None and bool(dialog.importances), timeout=30_000)
     assert dialog.study_combo.currentData() == "rnn-study"
     assert dialog.trials_plot.points("complete") == 4 and dialog.trials_table.rowCount() == 4
+    assert not dialog.trials_plot.empty_text.isVisible() and not dialog.importances_plot.empty_text.isVisible()
     best = dialog.view.best
     assert f"trial {best.number}, recall@5 {best.value:.4f}" in dialog.best_label.text()
     assert set(dialog.importances) <= set(best.params) and dialog.importances_plot.names
@@ -52,6 +53,8 @@ def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset
 def test_tuning_without_a_tunable_model_says_so(qtbot, app_settings, small_dataset, jobs) -> None:
     workspace, dataset_id = small_dataset
     dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    assert dialog.trials_plot.empty_text.isVisible() and "No study yet" in dialog.trials_plot.empty_text.text()
+    assert dialog.importances_plot.empty_text.isVisible()
     dialog.set_checked_models(["pop"])
     qtbot.mouseClick(dialog.tune_button, Qt.MouseButton.LeftButton)
     assert "at least one model with settings to tune" in dialog.status.text() and dialog.work is None

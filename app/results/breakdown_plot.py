@@ -3,18 +3,18 @@ per model with its mean over seeds and an error bar of one standard deviation; c
 selects it. Exports to PNG and SVG through pyqtgraph's exporters."""
 from __future__ import annotations
 
+import html
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtCore import QPointF, QRectF, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.plot_text import EmptyPlotText
 from app.results.comparison_model import metric_title
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MODEL_COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563",
                  "#db2777", "#65a30d")
 GROUP_WIDTH = 0.8  # of the unit space between two groups, shared by the group's bars
-HEADROOM = 1.3  # room above the highest error bar for the legend
+HEADROOM = 1.1  # room above the highest error bar
 RATE_MAX = 1.0  # Recall, MRR and Precision never exceed 1: the axis stops there
 EMPTY = "No evaluated runs to break down yet"
 SELECTED_PEN = pg.mkPen("#111827", width=2.5)
@@ -44,14 +44,16 @@ class BreakdownPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot_widget = pg.PlotWidget(background="w")
-        self.plot_widget.setMinimumHeight(150)
+        self.plot_widget.setMinimumHeight(130)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.setMouseEnabled(x=False, y=False)
         self.plot_item.hideButtons()
         self.plot_item.showGrid(y=True, alpha=0.25)
-        self.legend = self.plot_item.addLegend(offset=(8, 4), labelTextSize="9pt", labelTextColor="#111827",
-                                               brush=pg.mkBrush(255, 255, 255, 220))
+        # the models' colours above the plot: an in-plot legend of many models covers the bars
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         bottom = self.plot_item.getAxis("bottom")
         bottom.setHeight(BOTTOM_AXIS_HEIGHT)
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)
@@ -68,13 +70,16 @@ class BreakdownPlot(QWidget):
         self.plot_item.scene().sigMouseClicked.connect(self._on_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        layout.setSpacing(2)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.plot_widget, 1)
         self.empty_text = EmptyPlotText(self.plot_widget, EMPTY)
 
     def clear(self, empty: str = EMPTY) -> None:
         """Nothing drawn; ``empty`` says why."""
         self.plot_item.clear()
         self.legend.clear()
+        self.legend.hide()
         self.bars, self.error_bars, self._centres = {}, {}, {}
         self.groups, self.group_labels = [], []
         self._highlight = None
@@ -113,15 +118,17 @@ class BreakdownPlot(QWidget):
                 self.plot_item.addItem(errors)
                 self.error_bars[model] = errors
             top = max(top, float(np.nanmax(np.nan_to_num(means) + np.where(spread, stds, 0.0))))
-        self.legend.setColumnCount(min(len(shown), 4))
+        self.legend.setText("&nbsp;&nbsp; ".join(
+            f'<span style="color:{model_colour(models.index(model))}">&#9632;</span>&nbsp;{html.escape(model)}'
+            for model in shown))
+        self.legend.show()
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([list(zip(positions.tolist(), self.group_labels, strict=True)), []])
         self.plot_item.setLabel("left", metric_title(metric))
         self.plot_item.setLabel("bottom", None)
         self.plot_item.setTitle(f"{title}: {metric_title(metric)}, mean ± std over seeds", size="10pt")
         self.plot_item.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
-        rows_of_legend = math.ceil(len(shown) / min(len(shown), 4))
-        self.plot_item.setYRange(0.0, min(RATE_MAX, (top or RATE_MAX) * (HEADROOM + 0.08 * rows_of_legend)), padding=0)
+        self.plot_item.setYRange(0.0, min(RATE_MAX, (top or RATE_MAX) * HEADROOM), padding=0)
 
     def bar_values(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(heights, error half-lengths aligned with the groups, NaN where none) as drawn for ``model``."""
@@ -163,8 +170,19 @@ class BreakdownPlot(QWidget):
                 return
 
     def export(self, path: Path) -> None:
-        """Write the plot as PNG or SVG, by the path's suffix."""
-        path = Path(path)
+        """Write the plot as PNG or SVG, by the path's suffix, with the models' legend inside it."""
+        legend = self.plot_item.addLegend(offset=(8, 4), labelTextSize="9pt", labelTextColor="#111827",
+                                          brush=pg.mkBrush(255, 255, 255, 220))
+        for model, bars in self.bars.items():
+            legend.addItem(bars, model)
+        legend.setColumnCount(min(max(len(self.bars), 1), 4))
+        try:
+            self._export(Path(path))
+        finally:
+            self.plot_item.scene().removeItem(legend)
+            self.plot_item.legend = None
+
+    def _export(self, path: Path) -> None:
         if path.suffix.lower() == ".svg":
             try:
                 pg.exporters.SVGExporter(self.plot_item).export(str(path))

@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.plot_text import EmptyPlotText
 from engine.workbench.tuning import StudyView
 
 AXIS_TEXT = "#374151"
@@ -15,6 +16,8 @@ COMPLETE_BRUSH = pg.mkBrush("#2563eb")
 PRUNED_BRUSH = pg.mkBrush("#9ca3af")
 BEST_PEN = pg.mkPen("#dc2626", width=2)
 IMPORTANCE_BRUSH = pg.mkBrush("#059669")
+NO_TRIALS = "No study yet: choose models and press Tune"
+NO_IMPORTANCES = "Importances appear once a study has a few complete trials"
 
 
 def _plot_widget(parent: QWidget) -> tuple[pg.PlotWidget, pg.PlotItem]:
@@ -49,14 +52,17 @@ class TrialsPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
+        self.empty_text = EmptyPlotText(self.plot_widget, NO_TRIALS)
 
     def show_study(self, view: StudyView | None) -> None:
         """Plot ``view``'s trials (None: nothing)."""
-        if view is None:
+        if view is None or not view.trials:
             for item in (self.complete, self.pruned):
                 item.setData(x=[], y=[])
             self.best.setData(x=[], y=[])
+            self.empty_text.show_text(NO_TRIALS if view is None else "No trial has finished yet")
             return
+        self.empty_text.show_text(None)
         self.plot_item.setLabel("left", view.spec.metric)
         for item, state in ((self.complete, "complete"), (self.pruned, "pruned")):
             trials = [t for t in view.trials if t.state == state and math.isfinite(t.value)]
@@ -87,6 +93,7 @@ class ImportancesPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
+        self.empty_text = EmptyPlotText(self.plot_widget, NO_IMPORTANCES)
 
     def show_importances(self, importances: dict[str, float]) -> None:
         """Bars of ``importances`` (setting -> share; empty: nothing)."""
@@ -96,6 +103,7 @@ class ImportancesPlot(QWidget):
         ranked = sorted(importances.items(), key=lambda item: item[1])
         self.names = [name for name, _ in ranked][::-1]
         self.plot_item.getAxis("left").setTicks([[(index, name) for index, (name, _) in enumerate(ranked)]])
+        self.empty_text.show_text(None if ranked else NO_IMPORTANCES)
         if not ranked:
             return
         self.bars = pg.BarGraphItem(x0=0, y=np.arange(len(ranked)), height=0.6,
