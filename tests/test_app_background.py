@@ -47,8 +47,8 @@ def test_a_child_process_can_be_cancelled() -> None:
     threading.Timer(0.3, token.cancel).start()
     began = time.monotonic()
     with pytest.raises(Cancelled):
-        run_in_child(wait_for_cancel, (30.0,), lambda f, m: None, token)
-    assert time.monotonic() - began < 10
+        run_in_child(wait_for_cancel, (120.0,), lambda f, m: None, token)
+    assert time.monotonic() - began < 60  # long before the work's 120 s (a loaded machine starts children slowly)
 
 
 def test_jobs_deliver_results_and_errors_in_the_gui_thread(qtbot) -> None:
