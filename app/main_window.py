@@ -28,7 +28,7 @@ from app.settings import AppSettings
 from app.training_panel import TrainingPanel
 from app.tuning.tuning_dialog import TuningDialog
 from app.workspace_actions import WorkspaceActions
-from app.workspace_browser import WorkspaceBrowser, is_item_names_file
+from app.workspace_browser import WorkspaceBrowser, dropped_paths, is_item_names_file
 from engine.workbench.datasets import WorkspaceOverview, dataset_warnings
 from engine.workbench.demo import create_demo_dataset
 from engine.workbench.importing import ImportOutcome
@@ -465,7 +465,7 @@ class MainWindow(QMainWindow):
             self.import_flow.import_paths(logs)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+        if dropped_paths(event):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_paths(event)
         if not paths:
             event.ignore()
             return

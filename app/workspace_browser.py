@@ -86,6 +86,12 @@ class EmptyWorkspaceInvitation(QWidget):
         layout.addStretch(1)
 
 
+
+def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    """The local files a drag carries (none: not a drop of files)."""
+    mime = event.mimeData()
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
+
 class WorkspaceBrowser(QTreeWidget):
     """Tree of the workspace's datasets, runs and waiting logs; emits what the user selects and
     what the user asks to do with it."""
@@ -308,7 +314,7 @@ class WorkspaceBrowser(QTreeWidget):
 
     # ----- dropping files -----
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+        if dropped_paths(event):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -317,7 +323,7 @@ class WorkspaceBrowser(QTreeWidget):
         event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        paths = dropped_paths(event)
         if not paths:
             event.ignore()
             return

@@ -14,13 +14,8 @@ seeds=${2:-3}
 folder=${QUALITY_FOLDER:-/tmp/hrnn-quality-$which}
 mkdir -p "$folder"
 ws=(--workspace "$folder/workspace.sqlite")
-case $which in
-  xing) python main.py generate --preset xing_scale --seed 0 --import --name xing "${ws[@]}" ;;
-  ml100k) python main.py import ../shared/data/ml100k_recbole/ml-100k.inter --name ml100k "${ws[@]}" ;;
-  taobao) python main.py import ../shared/data/taobao_userbehavior_head/UserBehavior_head.csv \
-            --preset taobao-category --skip-invalid-rows --min-item-support 20 --name taobao "${ws[@]}" ;;
-  *) echo "unknown dataset $which" >&2; exit 2 ;;
-esac
+source bench/import_dataset.sh
+import_dataset "$which" "${ws[@]}"
 for model in pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br; do
   python main.py train "$which" --model "$model" "${ws[@]}"
 done
