@@ -6,7 +6,7 @@ of the official code's training procedure written for this check (autograd, torc
 the official code uses with embeddings, its loss normalisation by the configured batch size, its
 row-sparse Adagrad), evaluated by the same evaluator on the same split.
 
-    python bench/gru4rec_official_recipe.py [--epochs 10] [--reference] [--events N]
+    python bench/gru4rec_official_recipe.py [--epochs 10] [--reference] [--events N] [--seed S]
 
 Prints per-epoch times and recall/MRR@5 and @20 among all items (standard tie mode).
 """
@@ -166,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--events", type=int, default=None, help="a scaled log instead of the XING-scale one")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every network's initialization and sampling")
     parser.add_argument("--reference", action="store_true", help="also train the independent re-implementation")
     parser.add_argument("--presets", nargs="*", default=["small", "gru4rec-official"],
                         help="our presets to train (none: only the re-implementation, with --reference)")
@@ -181,15 +182,15 @@ def main() -> None:
                                                       settings=PrepareSettings(min_item_support=support)))
         data = load_prepared(workspace, outcome.dataset_id)
     print(f"{data.train.n_events:,} training events, {data.train.n_items:,} items, {data.test.n_events:,} test events; "
-          f"{args.epochs} epochs, one torch thread")
+          f"{args.epochs} epochs, seed {args.seed}, one torch thread")
     for name in args.presets:
         started = time.perf_counter()
-        network = train(preset(f"rnn-{name}", epochs=args.epochs, device="cpu"), data.train).network
+        network = train(preset(f"rnn-{name}", epochs=args.epochs, device="cpu", seed=args.seed), data.train).network
         seconds = time.perf_counter() - started
         report(f"RNN, {name}", evaluate(RecurrentStreamScorer(network, "rnn"), data.train, data.test, SETTINGS), seconds)
     if args.reference:
         started = time.perf_counter()
-        net = train_reference(data.train, args.epochs)
+        net = train_reference(data.train, args.epochs, args.seed)
         seconds = time.perf_counter() - started
         report("official recipe, re-implemented", evaluate(ReferenceScorer(net), data.train, data.test, SETTINGS),
                seconds)

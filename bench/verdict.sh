@@ -6,10 +6,15 @@
 #   bench/verdict.sh ml100k [TRIALS] [SEEDS]
 #   bench/verdict.sh taobao [TRIALS] [SEEDS]
 #   bench/verdict.sh xing   [TRIALS] [SEEDS]   # MODELS="..." to compare fewer models
+# TRIALS may be a time per model instead (30m, 1h): every model is tuned for that long.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:?xing, ml100k or taobao}
 trials=${2:-10}
+case $trials in
+  *[smh]) budget=(--budget "$trials") ;;
+  *) budget=(--trials "$trials") ;;
+esac
 seeds=${3:-3}
 folder=${VERDICT_FOLDER:-/tmp/hrnn-verdict-$which}
 mkdir -p "$folder"
@@ -18,5 +23,5 @@ source bench/import_dataset.sh
 import_dataset "$which" "${ws[@]}"
 models=${MODELS:-pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br rnn hrnn-init hrnn-all}
 # shellcheck disable=SC2086
-/usr/bin/time -v python main.py compare "$which" --models $models --trials "$trials" --seeds "$seeds" \
+/usr/bin/time -v python main.py compare "$which" --models $models "${budget[@]}" --seeds "$seeds" \
   --search-seed 0 "${ws[@]}" 2> >(tee "$folder/compare.err" >&2) | tee "$folder/compare.txt"

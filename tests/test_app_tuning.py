@@ -38,6 +38,8 @@ def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset
     qtbot.waitUntil(lambda: dialog.view is not None and bool(dialog.importances), timeout=30_000)
     assert dialog.study_combo.currentData() == "rnn-study"
     assert dialog.trials_plot.points("complete") == 4 and dialog.trials_table.rowCount() == 4
+    assert dialog.trials_table.item(3, 0).text() == "0" and dialog.trials_table.item(3, 5).text().startswith(
+        "the defaults: batch_size=50")
     assert not dialog.trials_plot.empty_text.isVisible() and not dialog.importances_plot.empty_text.isVisible()
     best = dialog.view.best
     assert f"trial {best.number}, recall@5 {best.value:.4f}" in dialog.best_label.text()

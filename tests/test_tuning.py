@@ -21,7 +21,7 @@ from engine.runs.saved_presets import list_saved_presets
 from engine.storage.catalog import load_prepared
 from engine.tuning import study as study_module
 from engine.tuning import worker as worker_module
-from engine.tuning.space import searched_space, suggest
+from engine.tuning.space import default_point, searched_space, suggest
 from engine.tuning.storage import open_study_storage, studies_file
 from engine.tuning.validation import validation_sample
 from engine.workbench.tuning import (
@@ -84,6 +84,35 @@ def test_the_search_space_is_checked_against_the_settings() -> None:
         searched_space(dataclasses.replace(knn, search_space={"colour": Choice(("red",))}), {})
     with pytest.raises(InputError, match="must be an integer"):
         searched_space(dataclasses.replace(knn, search_space={"n_neighbors": FloatRange(1.0, 5.0)}), {})
+
+
+def test_the_first_trial_is_the_models_defaults_where_the_space_holds_them() -> None:
+    rnn = model_entry("rnn")
+    assert default_point(rnn, {"epochs": 2}) == {
+        "learning_rate": 0.05, "momentum": 0.0, "dropout_session": 0.5, "batch_size": 50, "session_units": 100,
+        "loss": "top1", "n_extra_negatives": 0, "sample_alpha": rnn.presets["small"].sample_alpha,
+        "constrained_embedding": False, "dropout_embedding": 0.0}
+    assert default_point(model_entry("hrnn-init"), {"batch_size": 64})["dropout_user"] == 0.0
+    assert "batch_size" not in default_point(model_entry("hrnn-init"), {"batch_size": 64})
+    knn = model_entry("item-knn")
+    assert default_point(knn, {}) == {"n_neighbors": knn.presets["default"].n_neighbors}
+    # a default outside its range, or not among the choices, is left to the sampler
+    narrow = dataclasses.replace(knn, search_space={"n_neighbors": IntRange(1000, 2000)})
+    assert default_point(narrow, {}) == {}
+    assert Choice((0, 1)).contains(0) and not Choice((0, 1)).contains(False) and not Choice((0, 1)).contains(2)
+    assert IntRange(10, 40, step=10).contains(30) and not IntRange(10, 40, step=10).contains(35)
+    assert FloatRange(0.0, 1.0).contains(1) and not FloatRange(0.0, 1.0).contains(1.5)
+
+
+def test_a_study_tries_the_defaults_first(small_dataset) -> None:
+    workspace, dataset_id = small_dataset
+    spec = prepare_study(workspace, _request(dataset_id, "item-knn", trials=2, sampler="random"))
+    first, second = run_study(workspace, spec.name).view.trials
+    assert first.defaults and first.params == {"n_neighbors": MODELS["item-knn"].presets["default"].n_neighbors}
+    assert not second.defaults
+    # resuming the study does not queue the defaults again
+    prepare_study(workspace, _request(dataset_id, "item-knn", trials=3, sampler="random"))
+    assert [t.defaults for t in run_study(workspace, spec.name).view.trials] == [True, False, False]
 
 
 def test_the_validation_sample_is_fixed_by_its_seed(small_dataset) -> None:

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.plot_text import EmptyPlotText
 from engine.workbench.tuning import StudyView
@@ -17,6 +18,10 @@ PRUNED_BRUSH = pg.mkBrush("#9ca3af")
 BEST_PEN = pg.mkPen("#dc2626", width=2)
 IMPORTANCE_BRUSH = pg.mkBrush("#059669")
 NO_TRIALS = "No study yet: choose models and press Tune"
+#: The key above the trials plot (an in-plot legend covered late trials in a corner).
+TRIALS_KEY = ('<span style="color:#2563eb">&#9679;</span>&nbsp;complete&nbsp;&nbsp;&nbsp;'
+              '<span style="color:#9ca3af">&#9679;</span>&nbsp;pruned (its best epoch)&nbsp;&nbsp;&nbsp;'
+              '<span style="color:#dc2626">&#9472;&#9472;</span>&nbsp;best so far')
 NO_IMPORTANCES = "Importances appear once a study has a few complete trials"
 
 
@@ -42,8 +47,8 @@ class TrialsPlot(QWidget):
         self.plot_widget, self.plot_item = _plot_widget(self)
         self.plot_widget.setMinimumHeight(200)
         self.plot_item.setLabel("bottom", "trial")
-        self.legend = self.plot_item.addLegend(offset=(-8, -8), labelTextSize="9pt", labelTextColor="#111827",
-                                               brush=pg.mkBrush(255, 255, 255, 220))
+        self.key = QLabel(TRIALS_KEY)
+        self.key.setTextFormat(Qt.TextFormat.RichText)
         self.complete = pg.ScatterPlotItem(size=9, brush=COMPLETE_BRUSH, pen=None, name="complete")
         self.pruned = pg.ScatterPlotItem(size=7, brush=PRUNED_BRUSH, pen=None, name="pruned")
         self.best = pg.PlotDataItem(pen=BEST_PEN, connect="finite", name="best so far")
@@ -51,6 +56,8 @@ class TrialsPlot(QWidget):
             self.plot_item.addItem(item)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.key)
         layout.addWidget(self.plot_widget)
         self.empty_text = EmptyPlotText(self.plot_widget, NO_TRIALS)
 

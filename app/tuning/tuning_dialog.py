@@ -410,8 +410,9 @@ class TuningDialog(QDialog):
         trials = sorted(view.trials, key=lambda t: -t.number)
         self.trials_table.setRowCount(len(trials))
         for row, trial in enumerate(trials):
+            settings = ("the defaults: " if trial.defaults else "") + _settings_text(trial.params)
             cells = (str(trial.number), trial.state, f"{trial.value:.4f}" if math.isfinite(trial.value) else "",
-                     str(trial.best_epoch or ""), str(trial.run_id or ""), trial.reason or _settings_text(trial.params))
+                     str(trial.best_epoch or ""), str(trial.run_id or ""), trial.reason or settings)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == len(cells) - 1:

@@ -131,7 +131,9 @@ def trial_line(trial: TrialOutcome, metric: str) -> str:
     epoch = f" at epoch {trial.best_epoch}" if trial.best_epoch else ""
     run = f" run {trial.run_id}" if trial.run_id is not None else ""
     reason = f" ({trial.reason})" if trial.reason else ""
-    return f"  trial {trial.number} {trial.state}: {score}{epoch}{run}{reason}  {_settings_text(trial.params)}"
+    defaults = " [the defaults]" if trial.defaults else ""
+    return (f"  trial {trial.number} {trial.state}: {score}{epoch}{run}{reason}  {_settings_text(trial.params)}"
+            f"{defaults}")
 
 
 def describe_study(spec: StudySpec, workers: int) -> str:

@@ -25,6 +25,9 @@ class FloatRange:
     def describe(self) -> str:
         return f"{self.low:g}..{self.high:g}{' (log)' if self.log else ''}"
 
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and self.low <= value <= self.high
+
 
 @dataclass(frozen=True)
 class IntRange:
@@ -43,6 +46,10 @@ class IntRange:
         step = f" step {self.step}" if self.step != 1 else ""
         return f"{self.low}..{self.high}{step}{' (log)' if self.log else ''}"
 
+    def contains(self, value: Any) -> bool:
+        return (isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+                and (value - self.low) % self.step == 0)
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -56,6 +63,9 @@ class Choice:
 
     def describe(self) -> str:
         return "{" + ", ".join(map(str, self.values)) + "}"
+
+    def contains(self, value: Any) -> bool:
+        return any(value == choice and isinstance(value, bool) == isinstance(choice, bool) for choice in self.values)
 
 
 Distribution = FloatRange | IntRange | Choice

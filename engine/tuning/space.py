@@ -56,4 +56,18 @@ def searched_space(entry: ModelEntry, fixed: dict[str, Any]) -> SearchSpace:
     return space
 
 
-__all__ = ["describe_space", "searched_space", "suggest"]
+def default_point(entry: ModelEntry, fixed: dict[str, Any]) -> dict[str, Any]:
+    """The values of the searched settings in the model's default preset, where its search space
+    holds them: a study's first trial (a tuned configuration is then never one the defaults beat
+    on the validation sample, however small the budget). A default outside its range is left to
+    the sampler."""
+    defaults = entry.presets[entry.default_preset]
+    point = {}
+    for name, distribution in searched_space(entry, fixed).items():
+        value = getattr(defaults, name)
+        if distribution.contains(value):
+            point[name] = value
+    return point
+
+
+__all__ = ["default_point", "describe_space", "searched_space", "suggest"]

@@ -26,6 +26,8 @@ from engine.tuning.validation import DEFAULT_VALIDATION_USERS
 
 #: The user attribute holding a study's :class:`StudySpec`.
 SPEC_ATTR = "workbench"
+#: The user attribute of a trial that says where its settings came from ("defaults": the first trial).
+ORIGIN_ATTR = "origin"
 #: Sampling strategies a study may use.
 SAMPLERS = ("tpe", "random")
 #: Pruning rules: the median rule (a trial below the median of earlier trials at the same epoch

@@ -43,6 +43,7 @@ from engine.training.config import TrainConfig
 from engine.tuning.space import searched_space, suggest
 from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, close_storage, open_study_storage
 from engine.tuning.study import (
+    ORIGIN_ATTR,
     StudySpec,
     budget_fraction,
     claim_trial,
@@ -80,6 +81,7 @@ class TrialOutcome:
     worker: str = ""  # host:pid
     started_at: float | None = None  # unix seconds
     ended_at: float | None = None
+    defaults: bool = False  # the study's first trial: the model's defaults (engine.tuning.space.default_point)
 
 
 def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
@@ -92,7 +94,7 @@ def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
     return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
                         attrs.get("train_seconds"), attrs.get("scoring_seconds"), str(attrs.get("worker", "")),
-                        started, ended)
+                        started, ended, attrs.get(ORIGIN_ATTR) == "defaults")
 
 
 class TrialStopped(WorkbenchError):

@@ -37,10 +37,11 @@ from engine.runs.saved_presets import save_preset
 from engine.storage import catalog
 from engine.storage.schema import RunMetric
 from engine.storage.workspace import Workspace
-from engine.tuning.space import searched_space
+from engine.tuning.space import default_point, searched_space
 from engine.tuning.storage import GRACE_PERIOD_S, close_storage, storage_exists, studies_location, study_storage
 from engine.tuning.study import (
     DEFAULT_PATIENCE,
+    ORIGIN_ATTR,
     PRUNERS,
     SAMPLERS,
     SPEC_ATTR,
@@ -152,6 +153,11 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     with study_storage(workspace, create=True) as storage:
         study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
         save_spec(study, wanted)
+        point = default_point(model_entry(request.model), request.fixed)
+        if point:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.enqueue_trial(point, user_attrs={ORIGIN_ATTR: "defaults"})
     log.info("created study %s in %s", name, studies_location(workspace))
     return wanted
 
