@@ -52,8 +52,9 @@ def ref_cell(x: torch.Tensor, h: torch.Tensor, dense: dict, reset_after: bool) -
     if not reset_after:
         return ref_gru(x, h, dense["session.u_rz"], dense["session.u_h"])
     n = h.shape[1]
-    r = torch.sigmoid(x[:, :n] + h @ dense["session.u_rz"][:, :n])
-    z = torch.sigmoid(x[:, n: 2 * n] + h @ dense["session.u_rz"][:, n:])
+    b_hr, b_hz = dense["session.bias_hrz"].chunk(2)  # torch's second bias of each gate
+    r = torch.sigmoid(x[:, :n] + b_hr + h @ dense["session.u_rz"][:, :n])
+    z = torch.sigmoid(x[:, n: 2 * n] + b_hz + h @ dense["session.u_rz"][:, n:])
     cand = torch.tanh(x[:, 2 * n:] + r * (h @ dense["session.u_h"] + dense["session.bias_hn"]))
     return (1 - z) * h + z * cand
 
@@ -170,3 +171,53 @@ def test_a_tied_network_trains_saves_and_scores_the_same_after_loading(tmp_path)
         scorer.consume(np.array([3]), np.array([True]), np.array([True]))
         scores.append(scorer.scores(np.array([0])))
     assert torch.equal(scores[0], scores[1])
+
+
+def test_the_official_cell_is_torchs_grucell_with_both_biases_of_each_gate() -> None:
+    """RNN with the official preset's cell (tied embedding, reset after the product) steps exactly
+    as torch.nn.GRUCell fed the item's output vector: every one of torch's six bias vectors has its
+    place, including the second (recurrent) bias of the reset and update gates."""
+    from tests.test_model_step import _one_step
+
+    cfg = TrainConfig(model="rnn", session_units=HS, constrained_embedding=True, reset_gate="after",
+                      loss="bpr-max", final_activation="elu")
+    net = _network(cfg)
+    cell = torch.nn.GRUCell(HS, HS)
+    g = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for parameter in cell.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=g))
+        w_ir, w_iz, w_in = cell.weight_ih.chunk(3)
+        w_hr, w_hz, w_hn = cell.weight_hh.chunk(3)
+        b_ir, b_iz, b_in = cell.bias_ih.chunk(3)
+        b_hr, b_hz, b_hn = cell.bias_hh.chunk(3)
+        dense = net.dense_views()
+        # ours interpolates towards the candidate with z, torch towards the old state: negate z
+        dense["session.w_in"].copy_(torch.cat([w_ir.T, -w_iz.T, w_in.T], dim=1))
+        dense["session.bias"].copy_(torch.cat([b_ir, -b_iz, b_in]))
+        dense["session.bias_hrz"].copy_(torch.cat([b_hr, -b_hz]))
+        dense["session.u_rz"].copy_(torch.cat([w_hr.T, -w_hz.T], dim=1))
+        dense["session.u_h"].copy_(w_hn.T)
+        dense["session.bias_hn"].copy_(b_hn)
+        s = torch.randn(2, HS, generator=g)
+        ours, _ = _one_step(net, [2, 4], [1.0, 1.0], [0.0, 0.0], s, torch.zeros(2, 0))
+        expected = cell(net.item_out[[2, 4], :HS], s)
+    assert torch.allclose(ours, expected, atol=1e-5)
+
+
+def test_a_checkpoint_written_before_the_second_gate_bias_loads_with_zeros(tmp_path) -> None:
+    from engine.training.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = preset("rnn-gru4rec-official", session_units=HS)
+    net = _network(cfg)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, net, cfg, [str(i) for i in range(N_ITEMS)], [])
+    payload = torch.load(path, weights_only=True)
+    size = net.spec.recurrent_gate_bias_size
+    assert size == 2 * HS and net.dense_views()["session.bias_hrz"].abs().sum() > 0
+    payload["state_dict"]["dense"] = payload["state_dict"]["dense"][:-size]  # the layout of older builds
+    torch.save(payload, path)
+    loaded = load_checkpoint(path).network
+    views = loaded.dense_views()
+    assert torch.equal(views["session.bias_hrz"], torch.zeros(2 * HS))
+    assert torch.equal(views["session.bias_hn"], net.dense_views()["session.bias_hn"])

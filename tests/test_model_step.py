@@ -18,18 +18,23 @@ torch.set_num_threads(1)
 N_ITEMS, HS, HU = 7, 3, 2
 
 
-def ref_gru(x, h, u_rz, u_h, blend=None):
-    """GRU4Rec's cell written straight from the formula."""
+def ref_gru(x, h, u_rz, u_h, blend=None, b_hrz=None, b_hn=None):
+    """GRU4Rec's cell written straight from the formula; with ``b_hn`` torch.nn.GRUCell's (the
+    reset gate after the recurrent product, a second bias ``b_hrz`` of the reset and update gates)."""
     n = h.shape[1]
-    r = torch.sigmoid(x[:, :n] + h @ u_rz[:, :n])
-    z = torch.sigmoid(x[:, n: 2 * n] + h @ u_rz[:, n:])
-    cand = torch.tanh(x[:, 2 * n:] + (r * h) @ u_h)
+    gates = x[:, : 2 * n] + (0.0 if b_hrz is None else b_hrz)
+    r = torch.sigmoid(gates[:, :n] + h @ u_rz[:, :n])
+    z = torch.sigmoid(gates[:, n:] + h @ u_rz[:, n:])
+    if b_hn is None:
+        cand = torch.tanh(x[:, 2 * n:] + (r * h) @ u_h)
+    else:
+        cand = torch.tanh(x[:, 2 * n:] + r * (h @ u_h + b_hn))
     return (1 - z) * (h if blend is None else blend) + z * cand
 
 
 def make_network(user_feed: str = "none", user_units: int = HU, compat: bool = False,
-                 embedding: int = 0, seed: int = 0) -> RecurrentNetwork:
-    spec = NetworkSpec(N_ITEMS, HS, user_units, embedding, user_feed, compat)
+                 embedding: int = 0, seed: int = 0, reset_after: bool = False) -> RecurrentNetwork:
+    spec = NetworkSpec(N_ITEMS, HS, user_units, embedding, user_feed, compat, reset_after=reset_after)
     net = RecurrentNetwork(spec, seed=seed)
     g = torch.Generator().manual_seed(seed + 100)
     with torch.no_grad():  # non-zero biases everywhere, so every term shows in the outputs
@@ -172,6 +177,7 @@ CASES = {
     "hrnn-embedding-extra": dict(model="hrnn-all", embedding_size=4, n_extra_negatives=3),
     "rnn-ce-logq": dict(model="rnn", loss="cross-entropy-logq", n_extra_negatives=2),
     "hrnn-all-dropout": dict(model="hrnn-all", dropout_session=0.5, dropout_user=0.5, dropout_init=0.5),
+    "hrnn-all-torch-cell": dict(model="hrnn-all", all_mode="gates", reset_gate="after"),
 }
 
 
@@ -187,7 +193,8 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
     settings = dict(dropout_session=0.0) | CASES[case]
     cfg = TrainConfig(session_units=HS, user_units=HU, batch_size=5, **settings)
     spec = cfg.network_spec(N_ITEMS)
-    net = make_network(spec.user_feed, spec.user_units, spec.compat_2017, spec.embedding_size)
+    net = make_network(spec.user_feed, spec.user_units, spec.compat_2017, spec.embedding_size,
+                       reset_after=spec.reset_after)
     pop = np.arange(1, N_ITEMS + 1, dtype=float)
     step = TrainStep(cfg, net, pop, torch.Generator().manual_seed(0), compact_user_rows=compact)
     rec = _Recorder()
@@ -222,7 +229,8 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
     item_out = net.item_out.data.clone().requires_grad_(True)
     upd, kp = update.bool(), keep.bool()
     if spec.hierarchical:
-        c_gru = ref_gru(s @ dense["user.w_in"] + dense["user.bias"], c, dense["user.u_rz"], dense["user.u_h"])
+        c_gru = ref_gru(s @ dense["user.w_in"] + dense["user.bias"], c, dense["user.u_rz"], dense["user.u_h"],
+                        b_hrz=dense.get("user.bias_hrz"), b_hn=dense.get("user.bias_hn"))
         if dropout:
             c_gru = c_gru * masks["usr"]
         c_new = torch.where(upd, c_gru, torch.where(kp, c, 0.0))
@@ -239,7 +247,9 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
         x = x + torch.cat([c_new @ dense["session.v_rz"], torch.zeros(5, HS)], dim=1)
     elif spec.user_feed == "input":
         x = x + c_new @ dense["session.v"]
-    s_new = ref_gru(x, h, dense["session.u_rz"], dense["session.u_h"], blend)
+    s_new = ref_gru(x, h, dense["session.u_rz"], dense["session.u_h"], blend, dense.get("session.bias_hrz"),
+                    dense.get("session.bias_hn"))
+    assert spec.reset_after == ("session.bias_hrz" in dense)
     if dropout:
         s_new = s_new * masks["ses"]  # the dropped-out state is carried and scored
         assert torch.allclose(step.state[0], s_new.detach(), atol=1e-6)

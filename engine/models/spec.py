@@ -1,6 +1,7 @@
 """The shape of a recurrent recommender network: which layers it has and their sizes."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,7 +95,19 @@ class NetworkSpec:
             })
             if self.reset_after:
                 shapes["user.bias_hn"] = (hu,)
+        # torch.nn.GRUCell's recurrent biases of the reset and update gates (reset after the product):
+        # each gate has two biases, both trained, so the pair moves twice as far per step as one
+        # bias would. Last in storage order, so that checkpoints written before them load with zeros.
+        if self.reset_after:
+            shapes["session.bias_hrz"] = (2 * hs,)
+            if self.hierarchical:
+                shapes["user.bias_hrz"] = (2 * hu,)
         return shapes
+
+    @property
+    def recurrent_gate_bias_size(self) -> int:
+        """Numbers in the dense parameters that the recurrent gate biases take (0 without them)."""
+        return sum(math.prod(shape) for name, shape in self.dense_shapes.items() if name.endswith(".bias_hrz"))
 
 
 def network_spec(kind: str, n_items: int, session_units: int, user_units: int,

@@ -83,6 +83,8 @@ def forward_step(
         s_rows = s.index_select(0, rows)  # [U, Hs]
         update_rows = update.index_select(0, rows)  # [U, 1]
         x_user = torch.addmm(dense["user.bias"], s_rows, dense["user.w_in"])  # [U, 3Hu]
+        if "user.bias_hrz" in dense:  # torch's second (recurrent) bias of the gates
+            x_user[:, : 2 * spec.user_units] += dense["user.bias_hrz"]
         c_gru, user_cache = gru_forward(x_user, c.index_select(0, rows), dense["user.u_rz"], dense["user.u_h"],
                                         b_hn=dense.get("user.bias_hn"))
         c_new = (c * keep).index_add_(0, rows, _dropped(c_gru, drop and drop.user) * update_rows)  # [B, Hu]
@@ -100,6 +102,8 @@ def forward_step(
     else:
         x = x_rows + dense["session.bias"]
     units = spec.session_units
+    if "session.bias_hrz" in dense:  # torch's second (recurrent) bias of the gates
+        x[:, : 2 * units] += dense["session.bias_hrz"]
     if spec.user_feed == "gates":
         x[:, : 2 * units].addmm_(c_new, dense["session.v_rz"])
     elif spec.user_feed == "input":
@@ -127,6 +131,8 @@ def backward_step(
     if ses.db_hn is not None:
         grad["session.bias_hn"].copy_(ses.db_hn)
     torch.sum(ses.dx, 0, out=grad["session.bias"])
+    if "session.bias_hrz" in grad:
+        torch.sum(ses.dx[:, : 2 * spec.session_units], 0, out=grad["session.bias_hrz"])
     if spec.input_size:
         torch.mm(cache.x_rows.T, ses.dx, out=grad["session.w_in"])
         d_rows = _dropped(ses.dx @ dense["session.w_in"].T, drop and drop.embedding)  # [B, E]
@@ -157,4 +163,6 @@ def backward_step(
     if usr.db_hn is not None:
         grad["user.bias_hn"].copy_(usr.db_hn)
     torch.sum(usr.dx, 0, out=grad["user.bias"])
+    if "user.bias_hrz" in grad:
+        torch.sum(usr.dx[:, : 2 * spec.user_units], 0, out=grad["user.bias_hrz"])
     return d_rows

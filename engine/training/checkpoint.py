@@ -69,7 +69,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     try:
         config = TrainConfig.from_json(payload["config"])
         network = RecurrentNetwork(config.network_spec(int(payload["n_items"])))
-        network.load_state_dict(payload["state_dict"], strict=True)
+        state = dict(payload["state_dict"])
+        missing = network.dense.numel() - state["dense"].numel()
+        if missing and missing == network.spec.recurrent_gate_bias_size:  # written before those biases
+            state["dense"] = torch.cat([state["dense"], state["dense"].new_zeros(missing)])
+        network.load_state_dict(state, strict=True)
     except (ConfigError, KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from None
     return Checkpoint(config, network.to(device), tuple(payload["item_ids"]), tuple(payload["user_ids"]))
