@@ -61,7 +61,8 @@ class TrainConfig(ModelSettings):
                                        low=0.0, high=1.0, high_open=True)
     reset_gate: str = setting("before", "GRU reset gate", "Where the GRUs' reset gate acts: on the state before the "
                               "recurrent product (GRU4Rec's Theano code, the HRNN authors' code) or on the product, "
-                              "with a recurrent candidate bias (PyTorch's GRUCell, the official GRU4Rec PyTorch code)",
+                              "with PyTorch GRUCell's recurrent biases (a candidate bias, and a second bias of each "
+                              "gate) as the official GRU4Rec PyTorch code",
                               choices=("before", "after"))
     loss_normalization: str = setting("rows", "Loss normalization", "A step's loss is the mean over its active rows, "
                                       "or their sum divided by the configured batch size (the official GRU4Rec code: "

@@ -9,7 +9,7 @@ Concat uses the RNN settings (the paper tunes it like RNN).
 the ``GRU4Rec`` class defaults and its README): BPR-max over an ELU(0.5) final activation with
 score regularization 1.0, 2048 extra negatives drawn by popularity^0.5, the constrained (tied)
 item embedding, learning rate 0.05 without momentum, no dropout, 100 units, 10 epochs; PyTorch's
-GRU cell (reset gate after the recurrent product) and the loss summed over a step's rows divided
+GRU cell (reset gate after the recurrent product, two biases per gate) and the loss summed over a step's rows divided
 by the configured batch size, as that code does; the batch of 100 of its usual runs (its class
 default is 64).
 """
