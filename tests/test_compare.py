@@ -82,6 +82,13 @@ def test_the_verdict_is_honest_when_hrnn_loses() -> None:
     assert text.endswith("python main.py compare 7")
 
 
+def test_a_p_value_that_underflows_is_shown_as_a_bound() -> None:
+    from engine.workbench.verdict import _p
+
+    assert _p(0.0123) == "p = 0.012" and _p(2e-300) == "p = 2e-300"
+    assert _p(0.0) == "p < 1e-300" and _p(float("nan")) == "p not computable"
+
+
 @pytest.mark.slow
 def test_compare_tunes_trains_the_best_with_seeds_and_stores_the_verdict(small_dataset) -> None:
     workspace, dataset_id = small_dataset

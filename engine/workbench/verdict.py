@@ -69,8 +69,14 @@ def _percent(value: float) -> str:
     return f"{value * 100:+.1f}%" if math.isfinite(value) else "n/a"
 
 
+#: Below this a p-value is shown as a bound: on large test splits the Wilcoxon p-value underflows to 0.
+SMALLEST_P_SHOWN = 1e-300
+
+
 def _p(value: float) -> str:
-    return f"p = {value:.2g}" if math.isfinite(value) else "p not computable"
+    if not math.isfinite(value):
+        return "p not computable"
+    return f"p = {value:.2g}" if value >= SMALLEST_P_SHOWN else f"p < {SMALLEST_P_SHOWN:.0e}"
 
 
 def _label_of(results: DatasetResults, model: str) -> str | None:
