@@ -65,6 +65,27 @@ def test_tuning_without_a_tunable_model_says_so(qtbot, app_settings, small_datas
     assert "Check the models to compare" in dialog.status.text() and dialog.work is None
 
 
+def test_a_read_back_asked_for_while_one_runs_follows_it(qtbot, app_settings, small_dataset, jobs) -> None:
+    """The last read after tuning must not be dropped because a periodic read was still running
+    (the dialog kept showing a trial short)."""
+    import threading
+
+    workspace, dataset_id = small_dataset
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    release, seen = threading.Event(), []
+
+    def slow(progress, cancel):
+        release.wait(10)
+        return "first"
+
+    dialog._read("probe", slow, seen.append)
+    dialog._read("probe", lambda progress, cancel: "second", seen.append)
+    dialog._read("probe", lambda progress, cancel: "third", seen.append)  # replaces the waiting one
+    release.set()
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+    assert seen == ["first", "third"]
+
+
 @pytest.mark.slow
 def test_tune_then_compare_from_the_dialog(qtbot, app_settings, small_dataset, jobs) -> None:
     workspace, dataset_id = small_dataset

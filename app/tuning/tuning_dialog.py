@@ -13,6 +13,7 @@ import functools
 import logging
 import math
 import os
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent
@@ -86,6 +87,10 @@ class TuningDialog(QDialog):
         self.importances: dict[str, float] = {}
         self.work: Job | None = None  # tuning or comparing
         self._reading: dict[str, Job] = {}  # what is being read back: "studies", "view", "importances", ...
+        # a read asked for while one of its kind runs: started when that one ends (else the last read
+        # after tuning could be skipped, and the dialog would keep showing a trial short)
+        self._pending: dict[str, tuple[Any, Any]] = {}
+        self._closing = False
         self._importances_of: tuple[str, int] | None = None  # (study, complete trials) they were computed for
         self._follow = True  # show the newest study as it appears
         self._build()
@@ -348,13 +353,24 @@ class TuningDialog(QDialog):
     # ----- reading the studies back -----
     def _read(self, key: str, work, on_success) -> None:
         """Read something back in the background, one read of each kind at a time."""
+        if self._closing:
+            return
         running = self._reading.get(key)
         if running is not None and running.running:
+            self._pending[key] = (work, on_success)
             return
         job = self.jobs.submit(f"Reading {key}", work, visible=False)
         job.succeeded.connect(on_success)
         job.failed.connect(self._on_read_failed)
+        job.finished.connect(self._on_read_finished)
         self._reading[key] = job
+
+    @Slot()
+    def _on_read_finished(self) -> None:
+        """Start the reads asked for while one of their kind ran."""
+        for key in [key for key in self._pending if not self._reading[key].running]:
+            work, on_success = self._pending.pop(key)
+            self._read(key, work, on_success)
 
     @Slot()
     def _refresh(self) -> None:
@@ -450,6 +466,8 @@ class TuningDialog(QDialog):
     def _stop_reading(self) -> None:
         """Closing stops the reading back; tuning and comparing go on (the status bar shows them)."""
         self._timer.stop()
+        self._closing = True
+        self._pending.clear()
         for job in self._reading.values():
             if job.running:
                 job.discard()
