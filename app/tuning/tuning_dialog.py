@@ -13,6 +13,7 @@ import functools
 import logging
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs import Job, JobManager
+from app.jobs import Job, JobManager, JobWork
 from app.tuning.trials_plot import ImportancesPlot, TrialsPlot
 from engine.errors import InputError
 from engine.workbench.compare import CompareOutcome, CompareRequest, compare_in_background, load_comparisons
@@ -89,7 +90,7 @@ class TuningDialog(QDialog):
         self._reading: dict[str, Job] = {}  # what is being read back: "studies", "view", "importances", ...
         # a read asked for while one of its kind runs: started when that one ends (else the last read
         # after tuning could be skipped, and the dialog would keep showing a trial short)
-        self._pending: dict[str, tuple[Any, Any]] = {}
+        self._pending: dict[str, tuple[JobWork, Callable[[Any], None]]] = {}
         self._closing = False
         self._importances_of: tuple[str, int] | None = None  # (study, complete trials) they were computed for
         self._follow = True  # show the newest study as it appears

@@ -6,8 +6,9 @@
 
 With a recurrent candidate bias ``b_hn`` the cell applies the reset gate AFTER the product instead,
 as ``torch.nn.GRUCell`` and the official GRU4Rec PyTorch code do:
-``h_cand = tanh(x_h + r * (h U_h + b_hn))``. ``x`` [B, 3H] holds the
-gate blocks in the order [r | z | candidate]. Training uses no back-propagation through time, so
+``h_cand = tanh(x_h + r * (h U_h + b_hn))``. torch's second bias of the reset and update gates
+(``bias_hrz``, trained like the first) is added into ``x`` by the caller, as the first is.
+``x`` [B, 3H] holds the gate blocks in the order [r | z | candidate]. Training uses no back-propagation through time, so
 ``h`` is a constant of the step unless the caller asks for its gradient (session starts of HRNN,
 where ``h`` is the output of the initialization network).
 """

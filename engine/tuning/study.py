@@ -28,6 +28,8 @@ from engine.tuning.validation import DEFAULT_VALIDATION_USERS
 SPEC_ATTR = "workbench"
 #: The user attribute of a trial that says where its settings came from ("defaults": the first trial).
 ORIGIN_ATTR = "origin"
+#: Its value on the study's first trial, queued with the model's default preset.
+DEFAULTS_ORIGIN = "defaults"
 #: Sampling strategies a study may use.
 SAMPLERS = ("tpe", "random")
 #: Pruning rules: the median rule (a trial below the median of earlier trials at the same epoch

@@ -43,6 +43,7 @@ from engine.training.config import TrainConfig
 from engine.tuning.space import searched_space, suggest
 from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, close_storage, open_study_storage
 from engine.tuning.study import (
+    DEFAULTS_ORIGIN,
     ORIGIN_ATTR,
     StudySpec,
     budget_fraction,
@@ -94,7 +95,7 @@ def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
     return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
                         attrs.get("train_seconds"), attrs.get("scoring_seconds"), str(attrs.get("worker", "")),
-                        started, ended, attrs.get(ORIGIN_ATTR) == "defaults")
+                        started, ended, attrs.get(ORIGIN_ATTR) == DEFAULTS_ORIGIN)
 
 
 class TrialStopped(WorkbenchError):

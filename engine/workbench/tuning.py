@@ -41,6 +41,7 @@ from engine.tuning.space import default_point, searched_space
 from engine.tuning.storage import GRACE_PERIOD_S, close_storage, storage_exists, studies_location, study_storage
 from engine.tuning.study import (
     DEFAULT_PATIENCE,
+    DEFAULTS_ORIGIN,
     ORIGIN_ATTR,
     PRUNERS,
     SAMPLERS,
@@ -157,7 +158,7 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
         if point:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                study.enqueue_trial(point, user_attrs={ORIGIN_ATTR: "defaults"})
+                study.enqueue_trial(point, user_attrs={ORIGIN_ATTR: DEFAULTS_ORIGIN})
     log.info("created study %s in %s", name, studies_location(workspace))
     return wanted
 
