@@ -58,10 +58,11 @@ def test_evaluated_ranks_by_hand() -> None:
     scorer = ItemKnnScorer.fit(TRAIN, n_neighbors=2)
     # row 0 keeps items 2 (0.816) and 3 (0.707). After 0: target 3 is second. After 3 (row 3: 0, 2):
     # target 1 scores 0 like items 3 and 4. After 0: target 4 scores 0 like items 0 and 1.
-    standard = evaluate(scorer, TRAIN, test)
+    standard = evaluate(scorer, TRAIN, test, EvaluationSettings(tie_mode="standard"))
     assert standard.rank.tolist() == [2.0, 3.0, 3.0]
-    conservative = evaluate(scorer, TRAIN, test, EvaluationSettings(tie_mode="conservative"))
+    conservative = evaluate(scorer, TRAIN, test)  # the default
     assert conservative.rank.tolist() == [2.0, 5.0, 5.0]
+    assert conservative.tied.tolist() == [0, 2, 2] and conservative.floor.tolist() == [False, True, True]
 
 
 def reference_similarity(log: SessionLog, n_neighbors: int) -> tuple[np.ndarray, bool]:

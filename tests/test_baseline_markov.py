@@ -8,7 +8,7 @@ import torch
 from engine.baselines.markov import MarkovConfig, fit
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
-from engine.evaluation.evaluator import evaluate
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
 from engine.runs.models import build_config
 
 torch.set_num_threads(1)
@@ -34,7 +34,7 @@ def last_item_scores(scorer, items: list[int]) -> list[float]:
 
 
 def test_transition_counts_by_hand() -> None:
-    scorer = fit(MarkovConfig(), TRAIN)
+    scorer = fit(MarkovConfig(popularity_fill=False), TRAIN)
     assert last_item_scores(scorer, [0]) == [0, 3, 0, 1, 0]
     assert last_item_scores(scorer, [3, 1]) == [1, 0, 1, 1, 0]
     assert last_item_scores(scorer, [2]) == [1, 0, 0, 0, 0]
@@ -43,15 +43,22 @@ def test_transition_counts_by_hand() -> None:
 
 def test_pruning_keeps_the_most_frequent_successors() -> None:
     # from 1: 0, 2 and 3 once each -> the lowest item code, 0, is kept
-    assert last_item_scores(fit(MarkovConfig(pruning=1), TRAIN), [1]) == [1, 0, 0, 0, 0]
-    assert last_item_scores(fit(MarkovConfig(pruning=1), TRAIN), [0]) == [0, 3, 0, 0, 0]
+    assert last_item_scores(fit(MarkovConfig(pruning=1, popularity_fill=False), TRAIN), [1]) == [1, 0, 0, 0, 0]
+    assert last_item_scores(fit(MarkovConfig(pruning=1, popularity_fill=False), TRAIN), [0]) == [0, 3, 0, 0, 0]
 
 
-def test_evaluated_ranks_by_hand() -> None:
-    # test session [0, 3, 4]: after 0, target 3 is second (after 1); after 3 nothing follows: target 4
-    # ties with every item at 0 -> rank 1 (standard ties)
-    test = make_log([(1, 0, 0), (1, 0, 3), (1, 0, 4)])
-    assert evaluate(fit(MarkovConfig(), TRAIN), TRAIN, test).rank.tolist() == [2.0, 1.0]
+@pytest.mark.parametrize("fill, mode, ranks", [(False, "standard", [2.0, 1.0]), (False, "conservative", [2.0, 5.0]),
+                                               (False, "median", [2.0, 3.0]), (True, "standard", [2.0, 3.0]),
+                                               (True, "conservative", [2.0, 3.0])])
+def test_evaluated_ranks_by_hand(fill: bool, mode: str, ranks: list[float]) -> None:
+    # test session [0, 3, 2]: after 0, target 3 is second (after 1); after 3 nothing follows: target 2
+    # ties with every item at 0: rank 1 optimistically, 5 conservatively, 3 (1 + 4/2) by the median.
+    # With the fill, the unscored items follow popularity: 0 (4 events), 1 (3), 2 and 3 (2: lower code
+    # first), 4 (0): target 2 is third in every tie mode
+    test = make_log([(1, 0, 0), (1, 0, 3), (1, 0, 2)])
+    result = evaluate(fit(MarkovConfig(popularity_fill=fill), TRAIN), TRAIN, test, EvaluationSettings(tie_mode=mode))
+    assert result.rank.tolist() == ranks
+    assert result.tied.tolist() == [0, 0 if fill else 4]
 
 
 def test_bad_setting_is_refused_before_any_work() -> None:

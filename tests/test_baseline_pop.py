@@ -29,8 +29,9 @@ def test_scores_are_training_counts() -> None:
 def test_pop_ranks() -> None:
     scorer = MODEL.fit(PopConfig(), TRAIN)
     # order 1 (3) > 0, 4 (2) > 2 (1) > 3 (0); targets 4, 3, 0
-    standard = evaluate(scorer, TRAIN, TEST, EvaluationSettings(ks=(2,)))
+    standard = evaluate(scorer, TRAIN, TEST, EvaluationSettings(ks=(2,), tie_mode="standard"))
     assert standard.rank.tolist() == [2.0, 5.0, 2.0]
-    conservative = evaluate(scorer, TRAIN, TEST, EvaluationSettings(tie_mode="conservative"))
+    conservative = evaluate(scorer, TRAIN, TEST)  # the default
+    assert conservative.settings.tie_mode == "conservative" and conservative.tied.tolist() == [1, 0, 1]
     assert conservative.rank.tolist() == [3.0, 5.0, 3.0]
     assert standard.metrics["recall@2"] == 2 / 3

@@ -13,7 +13,7 @@ import torch
 from engine.baselines.sequential_rules import DISTANCE_WEIGHTS, SrBrConfig, SrConfig, fit, rule_matrix
 from engine.data.session_log import SessionLog
 from engine.errors import Cancelled, ConfigError
-from engine.evaluation.evaluator import evaluate
+from engine.evaluation.evaluator import EvaluationSettings, evaluate
 from engine.progress import CancelToken
 from engine.runs.models import build_config
 
@@ -71,7 +71,7 @@ def test_pruning_keeps_the_strongest_rules_equal_ones_by_lower_item() -> None:
 
 
 def test_scores_are_the_rules_of_the_latest_item() -> None:
-    scorer = fit(SrConfig(pruning=0), TRAIN)
+    scorer = fit(SrConfig(pruning=0, popularity_fill=False), TRAIN)
     assert session_scores(scorer, 0, [3, 0]) == pytest.approx(RULES[0])
     assert session_scores(scorer, 0, [0, 2]) == pytest.approx(RULES[2])
     scorer.reset(1)
@@ -79,7 +79,7 @@ def test_scores_are_the_rules_of_the_latest_item() -> None:
 
 
 def test_boost_multiplies_the_rules_of_the_users_own_sessions() -> None:
-    config = SrBrConfig(pruning=0, boost=1.0, weight_base=1.0, weight_recency=0.0)  # reminders off
+    config = SrBrConfig(pruning=0, popularity_fill=False, boost=1.0, weight_base=1.0, weight_recency=0.0)  # reminders off
     # user 2 had 0 -> 3, 0 -> 5 (s3) and 0 -> 2 (s4): doubled; 0 -> 1 (user 0's s0) not
     assert session_scores(fit(config, TRAIN), 2, [0]) == pytest.approx([0, 1, 3, 2, 0, 1])
     # user 0 had 0 -> 1 and 0 -> 2 (s0)
@@ -94,16 +94,20 @@ def test_reminders_add_the_recency_of_the_users_items() -> None:
     # user 2's items last seen (days): 0 at 4.99, 1 at 4.98, 2 at 5.0, 3 at 3.99, 5 at 4.0 -> now / (now - t),
     # divided by the largest (item 2: 6 / 1)
     recency = np.array([1 / 1.01, 1 / 1.02, 1.0, 1 / 2.01, 0.0, 1 / 2.0])
-    config = SrBrConfig(pruning=0, boost=0.0, weight_base=2.0, weight_recency=3.0)
+    config = SrBrConfig(pruning=0, popularity_fill=False, boost=0.0, weight_base=2.0, weight_recency=3.0)
     scores = session_scores(fit(config, TRAIN), 2, [3], now=now)
     assert scores == pytest.approx(2 * RULES[3] / RULES[3].max() + 3 * recency, rel=1e-6)
 
 
 def test_evaluation_of_the_tiny_log() -> None:
     # user 1's test session [0, 3, 4]: after 0 the rules [0, 1, 1.5, 1, 0, 0.5]: target 3 ties with 1 for
-    # second place -> rank 2; after 3 the rules [0, 0, 0, 0, 1, 1]: target 4 ties with 5 -> rank 1
+    # second place -> rank 2 (3 conservatively); after 3 the rules [0, 0, 0, 0, 1, 1]: target 4 ties with 5
+    # -> rank 1 (2 conservatively); the fill changes nothing: every target was scored
     test = make_log([(1, 0, 0, 7), (1, 0, 3, 7.01), (1, 0, 4, 7.02)])
-    assert evaluate(fit(SrConfig(pruning=0), TRAIN), TRAIN, test).rank.tolist() == [2.0, 1.0]
+    for fill in (False, True):
+        scorer = fit(SrConfig(pruning=0, popularity_fill=fill), TRAIN)
+        assert evaluate(scorer, TRAIN, test, EvaluationSettings(tie_mode="standard")).rank.tolist() == [2.0, 1.0]
+        assert evaluate(scorer, TRAIN, test).rank.tolist() == [3.0, 2.0]
 
 
 def reference_rules(log: SessionLog, steps: int, weighting: str, pruning: int) -> dict[int, dict[int, float]]:

@@ -30,7 +30,7 @@ def make_log(rows: list[tuple[int, int, int, float]], n_users: int = 3, n_items:
 # s3 = [0, 3, 5] (user 2, day 4); events of a session are a hundredth of a day apart, the last at the day
 TRAIN = make_log([(0, 0, 0, 0.98), (0, 0, 1, 0.99), (0, 0, 2, 1.0), (1, 1, 1, 1.99), (1, 1, 3, 2.0),
                   (1, 2, 2, 2.98), (1, 2, 3, 2.99), (1, 2, 4, 3.0), (2, 3, 0, 3.98), (2, 3, 3, 3.99), (2, 3, 5, 4.0)])
-UNIT = StanConfig(lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0)
+UNIT = StanConfig(lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0, popularity_fill=False)
 
 
 def session_scores(scorer, user: int, items: list[int], now: float | None = None) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_slower_decays_weigh_older_sessions_and_far_items_more() -> None:
     assert slow == pytest.approx([c0, c0 + c1, c0 + c2, c1 + c2, c2, 0.0], rel=1e-2)
 
 
-OFF = dict(lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0, extend_length=0, boost=0.0, weight_base=1.0,
+OFF = dict(popularity_fill=False, lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0, extend_length=0, boost=0.0, weight_base=1.0,
            weight_recency=0.0, weight_similarity=0.0)
 
 
@@ -179,7 +179,8 @@ def test_vectorised_scores_equal_the_plain_algorithm(aware: bool) -> None:
             lambda_spw=float(rng.choice([0.5, 1.02, 4.0])), lambda_snh=float(rng.choice([0.5, 5.0])),
             lambda_inh=float(rng.choice([0.5, 2.05])), extend_length=int(rng.choice([0, 3, 6])),
             boost=float(rng.choice([0.0, 0.5])), reminder_sessions=int(rng.integers(1, 4)), weight_base=1.0,
-            weight_recency=float(rng.choice([0.0, 1.0])), weight_similarity=float(rng.choice([0.0, 2.0])))
+            weight_recency=float(rng.choice([0.0, 1.0])), weight_similarity=float(rng.choice([0.0, 2.0])),
+            popularity_fill=False)
         plain = StanConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(StanConfig) if f.name != "model"})
         scorer = fit_stan(config if aware else plain, log)
         user = int(rng.integers(0, log.n_users))

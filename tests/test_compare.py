@@ -9,6 +9,7 @@ import pytest
 
 from engine.errors import Cancelled
 from engine.evaluation.metrics import mean_metrics
+from engine.evaluation.ties import TieSummary
 from engine.progress import CancelToken
 from engine.runs import records
 from engine.tuning.comparisons import get_comparison, list_comparisons
@@ -17,22 +18,26 @@ from engine.workbench.results import DatasetResults, collect_results, load_resul
 from engine.workbench.verdict import build_verdict, untuned_note
 
 
-def _events(ranks: np.ndarray, history: np.ndarray, position: np.ndarray) -> pd.DataFrame:
+def _events(ranks: np.ndarray, history: np.ndarray, position: np.ndarray, tied: np.ndarray | None = None) -> pd.DataFrame:
     n = len(ranks)
+    tied = np.zeros(n) if tied is None else tied
     return pd.DataFrame({"user": np.arange(n) // 4, "session": np.arange(n) // 4, "position": position,
                          "session_length": np.full(n, 8), "history_length": history, "item": np.arange(n) % 7,
-                         "rank": ranks.astype(np.float64)})
+                         "rank": ranks.astype(np.float64), "tied": tied.astype(np.float64),
+                         "floor": (tied > 0).astype(np.float64)})
 
 
 def _results(models: dict[tuple[str, str], list[np.ndarray]], history: np.ndarray,
-             position: np.ndarray) -> DatasetResults:
-    """Handmade results: per (label, model name), the ranks of each seed."""
+             position: np.ndarray, ties: dict[str, np.ndarray] | None = None) -> DatasetResults:
+    """Handmade results: per (label, model name), the conservative ranks of each seed (and the items
+    tied with each target, ``ties[label]``; none by default)."""
     rows, events = [], {}
     for (label, name), seeds in models.items():
         for seed, ranks in enumerate(seeds):
+            tied = (ties or {}).get(label, np.zeros(len(ranks)))
             rows.append({"model": label, "model_name": name, "seed": seed, "run_id": len(rows) + 1, "tuned": True,
-                         **mean_metrics(ranks, (5,))})
-            events.setdefault(label, []).append(_events(ranks, history, position))
+                         **mean_metrics(ranks, (5,)), **TieSummary.of(tied, tied > 0).as_dict()})
+            events.setdefault(label, []).append(_events(ranks, history, position, tied))
     return DatasetResults(pd.DataFrame(rows), events)
 
 
@@ -65,7 +70,40 @@ def test_the_verdict_says_where_hrnn_gains() -> None:
     assert "p = " in lines[2] and "significant at 0.01" in lines[2]
     assert lines[3].startswith("Where the gain sits: HRNN Init gains most over RNN for users with long histories")
     assert "at the beginning of sessions (predictions 1-2)" in lines[3]
+    assert lines[4].startswith("Ranks: targets ranked among all items, with conservative ties")
+    assert lines[5] == "No standing depends on tie handling: with optimistic ties the models keep their order."
     assert lines[-1] == "Spent: nothing."
+
+
+def test_the_verdict_warns_when_a_standing_depends_on_ties() -> None:
+    """Markov gives a third of the targets nothing (tied with 900 items: rank 901 conservatively, 1
+    optimistically). Conservatively RNN is first and Markov last; optimistically Markov is first."""
+    base = np.arange(N) % 5 == 0
+    nothing = np.arange(N) % 3 == 0
+    markov = np.where(nothing, 901, _ranks(7, N, np.arange(N) % 6 == 0))
+    results = _results({("Markov", "markov"): [markov],
+                        ("RNN", "rnn"): [_ranks(1, N, base)],
+                        ("HRNN Init", "hrnn-init"): [_ranks(3, N, base)]},
+                       HISTORY, POSITION, ties={"Markov": np.where(nothing, 900, 0)})
+    standard = results.in_tie_mode("standard")
+    assert standard.runs.set_index("model").loc["Markov", "recall@5"] > 0.35
+    assert results.runs.set_index("model").loc["Markov", "recall@5"] < 0.2
+    verdict = build_verdict(results, "recall@5")
+    assert verdict.best != "Markov"
+    warning = next(line for line in verdict.sentences if line.startswith("Warning:"))
+    assert "the standings depend on how ties are counted. With optimistic ties, Markov would be 1st instead of 3rd" \
+        in warning
+    assert "33% of its targets tied" in warning
+
+
+def test_a_verdict_on_evaluations_without_tie_counts_says_it_cannot_tell() -> None:
+    results = _results({("RNN", "rnn"): [_ranks(1, N, np.arange(N) % 5 == 0)],
+                        ("Pop", "pop"): [_ranks(2, N, np.arange(N) % 9 == 0)]}, HISTORY, POSITION)
+    for frames in results.events.values():
+        frames[0]["tied"] = np.nan
+    text = build_verdict(results, "recall@5").text
+    assert "stored without their tie counts, so whether a standing depends on how ties are counted is not known" \
+        in text
 
 
 def test_the_verdict_is_honest_when_hrnn_loses() -> None:
@@ -130,7 +168,8 @@ def test_compare_of_baselines_stores_tuned_rows_and_the_verdict(small_dataset) -
     request = CompareRequest(dataset_id, ("personal-pop", "item-knn"), n_trials=2, seeds=3, validation_users=30)
     outcome = compare(workspace, request)
     knn = outcome.models[1]
-    assert knn.label == f"Item-KNN, tuned #{outcome.comparison_id}" and len(knn.run_ids) == 1  # deterministic
+    fill = ", popularity fill" if records.get_run(workspace, knn.run_ids[0]).config["popularity_fill"] else ""
+    assert knn.label == f"Item-KNN, tuned #{outcome.comparison_id}{fill}" and len(knn.run_ids) == 1  # deterministic
     assert records.get_run(workspace, knn.run_ids[0]).config["n_neighbors"] == knn.config["n_neighbors"]
     assert outcome.verdict.sentences[0].startswith("Best: ")
     assert get_comparison(workspace, outcome.comparison_id).verdict == outcome.verdict.text

@@ -116,9 +116,10 @@ class HistoryScorer:
         return torch.from_numpy(self.state[slots] + offset).float()
 
 
-def reference_ranks(train: SessionLog, test: SessionLog, feed: str, n_items: int) -> list[float]:
-    """HistoryScorer's standard ranks, by plain Python loops over users and events."""
-    ranks = []
+def reference_ranks(train: SessionLog, test: SessionLog, feed: str, n_items: int) -> tuple[list[float], list[int]]:
+    """HistoryScorer's conservative ranks (every item scored like the target above it) and the
+    number of items tied with each target, by plain Python loops over users and events."""
+    ranks, ties = [], []
     for u in range(train.n_users):
         tests = [test.item[test.session == s].tolist() for s in np.unique(test.session[test.user == u])]
         if not any(len(t) >= 2 for t in tests):
@@ -139,8 +140,10 @@ def reference_ranks(train: SessionLog, test: SessionLog, feed: str, n_items: int
             state[item] += 1.0
             if target is not None:
                 scores = (state + ((u * 7 + np.arange(n_items)) % 5) * 0.1).astype(np.float32)
-                ranks.append(1.0 + float((scores > scores[target]).sum()))
-    return ranks
+                tied = int((scores == scores[target]).sum()) - 1
+                ranks.append(1.0 + float((scores > scores[target]).sum()) + tied)
+                ties.append(tied)
+    return ranks, ties
 
 
 def random_logs(seed: int, n_users: int = 40, n_items: int = 12) -> tuple[SessionLog, SessionLog]:
@@ -159,11 +162,13 @@ def random_logs(seed: int, n_users: int = 40, n_items: int = 12) -> tuple[Sessio
 @pytest.mark.parametrize("feed", ["none", "session_inputs", "all_events"])
 def test_batched_equals_one_slot_and_a_plain_loop(feed: str) -> None:
     train, test = random_logs(seed=3)
-    expected = reference_ranks(train, test, feed, 12)
+    expected, ties = reference_ranks(train, test, feed, 12)
+    assert any(ties)  # the scorer's scores tie often: the default (conservative) counts those ties
     results = [evaluate(HistoryScorer(feed, 12), train, test, EvaluationSettings(batch_size=b))
                for b in (1, 3, 256)]
     for result in results:
         assert result.rank.tolist() == expected
+        assert result.tied.tolist() == ties
         assert result.user.tolist() == results[0].user.tolist()
         assert result.position.tolist() == results[0].position.tolist()
     assert len(expected) == int((test.session_length - 1).sum())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.evaluation.popularity import most_popular_mask
-from engine.evaluation.ranking import rank_targets
+from engine.evaluation.ranking import DEFAULT_TIE_MODE, rank_targets, rank_targets_with_ties
 
 torch.set_num_threads(1)
 
@@ -60,7 +60,7 @@ def test_nan_items_always_rank_above_the_target(mode: str, expected: list[float]
 
     items = torch.arange(5)
     columns = torch.cat([items, targets])
-    assert rank_among_columns(scores[:, columns], items, targets, mode).tolist() == expected
+    assert rank_among_columns(scores[:, columns], items, targets, mode).rank.tolist() == expected
     # restricted to candidates {1, 3}: the NaN item 1 still counts above the target
     mask = torch.tensor([False, True, False, True, False])
     restricted = rank_targets(scores[:1], targets[:1], mode, mask).tolist()
@@ -95,10 +95,66 @@ def test_ranking_from_candidate_columns_equals_ranking_over_all_items(mode: str)
     targets[3] = int(torch.nonzero(mask)[0])  # a target among the candidates
     candidates = torch.nonzero(mask).squeeze(1)
     columns = torch.cat([candidates, targets])
-    ranks = rank_among_columns(scores[:, columns], candidates, targets, mode)
+    ranked = rank_among_columns(scores[:, columns], candidates, targets, mode)
+    ranks = ranked.rank
     assert ranks.tolist() == rank_targets(scores, targets, mode, mask).tolist()
+    full = rank_targets_with_ties(scores, targets, mode, mask)
+    assert ranked.tied.tolist() == full.tied.tolist() and ranked.floor.tolist() == full.floor.tolist()
     # the target's own candidate column scored a hair above (or below) its target column: ignored
     nudged = scores[:, columns].clone()
     position = int(torch.nonzero(candidates == targets[3])[0])
     nudged[3, position] = torch.nextafter(nudged[3, 9 + 3], torch.tensor(math.inf))
-    assert rank_among_columns(nudged, candidates, targets, mode)[3] == ranks[3]
+    assert rank_among_columns(nudged, candidates, targets, mode).rank[3] == ranks[3]
+
+
+def test_conservative_ties_are_the_default() -> None:
+    assert DEFAULT_TIE_MODE == "conservative"
+    assert rank_targets(SCORES, torch.tensor([0])).tolist() == [4.0]
+    from engine.evaluation.evaluator import EvaluationSettings
+
+    assert EvaluationSettings().tie_mode == "conservative"
+
+
+@pytest.mark.parametrize("mode, rank, hit", [("standard", 4.0, True), ("conservative", 1000.0, False),
+                                             ("median", 502.0, False)])
+def test_a_target_the_model_gave_nothing_among_1000_items(mode: str, rank: float, hit: bool) -> None:
+    """The issue's case: the target scores 0 while 3 items score > 0, among 1,000 items. Optimistic
+    ranks put it 4th (a hit at 5); conservatively the 996 other zeros rank above it (rank 1000), and
+    the median counts half of them (4 + 498 = 502)."""
+    from engine.evaluation.metrics import mean_metrics
+
+    scores = torch.zeros(1, 1000)
+    scores[0, [10, 20, 30]] = torch.tensor([0.3, 0.2, 0.1])
+    ranked = rank_targets_with_ties(scores, torch.tensor([7]), mode)
+    assert ranked.rank.tolist() == [rank]
+    assert ranked.tied.tolist() == [996] and ranked.floor.tolist() == [True]
+    assert mean_metrics(ranked.rank.numpy(), (5,))["recall@5"] == (1.0 if hit else 0.0)
+
+
+def test_ties_and_floor_of_each_target() -> None:
+    """Row 0: target 0 tied with items 2 and 4 and above item 3: 2 tied, not at the floor. Row 1:
+    target 3, the lowest score alone: at the floor with no tie. Row 2: all equal: 4 tied, at the floor.
+    With candidates {1, 3, 4}: target 0 (not a candidate) ties with item 4 only, item 3 below it."""
+    scores = torch.cat([SCORES, SCORES, torch.ones(1, 5)])
+    ranked = rank_targets_with_ties(scores, torch.tensor([0, 3, 2]), "conservative")
+    assert ranked.tied.tolist() == [2, 0, 4]
+    assert ranked.floor.tolist() == [False, True, True]
+    candidates = torch.tensor([False, True, False, True, True])
+    restricted = rank_targets_with_ties(SCORES, torch.tensor([0]), "conservative", candidates)
+    assert restricted.tied.tolist() == [1] and restricted.floor.tolist() == [False]
+    # NaN target: no ties counted, at the floor (its rank is the last anyway)
+    nan_row = rank_targets_with_ties(torch.tensor([[math.nan, 0.5, 0.5]]), torch.tensor([0]), "conservative")
+    assert nan_row.tied.tolist() == [0] and nan_row.floor.tolist() == [True] and nan_row.rank.tolist() == [3.0]
+
+
+@pytest.mark.parametrize("source", ["standard", "conservative", "median"])
+def test_ranks_move_exactly_between_tie_modes_through_the_tie_counts(source: str) -> None:
+    from engine.evaluation.ties import convert_ranks
+
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randint(0, 3, (20, 40), generator=g).float()
+    targets = torch.randint(0, 40, (20,), generator=g)
+    ranked = rank_targets_with_ties(scores, targets, source)
+    for mode in ("standard", "conservative", "median"):
+        moved = convert_ranks(ranked.rank.numpy(), ranked.tied.numpy(), source, mode)
+        assert moved.tolist() == rank_targets(scores, targets, mode).tolist()

@@ -70,9 +70,9 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
     for run_id in _trained(workspace, dataset_id, "rnn", seeds=(0, 1), epochs=1):
         evaluate_run(workspace, run_id)
     results = collect_results(workspace, dataset_id, EvaluationSettings(ks=(5,)))
-    assert results.models == ["Pop", "Item-KNN", "RNN, small, epochs=1"]
+    assert results.models == ["Pop", "Item-KNN, popularity fill", "RNN, small, epochs=1"]
     assert comparison(results, [5])["reference"].iloc[0] == "RNN, small, epochs=1"  # the RNN, settings shown
-    assert comparison(results, [5], reference="item-knn")["reference"].iloc[0] == "Item-KNN"  # by model name
+    assert comparison(results, [5], reference="item-knn")["reference"].iloc[0] == "Item-KNN, popularity fill"  # by name
     with pytest.raises(InputError, match="no evaluated runs of 'hrnn-all'"):
         comparison(results, [5], reference="hrnn-all")
     assert set(comparison(results, [5], level="user")["mark"]) <= {"", "*"}
@@ -80,7 +80,7 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
     rnn = table[(table["model"] == "RNN, small, epochs=1") & (table["metric"] == "recall@5")].iloc[0]
     seeds = results.runs[results.runs["model"] == "RNN, small, epochs=1"]["recall@5"]
     assert rnn["n_seeds"] == 2 and rnn["mean"] == pytest.approx(seeds.mean()) and rnn["std"] == pytest.approx(seeds.std())
-    knn = table[(table["model"] == "Item-KNN") & (table["metric"] == "recall@5")].iloc[0]
+    knn = table[(table["model"] == "Item-KNN, popularity fill") & (table["metric"] == "recall@5")].iloc[0]
     assert knn["mark"] == ("*" if knn["p_value"] < 0.01 else "")
     history = breakdown(results, "history", [5])
     assert set(history["group"]) <= {"short", "long"}
@@ -131,20 +131,27 @@ def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys)
                  "--workspace", workspace.display_name]) == 0
     out = capsys.readouterr().out
     assert "Personal Pop" in out and "beginning" in out and "Wilcoxon" in out
+    assert "targets ranked among all items, with conservative ties (items scored like the target rank above it)" in out
+    assert "Ties: targets scored exactly like at least one other item" in out
     table = pd.read_csv(csv)
-    assert set(table["model"]) == {"Pop", "Personal Pop"} and set(table["metric"]) == {"recall@5", "mrr@5", "precision@5"}
+    assert set(table["model"]) == {"Pop", "Personal Pop, popularity fill"}
+    assert set(table["metric"]) == {"recall@5", "mrr@5", "precision@5"}
+    assert set(table["ties"]) == {"conservative"} and set(table["candidates"]) == {"all items"}
+    pop = table[table["model"] == "Pop"].iloc[0]
+    assert 0 < pop["tied_share"] <= 1 and pop["mean_tied"] > 0  # Pop ties every item of equal count
 
 
 @pytest.mark.slow
 def test_demo_trains_and_compares_all_seven_models(capsys, tmp_path) -> None:
     assert main(["demo", "--epochs", "1", "--workspace", str(tmp_path / "demo.sqlite")]) == 0
     out = capsys.readouterr().out
-    for label in ("Pop ", "Personal Pop ", "Item-KNN ", "RNN, small", "RNN Concat, small", "HRNN Init, small",
+    for label in ("Pop ", "Personal Pop, popularity fill ", "Item-KNN, popularity fill ", "RNN, small", "RNN Concat, small", "HRNN Init, small",
                   "HRNN All, small"):
         assert f"\n{label}" in out
     assert f"kept at {tmp_path / 'demo.sqlite'}" in out
     assert "By user history length" in out and "By position in the session" in out
     assert "\nBest: " in out and "untuned" in out and "python main.py compare 1" in out  # the verdict's sentences
+    assert "\nRanks: targets ranked among all items, with conservative ties" in out
 
 
 @pytest.mark.parametrize("candidates", [None, 20], ids=["all items", "20 candidates"])

@@ -76,7 +76,7 @@ def test_the_search_space_is_checked_against_the_settings() -> None:
     with pytest.raises(InputError, match="empty search space"):
         searched_space(model_entry("pop"), {})
     with pytest.raises(InputError, match="every searched setting fixed"):
-        searched_space(model_entry("item-knn"), {"n_neighbors": 50})
+        searched_space(model_entry("item-knn"), {"n_neighbors": 50, "popularity_fill": True})
     knn = model_entry("item-knn")
     with pytest.raises(InputError, match="impossible: Neighbours 0..10 includes 0"):
         searched_space(dataclasses.replace(knn, search_space={"n_neighbors": IntRange(0, 10)}), {})
@@ -95,7 +95,7 @@ def test_the_first_trial_is_the_models_defaults_where_the_space_holds_them() -> 
     assert default_point(model_entry("hrnn-init"), {"batch_size": 64})["dropout_user"] == 0.0
     assert "batch_size" not in default_point(model_entry("hrnn-init"), {"batch_size": 64})
     knn = model_entry("item-knn")
-    assert default_point(knn, {}) == {"n_neighbors": knn.presets["default"].n_neighbors}
+    assert default_point(knn, {}) == {"n_neighbors": knn.presets["default"].n_neighbors, "popularity_fill": True}
     # a default outside its range, or not among the choices, is left to the sampler
     narrow = dataclasses.replace(knn, search_space={"n_neighbors": IntRange(1000, 2000)})
     assert default_point(narrow, {}) == {}
@@ -108,7 +108,8 @@ def test_a_study_tries_the_defaults_first(small_dataset) -> None:
     workspace, dataset_id = small_dataset
     spec = prepare_study(workspace, _request(dataset_id, "item-knn", trials=2, sampler="random"))
     first, second = run_study(workspace, spec.name).view.trials
-    assert first.defaults and first.params == {"n_neighbors": MODELS["item-knn"].presets["default"].n_neighbors}
+    assert first.defaults and first.params == {"n_neighbors": MODELS["item-knn"].presets["default"].n_neighbors,
+                                               "popularity_fill": True}
     assert not second.defaults
     # resuming the study does not queue the defaults again
     prepare_study(workspace, _request(dataset_id, "item-knn", trials=3, sampler="random"))
@@ -199,7 +200,7 @@ def test_a_baseline_trial_is_scored_once(small_dataset) -> None:
     steps, values = records.metric_series(workspace, trials[0].run_id, "valid_recall@5")
     assert steps.tolist() == [0] and values[0] == pytest.approx(trials[0].value)
     importances = parameter_importances(workspace, spec.name)
-    assert set(importances) <= {"n_neighbors"} and (not importances or math.isclose(sum(importances.values()), 1))
+    assert set(importances) <= {"n_neighbors", "popularity_fill"} and (not importances or math.isclose(sum(importances.values()), 1))
 
 
 def test_a_cancelled_trial_fails_is_queued_again_and_the_study_resumes(small_dataset, monkeypatch) -> None:
@@ -259,6 +260,6 @@ def test_studies_live_beside_the_workspace_apart_from_its_tables(small_dataset) 
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         engine.dispose()
         assert ours in tables and theirs not in tables
-        assert (version == "0010") == (location == workspace.file_path)
+        assert (version == "0011") == (location == workspace.file_path)
     assert study_view(workspace, "s").spec.model == "item-knn"
     assert "item-knn" in MODELS

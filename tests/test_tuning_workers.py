@@ -84,7 +84,7 @@ def test_two_worker_processes_on_a_postgresql_workspace(postgres_url: str, tmp_p
     engine.dispose()
     assert schemas["trials"] == schemas["studies"] == OPTUNA_SCHEMA
     assert schemas["runs"] == schemas["datasets"] == "public"
-    assert versions["public"] == "0010" and versions[OPTUNA_SCHEMA] != "0010"  # each its own migrations
+    assert versions["public"] == "0011" and versions[OPTUNA_SCHEMA] != "0011"  # each its own migrations
 
 
 @pytest.mark.slow

@@ -9,7 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.data.session_log import SessionLog
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.search_space import IntRange
@@ -31,6 +33,7 @@ class ItemKnnConfig(ModelSettings):
 
     model: str = setting("item-knn", "Model", "Item-KNN", hidden=True)
     n_neighbors: int = setting(300, "Neighbours", "Most similar items kept per item (the paper: 300)", low=1)
+    popularity_fill: bool = fill_setting("the neighbours of the session's last item")
 
 
 def session_cosine_similarity(
@@ -172,11 +175,12 @@ class ItemKnnScorer:
 
 
 def fit(config: ItemKnnConfig, train: SessionLog, device: torch.device | str = "cpu",
-        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> ItemKnnScorer:
-    return ItemKnnScorer.fit(train, config.n_neighbors, device, progress, cancel)
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
+    scorer = ItemKnnScorer.fit(train, config.n_neighbors, device, progress, cancel)
+    return with_popularity_fill(scorer, train, config.popularity_fill)
 
 
 MODEL = ModelEntry(name="item-knn", label="Item-KNN", kind="baseline", history="none", personalized=False,
                    description="Items that co-occur with the session's last item in training sessions (cosine)",
                    config_type=ItemKnnConfig, presets={"default": ItemKnnConfig()}, fit=fit,
-                   search_space={"n_neighbors": IntRange(20, 1000, log=True)})
+                   search_space={"n_neighbors": IntRange(20, 1000, log=True), **FILL_SPACE})

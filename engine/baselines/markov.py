@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.baselines.sequential_rules import RuleScorer, pruning_setting, rule_matrix
 from engine.data.session_log import SessionLog
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.search_space import Choice
@@ -24,17 +26,18 @@ class MarkovConfig(ModelSettings):
 
     model: str = setting("markov", "Model", "Markov", hidden=True)
     pruning: int = pruning_setting(20, "session-rec's Markov")
+    popularity_fill: bool = fill_setting("the successors of the session's last item")
 
 
 def fit(config: MarkovConfig, train: SessionLog, device: torch.device | str = "cpu",
-        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> RuleScorer:
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
     config.validate()
     transitions = rule_matrix(train, 1, lambda distance: 1.0, config.pruning, progress, cancel)
     logger.info("Markov: %d transitions over %d items", transitions.nnz, train.n_items)
-    return RuleScorer(transitions, device)
+    return with_popularity_fill(RuleScorer(transitions, device), train, config.popularity_fill)
 
 
 MODEL = ModelEntry(name="markov", label="Markov", kind="baseline", history="none", personalized=False,
                    description="First-order transitions: how often each item followed the session's last item",
                    config_type=MarkovConfig, presets={"default": MarkovConfig()}, fit=fit,
-                   search_space={"pruning": Choice((0, 10, 20, 50, 100))})
+                   search_space={"pruning": Choice((0, 10, 20, 50, 100)), **FILL_SPACE})

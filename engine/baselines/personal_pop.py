@@ -1,4 +1,5 @@
-"""Personal Pop: the user's own most-interacted items, ties broken by global popularity."""
+"""Personal Pop: the user's own most-interacted items, ties broken by global popularity; the other
+items follow in popularity order (the popularity fill, on by default: DESIGN §4's full list)."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.data.session_log import SessionLog
 from engine.evaluation.popularity import item_popularity
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.settings import ModelSettings, setting
@@ -21,18 +24,21 @@ _FLOAT32_EXACT = 2**24  # integers up to this are exact in float32
 
 @dataclass(frozen=True)
 class PersonalPopConfig(ModelSettings):
-    """Personal Pop has no settings of its own."""
+    """Personal Pop's one setting: whether the items the user never interacted with follow by
+    popularity (runs stored before the setting had such a list, with equal counts tied)."""
 
     model: str = setting("personal-pop", "Model", "Personal Pop", hidden=True)
+    popularity_fill: bool = fill_setting("the user's own items", legacy=True)
 
 
 class PersonalPopScorer:
     """StreamScorer: score(i) = (user's training events on i) + (events on i consumed so far in the
-    current session) + a global-popularity tie-breaker in [0, 1).
+    current session) + a global-popularity tie-breaker in [0, 1) for the items with events; 0 for
+    the others (which the popularity fill orders, see :func:`fit`).
 
     The tie-breaker is the dense rank of the item's training count divided by the number of
-    distinct counts, so items the user never saw are ordered by popularity and the list is always
-    full. It needs no history feed: the user's counts come from fitting, ``assign`` names the user.
+    distinct counts, so the user's items with equal counts are ordered by popularity. It needs no
+    history feed: the user's counts come from fitting, ``assign`` names the user.
     """
 
     history_feed = "none"
@@ -86,23 +92,25 @@ class PersonalPopScorer:
         self._session_len[slots] += 1
 
     def scores(self, slots: np.ndarray) -> torch.Tensor:
-        """float32 [b, n_items]: own counts + current-session counts + popularity tie-breaker."""
-        out = np.empty((len(slots), self.n_items), dtype=np.float32)  # [b, n_items]
-        out[:] = self._tie_break
+        """float32 [b, n_items]: own counts + current-session counts, + the popularity tie-breaker
+        where those are positive (0 elsewhere)."""
+        out = np.zeros((len(slots), self.n_items), dtype=np.float32)  # [b, n_items]
         own = self._user_counts[self._slot_user[slots]]  # CSR [b, n_items]
         out[np.repeat(np.arange(len(slots)), np.diff(own.indptr)), own.indices] += own.data
         lengths = self._session_len[slots]  # [b]
         in_session = np.arange(self._session_items.shape[1]) < lengths[:, None]  # [b, capacity]
         rows = np.repeat(np.arange(len(slots)), lengths)
         np.add.at(out, (rows, self._session_items[slots][in_session]), 1.0)
+        out += np.where(out > 0, self._tie_break, np.float32(0.0))
         return torch.from_numpy(out).to(self._device)
 
 
 def fit(config: PersonalPopConfig, train: SessionLog, device: torch.device | str = "cpu",
-        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> PersonalPopScorer:
-    return PersonalPopScorer.fit(train, device)
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
+    return with_popularity_fill(PersonalPopScorer.fit(train, device), train, config.popularity_fill)
 
 
 MODEL = ModelEntry(name="personal-pop", label="Personal Pop", kind="baseline", history="none", personalized=True,
                    description="The user's own most-interacted items, ties broken by global popularity",
-                   config_type=PersonalPopConfig, presets={"default": PersonalPopConfig()}, fit=fit)
+                   config_type=PersonalPopConfig, presets={"default": PersonalPopConfig()}, fit=fit,
+                   search_space=dict(FILL_SPACE))

@@ -22,9 +22,11 @@ import scipy.sparse as sp
 import torch
 
 from engine.baselines.current_sessions import CurrentSessions, DenseScoreRows
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.baselines.session_aware import Reminders, UserHistory, boost_setting, reminder_weight_setting
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.search_space import Choice, IntRange, SearchSpace
@@ -65,6 +67,7 @@ class SrConfig(ModelSettings):
                              "Weight of b x positions after a: div 1/x, same 1, log 1/log10(x+1.7), quadratic 1/x^2, "
                              f"linear max(1-0.1x, 0). Default: div ({_SOURCE}).", choices=tuple(DISTANCE_WEIGHTS))
     pruning: int = pruning_setting(20, _SOURCE)
+    popularity_fill: bool = fill_setting("the rules of the session's last item")
 
 
 @dataclass(frozen=True)
@@ -189,18 +192,20 @@ class RuleScorer:
 
 
 def fit(config: SrConfig, train: SessionLog, device: torch.device | str = "cpu",
-        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> RuleScorer:
+        progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
     config.validate()
     rules = rule_matrix(train, config.steps, DISTANCE_WEIGHTS[config.weighting], config.pruning, progress, cancel)
     logger.info("%s: %d rules over %d items", config.model, rules.nnz, train.n_items)
     if not isinstance(config, SrBrConfig):
-        return RuleScorer(rules, device)
-    return RuleScorer(rules, device, UserHistory.of(train), config.steps, config.boost,
-                      Reminders(config.weight_base, config.weight_recency))
+        scorer = RuleScorer(rules, device)
+    else:
+        scorer = RuleScorer(rules, device, UserHistory.of(train), config.steps, config.boost,
+                            Reminders(config.weight_base, config.weight_recency))
+    return with_popularity_fill(scorer, train, config.popularity_fill)
 
 
 _SR_SPACE: SearchSpace = {"steps": IntRange(1, 30), "weighting": Choice(tuple(DISTANCE_WEIGHTS)),
-             "pruning": Choice((0, 10, 20, 50, 100))}
+             "pruning": Choice((0, 10, 20, 50, 100)), **FILL_SPACE}
 
 MODEL = ModelEntry(
     name="sr", label="SR", kind="baseline", history="none", personalized=False,

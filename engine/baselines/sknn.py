@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.baselines.session_aware import (
     EXTENSION_SPACE,
     Reminders,
@@ -36,6 +37,7 @@ from engine.baselines.session_aware import (
 from engine.baselines.session_knn import PairItems, Query, SessionIndex, SessionKnnScorer
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.search_space import Choice, IntRange, SearchSpace
@@ -83,6 +85,7 @@ class SknnConfig(ModelSettings):
     model: str = setting("sknn", "Model", "SKNN", hidden=True)
     k: int = neighbours_setting()
     sample_size: int = sample_setting(500)
+    popularity_fill: bool = fill_setting("the items of the neighbour sessions")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class VsknnConfig(ModelSettings):
                                    "w in 1 + w x idf(item), idf = ln(sessions / sessions with the item); 0 turns it off. "
                                    "Default: 10 (session-rec's V-SKNN configuration, conf/example_session_aware_exp.yml).",
                                    low=0.0)
+    popularity_fill: bool = fill_setting("the items of the neighbour sessions")
 
 
 @dataclass(frozen=True)
@@ -183,16 +187,18 @@ class VsknnScorer(SessionKnnScorer):
 
 
 def fit_sknn(config: SknnConfig, train: SessionLog, device: torch.device | str = "cpu",
-             progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> SknnScorer:
-    return SknnScorer.fit(config, train, device, progress, cancel)
+             progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
+    return with_popularity_fill(SknnScorer.fit(config, train, device, progress, cancel), train, config.popularity_fill)
 
 
 def fit_vsknn(config: VsknnConfig, train: SessionLog, device: torch.device | str = "cpu",
-              progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> VsknnScorer:
-    return VsknnScorer.fit(config, train, device, progress, cancel)
+              progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
+    return with_popularity_fill(VsknnScorer.fit(config, train, device, progress, cancel), train,
+                                config.popularity_fill)
 
 
-_KNN_SPACE: SearchSpace = {"k": IntRange(20, 2000, log=True), "sample_size": IntRange(100, 10_000, log=True)}
+_KNN_SPACE: SearchSpace = {"k": IntRange(20, 2000, log=True), "sample_size": IntRange(100, 10_000, log=True),
+                           **FILL_SPACE}
 _VSKNN_SPACE: SearchSpace = {**_KNN_SPACE, "weighting": Choice(tuple(POSITION_WEIGHTS)),
                 "weighting_score": Choice(tuple(STEP_DECAYS)), "idf_weighting": Choice((0.0, 1.0, 2.0, 5.0, 10.0))}
 

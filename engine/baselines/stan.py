@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.baselines.popularity_fill import FILL_SPACE, fill_setting, with_popularity_fill
 from engine.baselines.session_aware import (
     EXTENSION_SPACE,
     Reminders,
@@ -41,6 +42,7 @@ from engine.baselines.session_knn import PairItems, Query, SessionIndex, Session
 from engine.baselines.sknn import neighbours_setting, sample_setting
 from engine.data.session_log import SessionLog
 from engine.errors import ConfigError
+from engine.evaluation.stream_scorer import StreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.registry.models import ModelEntry
 from engine.registry.search_space import FloatRange, IntRange, SearchSpace
@@ -65,6 +67,7 @@ class StanConfig(ModelSettings):
     model: str = setting("stan", "Model", "STAN", hidden=True)
     k: int = neighbours_setting()
     sample_size: int = sample_setting(5000, _STAN_SOURCE)
+    popularity_fill: bool = fill_setting("the items of the neighbour sessions")
     lambda_spw: float = _decay_setting(1.02, "Position decay (items)",
                                        "lambda_spw: the current session's item at position p of L weighs exp((p - L) / "
                                        "lambda_spw)", "items")
@@ -135,13 +138,13 @@ class StanScorer(SessionKnnScorer):
 
 
 def fit_stan(config: StanConfig, train: SessionLog, device: torch.device | str = "cpu",
-             progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StanScorer:
-    return StanScorer.fit(config, train, device, progress, cancel)
+             progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StreamScorer:
+    return with_popularity_fill(StanScorer.fit(config, train, device, progress, cancel), train, config.popularity_fill)
 
 
 _STAN_SPACE: SearchSpace = {"k": IntRange(20, 2000, log=True), "sample_size": IntRange(100, 10_000, log=True),
                "lambda_spw": FloatRange(0.25, 10.0, log=True), "lambda_snh": FloatRange(0.5, 200.0, log=True),
-               "lambda_inh": FloatRange(0.25, 10.0, log=True)}
+               "lambda_inh": FloatRange(0.25, 10.0, log=True), **FILL_SPACE}
 
 MODEL = ModelEntry(
     name="stan", label="STAN", kind="baseline", history="none", personalized=False,

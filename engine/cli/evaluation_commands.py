@@ -11,20 +11,30 @@ from pathlib import Path
 import pandas as pd
 
 from engine.cli.formatting import render_statistics, render_table
-from engine.errors import EmptyResultError
+from engine.errors import EmptyResultError, InputError
 from engine.evaluation.breakdowns import BREAKDOWNS
 from engine.evaluation.comparison import LEVELS
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import DEFAULT_CUTOFFS, metric_names
-from engine.evaluation.popularity import candidates_phrase
+from engine.evaluation.popularity import candidates_label
+from engine.evaluation.ranking import DEFAULT_TIE_MODE, TIE_MODES
 from engine.evaluation.significance import Level
+from engine.evaluation.ties import TIE_MODE_NAMES
 from engine.runs import records
 from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.labels import model_label
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.workbench.demo import DEMO_EPOCHS, default_demo_folder, fresh_demo_workspace, run_demo
-from engine.workbench.results import DatasetResults, breakdown, collect_results, comparison, dataset_popularity
+from engine.workbench.results import (
+    DatasetResults,
+    breakdown,
+    collect_results,
+    comparison,
+    dataset_popularity,
+    protocol_text,
+    tie_table,
+)
 from engine.workbench.verdict import build_verdict, untuned_note
 
 #: What the demo's closing sentences read from its table.
@@ -35,8 +45,10 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("evaluation")
     group.add_argument("--k", type=int, nargs="+", default=list(DEFAULT_CUTOFFS),
                        help=f"cut-offs (default {' '.join(map(str, DEFAULT_CUTOFFS))})")
-    group.add_argument("--ties", choices=("standard", "conservative", "median"), default="standard",
-                       help="how items scored equal to the target count (default standard)")
+    group.add_argument("--ties", choices=TIE_MODES, default=DEFAULT_TIE_MODE,
+                       help="how items scored exactly like the target count: conservative (they rank above it), "
+                            f"median (half of them do) or standard (optimistic: they never do); default "
+                            f"{DEFAULT_TIE_MODE}")
     group.add_argument("--candidates", type=parse_candidates, default=None, metavar="N|all",
                        help="rank among the N most popular items plus the target, or among all items "
                             "(default: the dataset's setting; see 'datasets')")
@@ -64,8 +76,13 @@ def evaluation_settings(args: argparse.Namespace, workspace: Workspace, dataset_
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("evaluate", help="evaluate finished runs (stores per-event ranks)")
-    parser.add_argument("run_ids", type=int, nargs="+", metavar="RUN_ID")
+    parser = subparsers.add_parser("evaluate", help="evaluate finished runs (stores per-event ranks)",
+                                   description="Evaluate finished runs, or every finished run of a dataset "
+                                               "(--dataset), under the chosen settings; an evaluation already "
+                                               "stored under them is kept.")
+    parser.add_argument("run_ids", type=int, nargs="*", metavar="RUN_ID")
+    parser.add_argument("--dataset", help="evaluate every finished run of this dataset (id or name), e.g. to "
+                                          "re-evaluate runs stored with another tie mode")
     add_evaluation_arguments(parser)
     parser.set_defaults(handler=run_evaluate)
 
@@ -91,16 +108,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
+    run_ids = list(args.run_ids)
+    if args.dataset is not None:
+        with workspace.session() as session:
+            dataset_id = catalog.find_dataset(session, args.dataset).id
+        run_ids += [run.id for run in records.list_runs(workspace, dataset_id)
+                    if run.status == "finished" and not run.validation and run.id not in run_ids]
+        if not run_ids:
+            raise EmptyResultError(f"dataset {args.dataset!r} has no finished runs to evaluate")
+    elif not run_ids:
+        raise InputError("name the runs to evaluate (RUN_ID ...) or a dataset (--dataset DATASET)")
     rows = []
-    for run_id in args.run_ids:
+    settings = None
+    for index, run_id in enumerate(run_ids):
         run = records.get_run(workspace, run_id)
         settings = evaluation_settings(args, workspace, run.dataset_id)
+        print(f"evaluating run {run_id} ({index + 1} of {len(run_ids)}) ...", file=sys.stderr)
         evaluation = evaluate_run(workspace, run_id, settings)
+        ties = evaluation.metrics.get("ties", {})
         rows.append((run.id, model_label(run), run.seed, evaluation.n_events,
-                     *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks))))
+                     *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks)),
+                     _share(ties.get("tied_share"))))
     ks = tuple(sorted(set(args.k)))
-    print(render_table(("run", "model", "seed", "events", *metric_names(ks)), rows))
+    print(render_table(("run", "model", "seed", "events", *metric_names(ks), "tied targets"), rows))
+    assert settings is not None
+    print(protocol_text(settings))
     return 0
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def format_ties(results: DatasetResults) -> str:
+    """Per model: the share of targets tied with at least one item, the mean number of items tied
+    with the target, and the share the model put at the very bottom (scored like the lowest items)."""
+    rows = [(row["model"], _share(row["tied_share"]),
+             "n/a" if not math.isfinite(row["mean_tied"]) else f"{row['mean_tied']:,.1f}", _share(row["floor_share"]))
+            for _, row in tie_table(results).iterrows()]
+    return ("Ties: targets scored exactly like at least one other item, how many items on average, and targets "
+            "the model gave nothing (scored like its lowest-scored items)\n"
+            + render_table(("model", "tied targets", "items tied (mean)", "given nothing"), rows,
+                           align_right={1, 2, 3}))
+
+
+def other_modes_note(workspace: Workspace, results: DatasetResults, dataset_id: int) -> str | None:
+    """Which finished runs a table leaves out because their evaluations hold only other tie modes."""
+    if not results.other_modes:
+        return None
+    modes = sorted({mode for found in results.other_modes.values() for mode in found})
+    ids = sorted(results.other_modes)
+    shown = ", ".join(map(str, ids[:8])) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+    return (f"not shown: {len(ids)} run{'s' if len(ids) != 1 else ''} ({shown}) evaluated only with "
+            f"{' or '.join(TIE_MODE_NAMES[m] for m in modes)} ties, before tie counts were stored; a table never "
+            f"mixes tie modes: evaluate them again with 'python main.py evaluate --dataset {dataset_id}'")
 
 
 def format_comparison(table: pd.DataFrame, ks: list[int]) -> str:
@@ -133,19 +194,26 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
     """Print the comparison (and the ``kinds`` of breakdowns) of the dataset's evaluated runs;
     returns those results."""
     results = collect_results(workspace, dataset_id, settings, run_ids)
+    note = other_modes_note(workspace, results, dataset_id)
     if results.runs.empty:
-        raise EmptyResultError(f"no run of this dataset is evaluated with targets ranked among "
-                               f"{candidates_phrase(settings.n_candidates)} (ties: "
-                               f"{settings.tie_mode}): evaluate finished runs with 'python main.py evaluate RUN... "
-                               "[--candidates N|all]', or train some with 'python main.py train DATASET --model ...' "
-                               "(finished runs are evaluated automatically, as 'candidates DATASET' says)")
+        raise EmptyResultError(f"no run of this dataset is evaluated with {protocol_text(settings)}"
+                               + (f" ({note})" if note else ": evaluate finished runs with 'python main.py evaluate "
+                                  "RUN... [--candidates N|all] [--ties MODE]', or train some with 'python main.py "
+                                  "train DATASET --model ...' (finished runs are evaluated automatically, as "
+                                  "'candidates DATASET' says)"))
     table = comparison(results, ks, reference, level)
     marked = f"* = differs from {table['reference'].iloc[0]} with p < 0.01 (Wilcoxon signed-rank, paired by {level})"
     print(format_comparison(table, ks))
     print(marked)
-    print(f"targets ranked among {candidates_phrase(settings.n_candidates)}")
+    print(protocol_text(settings))
+    if note:
+        print(note)
+    print()
+    print(format_ties(results))
     if csv is not None:
-        table.to_csv(csv, index=False)
+        ties = tie_table(results)
+        table.merge(ties, on="model", how="left").assign(
+            ties=settings.tie_mode, candidates=candidates_label(settings.n_candidates)).to_csv(csv, index=False)
         print(f"wrote {csv}")
     popularity = dataset_popularity(workspace, dataset_id) if "popularity" in kinds else None
     for kind in kinds:

@@ -25,9 +25,17 @@ from engine.data.session_log import SessionLog
 from engine.errors import EmptyResultError, InputError
 from engine.evaluation.metrics import mean_metrics
 from engine.evaluation.popularity import item_popularity, most_popular_mask
-from engine.evaluation.ranking import TIE_MODES, TieMode, rank_among_columns, rank_targets
+from engine.evaluation.ranking import (
+    DEFAULT_TIE_MODE,
+    TIE_MODES,
+    TargetRanks,
+    TieMode,
+    rank_among_columns,
+    rank_targets_with_ties,
+)
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.evaluation.streams import build_streams
+from engine.evaluation.ties import TieSummary
 from engine.progress import CancelToken, ProgressCallback, no_progress
 
 logger = logging.getLogger(__name__)
@@ -40,7 +48,7 @@ class EvaluationSettings:
     """How targets are ranked and metrics computed."""
 
     ks: tuple[int, ...] = (5, 10, 20)  # cut-offs of Recall/MRR/Precision@K
-    tie_mode: TieMode = "standard"
+    tie_mode: TieMode = DEFAULT_TIE_MODE  # how items scored like the target count (conservative: above it)
     #: None: rank among all items; N: among the N most popular training items plus the target
     n_candidates: int | None = None
     batch_size: int = 256  # parallel slots (users)
@@ -69,6 +77,8 @@ class EvaluationResult:
     history_length: np.ndarray  # int64 [T]: the user's training sessions
     item: np.ndarray  # int64 [T]: target item
     rank: np.ndarray  # float64 [T]: 1 = best (x.5 possible in the median tie mode)
+    tied: np.ndarray  # int64 [T]: other competing items scored exactly like the target
+    floor: np.ndarray  # bool [T]: no competing item scored below the target (the model gave it nothing)
     n_items_ranked: int  # items competing per prediction (all items, or N most popular + target; at most)
     n_nonfinite_targets: int  # predictions whose target was scored NaN (ranked last) or infinite
     consumed_events: int  # events fed to the scorer, history included
@@ -84,29 +94,34 @@ class EvaluationResult:
         groups = {"event": None, "session": self.session, "user": self.user}[level]
         return mean_metrics(self.rank, self.settings.ks, self.settings.compat_2017, groups)
 
+    def ties(self) -> TieSummary:
+        """How often targets were tied, with how many items, and how often given nothing."""
+        return TieSummary.of(self.tied, self.floor)
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per prediction: user, session, position, session_length, history_length, item, rank."""
+        """One row per prediction: user, session, position, session_length, history_length, item, rank,
+        tied, floor."""
         return pd.DataFrame({
             "user": self.user, "session": self.session, "position": self.position,
             "session_length": self.session_length, "history_length": self.history_length,
-            "item": self.item, "rank": self.rank,
+            "item": self.item, "rank": self.rank, "tied": self.tied, "floor": self.floor,
         })
 
 
 def _rank_all(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, n_items: int,
-              tie_mode: TieMode) -> tuple[torch.Tensor, int]:
-    """Ranks [b] of ``targets`` among all items, and how many targets were scored NaN."""
+              tie_mode: TieMode) -> tuple[TargetRanks, int]:
+    """Ranks and ties [b] of ``targets`` among all items, and how many targets were scored NaN."""
     scores = scorer.scores(slots)  # [b, n_items]
     if scores.shape != (len(slots), n_items):
         raise ValueError(f"scorer returned scores of shape {tuple(scores.shape)}, expected {(len(slots), n_items)}")
     target = torch.from_numpy(targets).to(scores.device)  # [b]
     n_nonfinite = int((~torch.isfinite(scores.gather(1, target.unsqueeze(1)))).sum())
-    return rank_targets(scores, target, tie_mode), n_nonfinite
+    return rank_targets_with_ties(scores, target, tie_mode), n_nonfinite
 
 
 def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, candidates: np.ndarray,
-                     tie_mode: TieMode) -> tuple[torch.Tensor, int]:
-    """Ranks [b] of ``targets`` among the ``candidates`` (item codes, ascending) and themselves,
+                     tie_mode: TieMode) -> tuple[TargetRanks, int]:
+    """Ranks and ties [b] of ``targets`` among the ``candidates`` (item codes, ascending) and themselves,
     from the scores of those columns only (``scores_of`` when the scorer has it)."""
     columns = np.concatenate([candidates, targets])  # [N + b]
     scores_of = getattr(scorer, "scores_of", None)
@@ -149,6 +164,8 @@ def evaluate(
     cursor = np.zeros(n_slots, dtype=np.int64)  # [B] next stream event of each slot
     end = np.zeros(n_slots, dtype=np.int64)  # [B] end of each slot's stream
     rank_of_event = np.full(streams.n_events, np.nan)  # [L] rank of the target predicted after event l
+    tied_of_event = np.zeros(streams.n_events, dtype=np.int64)  # [L] items tied with that target
+    floor_of_event = np.zeros(streams.n_events, dtype=bool)  # [L] that target at the bottom
     next_user, step, n_nonfinite, n_consumed = 0, 0, 0, 0
     observe_times = getattr(scorer, "observe_times", None)
     while True:
@@ -177,7 +194,9 @@ def evaluate(
             else:
                 ranks, nonfinite_targets = _rank_candidates(scorer, predicting, target_items, candidates, settings.tie_mode)
             n_nonfinite += nonfinite_targets
-            rank_of_event[event[predicting]] = ranks.cpu().numpy()
+            rank_of_event[event[predicting]] = ranks.rank.cpu().numpy()
+            tied_of_event[event[predicting]] = ranks.tied.cpu().numpy()
+            floor_of_event[event[predicting]] = ranks.floor.cpu().numpy()
         cursor[active] += 1
         n_consumed += int(active.sum())
         step += 1
@@ -189,6 +208,8 @@ def evaluate(
     order = np.argsort(streams.target_event[predicted], kind="stable")
     target = streams.target_event[predicted][order]  # [T] test-log index of each target, ascending
     rank = rank_of_event[predicted][order]  # [T]
+    tied = tied_of_event[predicted][order]  # [T]
+    floor = floor_of_event[predicted][order]  # [T]
     session = test.session[target]
     user = test.user[target]
     if n_nonfinite:
@@ -203,6 +224,8 @@ def evaluate(
         history_length=train.sessions_per_user[user],
         item=test.item[target],
         rank=rank,
+        tied=tied,
+        floor=floor,
         n_items_ranked=int(ranked_among),
         n_nonfinite_targets=n_nonfinite,
         consumed_events=streams.n_events,

@@ -1,14 +1,22 @@
-"""Rank of each target item among the scored items, batched on torch tensors (CPU or GPU)."""
+"""Rank of each target item among the scored items, batched on torch tensors (CPU or GPU), with
+what the ties were: how many items were scored exactly like the target, and whether the target
+sat at the very bottom of the list (the model gave it nothing)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 import torch
 
-#: How items scored exactly as the target count: "standard" (optimistic: ties never count
-#: against the target), "conservative" (every tied item ranks above it), "median" (half of them do).
-TieMode = Literal["standard", "conservative", "median"]
-TIE_MODES: tuple[str, ...] = get_args(TieMode)
+#: How items scored exactly as the target count: "conservative" (every tied item ranks above it:
+#: the default, as in the official GRU4Rec evaluation), "median" (half of them do), "standard"
+#: (optimistic: ties never count against the target).
+TieMode = Literal["conservative", "median", "standard"]
+TIE_MODES: tuple[TieMode, ...] = get_args(TieMode)
+#: What every figure uses unless the user chooses otherwise (DESIGN §5).
+DEFAULT_TIE_MODE: TieMode = "conservative"
+#: The share of the tied items that rank above the target, per tie mode.
+TIED_ABOVE: dict[str, float] = {"conservative": 1.0, "median": 0.5, "standard": 0.0}
 
 #: On CPU, rows are ranked in chunks of about this many scores, so that the [rows, n_items]
 #: temporaries stay in cache instead of being allocated (and page-faulted) at full batch size;
@@ -16,27 +24,57 @@ TIE_MODES: tuple[str, ...] = get_args(TieMode)
 _CPU_CHUNK_SCORES = 1 << 19
 
 
+@dataclass(frozen=True)
+class TargetRanks:
+    """Ranks of a batch of targets and their ties. ``rank`` float64 [b] (1 = best); ``tied`` int64
+    [b]: the other competing items scored exactly like the target; ``floor`` bool [b]: no
+    competing item scored below the target (it is last, alone or tied with the lowest-scored
+    items: the model gave it nothing). A NaN target has ``tied`` 0 and ``floor`` True."""
+
+    rank: torch.Tensor
+    tied: torch.Tensor
+    floor: torch.Tensor
+
+    @staticmethod
+    def cat(parts: list[TargetRanks]) -> TargetRanks:
+        return TargetRanks(torch.cat([p.rank for p in parts]), torch.cat([p.tied for p in parts]),
+                           torch.cat([p.floor for p in parts]))
+
+
+def _check_mode(tie_mode: str) -> None:
+    if tie_mode not in TIE_MODES:
+        raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+
+
 def rank_targets(
-    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = "standard",
+    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = DEFAULT_TIE_MODE,
     candidates: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """float64 [b]: rank of ``targets`` [b] (int64 item codes) under ``scores`` [b, n_items], 1 = best.
+    """float64 [b]: rank of ``targets`` [b] (int64 item codes) under ``scores`` [b, n_items], 1 = best
+    (the ``rank`` of :func:`rank_targets_with_ties`)."""
+    return rank_targets_with_ties(scores, targets, tie_mode, candidates).rank
+
+
+def rank_targets_with_ties(
+    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = DEFAULT_TIE_MODE,
+    candidates: torch.Tensor | None = None,
+) -> TargetRanks:
+    """Ranks and ties of ``targets`` [b] (int64 item codes) under ``scores`` [b, n_items].
 
     rank = 1 + #higher + t * #tied, with #tied counting the other items scored exactly as the target
-    and t = 0, 1, 1/2 for the standard, conservative and median tie modes. Only items in
+    and t = 1, 1/2, 0 for the conservative, median and standard tie modes. Only items in
     ``candidates`` (bool [n_items]; None means all) and the target itself compete.
 
     NaN: a target scored NaN gets the worst rank (the number of competing items) in every tie
     mode; another item scored NaN always counts as above the target (never below it), so a model
     that scores NaN never looks good.
     """
-    if tie_mode not in TIE_MODES:
-        raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+    _check_mode(tie_mode)
     n_rows, n_items = scores.shape
     chunk = max(1, _CPU_CHUNK_SCORES // max(1, n_items)) if scores.device.type == "cpu" else n_rows
     if chunk >= n_rows:
         return _rank_rows(scores, targets, tie_mode, candidates)
-    return torch.cat([
+    return TargetRanks.cat([
         _rank_rows(scores[i : i + chunk], targets[i : i + chunk], tie_mode, candidates)
         for i in range(0, n_rows, chunk)
     ])
@@ -44,37 +82,33 @@ def rank_targets(
 
 def _rank_rows(
     scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode, candidates: torch.Tensor | None,
-) -> torch.Tensor:
-    """:func:`rank_targets` of one chunk of rows."""
+) -> TargetRanks:
+    """:func:`rank_targets_with_ties` of one chunk of rows."""
     target_scores = scores.gather(1, targets.unsqueeze(1))  # [b, 1]
     higher = _not_below(scores, target_scores)  # [b, n_items]
+    tied = scores == target_scores  # [b, n_items]
     if candidates is not None:
         higher &= candidates
+        tied &= candidates
         target_is_candidate = candidates[targets].to(torch.int64)  # [b]
         n_competing = int(candidates.sum()) + 1 - target_is_candidate  # [b]
     else:
         target_is_candidate = torch.ones_like(targets)  # [b]
         n_competing = torch.full_like(targets, scores.shape[1])  # [b]
-    tied = None
-    if tie_mode != "standard":
-        tied = scores == target_scores  # [b, n_items]
-        if candidates is not None:
-            tied &= candidates
     return _ranks(higher, tied, target_scores.squeeze(1), target_is_candidate, n_competing, tie_mode)
 
 
 def rank_among_columns(
-    scores: torch.Tensor, candidate_items: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = "standard",
-) -> torch.Tensor:
-    """float64 [b]: :func:`rank_targets` with candidates, from scores of the candidate items only.
+    scores: torch.Tensor, candidate_items: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode = DEFAULT_TIE_MODE,
+) -> TargetRanks:
+    """:func:`rank_targets_with_ties` with candidates, from scores of the candidate items only.
 
     ``scores`` [b, N + b]: columns 0..N-1 score the N ``candidate_items`` [N], column N + i row
     i's target ``targets[i]``. A target that is also a candidate competes once: its candidate
     column is left out (the two columns of one item may differ in the last bit, computed at two
-    places of one matrix product). The same ranks as :func:`rank_targets` over all items with
-    those N items as ``candidates``."""
-    if tie_mode not in TIE_MODES:
-        raise ValueError(f"tie mode {tie_mode!r} is not one of {TIE_MODES}")
+    places of one matrix product). The same ranks as :func:`rank_targets_with_ties` over all items
+    with those N items as ``candidates``."""
+    _check_mode(tie_mode)
     n_rows = scores.shape[0]
     n_candidates = scores.shape[1] - n_rows
     rows = torch.arange(n_rows, device=scores.device)
@@ -82,7 +116,7 @@ def rank_among_columns(
     others = candidate_items.unsqueeze(0) != targets.unsqueeze(1)  # [b, N]: not the target itself
     among = scores[:, :n_candidates]  # [b, N]
     higher = _not_below(among, target_scores.unsqueeze(1)) & others
-    tied = (among == target_scores.unsqueeze(1)) & others if tie_mode != "standard" else None
+    tied = (among == target_scores.unsqueeze(1)) & others
     is_candidate = (~others).any(dim=1).to(torch.int64)  # [b]
     return _ranks(higher, tied, target_scores, torch.zeros_like(is_candidate), n_candidates + 1 - is_candidate,
                   tie_mode)
@@ -95,12 +129,15 @@ def _not_below(scores: torch.Tensor, target_scores: torch.Tensor) -> torch.Tenso
     return torch.le(scores, target_scores).logical_not_()
 
 
-def _ranks(higher: torch.Tensor, tied: torch.Tensor | None, target_scores: torch.Tensor,
-           tied_self: torch.Tensor, n_competing: torch.Tensor, tie_mode: TieMode) -> torch.Tensor:
-    """1 + #higher + t * (#tied - ``tied_self``: the target's own entry among ``tied``), or the
-    number of competing items for a NaN target."""
-    rank = 1.0 + higher.sum(1, dtype=torch.int32).to(torch.float64)  # [b] (int32 sums are the fastest)
-    if tied is not None:
-        tied_others = (tied.sum(1, dtype=torch.int32) - tied_self).to(torch.float64)  # [b]
-        rank = rank + (tied_others if tie_mode == "conservative" else 0.5 * tied_others)
-    return torch.where(torch.isnan(target_scores), n_competing.to(torch.float64), rank)
+def _ranks(higher: torch.Tensor, tied: torch.Tensor, target_scores: torch.Tensor, tied_self: torch.Tensor,
+           n_competing: torch.Tensor, tie_mode: TieMode) -> TargetRanks:
+    """rank = 1 + #higher + t * #tied (``tied_self``: the target's own entry among ``tied``, left
+    out), or the number of competing items for a NaN target; the ties and the floor flag."""
+    n_higher = higher.sum(1, dtype=torch.int32).to(torch.int64)  # [b] (int32 sums are the fastest)
+    n_tied = tied.sum(1, dtype=torch.int32).to(torch.int64) - tied_self  # [b]
+    nan = torch.isnan(target_scores)  # [b]
+    n_tied = torch.where(nan, torch.zeros_like(n_tied), n_tied)
+    rank = 1.0 + n_higher.to(torch.float64) + TIED_ABOVE[tie_mode] * n_tied.to(torch.float64)  # [b]
+    rank = torch.where(nan, n_competing.to(torch.float64), rank)
+    floor = nan | (n_higher + n_tied + 1 >= n_competing)  # nothing competing scored below the target
+    return TargetRanks(rank, n_tied, floor)

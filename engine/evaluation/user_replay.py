@@ -11,7 +11,7 @@ from engine.data.session_log import PreparedDataset, SessionLog
 from engine.errors import InputError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.popularity import item_popularity, most_popular_mask
-from engine.evaluation.ranking import rank_targets
+from engine.evaluation.ranking import rank_targets_with_ties
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.evaluation.streams import build_streams
 
@@ -55,6 +55,7 @@ class StepRecommendations:
     top_scores: np.ndarray  # float32 [K], raw scores
     target_item: int
     target_rank: float  # rank among all items (or the evaluation's candidates), settings' tie mode
+    target_tied: int = 0  # competing items scored exactly like the target
 
 
 def _single_user(log: SessionLog, user: int) -> SessionLog:
@@ -89,10 +90,11 @@ def recommend_test_session(scorer: StreamScorer, prepared: PreparedDataset, user
             continue
         scores = scorer.scores(np.array([0]))  # [1, n_items]
         target = int(user_test.item[target_event])
-        rank = float(rank_targets(scores, torch.tensor([target], device=scores.device), settings.tie_mode,
-                                  None if candidates is None else candidates.to(scores.device))[0])
+        ranked = rank_targets_with_ties(scores, torch.tensor([target], device=scores.device), settings.tie_mode,
+                                        None if candidates is None else candidates.to(scores.device))
         shown = scores[0] if candidates is None else scores[0].masked_fill(~candidates.to(scores.device), -np.inf)
         values, items = torch.topk(shown.float(), min(k, shown.shape[0]))
         steps.append(StepRecommendations(len(steps) + 1, int(streams.item[index]), items.cpu().numpy(),
-                                         values.cpu().numpy(), target, rank))
+                                         values.cpu().numpy(), target, float(ranked.rank[0]),
+                                         int(ranked.tied[0])))
     return steps

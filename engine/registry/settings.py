@@ -15,6 +15,8 @@ from typing import Any, Self
 from engine.errors import ConfigError
 
 _KEY = "setting"
+#: :attr:`SettingInfo.legacy` of a setting whose stored configurations take the default when it is missing.
+NO_LEGACY = object()
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class SettingInfo:
     high_open: bool = False
     choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None
     hidden: bool = False  # not shown in generated forms (e.g. the model name, the seed)
+    #: the value of a configuration stored before this setting existed (what such runs did);
+    #: :data:`NO_LEGACY`: the default
+    legacy: Any = NO_LEGACY
+    #: a switch's words in run labels when it is on ("popularity fill"); None: shown only where it
+    #: differs from the preset
+    tag: str | None = None
 
     def allowed(self) -> tuple[Any, ...] | None:
         if self.choices is None:
@@ -90,10 +98,11 @@ def _number(value: float | None) -> str:
 
 def setting(default: Any, label: str, help: str, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False,
-            choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None, hidden: bool = False) -> Any:
+            choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None, hidden: bool = False,
+            legacy: Any = NO_LEGACY, tag: str | None = None) -> Any:
     """A dataclass field with ``default`` and its declaration (see :class:`SettingInfo`)."""
     declaration = {"label": label, "help": help, "low": low, "high": high, "low_open": low_open,
-                   "high_open": high_open, "choices": choices, "hidden": hidden}
+                   "high_open": high_open, "choices": choices, "hidden": hidden, "legacy": legacy, "tag": tag}
     return dataclasses.field(default=default, metadata={_KEY: declaration})
 
 
@@ -126,6 +135,11 @@ def validate_settings(config: Any) -> None:
         problem = info.problem(value)
         if problem is not None:
             raise ConfigError(f"{info.label} {problem} (got {value!r})", setting=info.name, label=info.label)
+
+
+def legacy_values(config_type: type) -> dict[str, Any]:
+    """The settings added after configurations were first stored, with what those configurations did."""
+    return {info.name: info.legacy for info in settings_of(config_type) if info.legacy is not NO_LEGACY}
 
 
 def unknown_settings(config_type: type, names: Sequence[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ from sqlalchemy import select
 from engine.data.session_log import PreparedDataset
 from engine.errors import NotFoundError, TrainingDiverged, WorkbenchError
 from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings, evaluate
+from engine.evaluation.ranking import TIE_MODES
 from engine.evaluation.stream_scorer import StreamScorer
+from engine.evaluation.ties import convert_ranks
 from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
@@ -66,10 +69,78 @@ def find_run_evaluation(workspace: Workspace, run: records.RunSummary,
                         settings: EvaluationSettings) -> tuple[Evaluation, EvaluationSettings] | None:
     """The run's evaluation under ``settings`` as evaluating the run applies them (its own
     ``compat_2017``, see :func:`settings_for_run`), with those settings; None when there is none.
-    Every lookup of a run's stored results goes through here."""
+    Every lookup of a run's stored results goes through here (its ranks in another tie mode:
+    :func:`find_run_ranks`)."""
     run_settings = settings_for_run(run, settings)
     evaluation = find_evaluation(workspace, run.id, run_settings)
     return None if evaluation is None else (evaluation, run_settings)
+
+
+def has_tie_counts(evaluation: Evaluation) -> bool:
+    """Whether the evaluation stored each target's ties (every evaluation since migration 0011):
+    then its ranks hold every tie mode."""
+    return isinstance(evaluation.metrics, dict) and "ties" in evaluation.metrics
+
+
+def stored_tie_mode(evaluation: Evaluation) -> str:
+    """The tie mode the evaluation's ranks were computed under."""
+    return str(evaluation.settings.get("tie_mode", "standard"))
+
+
+@dataclass(frozen=True, eq=False)
+class RunRanks:
+    """A run's per-event ranks under the asked settings: ``frame`` (EVENT_COLUMNS, ranks in the
+    asked tie mode), the settings as applied to the run, and the evaluation they come from, which
+    may have been computed under another tie mode (``source_tie_mode``) and converted exactly
+    through its tie counts."""
+
+    evaluation: Evaluation
+    settings: EvaluationSettings
+    source_tie_mode: str
+    frame: pd.DataFrame
+
+
+def find_run_ranks(workspace: Workspace, run: records.RunSummary, settings: EvaluationSettings,
+                   load: bool = True) -> RunRanks | None:
+    """The run's ranks under ``settings``: from its evaluation under exactly those settings, or
+    else from an evaluation with the same candidates that stored its tie counts (its ranks moved to
+    ``settings.tie_mode``, see :func:`engine.evaluation.ties.convert_ranks`); None when neither
+    exists. An evaluation that holds only another tie mode never serves: a table never mixes modes.
+    ``load=False`` leaves ``frame`` empty (for listing what is there)."""
+    run_settings = settings_for_run(run, settings)
+    evaluation = find_evaluation(workspace, run.id, run_settings)
+    if evaluation is None:
+        for mode in TIE_MODES:
+            if mode == run_settings.tie_mode:
+                continue
+            other = find_evaluation(workspace, run.id, dataclasses.replace(run_settings, tie_mode=mode))
+            if other is not None and has_tie_counts(other):
+                evaluation = other
+                break
+    if evaluation is None:
+        return None
+    source = stored_tie_mode(evaluation)
+    frame = pd.DataFrame(columns=list(EVENT_COLUMNS))
+    if load:
+        frame = load_event_ranks(workspace, evaluation.id)
+        if source != run_settings.tie_mode:
+            frame["rank"] = convert_ranks(frame["rank"].to_numpy(), frame["tied"].to_numpy(), source,
+                                          run_settings.tie_mode)
+    frame.attrs["compat_2017"] = run_settings.compat_2017
+    frame.attrs["tie_mode"] = run_settings.tie_mode
+    return RunRanks(evaluation, run_settings, source, frame)
+
+
+def other_tie_modes(workspace: Workspace, run: records.RunSummary, settings: EvaluationSettings) -> list[str]:
+    """The tie modes of the run's evaluations with ``settings``' candidates that cannot serve
+    ``settings.tie_mode`` (stored before tie counts were): what re-evaluating would replace."""
+    run_settings = settings_for_run(run, settings)
+    modes: list[str] = []
+    for mode in TIE_MODES:
+        found = find_evaluation(workspace, run.id, dataclasses.replace(run_settings, tie_mode=mode))
+        if found is not None and mode != run_settings.tie_mode and not has_tie_counts(found):
+            modes.append(mode)
+    return modes
 
 
 def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> Evaluation | None:
@@ -106,7 +177,9 @@ def evaluate_run(workspace: Workspace, run_id: int, settings: EvaluationSettings
 
 
 def summary_metrics(result: EvaluationResult) -> dict[str, dict[str, float]]:
-    return {level: result.mean_metrics(level) for level in ("event", "session", "user")}
+    """Averages per level ("event", "session", "user") and the tie statistics ("ties")."""
+    return {**{level: result.mean_metrics(level) for level in ("event", "session", "user")},
+            "ties": result.ties().as_dict()}
 
 
 def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult) -> Evaluation:
@@ -121,19 +194,23 @@ def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult
         insert_columns(connection, table(EventRank), {
             "evaluation_id": evaluation_id, "idx": np.arange(result.n_events), "user": result.user,
             "session": result.session, "position": result.position, "session_length": result.session_length,
-            "history_length": result.history_length, "item": result.item, "rank": result.rank})
+            "history_length": result.history_length, "item": result.item, "rank": result.rank,
+            "tied": result.tied, "floor": result.floor})
     found = find_evaluation(workspace, run_id, settings)
     assert found is not None
     return found
 
 
-EVENT_COLUMNS = ("user", "session", "position", "session_length", "history_length", "item", "rank")
+EVENT_COLUMNS = ("user", "session", "position", "session_length", "history_length", "item", "rank", "tied", "floor")
 
 
 def load_event_ranks(workspace: Workspace, evaluation_id: int) -> pd.DataFrame:
-    """The per-event ranks of an evaluation as a frame (columns: EVENT_COLUMNS)."""
+    """The per-event ranks of an evaluation as a frame (columns: EVENT_COLUMNS; ``tied`` and
+    ``floor`` as floats, NaN in evaluations stored before tie counts were), ranks in the tie mode
+    the evaluation was computed under."""
     ranks_table = table(EventRank)
-    dtypes: dict[str, type] = {name: np.int64 for name in EVENT_COLUMNS} | {"rank": np.float64}
+    dtypes: dict[str, type] = ({name: np.int64 for name in EVENT_COLUMNS}
+                               | {"rank": np.float64, "tied": np.float64, "floor": np.float64})
     with workspace.engine.connect() as connection:
         columns = read_columns(connection, ranks_table, EVENT_COLUMNS, ranks_table.c.evaluation_id == evaluation_id,
                                ranks_table.c.idx, dtypes)

@@ -14,7 +14,7 @@ from engine.baselines import BASELINES
 from engine.errors import ConfigError, InputError
 from engine.registry.models import ModelEntry
 from engine.registry.registry import Registry
-from engine.registry.settings import ModelSettings, unknown_settings
+from engine.registry.settings import ModelSettings, legacy_values, unknown_settings
 from engine.training.networks import NETWORKS
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,15 @@ def build_config(model: str, preset: str | None, overrides: dict[str, Any], seed
 
 def _from_stored(entry: ModelEntry, data: dict[str, Any]) -> ModelSettings:
     """A configuration stored by this program (a run's, a saved preset's): settings it no longer
-    has are dropped (e.g. ``n_neighbors`` that every baseline stored before each had its own)."""
+    has are dropped (e.g. ``n_neighbors`` that every baseline stored before each had its own), and
+    settings added since take the value those runs had (their declared ``legacy``, e.g. no
+    popularity fill), else their default."""
     known = {f.name for f in dataclasses.fields(entry.config_type)}
     dropped = set(data) - known
     if dropped:
         log.debug("%s: ignoring stored settings %s", entry.name, sorted(dropped))
-    return entry.config_type(**{key: value for key, value in data.items() if key in known})
+    stored = {key: value for key, value in data.items() if key in known}
+    return entry.config_type(**{**legacy_values(entry.config_type), **stored})
 
 
 def config_from_json(data: dict[str, Any]) -> ModelSettings:

@@ -200,7 +200,8 @@ class EventRank(Base):
     """The rank of one predicted test event. ``user``/``item`` are the dataset's dense codes;
     ``session`` indexes the test sessions; ``position`` counts the test events consumed before the
     prediction (1 = predicting the session's second event); ``history_length`` is the user's number
-    of training sessions."""
+    of training sessions. ``tied``: the other competing items scored exactly like the target;
+    ``floor``: no competing item scored below it (both NULL in evaluations stored before 0011)."""
 
     __tablename__ = "event_ranks"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -214,6 +215,8 @@ class EventRank(Base):
     history_length: Mapped[int] = mapped_column(Integer)
     item: Mapped[int] = mapped_column(Integer)
     rank: Mapped[float] = mapped_column(Float)
+    tied: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    floor: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class SavedPreset(Base):

@@ -20,6 +20,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from engine.errors import InputError, NotFoundError
+from engine.evaluation.ranking import DEFAULT_TIE_MODE, TieMode
+from engine.evaluation.ties import tie_mode_phrase
 from engine.storage.workspace import Workspace
 from engine.tuning.storage import study_lock
 from engine.tuning.validation import DEFAULT_VALIDATION_USERS
@@ -41,6 +43,8 @@ STARTUP_TRIALS = 5
 WARMUP_EPOCHS = 2
 #: How often a trial whose worker died is retried with the same settings.
 MAX_RETRIES = 2
+#: The tie mode of a study stored before studies recorded theirs.
+LEGACY_TIE_MODE: TieMode = "standard"
 #: Epochs without a better validation score after which a trial stops (0: never).
 DEFAULT_PATIENCE = 3
 
@@ -50,8 +54,10 @@ class StudySpec:
     """What a study searches and how: stored with the study. ``fixed``: settings every trial
     shares (e.g. ``epochs``, the most a trial trains); ``seed``: the seed every trial trains
     with, so that two trials differ by their settings only; ``validation_users``: the size of the
-    fixed sample each epoch is scored on (None: every validation user). Budget: ``n_trials``
-    trials that did not fail and/or no trial started after ``deadline`` (unix seconds)."""
+    fixed sample each epoch is scored on (None: every validation user); ``tie_mode``: how the
+    validation ranks count ties (a study stored before it was recorded scored with optimistic
+    ties, "standard"). Budget: ``n_trials`` trials that did not fail and/or no trial started after
+    ``deadline`` (unix seconds)."""
 
     name: str
     dataset_id: int
@@ -68,6 +74,7 @@ class StudySpec:
     device: str = "auto"
     n_trials: int | None = None
     deadline: float | None = None
+    tie_mode: TieMode = DEFAULT_TIE_MODE
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,7 +82,7 @@ class StudySpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StudySpec":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        return cls(**{"tie_mode": LEGACY_TIE_MODE, **{key: value for key, value in data.items() if key in known}})
 
     def describe_budget(self) -> str:
         parts = []
@@ -114,7 +121,11 @@ def require_study(storage: optuna.storages.BaseStorage, name: str) -> tuple[optu
 
 
 def check_same_search(existing: StudySpec, wanted: StudySpec) -> None:
-    """A study keeps its dataset, model and metric: resuming it with others is refused."""
+    """A study keeps its dataset, model, metric and tie mode: resuming it with others is refused."""
+    if existing.tie_mode != wanted.tie_mode:
+        raise InputError(f"study {existing.name!r} scored its trials with {tie_mode_phrase(existing.tie_mode)}, "
+                         f"and its scores cannot be compared with {tie_mode_phrase(wanted.tie_mode)}; choose another "
+                         "study name to tune again")
     for attribute, what in (("dataset_id", "dataset"), ("model", "model"), ("metric", "metric")):
         have, want = getattr(existing, attribute), getattr(wanted, attribute)
         if have != want:

@@ -267,7 +267,7 @@ def open_worker(workspace: Workspace, study_name: str, seed: int | None = None,
         _, k = parse_metric_name(spec.metric)
         prepared = load_prepared(workspace, spec.dataset_id)
         sample = validation_sample(prepared, spec.validation_users, spec.sample_seed)
-        settings = dataset_settings(workspace, spec.dataset_id, EvaluationSettings(ks=(k,)))
+        settings = dataset_settings(workspace, spec.dataset_id, EvaluationSettings(ks=(k,), tie_mode=spec.tie_mode))
     except BaseException:
         close_storage(storage)
         raise

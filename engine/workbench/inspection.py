@@ -17,7 +17,7 @@ from engine.evaluation.metrics import DEFAULT_CUTOFFS, is_hit
 from engine.evaluation.user_replay import StepRecommendations, UserSessions, recommend_test_session, user_sessions
 from engine.progress import CancelToken, ProgressCallback
 from engine.runs import records
-from engine.runs.evaluate_run import dataset_settings, find_run_evaluation, load_event_ranks, scorer_for_run
+from engine.runs.evaluate_run import dataset_settings, find_run_ranks, scorer_for_run
 from engine.runs.labels import run_label
 from engine.runs.models import MODELS
 from engine.storage import catalog
@@ -122,12 +122,10 @@ def load_stored_ranks(url: str, run_id: int, progress: ProgressCallback, cancel:
     progress(0.0, f"reading the ranks of run {run_id}")
     with Workspace(url) as workspace:
         run = records.get_run(workspace, run_id)
-        found = find_run_evaluation(workspace, run, dataset_settings(workspace, run.dataset_id))
+        found = find_run_ranks(workspace, run, dataset_settings(workspace, run.dataset_id))
         if found is None:
             return StoredRanks(run_id, None, error=f"run {run_id} has no evaluation yet")
-        evaluation, settings = found
-        frame = load_event_ranks(workspace, evaluation.id)
-    return StoredRanks(run_id, frame[["user", "position", "item", "rank"]], settings.compat_2017)
+    return StoredRanks(run_id, found.frame[["user", "position", "item", "rank", "tied"]], found.settings.compat_2017)
 
 
 def inspect_run_for_user(workspace: Workspace, run_id: int, user: int, k: int = 10,

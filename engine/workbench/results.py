@@ -8,6 +8,7 @@ Each run's evaluation is looked up under the run's own evaluation settings (a ru
 only tops them up with new runs."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,11 +22,13 @@ from engine.evaluation.comparison import LEVELS, aggregate_seeds, comparison_tab
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import DEFAULT_CUTOFFS, mean_metrics, metric_names, parse_metric_name
 from engine.evaluation.popularity import candidates_label, candidates_phrase, item_popularity
+from engine.evaluation.ranking import DEFAULT_TIE_MODE, TIE_MODES, TieMode
 from engine.evaluation.significance import DEFAULT_ALPHA, Level
+from engine.evaluation.ties import TIE_MODE_NAMES, TIE_MODE_PHRASES, TieSummary, convert_ranks, tie_mode_phrase
 from engine.progress import CancelToken, ProgressCallback, scaled
 from engine.runs import records
 from engine.runs.checkpoints import checkpoint_available
-from engine.runs.evaluate_run import dataset_settings, evaluate_run, find_run_evaluation, load_event_ranks
+from engine.runs.evaluate_run import dataset_settings, evaluate_run, find_run_ranks, other_tie_modes
 from engine.runs.labels import model_label
 from engine.runs.models import MODELS, model_entry
 from engine.storage import catalog
@@ -37,7 +40,9 @@ log = logging.getLogger(__name__)
 __all__ = ["BREAKDOWNS", "DEFAULT_ALPHA", "DEFAULT_CUTOFFS", "LEVELS", "DatasetResults", "ResultsSnapshot",
            "ResultsView", "analyse", "breakdown", "candidates_label", "candidates_phrase", "collect_results",
            "comparison", "dataset_popularity", "default_reference", "evaluate_runs", "is_tuned", "load_results",
-           "metric_names", "parse_metric_name", "resolve_reference", "set_dataset_candidates"]
+           "metric_names", "parse_metric_name", "resolve_reference", "set_dataset_candidates", "tie_table",
+           "TIE_COLUMNS", "protocol_text", "DEFAULT_TIE_MODE", "TIE_MODES", "TIE_MODE_NAMES",
+           "TIE_MODE_PHRASES", "TieMode"]
 
 SETTINGS = EvaluationSettings(ks=DEFAULT_CUTOFFS)
 #: The session-based reference of the paper's tables (and of the significance marks by default).
@@ -50,17 +55,49 @@ GROUP_SIZE_COLUMNS = ("n_events", "n_sessions", "n_users")
 @dataclass
 class DatasetResults:
     """Finished, evaluated runs of one dataset: one row per run in ``runs`` (model label, model
-    name, seed, run id, ``tuned``, metrics) and their per-event frames by model label. ``tuned``:
-    the run belongs to a fair comparison (``compare``), which trained each model's best tuned
-    configuration (or its preset, when it has nothing to tune); the others are preset rows."""
+    name, seed, run id, ``tuned``, metrics, and the tie statistics ``tied_share``, ``mean_tied``,
+    ``floor_share``: NaN where the evaluation did not store ties) and their per-event frames by
+    model label, every rank in ``settings.tie_mode``. ``tuned``: the run belongs to a fair
+    comparison (``compare``), which trained each model's best tuned configuration (or its preset,
+    when it has nothing to tune); the others are preset rows. ``other_modes``: finished runs left
+    out because their stored evaluations hold only other tie modes (run id -> those modes)."""
 
     runs: pd.DataFrame
     events: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
     settings: EvaluationSettings = field(default_factory=EvaluationSettings)
+    other_modes: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
         return list(dict.fromkeys(self.runs["model"])) if len(self.runs) else []
+
+    @property
+    def ties_known(self) -> bool:
+        """Whether every run's ranks carry their tie counts (then any tie mode follows from them)."""
+        return bool(len(self.runs)) and all(
+            "tied" in frame and not frame["tied"].isna().any() for frames in self.events.values() for frame in frames)
+
+    def in_tie_mode(self, tie_mode: TieMode) -> DatasetResults:
+        """The same runs ranked under ``tie_mode`` (exactly, from the tie counts; ValueError when a
+        run's evaluation did not store them)."""
+        if tie_mode == self.settings.tie_mode:
+            return self
+        if not self.ties_known:
+            raise ValueError("some evaluations did not store their ties: re-evaluate them")
+        events: dict[str, list[pd.DataFrame]] = {}
+        rows = self.runs.copy()
+        metrics = metric_names(self.settings.ks)
+        for label, frames in self.events.items():
+            for frame in frames:
+                moved = frame.copy()
+                moved["rank"] = convert_ranks(frame["rank"].to_numpy(), frame["tied"].to_numpy(),
+                                              self.settings.tie_mode, tie_mode)
+                moved.attrs = {**frame.attrs, "tie_mode": tie_mode}
+                events.setdefault(label, []).append(moved)
+                index = rows.index[rows["model"] == label][len(events[label]) - 1]  # rows and frames share order
+                values = mean_metrics(moved["rank"].to_numpy(), self.settings.ks, _compat(moved, self.settings))
+                rows.loc[index, metrics] = [values[m] for m in metrics]
+        return DatasetResults(rows, events, dataclasses.replace(self.settings, tie_mode=tie_mode), self.other_modes)
 
 
 def _table_order(run: records.RunSummary) -> tuple:
@@ -74,25 +111,47 @@ def _compat(frame: pd.DataFrame, settings: EvaluationSettings) -> bool:
 
 def collect_results(workspace: Workspace, dataset_id: int, settings: EvaluationSettings = SETTINGS,
                     run_ids: Sequence[int] | None = None, validation: bool = False) -> DatasetResults:
-    """Gather the evaluations (under ``settings``, adjusted per run as evaluating it would) of the
-    dataset's finished runs, in the registry's model order; runs without one are left out."""
+    """Gather the ranks (under ``settings``, adjusted per run as evaluating it would; see
+    :func:`~engine.runs.evaluate_run.find_run_ranks`) of the dataset's finished runs, in the
+    registry's model order; runs without them are left out (those whose evaluations hold only
+    another tie mode are listed in ``other_modes``)."""
     runs = sorted((r for r in records.list_runs(workspace, dataset_id) if r.status == "finished"
                    and r.validation == validation and (run_ids is None or r.id in run_ids)), key=_table_order)
     rows: list[dict] = []
     events: dict[str, list[pd.DataFrame]] = {}
+    other_modes: dict[int, list[str]] = {}
     for run in runs:
-        found = find_run_evaluation(workspace, run, settings)
+        found = find_run_ranks(workspace, run, settings)
         if found is None:
+            modes = other_tie_modes(workspace, run, settings)
+            if modes:
+                other_modes[run.id] = modes
             continue
-        evaluation, run_settings = found
         label = model_label(run)
-        frame = load_event_ranks(workspace, evaluation.id)
-        frame.attrs["compat_2017"] = run_settings.compat_2017
-        metrics = mean_metrics(frame["rank"].to_numpy(), settings.ks, run_settings.compat_2017)
+        frame = found.frame
+        metrics = mean_metrics(frame["rank"].to_numpy(), settings.ks, found.settings.compat_2017)
+        ties = TieSummary.of(frame["tied"].to_numpy(), frame["floor"].to_numpy())
         rows.append({"model": label, "model_name": run.model, "seed": run.seed, "run_id": run.id,
-                     "tuned": is_tuned(run), **metrics})
+                     "tuned": is_tuned(run), **metrics, **ties.as_dict()})
         events.setdefault(label, []).append(frame)
-    return DatasetResults(pd.DataFrame(rows), events, settings)
+    return DatasetResults(pd.DataFrame(rows), events, settings, other_modes)
+
+
+TIE_COLUMNS = ("tied_share", "mean_tied", "floor_share")
+
+
+def protocol_text(settings: EvaluationSettings) -> str:
+    """The ranking protocol in words: "targets ranked among all items, with conservative ties (items
+    scored like the target rank above it)"."""
+    return f"targets ranked among {candidates_phrase(settings.n_candidates)}, with {tie_mode_phrase(settings.tie_mode)}"
+
+
+def tie_table(results: DatasetResults) -> pd.DataFrame:
+    """Per model label (the results' order): the tie statistics averaged over its seeds
+    (``tied_share``, ``mean_tied``, ``floor_share``; NaN where not stored)."""
+    if results.runs.empty:
+        return pd.DataFrame(columns=["model", *TIE_COLUMNS])
+    return results.runs.groupby("model", sort=False)[list(TIE_COLUMNS)].mean().reset_index()
 
 
 def is_tuned(run: records.RunSummary) -> bool:
@@ -175,6 +234,8 @@ class ResultsSnapshot:
     #: the dataset across launches (workspace, id and creation time): a key for remembered choices
     identity: str = ""
     settings: EvaluationSettings = SETTINGS  # whose evaluations these are (the dataset's candidates)
+    #: finished runs whose stored evaluations hold only other tie modes (run id -> those modes)
+    other_modes: dict[int, list[str]] = field(default_factory=dict)
 
     def results(self) -> DatasetResults:
         """These runs as :func:`collect_results` gives them (model order, seeds ascending)."""
@@ -182,7 +243,8 @@ class ResultsSnapshot:
         events: dict[str, list[pd.DataFrame]] = {}
         for run_id in order:
             events.setdefault(self.rows[run_id]["model"], []).append(self.frames[run_id])
-        return DatasetResults(pd.DataFrame([self.rows[run_id] for run_id in order]), events, self.settings)
+        return DatasetResults(pd.DataFrame([self.rows[run_id] for run_id in order]), events, self.settings,
+                              self.other_modes)
 
     def unevaluated_runs(self) -> list[int]:
         """Finished runs with no evaluation under the dataset's setting (ids, in model order)."""
@@ -202,26 +264,28 @@ class ResultsSnapshot:
 
 
 def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, progress: ProgressCallback,
-                 cancel: CancelToken) -> ResultsSnapshot:
-    """The dataset's evaluated runs; the ranks of runs already in ``previous`` are not read again,
-    and ``previous`` itself comes back when nothing changed."""
+                 cancel: CancelToken, tie_mode: TieMode = DEFAULT_TIE_MODE) -> ResultsSnapshot:
+    """The dataset's evaluated runs, ranked with ``tie_mode``; the ranks of runs already in
+    ``previous`` are not read again, and ``previous`` itself comes back when nothing changed."""
     if previous is not None and previous.dataset_id != dataset_id:
         previous = None
     progress(0.0, "listing the runs")
     with Workspace(url) as workspace:
-        settings = dataset_settings(workspace, dataset_id, SETTINGS)
+        settings = dataset_settings(workspace, dataset_id, dataclasses.replace(SETTINGS, tie_mode=tie_mode))
         if previous is not None and previous.settings != settings:
             previous = None  # the dataset's evaluation setting changed: other evaluations
         finished = sorted((run for run in records.list_runs(workspace, dataset_id)
                            if run.status == "finished" and not run.validation), key=_table_order)
         known = previous.rows if previous is not None else {}
         new_ids = [run.id for run in finished if run.id not in known]
+        other_modes: dict[int, list[str]] = {}
         cancel.raise_if_cancelled()
         rows = {run.id: known[run.id] for run in finished if run.id in known}
         frames = {run_id: previous.frames[run_id] for run_id in rows} if previous is not None else {}
         if new_ids:
             progress(0.1, f"reading the ranks of {len(new_ids)} runs")
             fresh = collect_results(workspace, dataset_id, settings, run_ids=new_ids)
+            other_modes = fresh.other_modes
             for row in fresh.runs.to_dict("records"):
                 rows[int(row["run_id"])] = row
             for model, model_frames in fresh.events.items():
@@ -236,11 +300,12 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         missing = frozenset(run.id for run in finished if model_entry(run.model).neural
                             and not checkpoint_available(workspace, run))
     if (previous is not None and list(previous.runs) == [run.id for run in finished] and rows.keys() == known.keys()
-            and previous.missing_checkpoints == missing and previous.identity == identity):
+            and previous.missing_checkpoints == missing and previous.identity == identity
+            and previous.other_modes == other_modes):
         return previous
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
     return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing,
-                           identity, settings)
+                           identity, settings, other_modes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,12 +391,13 @@ def set_dataset_candidates(url: str, dataset_id: int, n_candidates: int | None, 
 
 
 def evaluate_runs(url: str, dataset_id: int, run_ids: list[int], progress: ProgressCallback,
-                  cancel: CancelToken) -> int:
-    """Evaluate runs of the dataset under its evaluation setting (in a child process: the scoring
-    holds the interpreter); returns how many were evaluated."""
+                  cancel: CancelToken, tie_mode: TieMode = DEFAULT_TIE_MODE) -> int:
+    """Evaluate runs of the dataset under its evaluation setting with ``tie_mode`` (in a child
+    process: the scoring holds the interpreter); returns how many were evaluated. Every evaluation
+    stores its tie counts, so its ranks serve every tie mode afterwards."""
     with Workspace(url) as workspace:
         prepared = catalog.load_prepared(workspace, dataset_id)
-        settings = dataset_settings(workspace, dataset_id, SETTINGS)
+        settings = dataset_settings(workspace, dataset_id, dataclasses.replace(SETTINGS, tie_mode=tie_mode))
         for index, run_id in enumerate(run_ids):
             cancel.raise_if_cancelled()
             share = scaled(progress, index / len(run_ids), (index + 1) / len(run_ids))

@@ -14,9 +14,11 @@ import pandas as pd
 from engine.errors import WorkbenchError
 from engine.evaluation.breakdowns import SHORT_HISTORY_MAX_SESSIONS
 from engine.evaluation.metrics import parse_metric_name
+from engine.evaluation.ranking import DEFAULT_TIE_MODE, TieMode
 from engine.evaluation.significance import DEFAULT_ALPHA
+from engine.evaluation.ties import TIE_MODE_NAMES
 from engine.runs.models import MODELS
-from engine.workbench.results import DatasetResults, breakdown, comparison
+from engine.workbench.results import DatasetResults, breakdown, comparison, protocol_text
 
 #: Breakdowns whose groups say where a personalized model's gain sits: each group's phrase, and its
 #: short name when another group is named first.
@@ -195,6 +197,48 @@ def _best_sentences(results: DatasetResults, metric: str, names: dict[str, str])
     return best, sentences
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+#: At most this many models are named in the warning about tie handling.
+_TIE_WARNING_MODELS = 5
+
+
+def tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -> list[str]:
+    """The protocol's tie handling in words, and a warning where a model's place among the compared
+    models differs between optimistic and conservative ties (the other mode's ranks follow exactly
+    from the stored tie counts)."""
+    mode = results.settings.tie_mode
+    sentences = [f"Ranks: {protocol_text(results.settings)}; {metric} is averaged over events."]
+    other_mode: TieMode = "standard" if mode != "standard" else DEFAULT_TIE_MODE
+    if not results.ties_known:
+        sentences.append("Some evaluations were stored without their tie counts, so whether a standing depends on "
+                         "how ties are counted is not known: evaluate those runs again.")
+        return sentences
+    if len(results.models) < 2:
+        return sentences
+    here = _means(results, metric).sort_values(ascending=False, kind="stable")
+    there_means = _means(results.in_tie_mode(other_mode), metric)
+    there = there_means.sort_values(ascending=False, kind="stable")
+    place_here = {str(label): index + 1 for index, label in enumerate(here.index)}
+    place_there = {str(label): index + 1 for index, label in enumerate(there.index)}
+    moved = sorted((label for label in place_here if place_here[label] != place_there[label]),
+                   key=lambda label: (-abs(place_here[label] - place_there[label]), place_here[label]))
+    other_name = TIE_MODE_NAMES[other_mode]
+    if not moved:
+        sentences.append(f"No standing depends on tie handling: with {other_name} ties the models keep their order.")
+        return sentences
+    tied = results.runs.groupby("model", sort=False)["tied_share"].mean()
+    parts = [f"{names[label]} would be {_ordinal(place_there[label])} instead of {_ordinal(place_here[label])} "
+             f"({there_means[label]:.4f} against {here[label]:.4f}; {tied[label]:.0%} of its targets tied)"
+             for label in moved[:_TIE_WARNING_MODELS]]
+    more = len(moved) - _TIE_WARNING_MODELS
+    sentences.append(f"Warning: the standings depend on how ties are counted. With {other_name} ties, "
+                     + "; ".join(parts) + (f"; and {more} more moved" if more > 0 else "") + ".")
+    return sentences
+
+
 def build_verdict(results: DatasetResults, metric: str, spent: Sequence[str] = (), tuned: bool = True) -> Verdict:
     """The verdict on ``results`` (finished, evaluated runs) by ``metric``, ending with the
     sentences ``spent`` (budget and time, or why the models were not tuned). ``tuned``: whether
@@ -210,6 +254,7 @@ def build_verdict(results: DatasetResults, metric: str, spent: Sequence[str] = (
         where = _where_sentence(results, max(hierarchical, key=lambda pair: pair.mean), metric, names)
         if where is not None:
             sentences.append(where)
+    sentences += tie_sentences(results, metric, names)
     sentences.extend(spent)
     return Verdict(tuple(sentences), metric, best, tuple(pairs))
 
