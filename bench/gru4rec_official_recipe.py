@@ -8,7 +8,7 @@ row-sparse Adagrad), evaluated by the same evaluator on the same split.
 
     python bench/gru4rec_official_recipe.py [--epochs 10] [--reference] [--events N] [--seed S]
 
-Prints per-epoch times and recall/MRR@5 and @20 among all items (standard tie mode).
+Prints per-epoch times and recall/MRR@5 and @20 among all items (conservative ties, the default).
 """
 from __future__ import annotations
 
