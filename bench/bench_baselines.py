@@ -155,7 +155,7 @@ def main() -> None:
     print(f"log: {'XING scale' if not scale else f'{args.events:,} generated events'}, prepared in "
           f"{time.perf_counter() - started:.0f} s (peak {peak_rss_mib():,.0f} MiB): train {train.n_events:,} events, "
           f"{train.n_sessions:,} sessions, {train.n_items:,} items; test {test.n_events:,} events in "
-          f"{test.n_sessions:,} sessions; ranked among {'all items' if candidates is None else f'{candidates:,} candidates'}",
+          f"{test.n_sessions:,} sessions; ranked among {'all items' if candidates is None else f'{candidates:,} candidates'}, conservative ties",
           flush=True)
     print(f"{'model':12} {'fit s':>7} {'eval s':>7} {'total s':>8} {'predictions':>11} {'recall@20':>9} "
           f"{'mrr@20':>7} {'fit MiB':>8} {'peak MiB':>9}", flush=True)

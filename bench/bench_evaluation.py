@@ -107,6 +107,7 @@ def main() -> None:
         for name in presets:
             fits[f"{kind}-{name}"] = lambda name=f"{kind}-{name}": neural_scorer(name, train.n_items, args.device)
     fits = {name: fits[name] for name in args.models}
+    print(f"ranks with {settings.tie_mode} ties")
     print(f"{'model':<16} {'fit s':>7} {'eval s':>7} {'predictions':>11} {'pred/s':>9} {'fed/s':>9} {'recall@5':>8}")
     for name, fit in fits.items():
         started = time.perf_counter()

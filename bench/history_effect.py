@@ -64,7 +64,7 @@ def main() -> None:
           f"{data.train.sessions_per_user.mean():.1f} training sessions per user")
     settings = EvaluationSettings(ks=(20,))
     header = " ".join(f"{'all' if k is None else f'last {k}':>7}" for k in HISTORIES)
-    print(f"{'loss':<14} {'epochs':>6}  recall@20 with history: {header}")
+    print(f"{'loss':<14} {'epochs':>6}  recall@20 (conservative ties) with history: {header}")
     for loss in ("top1", "cross-entropy"):
         for epochs in args.epochs:
             network = train(preset("hrnn-init-small", loss=loss, epochs=epochs, device="cpu"), data.train).network

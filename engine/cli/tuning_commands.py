@@ -217,6 +217,7 @@ def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
     print(f"\n{outcome.dataset_name}: tuned models, test split")
     print(format_comparison(outcome.table, list(outcome.ks)))
     print(f"* = differs from {outcome.reference} with p < 0.01 (Wilcoxon signed-rank, paired by event)")
+    print(outcome.protocol)
     print()
     print(outcome.verdict.text)
     print(f"\nstored as comparison #{outcome.comparison_id}; its runs are labelled 'tuned #{outcome.comparison_id}'")

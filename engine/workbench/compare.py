@@ -29,7 +29,7 @@ from engine.runs.records import create_run, get_run
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.tuning.comparisons import ComparisonRecord, create_comparison, end_comparison, list_comparisons
-from engine.workbench.results import COMPARISON_STUDY_PREFIX, collect_results, comparison
+from engine.workbench.results import COMPARISON_STUDY_PREFIX, collect_results, comparison, protocol_text
 from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs
 from engine.workbench.tuning import (
@@ -103,6 +103,7 @@ class CompareOutcome:
     verdict: Verdict
     seconds: float
     n_trials: int
+    protocol: str = ""  # the ranking protocol in words (candidates, tie handling)
 
 
 def _fixed_for(model: str, fixed: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +255,7 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
                                        tuple(planned[model]), chosen[model][3]) for model in models)
     progress(1.0, "done")
     return CompareOutcome(comparison_id, dataset_id, dataset_name, request.metric, ks, str(table["reference"].iloc[0]),
-                          table, outcome_models, verdict, seconds, n_trials)
+                          table, outcome_models, verdict, seconds, n_trials, protocol_text(settings))
 
 
 def _for_model(on_trial: Callable[[str, TrialOutcome], None] | None,
