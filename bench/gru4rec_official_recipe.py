@@ -159,8 +159,8 @@ class ReferenceScorer:
 def report(name: str, result, seconds: float) -> None:
     m = result.metrics
     print(f"{name:<34} ({result.settings.tie_mode} ties) recall@5 {m['recall@5']:.4f}  mrr@5 {m['mrr@5']:.4f}  "
-          f"recall@20 {m['recall@20']:.4f}  "
-          f"mrr@20 {m['mrr@20']:.4f}  (train {seconds:.0f} s)", flush=True)
+          f"recall@20 {m['recall@20']:.4f}  mrr@20 {m['mrr@20']:.4f}  tied targets {result.ties().tied_share:.2%}  "
+          f"(train {seconds:.0f} s)", flush=True)
 
 
 def main() -> None:
