@@ -158,3 +158,40 @@ def test_ranks_move_exactly_between_tie_modes_through_the_tie_counts(source: str
     for mode in ("standard", "conservative", "median"):
         moved = convert_ranks(ranked.rank.numpy(), ranked.tied.numpy(), source, mode)
         assert moved.tolist() == rank_targets(scores, targets, mode).tolist()
+
+
+@pytest.mark.parametrize("mode", ["standard", "conservative", "median"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_counting_kernels_give_the_previous_ranks_bit_for_bit(mode: str, seed: int) -> None:
+    """Random scores with many ties, NaN items, NaN targets, targets inside and outside the
+    candidates, several chunks of rows: ranks, ties and floor flags equal those of the previous
+    implementation (full masks, tests/ranking_reference.py)."""
+    from engine.evaluation.ranking import rank_among_columns
+    from tests.ranking_reference import reference_rank_among_columns, reference_rank_targets_with_ties
+
+    g = torch.Generator().manual_seed(seed)
+    n_rows, n_items = 300, 3000
+    scores = torch.randint(0, 6, (n_rows, n_items), generator=g).float() / 4  # heavy ties
+    scores[torch.rand(n_rows, n_items, generator=g) < 0.01] = math.nan
+    targets = torch.randint(0, n_items, (n_rows,), generator=g)
+    scores[5, targets[5]] = math.nan
+    scores[6] = math.nan
+    mask = torch.rand(n_items, generator=g) < 0.3
+    candidates = torch.nonzero(mask).squeeze(1)
+    targets[:40] = candidates[torch.randint(0, len(candidates), (40,), generator=g)]
+    for candidates_mask in (None, mask):
+        new = rank_targets_with_ties(scores, targets, mode, candidates_mask)
+        old = reference_rank_targets_with_ties(scores, targets, mode, candidates_mask)
+        assert torch.equal(new.rank, old.rank) and torch.equal(new.tied, old.tied) and torch.equal(new.floor, old.floor)
+    columns = scores[:, torch.cat([candidates, targets])]
+    columns[7, len(candidates) + 7] = math.nan
+    new = rank_among_columns(columns, candidates, targets, mode)
+    old = reference_rank_among_columns(columns, candidates, targets, mode)
+    assert torch.equal(new.rank, old.rank) and torch.equal(new.tied, old.tied) and torch.equal(new.floor, old.floor)
+
+
+def test_candidate_columns_must_be_ascending() -> None:
+    from engine.evaluation.ranking import rank_among_columns
+
+    with pytest.raises(ValueError, match="ascending"):
+        rank_among_columns(torch.zeros(1, 4), torch.tensor([2, 1, 0]), torch.tensor([0]))

@@ -18,10 +18,10 @@ DEFAULT_TIE_MODE: TieMode = "conservative"
 #: The share of the tied items that rank above the target, per tie mode.
 TIED_ABOVE: dict[str, float] = {"conservative": 1.0, "median": 0.5, "standard": 0.0}
 
-#: On CPU, rows are ranked in chunks of about this many scores, so that the [rows, n_items]
+#: On CPU, rows are counted in chunks of about this many scores, so that the [rows, n_items]
 #: temporaries stay in cache instead of being allocated (and page-faulted) at full batch size;
-#: this makes ranking several times faster. Other devices rank the whole batch at once.
-_CPU_CHUNK_SCORES = 1 << 19
+#: this makes ranking several times faster. Other devices count the whole batch at once.
+_CPU_CHUNK_SCORES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,6 @@ class TargetRanks:
     rank: torch.Tensor
     tied: torch.Tensor
     floor: torch.Tensor
-
-    @staticmethod
-    def cat(parts: list[TargetRanks]) -> TargetRanks:
-        return TargetRanks(torch.cat([p.rank for p in parts]), torch.cat([p.tied for p in parts]),
-                           torch.cat([p.floor for p in parts]))
 
 
 def _check_mode(tie_mode: str) -> None:
@@ -71,31 +66,22 @@ def rank_targets_with_ties(
     """
     _check_mode(tie_mode)
     n_rows, n_items = scores.shape
-    chunk = max(1, _CPU_CHUNK_SCORES // max(1, n_items)) if scores.device.type == "cpu" else n_rows
-    if chunk >= n_rows:
-        return _rank_rows(scores, targets, tie_mode, candidates)
-    return TargetRanks.cat([
-        _rank_rows(scores[i : i + chunk], targets[i : i + chunk], tie_mode, candidates)
-        for i in range(0, n_rows, chunk)
-    ])
-
-
-def _rank_rows(
-    scores: torch.Tensor, targets: torch.Tensor, tie_mode: TieMode, candidates: torch.Tensor | None,
-) -> TargetRanks:
-    """:func:`rank_targets_with_ties` of one chunk of rows."""
-    target_scores = scores.gather(1, targets.unsqueeze(1))  # [b, 1]
-    higher = _not_below(scores, target_scores)  # [b, n_items]
-    tied = scores == target_scores  # [b, n_items]
-    if candidates is not None:
-        higher &= candidates
-        tied &= candidates
-        target_is_candidate = candidates[targets].to(torch.int64)  # [b]
-        n_competing = int(candidates.sum()) + 1 - target_is_candidate  # [b]
+    target_scores = scores.gather(1, targets.unsqueeze(1)).squeeze(1)  # [b]
+    if candidates is None:
+        # every item competes: #higher = n_items - #(x <= t), counting NaN items as higher; the
+        # target's own entry is among the items <= t and tied (unless it is NaN: replaced anyway)
+        at_most, equal = _count_rows(scores, target_scores)
+        n_higher = n_items - at_most
+        n_tied = equal - 1
+        n_competing = torch.full_like(targets, n_items)  # [b]
     else:
-        target_is_candidate = torch.ones_like(targets)  # [b]
-        n_competing = torch.full_like(targets, scores.shape[1])  # [b]
-    return _ranks(higher, tied, target_scores.squeeze(1), target_is_candidate, n_competing, tie_mode)
+        higher = _not_below(scores, target_scores.unsqueeze(1)) & candidates  # [b, n_items]
+        tied = (scores == target_scores.unsqueeze(1)) & candidates
+        target_is_candidate = candidates[targets].to(torch.int64)  # [b]
+        n_higher = higher.sum(1, dtype=torch.int32).to(torch.int64)
+        n_tied = tied.sum(1, dtype=torch.int32).to(torch.int64) - target_is_candidate
+        n_competing = int(candidates.sum()) + 1 - target_is_candidate  # [b]
+    return _ranks(n_higher, n_tied, target_scores, n_competing, tie_mode)
 
 
 def rank_among_columns(
@@ -103,23 +89,48 @@ def rank_among_columns(
 ) -> TargetRanks:
     """:func:`rank_targets_with_ties` with candidates, from scores of the candidate items only.
 
-    ``scores`` [b, N + b]: columns 0..N-1 score the N ``candidate_items`` [N], column N + i row
-    i's target ``targets[i]``. A target that is also a candidate competes once: its candidate
-    column is left out (the two columns of one item may differ in the last bit, computed at two
-    places of one matrix product). The same ranks as :func:`rank_targets_with_ties` over all items
-    with those N items as ``candidates``."""
+    ``scores`` [b, N + b]: columns 0..N-1 score the N ``candidate_items`` [N] (ascending item
+    codes), column N + i row i's target ``targets[i]``. A target that is also a candidate competes
+    once: its candidate column is left out (the two columns of one item may differ in the last bit,
+    computed at two places of one matrix product). The same ranks as :func:`rank_targets_with_ties`
+    over all items with those N items as ``candidates``.
+
+    Two counting passes over the candidate columns, a few rows at a time so that they stay in
+    cache: #(x <= t) and #(x == t); the target's own candidate column is then taken out of both."""
     _check_mode(tie_mode)
     n_rows = scores.shape[0]
     n_candidates = scores.shape[1] - n_rows
+    if n_candidates > 1 and bool((candidate_items[1:] <= candidate_items[:-1]).any()):
+        raise ValueError("candidate items must be distinct and ascending")
     rows = torch.arange(n_rows, device=scores.device)
     target_scores = scores[rows, n_candidates + rows]  # [b]
-    others = candidate_items.unsqueeze(0) != targets.unsqueeze(1)  # [b, N]: not the target itself
-    among = scores[:, :n_candidates]  # [b, N]
-    higher = _not_below(among, target_scores.unsqueeze(1)) & others
-    tied = (among == target_scores.unsqueeze(1)) & others
-    is_candidate = (~others).any(dim=1).to(torch.int64)  # [b]
-    return _ranks(higher, tied, target_scores, torch.zeros_like(is_candidate), n_candidates + 1 - is_candidate,
-                  tie_mode)
+    at_most, equal = _count_rows(scores[:, :n_candidates], target_scores)
+    if n_candidates:
+        position = torch.searchsorted(candidate_items, targets).clamp_(max=n_candidates - 1)  # [b]
+        is_candidate = candidate_items[position] == targets  # [b]
+        own = scores[rows, position]  # [b]: the target's own candidate column (where it is one)
+        at_most = at_most - (is_candidate & (own <= target_scores)).to(torch.int64)
+        equal = equal - (is_candidate & (own == target_scores)).to(torch.int64)
+        n_others = n_candidates - is_candidate.to(torch.int64)  # [b] competing items besides the target
+    else:
+        n_others = torch.zeros_like(targets)
+    # NaN candidates are not <= the target: they count as higher, as in rank_targets_with_ties
+    return _ranks(n_others - at_most, equal, target_scores, n_others + 1, tie_mode)
+
+
+def _count_rows(scores: torch.Tensor, target_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """int64 [b] each: per row, the entries of ``scores`` [b, n] that are <= and == the row's
+    ``target_scores`` [b]. On CPU, a few rows at a time (their temporaries stay in cache)."""
+    n_rows, n_columns = scores.shape
+    at_most = torch.empty(n_rows, dtype=torch.int64, device=scores.device)
+    equal = torch.empty_like(at_most)
+    chunk = max(1, _CPU_CHUNK_SCORES // max(1, n_columns)) if scores.device.type == "cpu" else max(n_rows, 1)
+    for start in range(0, n_rows, chunk):
+        part = scores[start : start + chunk]  # [c, n]
+        target = target_scores[start : start + chunk].unsqueeze(1)  # [c, 1]
+        at_most[start : start + chunk] = (part <= target).sum(1, dtype=torch.int32)
+        equal[start : start + chunk] = (part == target).sum(1, dtype=torch.int32)
+    return at_most, equal
 
 
 def _not_below(scores: torch.Tensor, target_scores: torch.Tensor) -> torch.Tensor:
@@ -129,12 +140,10 @@ def _not_below(scores: torch.Tensor, target_scores: torch.Tensor) -> torch.Tenso
     return torch.le(scores, target_scores).logical_not_()
 
 
-def _ranks(higher: torch.Tensor, tied: torch.Tensor, target_scores: torch.Tensor, tied_self: torch.Tensor,
-           n_competing: torch.Tensor, tie_mode: TieMode) -> TargetRanks:
-    """rank = 1 + #higher + t * #tied (``tied_self``: the target's own entry among ``tied``, left
-    out), or the number of competing items for a NaN target; the ties and the floor flag."""
-    n_higher = higher.sum(1, dtype=torch.int32).to(torch.int64)  # [b] (int32 sums are the fastest)
-    n_tied = tied.sum(1, dtype=torch.int32).to(torch.int64) - tied_self  # [b]
+def _ranks(n_higher: torch.Tensor, n_tied: torch.Tensor, target_scores: torch.Tensor, n_competing: torch.Tensor,
+           tie_mode: TieMode) -> TargetRanks:
+    """rank = 1 + #higher + t * #tied, or the number of competing items for a NaN target; the ties
+    (0 for a NaN target) and the floor flag."""
     nan = torch.isnan(target_scores)  # [b]
     n_tied = torch.where(nan, torch.zeros_like(n_tied), n_tied)
     rank = 1.0 + n_higher.to(torch.float64) + TIED_ABOVE[tie_mode] * n_tied.to(torch.float64)  # [b]
