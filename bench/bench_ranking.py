@@ -27,9 +27,9 @@ from tests.ranking_reference import reference_rank_among_columns, reference_rank
 BATCH = 256
 
 
-def timed(work) -> tuple[float, object]:
+def timed(rank, *args) -> tuple[float, object]:
     started = time.perf_counter()
-    result = work()
+    result = rank(*args, "conservative")
     return time.perf_counter() - started, result
 
 
@@ -52,15 +52,15 @@ def main() -> None:
         targets = torch.randint(0, n_items, (BATCH,), generator=g)
         targets[: BATCH // 4] = candidates[torch.randint(0, args.candidates, (BATCH // 4,), generator=g)]
         columns = (torch.randn(BATCH, args.candidates + BATCH, generator=g) * 4).round() / 4  # some ties
-        old_seconds, old = timed(lambda: reference_rank_among_columns(columns, candidates, targets, "conservative"))
-        new_seconds, new = timed(lambda: rank_among_columns(columns, candidates, targets, "conservative"))
+        old_seconds, old = timed(reference_rank_among_columns, columns, candidates, targets)
+        new_seconds, new = timed(rank_among_columns, columns, candidates, targets)
         assert torch.equal(old.rank, new.rank) and torch.equal(old.tied, new.tied)  # type: ignore[attr-defined]
         times["among candidates, previous"].append(old_seconds)
         times["among candidates, now"].append(new_seconds)
         full = (torch.randn(BATCH, args.items, generator=g) * 4).round() / 4
         item_targets = torch.randint(0, args.items, (BATCH,), generator=g)
-        old_seconds, old = timed(lambda: reference_rank_targets_with_ties(full, item_targets, "conservative"))
-        new_seconds, new = timed(lambda: rank_targets_with_ties(full, item_targets, "conservative"))
+        old_seconds, old = timed(reference_rank_targets_with_ties, full, item_targets)
+        new_seconds, new = timed(rank_targets_with_ties, full, item_targets)
         assert torch.equal(old.rank, new.rank) and torch.equal(old.tied, new.tied)  # type: ignore[attr-defined]
         times["among all items, previous"].append(old_seconds)
         times["among all items, now"].append(new_seconds)
