@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from engine.errors import InputError, TrainingDiverged
@@ -19,6 +20,7 @@ from engine.runs.models import MODELS, model_entry
 from engine.runs.planning import plan_runs
 from engine.runs.saved_presets import list_saved_presets
 from engine.storage.catalog import load_prepared
+from engine.storage.workspace import MIGRATIONS_DIR
 from engine.tuning import study as study_module
 from engine.tuning import worker as worker_module
 from engine.tuning.space import default_point, searched_space, suggest
@@ -34,6 +36,8 @@ from engine.workbench.tuning import (
     study_view,
     validation_curve,
 )
+
+HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def _request(dataset_id: int, model: str = "rnn", trials: int = 2, **changes) -> TuningRequest:
@@ -260,6 +264,6 @@ def test_studies_live_beside_the_workspace_apart_from_its_tables(small_dataset) 
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         engine.dispose()
         assert ours in tables and theirs not in tables
-        assert (version == "0011") == (location == workspace.file_path)
+        assert (version == HEAD) == (location == workspace.file_path)
     assert study_view(workspace, "s").spec.model == "item-knn"
     assert "item-knn" in MODELS

@@ -10,7 +10,7 @@ import sys
 from engine.cli.evaluation_commands import format_comparison
 from engine.cli.formatting import format_duration, parse_duration, render_table
 from engine.cli.training_commands import cancel_on_sigterm, parse_overrides, print_message
-from engine.errors import InputError
+from engine.errors import Cancelled, InputError
 from engine.progress import CancelToken
 from engine.storage.workspace import Workspace
 from engine.workbench.compare import CompareRequest, compare
@@ -129,7 +129,7 @@ def trial_line(trial: TrialOutcome, metric: str) -> str:
     """One finished trial, for the progress on stderr."""
     score = f"{metric or 'score'} {trial.value:.4f}" if math.isfinite(trial.value) else "no score"
     epoch = f" at epoch {trial.best_epoch}" if trial.best_epoch else ""
-    run = f" run {trial.run_id}" if trial.run_id is not None else ""
+    run = f" run {trial.run_id}{' (deleted)' if trial.run_deleted else ''}" if trial.run_id is not None else ""
     reason = f" ({trial.reason})" if trial.reason else ""
     defaults = " [the defaults]" if trial.defaults else ""
     return (f"  trial {trial.number} {trial.state}: {score}{epoch}{run}{reason}  {_settings_text(trial.params)}"
@@ -143,12 +143,18 @@ def describe_study(spec: StudySpec, workers: int) -> str:
             f"{spec.describe_budget()}; {workers} worker{'s' if workers != 1 else ''}")
 
 
+def _run_cell(trial: TrialOutcome) -> str:
+    if trial.run_id is None:
+        return ""
+    return f"{trial.run_id} (deleted)" if trial.run_deleted else str(trial.run_id)
+
+
 def print_trials(run: StudyRun, metric: str) -> None:
     """The best trials of a study as a table on stdout."""
     ranked = sorted(run.view.trials, key=lambda t: (t.state != "complete", -t.value if math.isfinite(t.value)
                                                     else math.inf, t.number))
     rows = [(t.number, t.state, f"{t.value:.4f}" if math.isfinite(t.value) else "", t.best_epoch or "",
-             t.run_id if t.run_id is not None else "", _settings_text(t.params)) for t in ranked[:TRIALS_SHOWN]]
+             _run_cell(t), _settings_text(t.params)) for t in ranked[:TRIALS_SHOWN]]
     print(render_table(("trial", "state", metric, "epoch", "run", "settings"), rows, align_right={0, 2, 3, 4}))
     counts = ", ".join(f"{run.view.count(state)} {state}" for state in ("complete", "pruned", "failed", "running",
                                                                           "waiting") if run.view.count(state))
@@ -180,11 +186,13 @@ def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
     if best is None:
         print("no trial completed: nothing to use (see the reasons above)", file=sys.stderr)
         return EXIT_NOTHING_COMPLETED
-    print(f"best: trial {best.number} (run {best.run_id}), {spec.metric} {best.value:.4f} on the validation sample")
+    run_text = f"its run #{best.run_id} was deleted" if best.run_deleted else f"run {best.run_id}"
+    print(f"best: trial {best.number} ({run_text}), {spec.metric} {best.value:.4f} on the validation sample")
     if args.save_preset:
-        save_best_as_preset(workspace, spec.name, args.save_preset)
-        print(f"saved the best configuration as preset '{args.save_preset}' (train --model {spec.model} --preset "
-              f"{args.save_preset})")
+        saved = save_best_as_preset(workspace, spec.name, args.save_preset)
+        source = " from the trial's own settings" if saved.note else ""
+        print(f"saved the best configuration{source} as preset '{args.save_preset}' (train --model {spec.model} "
+              f"--preset {args.save_preset})")
     return 0
 
 
@@ -195,6 +203,11 @@ def run_tune_worker(args: argparse.Namespace, workspace: Workspace) -> int:
                               on_trial=lambda trial: print(trial_line(trial, ""), file=sys.stderr))
     print(f"worker done: {len(outcomes)} trials of study '{args.study}'", file=sys.stderr)
     return EXIT_CANCELLED if cancel.cancelled else 0
+
+
+def announce_comparison(comparison_id: int, resumed: bool) -> None:
+    if resumed:
+        print(f"resuming comparison #{comparison_id}: its tuned models and finished runs are kept", file=sys.stderr)
 
 
 def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -212,8 +225,13 @@ def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
         print(trial_line(trial, args.metric), file=sys.stderr)
 
     cancel = CancelToken()
-    with cancel_on_sigterm(cancel):
-        outcome = compare(workspace, request, cancel=cancel, send=print_message, on_trial=on_trial)
+    try:
+        with cancel_on_sigterm(cancel):
+            outcome = compare(workspace, request, cancel=cancel, send=print_message, on_trial=on_trial,
+                              on_start=announce_comparison)
+    except Cancelled as exc:
+        print(f"{exc} (the same command)", file=sys.stderr)
+        return EXIT_CANCELLED
     print(f"\n{outcome.dataset_name}: tuned models, test split")
     print(format_comparison(outcome.table, list(outcome.ks)))
     print(f"* = differs from {outcome.reference} with p < 0.01 (Wilcoxon signed-rank, paired by event)")

@@ -67,6 +67,17 @@ def get_run(workspace: Workspace, run_id: int) -> RunSummary:
         return _summary(run)
 
 
+def runs_of_study(workspace: Workspace, run_ids: list[int], study: str) -> set[int]:
+    """Those of ``run_ids`` that exist and belong to ``study`` (a run id a study or comparison
+    stored may name a deleted run; in a workspace upgraded after ids were reused, another run)."""
+    found: set[int] = set()
+    with workspace.session() as session:
+        for start in range(0, len(run_ids), 500):
+            found.update(session.scalars(select(Run.id).where(Run.id.in_(run_ids[start:start + 500]),
+                                                              Run.study == study)))
+    return found
+
+
 def list_runs(workspace: Workspace, dataset_id: int | None = None, include_validation: bool = True) -> list[RunSummary]:
     """Runs (oldest first), after marking dead ones as failed."""
     mark_stale_runs_failed(workspace)

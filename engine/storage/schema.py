@@ -39,11 +39,17 @@ def table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+#: The table option of every table whose ids other records, studies or the user refer to: on
+#: SQLite an id is never given again once deleted (AUTOINCREMENT keeps the highest id ever used,
+#: through deletion and VACUUM); PostgreSQL's sequences never reuse one anyway.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class ImportedLog(Base):
     """One imported source file under one column mapping (raw events, before sessionizing)."""
 
     __tablename__ = "logs"
-    __table_args__ = (UniqueConstraint("digest", "mapping_key", name="uq_logs_digest_mapping"),)
+    __table_args__ = (UniqueConstraint("digest", "mapping_key", name="uq_logs_digest_mapping"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -100,7 +106,7 @@ class Dataset(Base):
     """A prepared dataset: a log sessionized, filtered and split under recorded settings."""
 
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("log_id", "settings_key", name="uq_datasets_log_settings"),)
+    __table_args__ = (UniqueConstraint("log_id", "settings_key", name="uq_datasets_log_settings"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -140,7 +146,7 @@ class Run(Base):
 
     __tablename__ = "runs"
     __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'finished', 'failed', 'cancelled')",
-                                      name="ck_runs_status"),)
+                                      name="ck_runs_status"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
@@ -184,7 +190,7 @@ class Evaluation(Base):
     """One evaluation of a run on its test (or validation) split under recorded settings."""
 
     __tablename__ = "evaluations"
-    __table_args__ = (UniqueConstraint("run_id", "settings_key", name="uq_evaluations_run_settings"),)
+    __table_args__ = (UniqueConstraint("run_id", "settings_key", name="uq_evaluations_run_settings"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
@@ -243,16 +249,22 @@ class ItemName(Base):
     name: Mapped[str] = mapped_column(String(1000))
 
 
+#: A comparison is running (its process sends a heartbeat), finished, failed, cancelled (Ctrl-C,
+#: the Cancel button) or interrupted (its process died: no heartbeat); the last two resume.
+COMPARISON_STATUSES = ("running", "finished", "failed", "cancelled", "interrupted")
+
+
 class Comparison(Base):
     """A fair comparison of models on a dataset (``compare``): every model tuned with the same
     budget on the validation split, its best configuration trained with several seeds and
     evaluated on the test split, and the verdict in plain sentences. ``budget``: trials or
     seconds per model, workers, seeds, metric; ``best_runs``: per model, the best trial's run,
-    the test runs and the configuration they trained with."""
+    the test runs and the configuration they trained with, stored as each model is done;
+    ``request_key``: what makes two comparisons the same one (running it again resumes it)."""
 
     __tablename__ = "comparisons"
-    __table_args__ = (CheckConstraint("status IN ('running', 'finished', 'failed', 'cancelled')",
-                                      name="ck_comparisons_status"),)
+    __table_args__ = (CheckConstraint(f"status IN ({', '.join(repr(s) for s in COMPARISON_STATUSES)})",
+                                      name="ck_comparisons_status"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
@@ -266,3 +278,5 @@ class Comparison(Base):
     verdict: Mapped[str | None] = mapped_column(Text, nullable=True)
     best_runs: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    request_key: Mapped[str | None] = mapped_column(String(2000), nullable=True, index=True)

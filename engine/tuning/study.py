@@ -197,13 +197,7 @@ def claim_trial(workspace: Workspace, storage: optuna.storages.RDBStorage,
         # study.ask outside study.optimize warns that heartbeats are meant for optimize; this loop
         # records them itself (TrialHeartbeat)
         warnings.filterwarnings("ignore", message="Heartbeat of storage")
-        running = {trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        optuna.storages.fail_stale_trials(study)
-        stale = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-                 if trial.number in running]
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
-        for dead in stale:
-            retry(study, dead)
+        stale = _fail_stale(study)
         trials = study.get_trials(deepcopy=False)
         spec = study_spec(study)
         waiting = any(trial.state == TrialState.WAITING for trial in trials)
@@ -213,6 +207,28 @@ def claim_trial(workspace: Workspace, storage: optuna.storages.RDBStorage,
         # a worker that dies before its first heartbeat would leave a trial running for ever
         storage.record_heartbeat(trial_id(storage, study, claimed.number))
         return claimed, stale
+
+
+def _fail_stale(study: optuna.Study) -> list[FrozenTrial]:
+    """Mark the running trials of dead workers failed and queue a retry of each (under the lock)."""
+    running = {trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    optuna.storages.fail_stale_trials(study)
+    stale = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+             if trial.number in running]
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+    for dead in stale:
+        retry(study, dead)
+    return stale
+
+
+def fail_stale_trials(workspace: Workspace, study: optuna.Study) -> list[FrozenTrial]:
+    """The trials of dead workers (no heartbeat for the grace period) marked failed, each retried
+    with its settings, as a worker does before claiming a trial; returns them (their runs are to
+    be marked failed, outside the lock)."""
+    with study_lock(workspace, study.study_name), warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        return _fail_stale(study)
 
 
 def trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:

@@ -41,7 +41,13 @@ from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
 from engine.training.config import TrainConfig
 from engine.tuning.space import searched_space, suggest
-from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S, close_storage, open_study_storage
+from engine.tuning.storage import (
+    GRACE_PERIOD_S,
+    HEARTBEAT_INTERVAL_S,
+    close_storage,
+    open_study_storage,
+    storage_exists,
+)
 from engine.tuning.study import (
     DEFAULTS_ORIGIN,
     ORIGIN_ATTR,
@@ -49,6 +55,8 @@ from engine.tuning.study import (
     budget_fraction,
     claim_trial,
     fail_and_retry,
+    fail_stale_trials,
+    find_study,
     open_for_work,
     trial_id,
     trial_value,
@@ -83,6 +91,7 @@ class TrialOutcome:
     started_at: float | None = None  # unix seconds
     ended_at: float | None = None
     defaults: bool = False  # the study's first trial: the model's defaults (engine.tuning.space.default_point)
+    run_deleted: bool = False  # its run is gone (``run_id`` names the deleted one): see study_view
 
 
 def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
@@ -96,6 +105,13 @@ def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
                         attrs.get("train_seconds"), attrs.get("scoring_seconds"), str(attrs.get("worker", "")),
                         started, ended, attrs.get(ORIGIN_ATTR) == DEFAULTS_ORIGIN)
+
+
+def trial_overrides(spec: StudySpec, params: dict[str, Any]) -> dict[str, Any]:
+    """The settings a trial of ``params`` trains with, over the model's default preset: its
+    parameters, the settings derived from them and the study's fixed ones."""
+    entry = model_entry(spec.model)
+    return {**params, **(entry.derive(params) if entry.derive is not None else {}), **spec.fixed}
 
 
 class TrialStopped(WorkbenchError):
@@ -210,8 +226,8 @@ class StudyWorker:
                          cancel: CancelToken) -> tuple[TrialState, float | None, str]:
         entry = model_entry(self.spec.model)
         space = searched_space(entry, self.spec.fixed)
-        params = {name: suggest(trial, name, distribution) for name, distribution in space.items()}
-        overrides = {**params, **(entry.derive(params) if entry.derive is not None else {}), **self.spec.fixed}
+        overrides = trial_overrides(self.spec, {name: suggest(trial, name, distribution)
+                                                for name, distribution in space.items()})
         try:
             (run_id,) = plan_runs(self.workspace, self.spec.dataset_id, self.spec.model, [self.spec.seed],
                                   overrides=overrides, device=self.spec.device, validation=True, study=self.spec.name)
@@ -298,6 +314,23 @@ def work(worker: StudyWorker, progress: ProgressCallback = no_progress, cancel: 
         if on_trial is not None:
             on_trial(outcome)
     return outcomes
+
+
+def fail_dead_trials(workspace: Workspace, study_name: str, grace_period_s: int = GRACE_PERIOD_S) -> int:
+    """Mark the trials of study ``study_name`` whose worker died failed (each retried with its
+    settings) and their runs failed, without claiming a trial (e.g. before resuming a comparison
+    whose process was killed); returns how many."""
+    if not storage_exists(workspace):
+        return 0
+    storage = open_study_storage(workspace, create=False, grace_period_s=grace_period_s)
+    try:
+        study = find_study(storage, study_name)
+        stale = [] if study is None else fail_stale_trials(workspace, study)
+    finally:
+        close_storage(storage)
+    for dead in stale:
+        _fail_dead_run(workspace, dead)
+    return len(stale)
 
 
 def _fail_dead_run(workspace: Workspace, trial: FrozenTrial) -> None:

@@ -18,18 +18,33 @@ from typing import Any
 
 import pandas as pd
 
-from engine.errors import Cancelled, InputError, WorkbenchError
+from engine.errors import Cancelled, InputError, NotFoundError, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import DEFAULT_CUTOFFS, parse_metric_name
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
-from engine.runs.evaluate_run import dataset_settings
+from engine.runs import records
+from engine.runs.evaluate_run import dataset_settings, evaluate_run, find_run_evaluation
 from engine.runs.labels import model_label
 from engine.runs.models import MODELS, build_config, model_entry
 from engine.runs.records import create_run, get_run
 from engine.storage import catalog
+from engine.storage.catalog import now_utc
 from engine.storage.workspace import Workspace
-from engine.tuning.comparisons import ComparisonRecord, create_comparison, end_comparison, list_comparisons
-from engine.workbench.results import COMPARISON_STUDY_PREFIX, collect_results, comparison, protocol_text
+from engine.tuning.comparisons import (
+    STALE_AFTER_S,
+    ComparisonHeartbeat,
+    ComparisonRecord,
+    create_comparison,
+    end_comparison,
+    final_runs_study,
+    find_resumable,
+    list_comparisons,
+    model_study,
+    request_key,
+    resume_comparison,
+    save_progress,
+)
+from engine.workbench.results import collect_results, comparison, protocol_text
 from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs
 from engine.workbench.tuning import (
@@ -39,8 +54,10 @@ from engine.workbench.tuning import (
     TuningRequest,
     best_configuration,
     check_request,
+    fail_dead_trials,
     prepare_study,
     run_study,
+    study_view,
 )
 from engine.workbench.verdict import Verdict, build_verdict
 
@@ -104,6 +121,7 @@ class CompareOutcome:
     seconds: float
     n_trials: int
     protocol: str = ""  # the ranking protocol in words (candidates, tie handling)
+    resumed: bool = False  # it continued a comparison cancelled or interrupted earlier
 
 
 def _fixed_for(model: str, fixed: dict[str, Any]) -> dict[str, Any]:
@@ -157,93 +175,181 @@ def _budget_text(request: CompareRequest) -> str:
     return " or ".join(parts)
 
 
+def request_fields(request: CompareRequest, dataset_id: int, models: list[str]) -> dict[str, Any]:
+    """What makes two comparisons the same one (the workers and the samplers' seed aside)."""
+    return {"dataset": dataset_id, "models": models, "trials": request.n_trials, "seconds": request.seconds,
+            "seeds": request.seeds, "metric": request.metric, "sampler": request.sampler, "pruner": request.pruner,
+            "patience": request.patience, "fixed": dict(request.fixed), "validation_users": request.validation_users,
+            "device": request.device}
+
+
+def _start_or_resume(workspace: Workspace, request: CompareRequest, models: list[str], dataset_id: int,
+                     budget: dict[str, Any]) -> tuple[int, dict[str, dict[str, Any]], float | None]:
+    """The comparison to work on: the same one cancelled or interrupted earlier (resumed: its id,
+    its progress and the seconds it already took), or a new one (None seconds). A running one is
+    refused."""
+    key = request_key(request_fields(request, dataset_id, models))
+    existing = find_resumable(workspace, dataset_id, key)
+    if existing is not None and existing.status == "running":
+        silent = (now_utc() - existing.heartbeat_at).total_seconds() if existing.heartbeat_at else 0.0
+        raise InputError(f"comparison #{existing.id} of these models with this budget is running on this dataset "
+                         f"(its last heartbeat {silent:.0f} s ago): wait for it to end or cancel it first; if its "
+                         f"process died, it is taken for interrupted {STALE_AFTER_S:.0f} s after its last heartbeat "
+                         "and can then be resumed")
+    if existing is not None and resume_comparison(workspace, existing.id, budget):
+        log.info("resuming comparison #%d (%s)", existing.id, existing.status)
+        return existing.id, dict(existing.best_runs), existing.seconds or 0.0
+    return create_comparison(workspace, dataset_id, models, request.metric, budget, key), {}, None
+
+
 def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCallback = no_progress,
             cancel: CancelToken | None = None, send: Callable[[RunMessage], None] | None = None,
-            on_trial: Callable[[str, TrialOutcome], None] | None = None) -> CompareOutcome:
+            on_trial: Callable[[str, TrialOutcome], None] | None = None,
+            on_start: Callable[[int, bool], None] | None = None) -> CompareOutcome:
     """Tune, train, evaluate and judge (see the module docstring). ``send`` hears the final runs'
-    messages, ``on_trial(model, trial)`` every tuning trial. Cancelling marks the comparison
-    cancelled; its studies can be resumed with ``tune --study compare-ID-MODEL``."""
+    messages, ``on_trial(model, trial)`` every tuning trial, ``on_start(comparison id, resumed)``
+    which comparison it works on. The same comparison (dataset, models,
+    budget, seeds and search settings) cancelled, interrupted or failed earlier is resumed: its
+    tuned models are not tuned again, its studies continue and its finished final runs are kept.
+    A running comparison sends a heartbeat; cancelling marks it cancelled."""
     cancel = cancel or CancelToken()
     models = [entry.name for entry in MODELS if entry.name in set(request.models)] if request.models \
         else list(MODELS.names())
     for model in request.models:
         model_entry(model)
     dataset_id, dataset_name = _check(workspace, request, models)
-    started = time.perf_counter()
     budget = {"trials": request.n_trials, "seconds": request.seconds, "workers": request.workers,
               "seeds": request.seeds, "validation_users": request.validation_users}
-    comparison_id = create_comparison(workspace, dataset_id, models, request.metric, budget)
-    results: dict[str, dict[str, Any]] = {}
+    comparison_id, results, earlier = _start_or_resume(workspace, request, models, dataset_id, budget)
+    started = time.perf_counter() - (earlier or 0.0)
+    if on_start is not None:
+        on_start(comparison_id, earlier is not None)
     try:
-        outcome = _run(workspace, request, models, dataset_id, dataset_name, comparison_id, started, progress, cancel,
-                       send, on_trial, results)
+        with ComparisonHeartbeat(workspace, comparison_id):
+            outcome = _run(workspace, request, models, dataset_id, dataset_name, comparison_id, started, progress,
+                           cancel, send, on_trial, results)
     except Cancelled:
         end_comparison(workspace, comparison_id, "cancelled", time.perf_counter() - started, results)
-        raise
+        raise Cancelled(f"comparison #{comparison_id} cancelled: running the same comparison again resumes it") \
+            from None
     except BaseException as exc:
         end_comparison(workspace, comparison_id, "failed", time.perf_counter() - started, results,
                        error=f"{type(exc).__name__}: {exc}" if not isinstance(exc, WorkbenchError) else str(exc))
         raise
     end_comparison(workspace, comparison_id, "finished", outcome.seconds, results, verdict=outcome.verdict.text)
-    return outcome
+    return dataclasses.replace(outcome, resumed=earlier is not None)
+
+
+Chosen = tuple[str | None, TrialOutcome | None, dict[str, Any], str]
+
+
+def _tune(workspace: Workspace, request: CompareRequest, model: str, dataset_id: int, comparison_id: int,
+          progress: ProgressCallback, cancel: CancelToken, on_trial: Callable[[str, TrialOutcome], None] | None,
+          stored: dict[str, dict[str, Any]]) -> tuple[Chosen, int]:
+    """Tune one model (its study resumed when the comparison resumes; not at all when its tuning
+    was done) and store the outcome; returns it and the study's number of trials."""
+    name = model_study(comparison_id, model)
+    if not stored.get(model, {}).get("tuned"):
+        fail_dead_trials(workspace, name)  # of a process that died: retried like a dead worker's
+        seconds = _seconds_left(workspace, name, request.seconds)
+        if seconds is None or seconds > 0:
+            spec = prepare_study(workspace, dataclasses.replace(
+                _tuning_request(request, dataset_id, model, name), seconds=seconds))
+            run = run_study(workspace, spec.name, request.workers, progress, cancel,
+                            on_trial=_for_model(on_trial, model), seed=request.search_seed)
+            if run.cancelled:
+                raise Cancelled("cancelled by the user")
+    n_trials = 0
+    try:
+        n_trials = len(study_view(workspace, name).trials)
+        best = best_configuration(workspace, name)
+    except (InputError, NotFoundError):  # no trial completed, or none started before the time was up
+        chosen: Chosen = (name, None, {}, "no trial completed: its preset")
+    else:
+        config = {key: value for key, value in best.config.items() if key not in ("model", "device")}
+        chosen = (name, best.trial, config, "")
+        log.info("%s: best trial %d of %s, %s %.4f", model, best.trial.number, name, request.metric, best.trial.value)
+    stored[model] = {"study": name, "trial_run": chosen[1].run_id if chosen[1] else None, "runs": [],
+                     "config": chosen[2], "note": chosen[3], "tuned": True}
+    save_progress(workspace, comparison_id, stored)
+    return chosen, n_trials
+
+
+def _seconds_left(workspace: Workspace, study: str, seconds: float | None) -> float | None:
+    """What is left of a time budget after the study's trials so far (None: a trial budget)."""
+    if seconds is None:
+        return None
+    try:
+        trials = study_view(workspace, study).trials
+    except NotFoundError:
+        return seconds
+    spans = [(trial.started_at, trial.ended_at or trial.started_at) for trial in trials
+             if trial.started_at is not None]
+    if not spans:
+        return seconds
+    return seconds - (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
+def _final_runs(workspace: Workspace, request: CompareRequest, model: str, dataset_id: int, comparison_id: int,
+                chosen: Chosen, previous: list[int]) -> list[int]:
+    """The final runs of a model: those planned before that are still there (finished or queued;
+    failed or cancelled ones queued again), and a new run for each seed that has none."""
+    _, best_trial, config, _ = chosen
+    entry = model_entry(model)
+    kept = [get_run(workspace, run_id) for run_id in
+            sorted(records.runs_of_study(workspace, previous, final_runs_study(comparison_id)))]
+    for run in kept:
+        if run.status in records.RETRYABLE:
+            records.requeue_run(workspace, run.id)
+    overrides = {**config, **({"device": request.device} if entry.neural else {})}
+    preset = f"tuned #{comparison_id}" if best_trial is not None else entry.default_preset
+    planned = {run.seed: run.id for run in kept}
+    for seed in (range(request.seeds) if entry.neural else range(1)):
+        if seed not in planned:
+            built = build_config(model, None, overrides, seed)
+            planned[seed] = create_run(workspace, dataset_id, model, dataclasses.asdict(built), seed, preset=preset,
+                                       study=final_runs_study(comparison_id))
+    return [planned[seed] for seed in sorted(planned)]
 
 
 def _run(workspace: Workspace, request: CompareRequest, models: list[str], dataset_id: int, dataset_name: str,
          comparison_id: int, started: float, progress: ProgressCallback, cancel: CancelToken,
          send: Callable[[RunMessage], None] | None, on_trial: Callable[[str, TrialOutcome], None] | None,
          stored: dict[str, dict[str, Any]]) -> CompareOutcome:
+    records.mark_stale_runs_failed(workspace)
     tuned = [model for model in models if model_entry(model).search_space]
-    chosen: dict[str, tuple[str | None, TrialOutcome | None, dict[str, Any], str]] = {}
+    chosen: dict[str, Chosen] = {}
     n_trials = 0
     for model in models:
-        entry = model_entry(model)
         if model not in tuned:
             chosen[model] = (None, None, {}, "nothing to tune: its preset")
             continue
         share = scaled(progress, TUNING_SHARE * tuned.index(model) / len(tuned),
                        TUNING_SHARE * (tuned.index(model) + 1) / len(tuned))
-        share(0.0, f"tuning {entry.label}")
-        spec = prepare_study(workspace, _tuning_request(request, dataset_id, model,
-                                                           f"{COMPARISON_STUDY_PREFIX}{comparison_id}-{model}"))
-        run = run_study(workspace, spec.name, request.workers, share, cancel, on_trial=_for_model(on_trial, model),
-                        seed=request.search_seed)
-        n_trials += len(run.view.trials)
-        if run.cancelled:
-            raise Cancelled("cancelled by the user")
-        try:
-            best = best_configuration(workspace, spec.name)
-        except InputError:
-            chosen[model] = (spec.name, None, {}, "no trial completed: its preset")
-            continue
-        config = {key: value for key, value in best.config.items() if key not in ("model", "device")}
-        chosen[model] = (spec.name, best.trial, config, "")
-        log.info("%s: best trial %d of %s, %s %.4f", model, best.trial.number, spec.name, request.metric,
-                 best.trial.value)
+        share(0.0, f"tuning {model_entry(model).label}")
+        chosen[model], count = _tune(workspace, request, model, dataset_id, comparison_id, share, cancel, on_trial,
+                                     stored)
+        n_trials += count
     run_ids: list[int] = []
     planned: dict[str, list[int]] = {}
     for model in models:
-        study, best_trial, config, note = chosen[model]
-        entry = model_entry(model)
-        seeds = range(request.seeds) if entry.neural else range(1)
-        overrides = {**config, **({"device": request.device} if entry.neural else {})}
-        preset = f"tuned #{comparison_id}" if best_trial is not None else None
-        planned[model] = []
-        for seed in seeds:
-            built = build_config(model, None, overrides, seed)
-            planned[model].append(create_run(workspace, dataset_id, model, dataclasses.asdict(built), seed,
-                                             preset=preset or entry.default_preset,
-                                             study=f"{COMPARISON_STUDY_PREFIX}{comparison_id}"))
+        previous = [int(run_id) for run_id in stored.get(model, {}).get("runs") or ()]
+        planned[model] = _final_runs(workspace, request, model, dataset_id, comparison_id, chosen[model], previous)
         run_ids += planned[model]
-        stored[model] = {"study": study, "trial_run": best_trial.run_id if best_trial else None,
+        study, best_trial, config, note = chosen[model]
+        stored[model] = {**stored.get(model, {}), "study": study, "trial_run": best_trial.run_id if best_trial else None,
                          "runs": planned[model], "config": config, "note": note}
+    save_progress(workspace, comparison_id, stored)
     progress(TUNING_SHARE, "training the best configurations")
-    finished = execute_runs(workspace, run_ids, send or (lambda message: None), cancel)
-    if any(run.status == "cancelled" for run in finished) or cancel.cancelled:
-        raise Cancelled("cancelled by the user")
-    progress(0.95, "comparison and verdict")
     _, k = parse_metric_name(request.metric)
     ks = tuple(sorted({*DEFAULT_CUTOFFS, k}))
     settings = dataset_settings(workspace, dataset_id, EvaluationSettings(ks=ks))
+    queued = [run_id for run_id in run_ids if get_run(workspace, run_id).status == "queued"]
+    finished = execute_runs(workspace, queued, send or (lambda message: None), cancel)
+    if any(run.status == "cancelled" for run in finished) or cancel.cancelled:
+        raise Cancelled("cancelled by the user")
+    _evaluate_missing(workspace, [run_id for run_id in run_ids if run_id not in queued], cancel)
+    progress(0.95, "comparison and verdict")
     results = collect_results(workspace, dataset_id, settings, run_ids=run_ids)
     if results.runs.empty:
         raise WorkbenchError("no final run finished and was evaluated: no verdict (see the runs' errors)")
@@ -256,6 +362,19 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
     progress(1.0, "done")
     return CompareOutcome(comparison_id, dataset_id, dataset_name, request.metric, ks, str(table["reference"].iloc[0]),
                           table, outcome_models, verdict, seconds, n_trials, protocol_text(settings))
+
+
+def _evaluate_missing(workspace: Workspace, run_ids: list[int], cancel: CancelToken) -> None:
+    """Evaluate the finished final runs of a resumed comparison that were not evaluated (their
+    process died in between)."""
+    for run_id in run_ids:
+        run = get_run(workspace, run_id)
+        settings = dataset_settings(workspace, run.dataset_id)
+        if run.status == "finished" and find_run_evaluation(workspace, run, settings) is None:
+            try:
+                evaluate_run(workspace, run_id, settings, cancel=cancel)
+            except WorkbenchError as exc:
+                log.warning("run %d could not be evaluated: %s", run_id, exc)
 
 
 def _for_model(on_trial: Callable[[str, TrialOutcome], None] | None,

@@ -7,6 +7,7 @@ Every trial is a run in the workspace (validation split, the study's name); see
 :mod:`engine.tuning.storage` for where studies live."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -55,13 +56,21 @@ from engine.tuning.study import (
     study_spec,
 )
 from engine.tuning.validation import DEFAULT_VALIDATION_USERS
-from engine.tuning.worker import TrialOutcome, open_worker, trial_outcome, validation_key, work
+from engine.tuning.worker import (
+    TrialOutcome,
+    fail_dead_trials,
+    open_worker,
+    trial_outcome,
+    trial_overrides,
+    validation_key,
+    work,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PATIENCE", "DEFAULT_VALIDATION_USERS", "PRUNERS", "SAMPLERS", "BestConfiguration", "StudyRun",
            "StudySpec", "StudyView", "TrialOutcome", "TuningRequest", "best_configuration", "check_request",
-           "default_study_name",
+           "default_study_name", "fail_dead_trials",
            "list_studies", "load_importances", "load_study_view", "parameter_importances", "prepare_study",
            "load_studies", "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text",
            "study_view", "tune_in_background", "validation_curve"]
@@ -185,10 +194,16 @@ class StudyView:
 
 
 def study_view(workspace: Workspace, name: str) -> StudyView:
-    """The study ``name`` as it stands (NotFoundError when there is none; nothing is created)."""
+    """The study ``name`` as it stands (NotFoundError when there is none; nothing is created). A
+    trial whose run is gone, or whose id now names a run of another study, is marked
+    ``run_deleted``: its id is never followed to another run."""
     with study_storage(workspace) as storage:
         study, spec = require_study(storage, name)
-        return StudyView(spec, tuple(trial_outcome(t) for t in study.get_trials(deepcopy=False)))
+        trials = [trial_outcome(t) for t in study.get_trials(deepcopy=False)]
+    ids = [trial.run_id for trial in trials if trial.run_id is not None]
+    owned = records.runs_of_study(workspace, ids, name) if ids else set()
+    return StudyView(spec, tuple(trial if trial.run_id is None or trial.run_id in owned
+                                 else dataclasses.replace(trial, run_deleted=True) for trial in trials))
 
 
 def list_studies(workspace: Workspace, dataset_id: int | None = None) -> list[StudySpec]:
@@ -363,27 +378,40 @@ class BestConfiguration:
     model: str
     trial: TrialOutcome
     config: dict[str, Any]
+    note: str = ""  # where the configuration came from when not from the trial's run
 
 
 def best_configuration(workspace: Workspace, name: str) -> BestConfiguration:
-    """The study's best trial; :class:`InputError` when no trial completed."""
+    """The study's best trial; :class:`InputError` when no trial completed. Its configuration is
+    its run's, or, when that run was deleted, rebuilt from the trial's own parameters (and the
+    ``note`` says so)."""
     view = study_view(workspace, name)
     best = view.best
     if best is None or best.run_id is None:
         raise InputError(f"no trial of study {name!r} completed yet: there is no best configuration")
-    config = dict(records.get_run(workspace, best.run_id).config)
+    note = ""
+    if best.run_deleted:
+        entry = model_entry(view.spec.model)
+        overrides = {**trial_overrides(view.spec, best.params),
+                     **({"device": view.spec.device} if entry.neural else {})}
+        config = dataclasses.asdict(build_config(view.spec.model, None, overrides, view.spec.seed))
+        note = (f"its run #{best.run_id} was deleted: the configuration is rebuilt from the trial's own "
+                "settings")
+    else:
+        config = dict(records.get_run(workspace, best.run_id).config)
     config.pop("seed", None)
     if model_entry(view.spec.model).neural and best.best_epoch:
         config["epochs"] = int(best.best_epoch)
-    return BestConfiguration(name, view.spec.model, best, config)
+    return BestConfiguration(name, view.spec.model, best, config, note)
 
 
 def save_best_as_preset(workspace: Workspace, name: str, preset: str) -> BestConfiguration:
     """Save the study's best configuration as the preset ``preset`` (then: ``train --preset``)."""
     best = best_configuration(workspace, name)
     spec = study_view(workspace, name).spec
+    origin = f"; {best.note}" if best.note else ""
     save_preset(workspace, preset, best.model, best.config,
-                note=f"best of study {name} by {spec.metric} on the validation split ({best.trial.value:.4f})")
+                note=f"best of study {name} by {spec.metric} on the validation split ({best.trial.value:.4f}){origin}")
     return best
 
 
