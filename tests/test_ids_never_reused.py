@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from engine.cli.main import main
@@ -14,6 +15,7 @@ from engine.storage.workspace import Workspace
 from engine.tuning.comparisons import create_comparison, get_comparison, list_comparisons
 from engine.workbench.managing import compact_workspace, delete_runs
 from engine.workbench.tuning import TuningRequest, best_configuration, prepare_study, run_study, study_view
+from tests.test_postgresql import postgres_url  # noqa: F401 (a fixture)
 
 NEVER_REUSED = ("logs", "datasets", "runs", "evaluations", "comparisons")
 
@@ -138,3 +140,22 @@ def test_the_reproduction_saves_the_tuned_models_settings(small_dataset, capsys)
     assert f"its run #{best.run_id} was deleted" in out
     ((name, model, config),) = list_saved_presets(workspace)
     assert (name, model, config["n_neighbors"]) == ("tuned", "item-knn", best.params["n_neighbors"])
+
+
+@pytest.mark.slow
+def test_postgresql_never_reuses_an_id_either(postgres_url: str) -> None:  # noqa: F811
+    with Workspace(postgres_url) as workspace:
+        with workspace.session() as session:
+            session.execute(text("INSERT INTO logs (name, source_path, digest, mapping_key, file_format, "
+                                 "column_mapping, event_types, n_events, n_users, n_items, imported_at) VALUES "
+                                 "('n', 'p', 'd', 'm', '{}', '{}', '[]', 0, 0, 0, '2026-01-01')"))
+            session.execute(text("INSERT INTO datasets (name, log_id, settings_key, settings, statistics, "
+                                 "created_at) SELECT 'd', id, 'k', '{}', '{}', '2026-01-01' FROM logs"))
+        with workspace.engine.connect() as connection:
+            dataset_id = int(connection.execute(text("SELECT id FROM datasets")).scalar_one())
+        last = _run(workspace, dataset_id)
+        delete_runs(workspace, [last])
+        assert _run(workspace, dataset_id) == last + 1
+        comparison = create_comparison(workspace, dataset_id, ["pop"], "recall@5", {})
+        with workspace.session() as session:
+            session.execute(text(f"UPDATE comparisons SET status = 'interrupted' WHERE id = {comparison}"))
