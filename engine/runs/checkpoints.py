@@ -20,12 +20,13 @@ from sqlalchemy import select, update
 
 from engine.errors import CheckpointError, ConfigError, WorkbenchError
 from engine.files import copy_atomically, file_digest
-from engine.models.network import RecurrentNetwork
 from engine.runs.records import RunSummary
 from engine.storage.schema import Run
 from engine.storage.workspace import Workspace
-from engine.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from engine.training.checkpoint import Checkpoint
 from engine.training.config import TrainConfig
+from engine.training.network_training import Network, NetworkConfig, load_network_checkpoint, save_network_checkpoint
+from engine.training.sasrec_checkpoint import SASRecCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,19 @@ def checkpoint_available(workspace: Workspace, run: RunSummary) -> bool:
     return location is not None and location.exists()
 
 
-def save_run_checkpoint(workspace: Workspace, run_id: int, network: RecurrentNetwork, config: TrainConfig,
+def save_run_checkpoint(workspace: Workspace, run_id: int, network: Network, config: NetworkConfig,
                         item_ids: Sequence[object] | np.ndarray,
                         user_ids: Sequence[object] | np.ndarray) -> tuple[str, str]:
     """Write the run's checkpoint into the workspace's folder; returns (file name, sha256)."""
     folder = workspace.checkpoint_folder
     folder.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(run_id)
-    save_checkpoint(folder / name, network, config, item_ids, user_ids)
+    save_network_checkpoint(folder / name, network, config, item_ids, user_ids)
     return name, file_digest(folder / name)
 
 
-def open_run_checkpoint(workspace: Workspace, run: RunSummary, device: str | torch.device = "cpu") -> Checkpoint:
+def open_run_checkpoint(workspace: Workspace, run: RunSummary,
+                        device: str | torch.device = "cpu") -> Checkpoint | SASRecCheckpoint:
     """The run's trained network. Raises CheckpointMissing when the file is gone and
     CheckpointError when it is not the file the run saved (its digest differs)."""
     location = checkpoint_location(workspace, run)
@@ -74,7 +76,7 @@ def open_run_checkpoint(workspace: Workspace, run: RunSummary, device: str | tor
         raise CheckpointError(f"run {run.id}'s checkpoint {location} is not the file the run saved (its content "
                               "differs: another workspace or program overwrote it); its stored metrics remain, "
                               "train the model again to recompute them")
-    return load_checkpoint(location, device)
+    return load_network_checkpoint(location, run.model, device)
 
 
 def _stored_config(path: Path) -> TrainConfig | None:

@@ -16,7 +16,6 @@ from engine.evaluation.evaluator import EvaluationResult, EvaluationSettings, ev
 from engine.evaluation.ranking import TIE_MODES
 from engine.evaluation.stream_scorer import StreamScorer
 from engine.evaluation.ties import convert_ranks
-from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import open_run_checkpoint
@@ -27,6 +26,7 @@ from engine.storage.catalog import load_prepared, now_utc
 from engine.storage.schema import Evaluation, EventRank, table
 from engine.storage.workspace import Workspace
 from engine.training.loop import resolve_device
+from engine.training.network_training import network_scorer
 
 
 def scorer_for_run(workspace: Workspace, run: records.RunSummary, prepared: PreparedDataset,
@@ -40,7 +40,7 @@ def scorer_for_run(workspace: Workspace, run: records.RunSummary, prepared: Prep
         assert entry.fit is not None
         return entry.fit(config_from_json(run.config), train_log, torch_device)
     checkpoint = open_run_checkpoint(workspace, run, torch_device)
-    return RecurrentStreamScorer(checkpoint.network, run.model)
+    return network_scorer(checkpoint.network, run.model)
 
 
 def dataset_settings(workspace: Workspace, dataset_id: int,

@@ -16,8 +16,8 @@ from engine.runs.checkpoints import save_run_checkpoint
 from engine.runs.models import config_from_json, model_entry
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
-from engine.training.config import TrainConfig
-from engine.training.loop import AfterEpochCallback, resolve_device, train
+from engine.training.loop import AfterEpochCallback, resolve_device
+from engine.training.network_training import NETWORK_CONFIGS, train_network
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
     try:
         entry = model_entry(run.model)
         config = config_from_json(run.config)
-        device = str(resolve_device(config.device)) if isinstance(config, TrainConfig) else "cpu"
+        device = str(resolve_device(config.device)) if isinstance(config, NETWORK_CONFIGS) else "cpu"
     except WorkbenchError as exc:
         records.fail_run(workspace, run_id, str(exc))
         return records.get_run(workspace, run_id)
@@ -76,7 +76,7 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
                 prepared = load_prepared(workspace, run.dataset_id)
             train_log, _ = prepared.split(validation=run.validation)
             checkpoint: tuple[str, str] | tuple[None, None] = (None, None)
-            if not isinstance(config, TrainConfig):
+            if not isinstance(config, NETWORK_CONFIGS):
                 assert entry.fit is not None
                 progress(0.0, f"fitting {entry.label}")
                 entry.fit(config, train_log, "cpu", progress, cancel)
@@ -88,7 +88,7 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
                     if on_epoch is not None:
                         on_epoch(epoch, loss, seconds)
 
-                result = train(config, train_log, progress, cancel, record_epoch, after_epoch)
+                result = train_network(config, train_log, progress, cancel, record_epoch, after_epoch)
                 records.record_metric(workspace, run_id, "train_pairs_per_second", 0, result.pairs_per_second)
                 checkpoint = save_run_checkpoint(workspace, run_id, result.network, config, prepared.item_ids,
                                                  prepared.user_ids)

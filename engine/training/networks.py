@@ -1,5 +1,6 @@
-"""The four recurrent models as the model registry knows them: labels, presets (the paper's
-Table 2, GRU4Rec 2016's, and the official GRU4Rec code's), and the search space tuning explores."""
+"""The networks as the model registry knows them: the four recurrent models with their labels,
+presets (the paper's Table 2, GRU4Rec 2016's, and the official GRU4Rec code's) and the search space
+tuning explores, then SASRec and its twin (:mod:`engine.training.sasrec_models`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +11,7 @@ from engine.registry.models import ModelEntry
 from engine.registry.search_space import Choice, FloatRange, SearchSpace
 from engine.training.config import TrainConfig
 from engine.training.presets import NETWORK_PRESETS
+from engine.training.sasrec_models import SASREC_NETWORKS
 
 #: What tuning explores for every network (GRU4Rec's and HRNN's published ranges).
 _SESSION_SPACE: SearchSpace = {
@@ -58,4 +60,5 @@ NETWORKS: tuple[ModelEntry, ...] = (
              "GRU (Quadrana et al. 2017)", "rnn"),
     _network("hrnn-all", "HRNN All", "Hierarchical RNN whose user state also feeds the session GRU at every "
              "step", "rnn"),
+    *SASREC_NETWORKS,
 )

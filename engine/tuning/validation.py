@@ -14,9 +14,8 @@ from engine.data.session_log import PreparedDataset, SessionLog
 from engine.errors import EmptyResultError, TrainingDiverged
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
 from engine.evaluation.stream_scorer import StreamScorer
-from engine.models.network import RecurrentNetwork
-from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.progress import CancelToken
+from engine.training.network_training import Network, network_scorer
 
 #: Validation users scored after each epoch (all of them when the split has fewer).
 DEFAULT_VALIDATION_USERS = 500
@@ -65,11 +64,11 @@ def sample_score(scorer: StreamScorer, sample: ValidationSample, settings: Evalu
     return value
 
 
-def network_score(network: RecurrentNetwork, model: str, sample: ValidationSample, settings: EvaluationSettings,
+def network_score(network: Network, model: str, sample: ValidationSample, settings: EvaluationSettings,
                   metric: str, cancel: CancelToken | None = None) -> float:
     """:func:`sample_score` of a network in training (its train/eval mode is restored after)."""
     training = network.training
     try:
-        return sample_score(RecurrentStreamScorer(network, model), sample, settings, metric, cancel)
+        return sample_score(network_scorer(network, model), sample, settings, metric, cancel)
     finally:
         network.train(training)

@@ -26,10 +26,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from engine.data.session_log import PreparedDataset
-from engine.errors import Cancelled, WorkbenchError
+from engine.errors import Cancelled, NotFoundError, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import parse_metric_name
-from engine.models.network import RecurrentNetwork
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import save_run_checkpoint
@@ -38,8 +37,9 @@ from engine.runs.execute import execute_run
 from engine.runs.models import config_from_json, model_entry
 from engine.runs.planning import plan_runs
 from engine.storage.catalog import load_prepared
+from engine.storage.schema import Dataset
 from engine.storage.workspace import Workspace
-from engine.training.config import TrainConfig
+from engine.training.network_training import NETWORK_CONFIGS, Network
 from engine.tuning.space import searched_space, suggest
 from engine.tuning.storage import (
     GRACE_PERIOD_S,
@@ -160,11 +160,11 @@ class _EpochScorer:
     cancel: CancelToken
     best: float = -math.inf
     best_epoch: int = 0
-    network: RecurrentNetwork | None = None
+    network: Network | None = None
     stop: TrialStopped | None = None
     scoring_seconds: list[float] = field(default_factory=list)
 
-    def __call__(self, epoch: int, network: RecurrentNetwork) -> None:
+    def __call__(self, epoch: int, network: Network) -> None:
         started = time.perf_counter()
         self.network = network
         value = network_score(network, self.spec.model, self.sample, self.settings, self.spec.metric, self.cancel)
@@ -246,7 +246,7 @@ class StudyWorker:
         if hook.stop is not None and run.status == "failed" and not hook.stop.pruned:
             assert hook.network is not None
             config = config_from_json(run.config)
-            assert isinstance(config, TrainConfig)
+            assert isinstance(config, NETWORK_CONFIGS)
             records.finish_run(self.workspace, run_id, *save_run_checkpoint(
                 self.workspace, run_id, hook.network, config, self.prepared.item_ids, self.prepared.user_ids))
             run = records.get_run(self.workspace, run_id)
@@ -299,6 +299,7 @@ def work(worker: StudyWorker, progress: ProgressCallback = no_progress, cancel: 
     started = time.time()
     share = 1.0 / worker.spec.n_trials if worker.spec.n_trials else 0.0  # of the progress, per trial
     while not cancel.cancelled:
+        _require_dataset(worker)
         trial, stale = claim_trial(worker.workspace, worker.storage, worker.study)
         for dead in stale:
             _fail_dead_run(worker.workspace, dead)
@@ -314,6 +315,15 @@ def work(worker: StudyWorker, progress: ProgressCallback = no_progress, cancel: 
         if on_trial is not None:
             on_trial(outcome)
     return outcomes
+
+
+def _require_dataset(worker: StudyWorker) -> None:
+    """NotFoundError when the study's dataset was deleted while it was tuned: the study stops
+    (its trials could only fail)."""
+    with worker.workspace.session() as session:
+        if session.get(Dataset, worker.spec.dataset_id) is None:
+            raise NotFoundError(f"dataset '{worker.spec.dataset_name}' was deleted while study '{worker.spec.name}' "
+                                "tuned it: the study stops")
 
 
 def fail_dead_trials(workspace: Workspace, study_name: str, grace_period_s: int = GRACE_PERIOD_S) -> int:
