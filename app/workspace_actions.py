@@ -37,6 +37,9 @@ from engine.workbench.training import model_label
 
 log = logging.getLogger(__name__)
 
+#: The property of a job that works on a dataset (tuning or comparing it): the dataset's id.
+DATASET_PROPERTY = "dataset_id"
+
 PLANS: dict[str, Callable] = {"dataset": lambda workspace, ids: plan_dataset_deletion(workspace, ids[0]),
                               "run": plan_run_deletion, "log": lambda workspace, ids: plan_log_deletion(workspace, ids[0])}
 DELETIONS: dict[str, Callable] = {"dataset": lambda workspace, ids: delete_dataset(workspace, ids[0]),
@@ -157,8 +160,7 @@ class WorkspaceActions(QObject):
         kind, identifiers = self._deleting
         if plan.refusal is not None:
             self._deleting = None
-            QMessageBox.information(self._window, "Not deleted", f"{plan.what[0].upper()}{plan.what[1:]} cannot be "
-                                    f"deleted: {plan.refusal}.")
+            self._refused(plan)
             return
         answer = QMessageBox.question(self._window, f"Delete {plan.what}", deletion_question(plan),
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
@@ -174,6 +176,24 @@ class WorkspaceActions(QObject):
         job.succeeded.connect(self._on_deleted)
         job.failed.connect(self._on_failed)
         job.finished.connect(self._on_deletion_finished)
+
+    def _refused(self, plan: DeletionPlan) -> None:
+        """Say why it cannot be deleted; when a job of this window holds the dataset (tuning or
+        comparing it), offer to cancel that job."""
+        text = f"{plan.what[0].upper()}{plan.what[1:]} cannot be deleted: {plan.refusal}."
+        holders = [job for job in self._jobs.running_jobs() if plan.dataset_id is not None
+                   and job.property(DATASET_PROPERTY) == plan.dataset_id]
+        if not holders:
+            QMessageBox.information(self._window, "Not deleted", text)
+            return
+        answer = QMessageBox.question(
+            self._window, "Not deleted", f"{text}\n\nCancel {holders[0].title}? Delete the dataset again once it "
+            "has stopped.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            for job in holders:
+                job.cancel()
+            self.message.emit(f"Cancelling {holders[0].title}")
 
     @Slot(object)
     def _on_deleted(self, outcome: DeletionOutcome) -> None:

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs import Job, JobManager, JobWork
 from app.tuning.trials_plot import ImportancesPlot, TrialsPlot
+from app.workspace_actions import DATASET_PROPERTY
 from engine.errors import InputError
 from engine.workbench.compare import CompareOutcome, CompareRequest, compare_in_background, load_comparisons
 from engine.workbench.results import DEFAULT_CUTOFFS, metric_names
@@ -283,6 +284,7 @@ class TuningDialog(QDialog):
 
     def _start(self, job: Job, on_success) -> None:
         self.work = job
+        job.setProperty(DATASET_PROPERTY, self.dataset_id)  # the dataset is held: deleting it offers to cancel
         self._follow = True
         job.succeeded.connect(on_success)
         job.failed.connect(self._on_work_failed)

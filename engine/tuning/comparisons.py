@@ -178,7 +178,8 @@ def find_resumable(workspace: Workspace, dataset_id: int, key: str) -> Compariso
 
 def running_comparisons(workspace: Workspace, dataset_id: int) -> list[int]:
     """The comparisons of a dataset whose process is alive (a heartbeat within the timeout)."""
-    mark_stale_comparisons(workspace)
+    if not workspace.read_only:
+        mark_stale_comparisons(workspace)
     with workspace.session() as session:
         return list(session.scalars(select(Comparison.id).where(Comparison.dataset_id == dataset_id,
                                                                 Comparison.status == "running")))

@@ -23,7 +23,7 @@ from engine.errors import InputError, NotFoundError
 from engine.evaluation.ranking import DEFAULT_TIE_MODE, TieMode
 from engine.evaluation.ties import tie_mode_phrase
 from engine.storage.workspace import Workspace
-from engine.tuning.storage import study_lock
+from engine.tuning.storage import storage_exists, study_lock, study_storage
 from engine.tuning.validation import DEFAULT_VALIDATION_USERS
 
 #: The user attribute holding a study's :class:`StudySpec`.
@@ -160,6 +160,24 @@ def open_for_work(storage: optuna.storages.BaseStorage, name: str, seed: int | N
     study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, seed),
                               pruner=make_pruner(spec))
     return study, spec
+
+
+def studies_at_work(workspace: Workspace, dataset_id: int) -> list[str]:
+    """The studies of a dataset that a live worker is working on: a running trial whose
+    heartbeat is within the grace period (nothing is created)."""
+    if not storage_exists(workspace):
+        return []
+    names = []
+    with study_storage(workspace) as storage:
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            data = summary.user_attrs.get(SPEC_ATTR)
+            if not isinstance(data, dict) or data.get("dataset_id") != dataset_id:
+                continue
+            study_id = storage.get_study_id_from_name(summary.study_name)
+            running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+            if len(running) > len(storage._get_stale_trial_ids(study_id)):  # optuna's own test of a dead worker
+                names.append(summary.study_name)
+    return names
 
 
 def live_trials(trials: list[FrozenTrial]) -> int:

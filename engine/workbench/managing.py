@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from engine.errors import InputError, NotFoundError
+from engine.errors import InputError, NotFoundError, WorkspaceError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import checkpoint_location
@@ -18,6 +18,8 @@ from engine.runs.labels import run_label
 from engine.storage import catalog
 from engine.storage.schema import ImportedLog
 from engine.storage.workspace import Workspace
+from engine.tuning.comparisons import running_comparisons
+from engine.tuning.study import studies_at_work
 
 __all__ = ["CompactOutcome", "DeletionOutcome", "DeletionPlan", "compact_workspace", "delete_dataset", "delete_log",
            "delete_runs", "in_workspace", "plan_dataset_deletion", "plan_log_deletion", "plan_run_deletion",
@@ -96,6 +98,30 @@ def _running_refusal(runs: list[records.RunSummary]) -> str | None:
     return None
 
 
+def _jobs_holding(workspace: Workspace, dataset_id: int, runs: list[records.RunSummary]) -> str | None:
+    """Why a dataset cannot be deleted now: the job that works on it (training runs, runs queued
+    to train, a study a live worker tunes, a running comparison), or None."""
+    refusal = _running_refusal(runs)
+    if refusal is not None:
+        return refusal
+    queued = [run.id for run in runs if run.status == "queued"]
+    if queued:
+        listed = ", ".join(f"#{run_id}" for run_id in queued[:5]) + (", ..." if len(queued) > 5 else "")
+        return (f"run{'s' if len(queued) > 1 else ''} {listed} {'are' if len(queued) > 1 else 'is'} queued to train "
+                f"on it; cancel or delete {'them' if len(queued) > 1 else 'it'} first")
+    try:
+        studies = studies_at_work(workspace, dataset_id)
+    except WorkspaceError as exc:  # a damaged study file does not hold the dataset
+        log.warning("cannot look at the studies: %s", exc)
+        studies = []
+    if studies:
+        return f"study '{studies[0]}' is tuning it; cancel it first"
+    comparisons = running_comparisons(workspace, dataset_id)
+    if comparisons:
+        return f"comparison #{comparisons[0]} is running on it; cancel it first"
+    return None
+
+
 def plan_dataset_deletion(workspace: Workspace, dataset: str | int) -> DeletionPlan:
     """What deleting a dataset removes: its prepared events, its runs with their evaluations and
     checkpoints, and its raw log unless another dataset was prepared from it."""
@@ -109,7 +135,8 @@ def plan_dataset_deletion(workspace: Workspace, dataset: str | int) -> DeletionP
     else:
         parts.append(f"the raw log {contents.log_name} ({_plural(contents.log_events, 'event')}): no other dataset "
                      "uses it (the file on disk stays)")
-    return DeletionPlan(f"dataset '{contents.name}'", tuple(parts), tuple(kept), _running_refusal(runs),
+    return DeletionPlan(f"dataset '{contents.name}'", tuple(parts), tuple(kept),
+                        _jobs_holding(workspace, contents.dataset_id, runs),
                         dataset_id=contents.dataset_id, run_ids=tuple(contents.run_ids), log_id=contents.log_id)
 
 
@@ -154,13 +181,15 @@ def _remove_files(paths: list[Path]) -> int:
 def delete_dataset(workspace: Workspace, dataset: str | int, progress: ProgressCallback = no_progress,
                    cancel: CancelToken | None = None) -> DeletionOutcome:
     """Delete a dataset with its runs, their evaluations and checkpoints, and its raw log when no
-    other dataset uses it, in one transaction (then the checkpoint files); refuses while one of
-    its runs is training."""
+    other dataset uses it, in one transaction (then the checkpoint files); refuses while a job
+    works on it (a run training or queued, a study tuning it, a comparison running on it)."""
     began = time.perf_counter()
     progress(0.0, "finding what goes")
     contents = catalog.dataset_contents(workspace, dataset)
     runs = [records.get_run(workspace, run_id) for run_id in contents.run_ids]
-    records.refuse_running(runs)
+    refusal = _jobs_holding(workspace, contents.dataset_id, runs)
+    if refusal is not None:
+        raise InputError(f"dataset '{contents.name}' cannot be deleted: {refusal}")
     if cancel is not None:
         cancel.raise_if_cancelled()
     files = _checkpoints(workspace, runs)
