@@ -118,3 +118,33 @@ def test_the_training_menu_opens_tuning_for_the_selected_dataset(window, qtbot) 
     save_screenshot(dialog, "tuning_dialog_from_menu")
     window.close()
     assert not dialog.isVisible()
+
+
+@pytest.mark.slow
+def test_a_cancelled_comparison_is_resumed_from_the_dialog(qtbot, app_settings, small_dataset, jobs) -> None:
+    import functools
+
+    from engine.errors import Cancelled
+    from engine.progress import CancelToken
+    from engine.tuning.comparisons import get_comparison
+    from engine.workbench.compare import CompareRequest, compare, load_comparisons
+    from engine.workbench.managing import delete_runs
+
+    workspace, dataset_id = small_dataset
+    cancel = CancelToken()
+    request = CompareRequest(dataset_id, ("pop", "item-knn"), n_trials=2, seeds=1, validation_users=30)
+    with pytest.raises(Cancelled):
+        compare(workspace, request, cancel=cancel, on_trial=lambda model, trial: cancel.cancel())
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    qtbot.waitUntil(lambda: dialog.resume_button.isVisible(), timeout=20_000)
+    assert dialog.resume_button.text() == "Resume comparison #1" and "was cancelled" in dialog.resume_button.toolTip()
+    qtbot.mouseClick(dialog.resume_button, Qt.MouseButton.LeftButton)
+    assert dialog.work is not None and dialog.work.title == "Resuming comparison #1 on small"
+    qtbot.waitUntil(lambda: dialog.work is None, timeout=180_000)
+    assert "Comparison #1" in dialog.verdict.toPlainText() and get_comparison(workspace, 1).status == "finished"
+    qtbot.waitUntil(lambda: not dialog.resume_button.isVisible(), timeout=20_000)
+    delete_runs(workspace, [get_comparison(workspace, 1).best_runs["pop"]["runs"][0]])
+    dialog._read("comparisons", functools.partial(load_comparisons, workspace.url, dataset_id),
+                 dialog._on_comparisons)
+    qtbot.waitUntil(lambda: "of this comparison have been deleted since" in dialog.verdict.toPlainText(),
+                    timeout=20_000)

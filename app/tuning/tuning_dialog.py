@@ -44,13 +44,21 @@ from app.jobs import Job, JobManager, JobWork
 from app.tuning.trials_plot import ImportancesPlot, TrialsPlot
 from app.workspace_actions import DATASET_PROPERTY
 from engine.errors import InputError
-from engine.workbench.compare import CompareOutcome, CompareRequest, compare_in_background, load_comparisons
+from engine.workbench.compare import (
+    CompareOutcome,
+    CompareRequest,
+    ComparisonRecord,
+    compare_in_background,
+    load_comparisons,
+    resumable_request,
+)
 from engine.workbench.results import DEFAULT_CUTOFFS, metric_names
 from engine.workbench.training import MODELS
 from engine.workbench.tuning import (
     BestConfiguration,
     StudySpec,
     StudyView,
+    TrialOutcome,
     TuningRequest,
     load_importances,
     load_studies,
@@ -73,6 +81,12 @@ TABLE_COLUMNS = ("trial", "state", "score", "epoch", "run", "settings")
 def _settings_text(params: dict) -> str:
     return ", ".join(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
                      for key, value in sorted(params.items()))
+
+
+def _run_text(trial: TrialOutcome) -> str:
+    if trial.run_id is None:
+        return ""
+    return f"{trial.run_id} (deleted)" if trial.run_deleted else str(trial.run_id)
 
 
 class TuningDialog(QDialog):
@@ -141,6 +155,12 @@ class TuningDialog(QDialog):
         self.compare_button.setToolTip("Tune every checked model with the same budget, train each one's best with "
                                        "the seeds, evaluate on the test split and give a verdict")
         self.compare_button.clicked.connect(self._on_compare_clicked)
+        self.resume_button = QPushButton("Resume comparison")
+        self.resume_button.setToolTip("Continue the comparison that was cancelled or stopped: its tuned models and "
+                                      "finished runs are kept")
+        self.resume_button.clicked.connect(self._on_resume_clicked)
+        self.resume_button.setVisible(False)
+        self.resumable: ComparisonRecord | None = None
 
         budget = QHBoxLayout()
         budget.addWidget(self.budget_value)
@@ -158,6 +178,7 @@ class TuningDialog(QDialog):
         setup_layout.addWidget(self.models, 1)
         setup_layout.addLayout(form)
         setup_layout.addLayout(buttons)
+        setup_layout.addWidget(self.resume_button)
 
         self.best_label = QLabel("No study yet")
         self.best_label.setWordWrap(True)
@@ -278,8 +299,17 @@ class TuningDialog(QDialog):
         trials, seconds = self._budget()
         request = CompareRequest(self.dataset_id, tuple(models), trials, seconds, self.seeds.value(),
                                  self.workers.value(), self.metric_combo.currentText())
-        job = self.jobs.submit_in_process(f"Comparing {len(models)} models fairly on {self.dataset_name}",
-                                          compare_in_background, (self.url, request))
+        self._compare(request, f"Comparing {len(models)} models fairly on {self.dataset_name}")
+
+    @Slot()
+    def _on_resume_clicked(self) -> None:
+        request = resumable_request(self.resumable) if self.resumable is not None else None
+        if request is None or self.work is not None:
+            return
+        self._compare(request, f"Resuming comparison #{self.resumable.id} on {self.dataset_name}")  # type: ignore[union-attr]
+
+    def _compare(self, request: CompareRequest, title: str) -> None:
+        job = self.jobs.submit_in_process(title, compare_in_background, (self.url, request))
         self._start(job, self._on_compared)
 
     def _start(self, job: Job, on_success) -> None:
@@ -293,6 +323,7 @@ class TuningDialog(QDialog):
         job.finished.connect(self._on_work_finished)
         self.tune_button.setEnabled(False)
         self.compare_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
         self._show_status(f"{job.title}: starting (progress and cancel in the status bar)")
         self._timer.start()
 
@@ -319,13 +350,14 @@ class TuningDialog(QDialog):
 
     @Slot()
     def _on_work_cancelled(self) -> None:
-        self._show_status("Cancelled: tuning again resumes the studies")
+        self._show_status("Cancelled: tuning again resumes the studies, and a comparison can be resumed")
 
     @Slot()
     def _on_work_finished(self) -> None:
         self.work = None
         self.tune_button.setEnabled(True)
         self.compare_button.setEnabled(True)
+        self.resume_button.setEnabled(True)
         self._timer.stop()
         self._refresh()
         self._read("comparisons", functools.partial(load_comparisons, self.url, self.dataset_id),
@@ -413,9 +445,11 @@ class TuningDialog(QDialog):
         if best is None:
             self.best_label.setText(f"{view.spec.name}: no trial completed yet")
         else:
+            deleted = (f"\nIts run #{best.run_id} was deleted: a preset takes the trial's own settings"
+                       if best.run_deleted else "")
             self.best_label.setText(
                 f"{view.spec.name}: trial {best.number}, {view.spec.metric} {best.value:.4f}"
-                f"{f' at epoch {best.best_epoch}' if best.best_epoch else ''}\n{_settings_text(best.params)}")
+                f"{f' at epoch {best.best_epoch}' if best.best_epoch else ''}\n{_settings_text(best.params)}{deleted}")
             if not self.preset_name.text():
                 self.preset_name.setText(f"tuned-{view.spec.model}-{self.dataset_id}")
         self.preset_button.setEnabled(best is not None)
@@ -431,7 +465,7 @@ class TuningDialog(QDialog):
         for row, trial in enumerate(trials):
             settings = ("the defaults: " if trial.defaults else "") + _settings_text(trial.params)
             cells = (str(trial.number), trial.state, f"{trial.value:.4f}" if math.isfinite(trial.value) else "",
-                     str(trial.best_epoch or ""), str(trial.run_id or ""), trial.reason or settings)
+                     str(trial.best_epoch or ""), _run_text(trial), trial.reason or settings)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == len(cells) - 1:
@@ -445,11 +479,22 @@ class TuningDialog(QDialog):
         self.importances_plot.show_importances(importances)
 
     @Slot(object)
-    def _on_comparisons(self, records: list) -> None:
+    def _on_comparisons(self, records: list[ComparisonRecord]) -> None:
         finished = [record for record in records if record.status == "finished" and record.verdict]
         if finished:
             latest = finished[0]
-            self.verdict.setPlainText(f"Comparison #{latest.id} ({latest.metric}, test split)\n\n{latest.verdict}")
+            deleted = ", ".join(f"#{run_id}" for run_id in latest.deleted_runs)
+            note = f"\n\nRuns {deleted} of this comparison have been deleted since." if deleted else ""
+            self.verdict.setPlainText(f"Comparison #{latest.id} ({latest.metric}, test split)\n\n{latest.verdict}"
+                                      f"{note}")
+        self.resumable = records[0] if records and resumable_request(records[0]) is not None else None
+        self.resume_button.setVisible(self.resumable is not None)
+        if self.resumable is not None:
+            how = {"cancelled": "was cancelled", "interrupted": "stopped (its process ended without finishing)",
+                   "failed": "failed"}[self.resumable.status]
+            self.resume_button.setText(f"Resume comparison #{self.resumable.id}")
+            self.resume_button.setToolTip(f"Comparison #{self.resumable.id} {how}; resuming keeps its tuned models "
+                                          "and finished runs")
 
     @Slot(object)
     def _on_read_failed(self, error: Exception) -> None:

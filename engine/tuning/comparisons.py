@@ -62,6 +62,7 @@ class ComparisonRecord:
     error: str | None
     deleted_runs: tuple[int, ...] = ()
     heartbeat_at: datetime | None = None
+    request_key: str | None = None  # the request as canonical JSON (None: stored before 0012)
 
 
 def _named_runs(row: Comparison) -> dict[int, str]:
@@ -86,7 +87,8 @@ def _records(session: Any, rows: list[Comparison]) -> list[ComparisonRecord]:
     return [ComparisonRecord(row.id, row.dataset_id, row.status, row.created_at, row.finished_at, list(row.models),
                              row.metric, dict(row.budget), row.seconds, row.verdict, dict(row.best_runs), row.error,
                              tuple(sorted(run_id for run_id, study in named[row.id].items()
-                                          if owners.get(run_id, None) != study)), row.heartbeat_at)
+                                          if owners.get(run_id, None) != study)), row.heartbeat_at,
+                             row.request_key)
             for row in rows]
 
 

@@ -10,6 +10,7 @@ completed is trained with its preset too, and the verdict says so."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from engine.storage import catalog
 from engine.storage.catalog import now_utc
 from engine.storage.workspace import Workspace
 from engine.tuning.comparisons import (
+    RESUMABLE,
     STALE_AFTER_S,
     ComparisonHeartbeat,
     ComparisonRecord,
@@ -181,6 +183,19 @@ def request_fields(request: CompareRequest, dataset_id: int, models: list[str]) 
             "seeds": request.seeds, "metric": request.metric, "sampler": request.sampler, "pruner": request.pruner,
             "patience": request.patience, "fixed": dict(request.fixed), "validation_users": request.validation_users,
             "device": request.device}
+
+
+def resumable_request(record: ComparisonRecord) -> CompareRequest | None:
+    """The request that resumes a cancelled, interrupted or failed comparison (running it again
+    continues it); None for one that cannot be resumed (finished, running, or stored before
+    comparisons recorded their request)."""
+    if record.status not in RESUMABLE or not record.request_key:
+        return None
+    fields = json.loads(record.request_key)
+    return CompareRequest(int(fields["dataset"]), tuple(fields["models"]), fields["trials"], fields["seconds"],
+                          int(fields["seeds"]), int(record.budget.get("workers") or 1), fields["metric"],
+                          fields["sampler"], fields["pruner"], int(fields["patience"]), dict(fields["fixed"]),
+                          fields["validation_users"], fields["device"])
 
 
 def _start_or_resume(workspace: Workspace, request: CompareRequest, models: list[str], dataset_id: int,
