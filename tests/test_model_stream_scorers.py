@@ -109,3 +109,36 @@ def test_rnn_scorer_resets_at_every_session() -> None:
     assert len(walked) == 5  # test-session inputs only: 2, 3 of user 0; 0, 1, 8 of user 1
     for key, scores in walked.items():
         assert torch.allclose(scores, expected[key], atol=1e-6), key
+
+
+class _ScoresOfOnly:
+    """A network scorer without ``candidate_scores``: the evaluator falls back to ``scores_of``."""
+
+    def __init__(self, scorer: RecurrentStreamScorer) -> None:
+        self._scorer = scorer
+        self.history_feed, self.n_items = scorer.history_feed, scorer.n_items
+        self.reset, self.assign, self.consume = scorer.reset, scorer.assign, scorer.consume
+        self.scores, self.scores_of = scorer.scores, scorer.scores_of
+
+
+@pytest.mark.parametrize("model", ["rnn", "hrnn-init"])
+def test_candidate_scores_give_the_ranks_of_the_scores_of_columns(model: str) -> None:
+    """Ranking among candidates from the prepared candidate product and the targets' dot products
+    gives the ranks of the columns ``scores_of`` computes, for targets inside and outside the
+    candidates; the prepared columns are reused across batches and rebuilt for a new array."""
+    from engine.evaluation.evaluator import EvaluationSettings, evaluate
+
+    log = log_of(USERS)
+    test = log.select_sessions(np.isin(np.arange(log.n_sessions), log.user_session_offsets[1:] - 1))
+    train_log = log.select_sessions(~np.isin(np.arange(log.n_sessions), log.user_session_offsets[1:] - 1))
+    scorer = RecurrentStreamScorer(trained(model), model)
+    for n_candidates in (3, 5, 8):
+        settings = EvaluationSettings(n_candidates=n_candidates, batch_size=1)
+        fast = evaluate(scorer, train_log, test, settings)
+        plain = evaluate(_ScoresOfOnly(RecurrentStreamScorer(scorer.network, model)), train_log, test, settings)
+        assert fast.rank.tolist() == plain.rank.tolist() and fast.tied.tolist() == plain.tied.tolist()
+    candidates = np.array([1, 4, 6])
+    among, target = scorer.candidate_scores(np.array([0]), candidates, np.array([4]))
+    columns = scorer.scores_of(np.array([0]), np.array([1, 4, 6, 4]))
+    assert among[0].tolist() == pytest.approx(columns[0, :3].tolist(), abs=1e-6)
+    assert float(target[0]) == pytest.approx(float(columns[0, 3]), abs=1e-6)

@@ -30,6 +30,7 @@ from engine.evaluation.ranking import (
     TIE_MODES,
     TargetRanks,
     TieMode,
+    rank_among_candidates,
     rank_among_columns,
     rank_targets_with_ties,
 )
@@ -122,7 +123,18 @@ def _rank_all(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, n_it
 def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarray, candidates: np.ndarray,
                      tie_mode: TieMode) -> tuple[TargetRanks, int]:
     """Ranks and ties [b] of ``targets`` among the ``candidates`` (item codes, ascending) and themselves,
-    from the scores of those columns only (``scores_of`` when the scorer has it)."""
+    from the scores of those columns only (``candidate_scores`` or ``scores_of`` when the scorer has
+    them)."""
+    candidate_scores = getattr(scorer, "candidate_scores", None)
+    if candidate_scores is not None:
+        among, target_scores = candidate_scores(slots, candidates, targets)
+        if among.shape != (len(slots), len(candidates)) or target_scores.shape != (len(slots),):
+            raise ValueError(f"scorer returned candidate scores of shapes {tuple(among.shape)} and "
+                             f"{tuple(target_scores.shape)}, expected {(len(slots), len(candidates))} and {(len(slots),)}")
+        device = among.device
+        n_nonfinite = int((~torch.isfinite(target_scores)).sum())
+        return rank_among_candidates(among, target_scores, torch.from_numpy(candidates).to(device),
+                                     torch.from_numpy(targets).to(device), tie_mode), n_nonfinite
     columns = np.concatenate([candidates, targets])  # [N + b]
     scores_of = getattr(scorer, "scores_of", None)
     if scores_of is not None:

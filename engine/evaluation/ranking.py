@@ -90,25 +90,37 @@ def rank_among_columns(
     """:func:`rank_targets_with_ties` with candidates, from scores of the candidate items only.
 
     ``scores`` [b, N + b]: columns 0..N-1 score the N ``candidate_items`` [N] (ascending item
-    codes), column N + i row i's target ``targets[i]``. A target that is also a candidate competes
-    once: its candidate column is left out (the two columns of one item may differ in the last bit,
-    computed at two places of one matrix product). The same ranks as :func:`rank_targets_with_ties`
-    over all items with those N items as ``candidates``.
+    codes), column N + i row i's target ``targets[i]``: :func:`rank_among_candidates` of those
+    columns and that diagonal."""
+    n_rows = scores.shape[0]
+    n_candidates = scores.shape[1] - n_rows
+    rows = torch.arange(n_rows, device=scores.device)
+    return rank_among_candidates(scores[:, :n_candidates], scores[rows, n_candidates + rows], candidate_items,
+                                 targets, tie_mode)
+
+
+def rank_among_candidates(
+    candidate_scores: torch.Tensor, target_scores: torch.Tensor, candidate_items: torch.Tensor, targets: torch.Tensor,
+    tie_mode: TieMode = DEFAULT_TIE_MODE,
+) -> TargetRanks:
+    """Ranks and ties of ``targets`` [b] among the N ``candidate_items`` [N] (ascending item codes)
+    and themselves, from ``candidate_scores`` [b, N] and each row's ``target_scores`` [b]. A target
+    that is also a candidate competes once: its candidate column is left out (its score there may
+    differ in the last bit from ``target_scores``, computed elsewhere). The same ranks as
+    :func:`rank_targets_with_ties` over all items with those N items as ``candidates``.
 
     Two counting passes over the candidate columns, a few rows at a time so that they stay in
     cache: #(x <= t) and #(x == t); the target's own candidate column is then taken out of both."""
     _check_mode(tie_mode)
-    n_rows = scores.shape[0]
-    n_candidates = scores.shape[1] - n_rows
+    n_candidates = candidate_scores.shape[1]
     if n_candidates > 1 and bool((candidate_items[1:] <= candidate_items[:-1]).any()):
         raise ValueError("candidate items must be distinct and ascending")
-    rows = torch.arange(n_rows, device=scores.device)
-    target_scores = scores[rows, n_candidates + rows]  # [b]
-    at_most, equal = _count_rows(scores[:, :n_candidates], target_scores)
+    at_most, equal = _count_rows(candidate_scores, target_scores)
     if n_candidates:
+        rows = torch.arange(len(targets), device=candidate_scores.device)
         position = torch.searchsorted(candidate_items, targets).clamp_(max=n_candidates - 1)  # [b]
         is_candidate = candidate_items[position] == targets  # [b]
-        own = scores[rows, position]  # [b]: the target's own candidate column (where it is one)
+        own = candidate_scores[rows, position]  # [b]: the target's own candidate column (where it is one)
         at_most = at_most - (is_candidate & (own <= target_scores)).to(torch.int64)
         equal = equal - (is_candidate & (own == target_scores)).to(torch.int64)
         n_others = n_candidates - is_candidate.to(torch.int64)  # [b] competing items besides the target

@@ -66,3 +66,9 @@ class StreamScorer(Protocol):
     # (int64 numpy array [m], repeats allowed) only. The evaluator uses it when it ranks among
     # the N most popular items (a scorer without it gets ``scores(slots)[:, items]``); for a
     # network it costs N instead of n_items dot products per prediction.
+    #
+    # Optional: ``candidate_scores(slots, candidates, targets) -> (float32 [b, N], float32 [b])``,
+    # the scores of the N ``candidates`` (int64 numpy array, ascending; the same array object for
+    # a whole evaluation, so a scorer may prepare its columns once) and of each slot's target
+    # ``targets`` [b]. The evaluator prefers it to ``scores_of`` when ranking among candidates; the
+    # tensors may be reused buffers (read at once).

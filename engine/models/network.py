@@ -89,6 +89,13 @@ class RecurrentNetwork(nn.Module):
         table = self.item_out[: self.spec.n_items]
         return torch.addmm(table[:, -1], s, table[:, :-1].T)
 
+    @torch.no_grad()
+    def output_columns(self, items: Tensor) -> tuple[Tensor, Tensor]:
+        """The output vectors of ``items`` [m], transposed and contiguous [H, m], and their biases [m]:
+        what scoring the same items for many states multiplies by."""
+        table = self.item_out.index_select(0, items)  # [m, H + 1]
+        return table[:, :-1].T.contiguous(), table[:, -1].contiguous()
+
     def score_items_of(self, s: Tensor, items: Tensor) -> Tensor:
         """float32 [B, m]: the pre-activation scores of items ``items`` [m] only."""
         table = self.item_out.index_select(0, items)  # [m, H + 1]

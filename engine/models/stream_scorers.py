@@ -29,6 +29,9 @@ class RecurrentStreamScorer:
         self.history_feed = NETWORK_KINDS[model].history_feed
         self.n_items = network.spec.n_items
         self.device = network.dense.device
+        self._candidates: np.ndarray | None = None  # the candidate array whose columns are prepared
+        self._candidate_columns: tuple[Tensor, Tensor] = (torch.empty(0), torch.empty(0))
+        self._candidate_buffer = torch.empty(0)
         self.reset(0)
 
     def reset(self, n_slots: int) -> None:
@@ -70,3 +73,26 @@ class RecurrentStreamScorer:
         idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
         columns = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)
         return self.network.score_items_of(self.s[idx], columns)
+
+    @torch.no_grad()
+    def candidate_scores(self, slots: np.ndarray, candidates: np.ndarray, targets: np.ndarray) -> tuple[Tensor, Tensor]:
+        """float32 [b, N] scores of the ``candidates`` (their output vectors gathered once per
+        candidate array, contiguous, into a reused product buffer) and float32 [b] of each slot's
+        target: the ranks of ``scores_of``'s columns, bit for bit (tests), at a third of the cost."""
+        if self._candidates is not candidates:
+            self._candidate_columns = self.network.output_columns(
+                torch.as_tensor(np.asarray(candidates, dtype=np.int64), device=self.device))
+            self._candidates = candidates
+            self._candidate_buffer = torch.empty(0, len(candidates), device=self.device)
+        weights_t, bias = self._candidate_columns  # [H, N], [N]
+        idx = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=self.device)
+        s = self.s[idx]  # [b, H]
+        if self._candidate_buffer.shape[0] < len(slots):
+            self._candidate_buffer = torch.empty(len(slots), weights_t.shape[1], device=self.device)
+        among = torch.addmm(bias, s, weights_t, out=self._candidate_buffer[: len(slots)])  # [b, N]
+        target_rows = self.network.item_out.index_select(
+            0, torch.as_tensor(np.asarray(targets, dtype=np.int64), device=self.device))  # [b, H + 1]
+        # the targets' scores by the same kind of product as the candidates' (not a row-wise dot
+        # product, whose summation order differs in the last bit)
+        return among, torch.addmm(target_rows[:, -1], s, target_rows[:, :-1].T).diagonal()
+
