@@ -63,31 +63,76 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def side_files(path: Path) -> tuple[Path, Path]:
+    """The write-ahead log and shared-memory files SQLite keeps beside ``path`` in WAL mode."""
+    return path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")
+
+
+def unwritable_part(path: Path) -> Path | None:
+    """What keeps this process from writing the SQLite file ``path``: the file, one of its side
+    files (a leftover read-only ``-shm`` keeps failing after the file's own permission is
+    restored), or its folder (where SQLite creates the side files); None when nothing does."""
+    for part in (path, *side_files(path)):
+        if part.exists() and not os.access(part, os.W_OK):
+            return part
+    return None if os.access(path.parent, os.W_OK | os.X_OK) else path.parent
+
+
 def _writable(path: Path) -> bool:
     """Whether this process may write the SQLite file ``path`` and create its WAL files beside it."""
-    if path.exists() and not os.access(path, os.W_OK):
-        return False
+    return unwritable_part(path) is None
+
+
+def _folder_writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def read_only_url(path: Path) -> str:
+    """A read-only SQLAlchemy URL of the SQLite file ``path``. In a folder this process cannot
+    write, SQLite cannot create the shared-memory file that reading a WAL database needs: without a
+    write-ahead log to read, the file is opened immutable (no side files at all)."""
+    wal, _ = side_files(path)
+    wal_empty = not wal.exists() or wal.stat().st_size == 0
+    mode = "immutable=1" if not _folder_writable(path) and wal_empty else "mode=ro"
+    return f"sqlite:///file:{path}?{mode}&uri=true"
+
+
+def problem_kind(error: BaseException) -> tuple[str | None, str]:
+    """What a database error says, in one word ("damaged", "read-only", "locked", "full" or None),
+    and its first line (no SQL, no parameters)."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    lowered = text.lower()
+    if "malformed" in lowered or "not a database" in lowered or "disk i/o error" in lowered:
+        return "damaged", text
+    if "readonly" in lowered or "read-only" in lowered:
+        return "read-only", text
+    if "locked" in lowered or "busy" in lowered:
+        return "locked", text
+    if "full" in lowered:
+        return "full", text
+    return None, text
 
 
 def database_problem(error: BaseException, display_name: str | None = None) -> str:
     """A one-line explanation of a database error (no SQL, no parameters) for the workspace
     ``display_name`` (None: "the workspace"): damaged, read-only, locked, full, or the driver's
     own first line."""
-    original = getattr(error, "orig", None) or error
-    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    lowered = text.lower()
+    kind, text = problem_kind(error)
     subject = f"workspace {display_name}" if display_name else "the workspace"
-    if "malformed" in lowered or "not a database" in lowered or "disk i/o error" in lowered:
+    if kind == "damaged":
         file = f'"{display_name}"' if display_name else "WORKSPACE.sqlite"
         return (f"{subject} is damaged ({text}); recover what it holds into a new file with: "
                 f'sqlite3 {file} ".recover" | sqlite3 recovered.sqlite, then open recovered.sqlite')
-    if "readonly" in lowered or "read-only" in lowered:
-        return (f"{subject} is read-only (no permission to write the file or its folder): reading works, but "
-                "storing anything needs write access; make it writable or work on a copy")
-    if "locked" in lowered or "busy" in lowered:
+    if kind == "read-only":
+        path = Path(display_name) if display_name and "://" not in display_name else None
+        part = unwritable_part(path) if path is not None else None
+        where = f"no permission to write {part}" if part is not None else "no permission to write the file or its folder"
+        return (f"{subject} is read-only ({where}): reading works, but storing anything needs write access; make it "
+                "writable or work on a copy")
+    if kind == "locked":
         return f"{subject} is locked by another program that keeps writing to it ({text}); try again later"
-    if "full" in lowered:
+    if kind == "full":
         return f"{subject}: the disk is full ({text}); free some space and try again"
     return f"{subject}: database error: {text}"
 
@@ -154,8 +199,9 @@ class Workspace:
         self.read_only = sqlite_path is not None and sqlite_path.exists() and not _writable(sqlite_path)
         engine_url = self.url
         if self.read_only:
-            engine_url = f"sqlite:///file:{sqlite_path}?mode=ro&uri=true"
-            log.info("workspace %s is read-only: opened for reading", sqlite_path)
+            assert sqlite_path is not None
+            engine_url = read_only_url(sqlite_path)
+            log.info("workspace %s is read-only: opened for reading (%s)", sqlite_path, engine_url)
         try:
             self.engine: Engine = create_engine(engine_url)
         except (ArgumentError, ImportError) as exc:
@@ -210,6 +256,12 @@ class Workspace:
                     log.info("migrating workspace %s from %s to %s", self.display_name, current, scripts.get_current_head())
                     command.upgrade(_alembic_config(connection), "head")
         except DBAPIError as exc:
+            if self.read_only and "unable to open" in str(exc).lower():
+                raise WorkspaceError(
+                    f"workspace {self.display_name} cannot be read: it is read-only in a folder this program cannot "
+                    "write, and its write-ahead log (the -wal file beside it) can only be read by writing a file "
+                    "beside it; copy the workspace file with its -wal file into a writable folder and open the "
+                    "copy") from exc
             raise WorkspaceError(f"cannot open {database_problem(exc, self.display_name)}") from exc
 
     @contextmanager

@@ -12,6 +12,7 @@ budget is never exceeded by two workers asking at the same moment."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from engine.errors import InputError, NotFoundError, WorkspaceError
-from engine.storage.workspace import Workspace, database_problem
+from engine.storage.workspace import Workspace, problem_kind, read_only_url, unwritable_part
 
 log = logging.getLogger(__name__)
 
@@ -83,24 +84,79 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_study_storage(workspace: Workspace, create: bool,
-                       grace_period_s: int = GRACE_PERIOD_S) -> optuna.storages.RDBStorage:
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def studies_problem(workspace: Workspace, error: BaseException) -> str:
+    """A one-line explanation of an error of the study storage, naming the studies file (not the
+    workspace): damaged (with the ``.recover`` command), read-only (naming the file that cannot be
+    written, e.g. a leftover ``-shm``), locked, full, or the driver's first line."""
+    cause = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__ \
+        else error
+    kind, text = problem_kind(cause)
+    path = studies_file(workspace)
+    subject = f"the studies file {path}" if path is not None else f"the studies in {studies_location(workspace)}"
+    if kind == "damaged" and path is not None:
+        return (f"{subject} is damaged ({text}); recover what it holds with: sqlite3 \"{path}\" \".recover\" | sqlite3 "
+                f"recovered.optuna.sqlite, then put recovered.optuna.sqlite in its place (or move the file away to "
+                "start the studies afresh: the workspace keeps every run)")
+    if kind == "read-only" and path is not None:
+        return _read_only_studies(path, unwritable_part(path) or path)
+    if kind in ("damaged", "read-only"):
+        return f"{subject} cannot be used: {text}"
+    if kind == "locked":
+        return f"{subject} is locked by another program that keeps writing to it ({text}); try again later"
+    if kind == "full":
+        return f"{subject}: the disk is full ({text}); free some space and try again"
+    return f"{subject}: database error: {text}"
+
+
+def _read_only_studies(path: Path, part: Path) -> str:
+    leftover = (f"; {part.name} is left over by a program that used the studies: remove it when none does"
+                if part != path and part.parent == path.parent else "")
+    return (f"the studies file {path} is read-only (no permission to write {part}): reading its studies works, but "
+            f"tuning stores its trials there; make it writable or work on a copy{leftover}")
+
+
+@contextmanager
+def studies_errors(workspace: Workspace) -> Iterator[None]:
+    """Errors of the study storage inside a block become one-line :class:`WorkspaceError`s that
+    name the studies file (:func:`studies_problem`); the workspace's own errors pass."""
+    try:
+        yield
+    except optuna.exceptions.StorageInternalError as exc:
+        raise WorkspaceError(studies_problem(workspace, exc)) from exc
+
+
+def open_study_storage(workspace: Workspace, create: bool, grace_period_s: int = GRACE_PERIOD_S,
+                       write: bool = True) -> optuna.storages.RDBStorage:
     """The workspace's study storage with heartbeats (every :data:`HEARTBEAT_INTERVAL_S` s; a
     running trial is dead after ``grace_period_s`` s without one). Without ``create``, a workspace
-    with no study storage yet raises :class:`NotFoundError` and nothing is created."""
+    with no study storage yet raises :class:`NotFoundError` and nothing is created. Without
+    ``write`` (reading studies), a studies file this process may not write is opened read-only;
+    with it, such a file is refused naming what cannot be written."""
     quiet_optuna()
     backend = _backend(workspace)
     if not create and not storage_exists(workspace):
         raise NotFoundError(f"workspace {workspace.display_name} has no studies yet; start one with: "
                             "python main.py tune DATASET --model MODEL")
-    if workspace.read_only:
+    if write and workspace.read_only:
         raise WorkspaceError(f"workspace {workspace.display_name} is read-only: tuning stores its trials, "
                              "make it writable or work on a copy")
     connect_args: dict[str, Any]
+    read_only = False
     if backend == "sqlite":
         path = studies_file(workspace)
         assert path is not None
-        url, connect_args = f"sqlite:///{path}", {"timeout": SQLITE_TIMEOUT_S}
+        part = unwritable_part(path)
+        if part is not None and write:
+            raise WorkspaceError(_read_only_studies(path, part))
+        read_only = part is not None
+        url = read_only_url(path) if read_only else f"sqlite:///{path}"
+        connect_args = {"timeout": SQLITE_TIMEOUT_S}
     else:
         url, connect_args = workspace.url, {"options": f"-csearch_path={OPTUNA_SCHEMA}"}
         if create:
@@ -112,11 +168,10 @@ def open_study_storage(workspace: Workspace, create: bool,
             storage = optuna.storages.RDBStorage(
                 url, engine_kwargs={"connect_args": connect_args}, heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=grace_period_s)
-    except (DBAPIError, optuna.exceptions.StorageInternalError) as exc:
-        raise WorkspaceError(f"cannot open the studies at {studies_location(workspace)}: "
-                             f"{database_problem(exc)}") from exc
+    except (DBAPIError, optuna.exceptions.StorageInternalError, sqlite3.Error) as exc:
+        raise WorkspaceError(f"cannot open the studies: {studies_problem(workspace, exc)}") from exc
     if backend == "sqlite":
-        event.listen(storage.engine, "connect", _sqlite_pragmas)
+        event.listen(storage.engine, "connect", _sqlite_read_pragmas if read_only else _sqlite_pragmas)
         storage.engine.dispose()  # the connections opened so far lack the pragmas
     return storage
 
@@ -128,12 +183,13 @@ def close_storage(storage: optuna.storages.RDBStorage) -> None:
 
 
 @contextmanager
-def study_storage(workspace: Workspace, create: bool = False,
-                  grace_period_s: int = GRACE_PERIOD_S) -> Iterator[optuna.storages.RDBStorage]:
-    """:func:`open_study_storage` for the length of a block."""
-    storage = open_study_storage(workspace, create, grace_period_s)
+def study_storage(workspace: Workspace, create: bool = False, grace_period_s: int = GRACE_PERIOD_S,
+                  write: bool = True) -> Iterator[optuna.storages.RDBStorage]:
+    """:func:`open_study_storage` for the length of a block; its errors name the studies file."""
+    storage = open_study_storage(workspace, create, grace_period_s, write)
     try:
-        yield storage
+        with studies_errors(workspace):
+            yield storage
     finally:
         close_storage(storage)
 

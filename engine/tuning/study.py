@@ -168,7 +168,7 @@ def studies_at_work(workspace: Workspace, dataset_id: int) -> list[str]:
     if not storage_exists(workspace):
         return []
     names = []
-    with study_storage(workspace) as storage:
+    with study_storage(workspace, write=False) as storage:
         for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
             data = summary.user_attrs.get(SPEC_ATTR)
             if not isinstance(data, dict) or data.get("dataset_id") != dataset_id:

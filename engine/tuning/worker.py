@@ -47,6 +47,7 @@ from engine.tuning.storage import (
     close_storage,
     open_study_storage,
     storage_exists,
+    study_storage,
 )
 from engine.tuning.study import (
     DEFAULTS_ORIGIN,
@@ -332,12 +333,9 @@ def fail_dead_trials(workspace: Workspace, study_name: str, grace_period_s: int 
     whose process was killed); returns how many."""
     if not storage_exists(workspace):
         return 0
-    storage = open_study_storage(workspace, create=False, grace_period_s=grace_period_s)
-    try:
+    with study_storage(workspace, grace_period_s=grace_period_s) as storage:
         study = find_study(storage, study_name)
         stale = [] if study is None else fail_stale_trials(workspace, study)
-    finally:
-        close_storage(storage)
     for dead in stale:
         _fail_dead_run(workspace, dead)
     return len(stale)

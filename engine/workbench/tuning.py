@@ -39,7 +39,14 @@ from engine.storage import catalog
 from engine.storage.schema import RunMetric
 from engine.storage.workspace import Workspace
 from engine.tuning.space import default_point, searched_space
-from engine.tuning.storage import GRACE_PERIOD_S, close_storage, storage_exists, studies_location, study_storage
+from engine.tuning.storage import (
+    GRACE_PERIOD_S,
+    close_storage,
+    storage_exists,
+    studies_errors,
+    studies_location,
+    study_storage,
+)
 from engine.tuning.study import (
     DEFAULT_PATIENCE,
     DEFAULTS_ORIGIN,
@@ -197,7 +204,7 @@ def study_view(workspace: Workspace, name: str) -> StudyView:
     """The study ``name`` as it stands (NotFoundError when there is none; nothing is created). A
     trial whose run is gone, or whose id now names a run of another study, is marked
     ``run_deleted``: its id is never followed to another run."""
-    with study_storage(workspace) as storage:
+    with study_storage(workspace, write=False) as storage:
         study, spec = require_study(storage, name)
         trials = [trial_outcome(t) for t in study.get_trials(deepcopy=False)]
     ids = [trial.run_id for trial in trials if trial.run_id is not None]
@@ -210,7 +217,7 @@ def list_studies(workspace: Workspace, dataset_id: int | None = None) -> list[St
     """The workbench's studies in the workspace (of one dataset), oldest first."""
     if not storage_exists(workspace):
         return []
-    with study_storage(workspace) as storage:
+    with study_storage(workspace, write=False) as storage:
         summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
     specs = []
     for summary in summaries:
@@ -227,11 +234,12 @@ def run_worker(workspace: Workspace, name: str, progress: ProgressCallback = no_
                seed: int | None = None, grace_period_s: int = GRACE_PERIOD_S) -> list[TrialOutcome]:
     """Work on the existing study ``name`` in this process until its budget is spent (what
     ``tune-worker`` runs, here or on another machine); returns this worker's trials."""
-    worker = open_worker(workspace, name, seed, grace_period_s)
-    try:
-        return work(worker, progress, cancel, on_trial)
-    finally:
-        close_storage(worker.storage)
+    with studies_errors(workspace):
+        worker = open_worker(workspace, name, seed, grace_period_s)
+        try:
+            return work(worker, progress, cancel, on_trial)
+        finally:
+            close_storage(worker.storage)
 
 
 @dataclass
@@ -356,7 +364,7 @@ def run_study(workspace: Workspace, name: str, workers: int = 1, progress: Progr
 def parameter_importances(workspace: Workspace, name: str) -> dict[str, float]:
     """Optuna's importance of each searched setting for the study's score (they sum to 1; empty
     while fewer than two trials completed, or when they all scored the same)."""
-    with study_storage(workspace) as storage:
+    with study_storage(workspace, write=False) as storage:
         study, _ = require_study(storage, name)
         if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
             return {}
