@@ -230,12 +230,23 @@ def tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -
         sentences.append(f"No standing depends on tie handling: with {other_name} ties the models keep their order.")
         return sentences
     tied = results.runs.groupby("model", sort=False)["tied_share"].mean()
-    parts = [f"{names[label]} would be {_ordinal(place_there[label])} instead of {_ordinal(place_here[label])} "
-             f"({there_means[label]:.4f} against {here[label]:.4f}; {tied[label]:.0%} of its targets tied)"
-             for label in moved[:_TIE_WARNING_MODELS]]
-    more = len(moved) - _TIE_WARNING_MODELS
-    sentences.append(f"Warning: the standings depend on how ties are counted. With {other_name} ties, "
-                     + "; ".join(parts) + (f"; and {more} more moved" if more > 0 else "") + ".")
+    changed = [label for label in moved if abs(there_means[label] - here[label]) > 1e-12]  # gain or lose by ties
+    carried = [label for label in moved if label not in changed]  # moved only because others did
+    parts = []
+    for label in changed[:_TIE_WARNING_MODELS]:
+        direction = "rise" if place_there[label] < place_here[label] else "fall"
+        parts.append(f"{names[label]} would {direction} from {_ordinal(place_here[label])} to "
+                     f"{_ordinal(place_there[label])} ({there_means[label]:.4f} instead of {here[label]:.4f}; "
+                     f"{tied[label]:.0%} of its targets tied)")
+    if len(changed) > _TIE_WARNING_MODELS:
+        parts.append(f"{len(changed) - _TIE_WARNING_MODELS} more would move for the same reason")
+    sentence = f"Warning: the standings depend on how ties are counted. With {other_name} ties, " + "; ".join(parts)
+    if carried:
+        shown = [names[label] for label in carried[:_TIE_WARNING_MODELS]]
+        more = len(carried) - len(shown)
+        sentence += (f"; {', '.join(shown)}{f' and {more} more' if more else ''} would move as a result, with "
+                     "unchanged scores")
+    sentences.append(sentence + ".")
     return sentences
 
 
