@@ -60,7 +60,12 @@ def describe_format(preview: LogPreview) -> str:
         parts.append({"\t": "tab", ",": "comma", ";": "semicolon", " ": "space"}.get(file_format.delimiter,
                                                                                     repr(file_format.delimiter)))
     parts.append("header row" if file_format.has_header else "no header")
-    if file_format.compression != "none":
+    if file_format.encoding != "utf-8":
+        parts.append(file_format.encoding_name)
+    if len(file_format.members) > 1:
+        shown = ", ".join(file_format.members[:5]) + (", …" if len(file_format.members) > 5 else "")
+        parts.append(f"zip of {len(file_format.members)} files ({shown})")
+    elif file_format.compression != "none":
         parts.append(file_format.compression)
     return ", ".join(parts)
 

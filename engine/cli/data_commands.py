@@ -13,6 +13,7 @@ from engine.evaluation.popularity import candidates_label, candidates_phrase
 from engine.storage import catalog
 from engine.storage.catalog import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
 from engine.storage.workspace import Workspace
+from engine.text import name_list
 from engine.workbench.datasets import attach_item_names, dataset_details, dataset_warnings
 from engine.workbench.importing import (
     FORMAT_PRESETS,
@@ -154,7 +155,7 @@ def setting_hint(error: InputError) -> str:
         return ""
     if error.setting in IMPORT_OPTIONS:
         hint = IMPORT_OPTIONS[error.setting]
-        if isinstance(error, LogNotPreparedError):
+        if isinstance(error, LogNotPreparedError) and error.log_id is not None:
             hint += "; importing the file again reuses the stored log"
         return hint
     if isinstance(error, ConfigError):
@@ -175,14 +176,25 @@ def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
             last_report[0] = percent
             print(f"  {percent:3d}%  {message}", file=sys.stderr)
 
-    outcome = import_log(workspace, ImportRequest(args.file, args.preset, mapping, settings, args.name,
-                                                  args.skip_invalid_rows), progress)
+    # Into a workspace this command creates, a log its preparation empties is not stored: the
+    # command line leaves no workspace behind when the command fails.
+    request = ImportRequest(args.file, args.preset, mapping, settings, args.name, args.skip_invalid_rows,
+                            keep_unprepared_log=not workspace.created)
+    try:
+        outcome = import_log(workspace, request, progress)
+    except LogNotPreparedError as exc:
+        if not workspace.created:
+            raise
+        raise LogNotPreparedError(f"{exc}, and no workspace was created at {workspace.display_name}", exc.setting,
+                                  exc.label) from exc
+    files = (f" ({len(outcome.members)} files, read one after the other: {name_list(outcome.members)})"
+             if outcome.members else "")
     if outcome.reused_dataset:
-        print(f"{args.file} was already imported with these settings: dataset {outcome.dataset_id} "
+        print(f"{args.file}{files} was already imported with these settings: dataset {outcome.dataset_id} "
               f"'{outcome.dataset_name}' (nothing new stored)")
     else:
         reuse = " (the raw log was already stored; prepared again)" if outcome.reused_log else ""
-        print(f"imported {args.file} as dataset {outcome.dataset_id} '{outcome.dataset_name}'{reuse}")
+        print(f"imported {args.file}{files} as dataset {outcome.dataset_id} '{outcome.dataset_name}'{reuse}")
     if outcome.skipped_rows:
         print(f"skipped {outcome.skipped_rows} invalid rows")
     print(settings.describe())

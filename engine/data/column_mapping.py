@@ -3,9 +3,13 @@ for common public formats (how to read them and how their columns map)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+from engine.errors import InputError
+from engine.text import elide, name_list
 
 
 @dataclass(frozen=True)
@@ -175,3 +179,10 @@ def detect_mapping(columns: list[str], given: Mapping[str, str | None] | None = 
     """Guess the mapping from column names, keeping the ``given`` roles (see :func:`detect_roles`);
     None when user/session, item or time is not found."""
     return mapping_from_roles(detect_roles(columns, given))
+
+
+def missing_columns_error(path: Path, missing: Sequence[str], available: Sequence[object]) -> InputError:
+    """The refusal of a mapping that names columns the file lacks."""
+    named = name_list((elide(name, 30) for name in missing), limit=5, width=40)
+    return InputError(f"{path}: no column named {named} (the file has {name_list(available)}); choose a preset or "
+                      "map the columns")

@@ -14,7 +14,9 @@ with an empty mapped field.
 """
 from __future__ import annotations
 
+import bisect
 import datetime
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from engine.data.reading import CHUNK_ROWS, FileFormat, describe_delimiter, iter
 from engine.errors import InputError
 from engine.memory import affordable_events, budget_advice, format_bytes, import_bytes, memory_budget
 from engine.progress import CancelToken
-from engine.text import elide
+from engine.text import elide, shorten
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ LATEST_S = 4_102_444_800.0  # 2100-01-01T00:00:00Z (excluded)
 _UNITS = (("seconds", 1.0), ("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9))
 _MEDIAN_SAMPLE = 1_000_000  # times the unit is detected from (evenly spaced over the log)
 _OTHER_DELIMITERS = ",\t;|"
+_FLAT_KINDS = {"string", "integer", "floating", "mixed-integer-float", "decimal", "empty", "bytes", "datetime",
+               "datetime64", "date", "time", "timedelta", "timedelta64", "period", "boolean", "categorical"}
 #: The import setting that skips invalid rows instead of refusing the file, and its readable name.
 SKIP_SETTING, SKIP_LABEL = "skip_invalid_rows", "Skip invalid rows"
 PROGRESS_CHUNK_ROWS = 50_000  # rows read at once when the caller follows the progress (a bar that moves)
@@ -271,17 +275,31 @@ class _Encoder:
         self.rows_read = 0
         self.n_events = 0
         self.skipped = 0  # rows skipped (with skip_invalid_rows)
+        self.sources: list[tuple[int, str]] = []  # (first row, file) of each file of an archive read
 
     def where(self, position: int) -> str:
-        """Where the row at ``position`` (0-based, in file order) is: "FILE, line N" ("row N" in Parquet)."""
+        """Where the row at ``position`` (0-based, in file order) is: "FILE, line N" ("row N" in
+        Parquet), the file of an archive where it holds several."""
+        label, first_row = self._source(position)
         if self.first_line is None:
-            return f"{self.path}, row {position + 1}"
-        return f"{self.path}, line {position + self.first_line}"
+            return f"{label}, row {position - first_row + 1}"
+        return f"{label}, line {position - first_row + self.first_line}"
+
+    def _source(self, position: int) -> tuple[str, int]:
+        """The file the row at ``position`` comes from, and the position of that file's first row."""
+        if not self.sources:
+            return str(self.path), 0
+        first_row, label = self.sources[max(0, bisect.bisect_right(self.sources, (position, "\uffff")) - 1)]
+        return label, first_row
 
     def add(self, chunk: pd.DataFrame) -> None:
         """Check and encode the next rows of the file (a DataFrame holding the mapped columns)."""
         start = self.rows_read
         self.rows_read += len(chunk)
+        source = chunk.attrs.get("source")
+        if source is not None and (not self.sources or self.sources[-1][1] != source):
+            self.sources.append((start, source))
+        self._check_kinds(chunk, start)
         invalid = np.zeros(len(chunk), dtype=bool)
         for column in self.mapping.used_columns():
             missing = chunk[column].isna().to_numpy()
@@ -312,6 +330,27 @@ class _Encoder:
             self.types.add(chunk[self.types.name], positions)
         self.times.add(times)
         self.n_events += len(chunk)
+
+    def _check_kinds(self, chunk: pd.DataFrame, start: int) -> None:
+        """Refuse booleans as times, and objects or arrays (nested JSON) in any mapped column."""
+        time = chunk[self.mapping.time]
+        if pd.api.types.is_bool_dtype(time) or (time.dtype == object and
+                                                pd.api.types.infer_dtype(time, skipna=True) == "boolean"):
+            raise InputError(f"{self._source(start)[0]}: column '{self.mapping.time}' holds booleans (type bool), not times; map a "
+                             "column of unix times or ISO-8601 dates")
+        for column in self.mapping.used_columns():
+            values = chunk[column]
+            if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in _FLAT_KINDS:
+                continue
+            nested = values.map(lambda value: isinstance(value, (dict, list, tuple, np.ndarray))).to_numpy(dtype=bool)
+            if nested.any():
+                first = int(np.argmax(nested))
+                value = values.iloc[first]
+                kind = "a JSON object" if isinstance(value, dict) else "a JSON array"
+                shown = shorten(json.dumps(value, default=str), 60)
+                role = "a time" if column == self.mapping.time else "an id"
+                raise InputError(f"{self.where(start + first)}: field '{column}' holds {kind} ({shown}), not {role}; "
+                                 "map a field of numbers or text")
 
     def _missing_error(self, chunk: pd.DataFrame, column: str, index: int, start: int) -> InputError:
         where = self.where(start + index)

@@ -1,9 +1,12 @@
 """Reading interaction logs: CSV/TSV (delimiter sniffed), Parquet, JSON lines, optionally gzip or
-zip compressed. :func:`read_table` gives a DataFrame of every column (previews);
-:func:`iter_columns` streams only the columns an import needs, in chunks of rows, so that reading
-takes one chunk of memory beyond what the caller keeps; :func:`check_memory` refuses up front a log
-whose import would not fit the memory budget. Every failure is an :class:`~engine.errors.InputError`
-naming the file (and line where it applies)."""
+zip compressed; a zip archive of several files that share one format and header is read as one
+log, its files one after the other in name order (others are refused, naming what differs).
+:func:`read_table` gives a DataFrame of every column (previews); :func:`iter_columns` streams
+only the columns an import needs, in chunks of rows, so that reading takes one chunk of memory
+beyond what the caller keeps; :func:`check_memory` refuses up front a log whose import would not
+fit the memory budget. Headers and lines are bounded (:mod:`engine.data.sources`): a header of
+too many columns or of repeated names is refused before any parser sees it. Every failure is an
+:class:`~engine.errors.InputError` naming the file (and line where it applies)."""
 from __future__ import annotations
 
 import codecs
@@ -18,20 +21,37 @@ import os
 import stat
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from engine.data.column_mapping import FORMAT_PRESETS, FormatPreset, known_column_name
+from engine.data.column_mapping import FORMAT_PRESETS, FormatPreset, known_column_name, missing_columns_error
+from engine.data.json_lines import jsonl_chunks, read_jsonl, records_frame
+from engine.data.sources import (
+    ENCODING_NAMES,
+    bom_encoding,
+    compression_of,
+    looks_like_utf16,
+    member_sizes,
+    open_compressed,
+    open_text,
+    source_label,
+    zip_members,
+)
 from engine.errors import InputError
 from engine.memory import budget_advice, format_bytes, import_bytes, memory_budget
 from engine.text import elide, name_list, shorten
+
+__all__ = ["CHUNK_ROWS", "FileFormat", "SizeEstimate", "check_memory", "check_readable", "describe_delimiter",
+           "estimate_size", "iter_columns", "missing_columns_error", "preset_for_structure", "read_table",
+           "sniff_format"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +59,7 @@ SNIFF_BYTES = 64 * 1024
 CHUNK_ROWS = 1_000_000  # rows of a delimited or Parquet file read at once
 JSON_CHUNK_LINES = 50_000  # lines of a JSON lines file parsed at once (a dict per line until framed)
 _SCAN_BYTES = 1 << 20  # block size when looking for the first undecodable byte
+MAX_COLUMNS = 20_000  # of a log's header (pandas takes seconds per 10,000 columns, minutes for repeated names)
 _DELIMITERS = ",\t;| "
 _DELIMITER_NAMES = {",": "comma (,)", "\t": "tab", ";": "semicolon (;)", "|": "pipe (|)", " ": "space",
                     "::": "double colon (::)"}
@@ -54,10 +75,18 @@ class FileFormat:
     delimiter: str | None = None
     has_header: bool = True
     column_names: tuple[str, ...] | None = None  # given names for header-less files
+    encoding: str = "utf-8"  # "utf-8-sig", "utf-16-le" or "utf-16-be" when a byte-order mark says so
+    members: tuple[str, ...] = ()  # the files of a zip archive read one after the other, in this order
 
     def to_json(self) -> dict[str, object]:
         return {"compression": self.compression, "kind": self.kind, "delimiter": self.delimiter,
-                "has_header": self.has_header, "column_names": list(self.column_names or [])}
+                "has_header": self.has_header, "column_names": list(self.column_names or []),
+                "encoding": self.encoding, "members": list(self.members)}
+
+    @property
+    def encoding_name(self) -> str:
+        """The text encoding in words ("UTF-16 LE")."""
+        return ENCODING_NAMES.get(self.encoding, self.encoding)
 
     @property
     def first_line(self) -> int | None:
@@ -103,49 +132,30 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path} is empty (0 bytes); export the log again")
 
 
-def _compression(path: Path) -> str:
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return "gzip"
-    if magic == b"PK\x03\x04":
-        return "zip"
-    return "none"
-
-
-def _zip_member(path: Path) -> str:
+def _read_head(path: Path, compression: str, member: str | None) -> bytes:
+    """The first :data:`SNIFF_BYTES` of the decompressed data, as stored (before decoding)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = [info.filename for info in archive.infolist() if not info.is_dir()
-                       and not info.filename.startswith("__MACOSX/")]
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: damaged zip archive ({exc}); re-create the archive") from exc
-    if not members:
-        raise InputError(f"{path}: the zip archive holds no file")
-    if len(members) > 1:
-        log.info("%s holds %d files; reading the largest", path, len(members))
-        with zipfile.ZipFile(path) as archive:
-            members.sort(key=lambda name: archive.getinfo(name).file_size, reverse=True)
-    return members[0]
-
-
-def open_binary(path: Path, compression: str) -> IO[bytes]:
-    """The decompressed byte stream of the file."""
-    if compression == "gzip":
-        return cast(IO[bytes], gzip.open(path, "rb"))  # a GzipFile: binary IO, not typed as IO[bytes]
-    if compression == "zip":
-        archive = zipfile.ZipFile(path)
-        return archive.open(_zip_member(path))
-    return path.open("rb")
-
-
-def _read_head(path: Path, compression: str) -> bytes:
-    try:
-        with open_binary(path, compression) as handle:
+        with open_compressed(path, compression, member) as handle:
             return handle.read(SNIFF_BYTES)
     except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: the compressed data is damaged or truncated ({_first_line(exc)}); download or "
-                         "copy it again") from exc
+        raise InputError(f"{source_label(path, member)}: the compressed data is damaged or truncated "
+                         f"({_first_line(exc)}); download or copy it again") from exc
+
+
+def _text_head(path: Path, compression: str, member: str | None) -> tuple[bytes, str]:
+    """The head as UTF-8 bytes (decoded from UTF-16, without a byte-order mark) and its encoding."""
+    head = _read_head(path, compression, member)
+    if head[:4] == b"PAR1":
+        return head, "utf-8"
+    encoding = bom_encoding(head)
+    if encoding == "utf-8":
+        if looks_like_utf16(head):
+            raise InputError(f"{source_label(path, member)} is UTF-16 text without a byte-order mark; save it as "
+                             "UTF-8 (or as UTF-16 with a byte-order mark)")
+        return head, encoding
+    with _reading_errors(source_label(path, member), path, compression, member), \
+            open_text(path, compression, member, "jsonl") as handle:
+        return handle.read(SNIFF_BYTES), encoding
 
 
 def _decode_head(path: Path, head: bytes) -> str:
@@ -186,20 +196,120 @@ def describe_delimiter(delimiter: str) -> str:
 
 
 def sniff_format(path: Path, preset: FormatPreset | None = None) -> FileFormat:
-    """Detect compression, file kind, delimiter and header of ``path`` (a preset's reading hints win)."""
+    """Detect compression, file kind, delimiter and header of ``path`` (a preset's reading hints
+    win); of every file of a zip archive, which must agree."""
     check_readable(path)
-    compression = _compression(path)
-    head = _read_head(path, compression)
+    compression = compression_of(path)
+    if compression != "zip":
+        return _sniff(path, compression, None, preset)
+    members = zip_members(path)
+    if len(members) == 1:
+        return replace(_sniff(path, compression, members[0], preset), members=members)
+    formats: dict[str, FileFormat | InputError] = {}
+    for member in members:
+        try:
+            formats[member] = _sniff(path, compression, member, preset)
+        except InputError as exc:
+            formats[member] = exc
+    _check_alike(path, members, formats)
+    first = formats[members[0]]
+    assert isinstance(first, FileFormat)
+    return replace(first, members=members)
+
+
+def _check_alike(path: Path, members: tuple[str, ...], formats: dict[str, FileFormat | InputError]) -> None:
+    """Refuse members that do not share one format and header, naming the first two that differ."""
+    descriptions = {member: _describe(path, member, formats[member]) for member in members}
+    first = members[0]
+    other = next((member for member in members[1:] if descriptions[member] != descriptions[first]), None)
+    if other is None and not isinstance(formats[first], InputError):
+        return
+    if other is None:  # every member unreadable alike
+        other = members[1]
+    raise members_differ(path, len(members), (first, descriptions[first]), (other, descriptions[other]))
+
+
+def members_differ(path: Path, count: int, first: tuple[str, str], other: tuple[str, str]) -> InputError:
+    """The refusal of an archive whose files differ: the first and the first that differs from it."""
+    return InputError(f"{path}: its {count:,} files differ: {first[0]} is {first[1]}, {other[0]} is {other[1]}; "
+                      "extract the file to import, or save the files with one format and header")
+
+
+def _describe(path: Path, member: str, found: FileFormat | InputError) -> str:
+    """A member's format in words, to compare and to show."""
+    if isinstance(found, InputError):
+        reason = str(found).removeprefix(str(source_label(path, member))).lstrip(":, ")
+        return f"not a log ({shorten(reason, 160)})"
+    if found.kind == "parquet":
+        return "Parquet"
+    if found.kind == "jsonl":
+        return "JSON lines"
+    assert found.delimiter is not None
+    if found.column_names is not None:
+        header = f"the columns {name_list(found.column_names)}"
+    elif found.has_header:
+        header = f"the header {name_list(_header_of(path, member, found), limit=10)}"
+    else:
+        header = f"no header ({len(_header_of(path, member, found))} columns)"
+    return f"delimited by {describe_delimiter(found.delimiter)} with {header}"
+
+
+def _header_of(path: Path, member: str | None, file_format: FileFormat) -> list[str]:
+    """The fields of the first line (a header, or the first row of a file without one)."""
+    with _reading_errors(source_label(path, member), path, file_format.compression, member), \
+            open_text(path, file_format.compression, member, file_format.kind) as handle:
+        line = handle.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+    return _split(line, file_format.delimiter or ",") if line else []
+
+
+def _check_header(path: Path, member: str | None, file_format: FileFormat) -> None:
+    """Refuse a first line of more than :data:`MAX_COLUMNS` columns, and a header that repeats
+    names (parsers rename repeats in quadratic time, and a mapping would take the first)."""
+    label = source_label(path, member)
+    fields = _header_of(path, member, file_format)
+    size = len((file_format.delimiter or ",").join(fields).encode())
+    if len(fields) > MAX_COLUMNS:
+        first = "header" if file_format.has_header and file_format.column_names is None else "first line"
+        raise InputError(f"{label}, line 1: the {first} has {len(fields):,} columns ({size:,} bytes), more than the "
+                         f"{MAX_COLUMNS:,} a log may have; is this an interaction log (a few columns: user, item, "
+                         "time...)?")
+    if not file_format.has_header or file_format.column_names is not None:
+        return
+    counts = Counter(name for name in _header_names(fields, file_format.delimiter or ",") if name)
+    repeated = sorted(((count, name) for name, count in counts.items() if count > 1), key=lambda c: (-c[0], c[1]))
+    if repeated:
+        shown = name_list((f"{elide(name, 30)} {count:,} times" for count, name in repeated), limit=5, width=60)
+        raise InputError(f"{label}, line 1: the header repeats column names ({shown}) among its {len(fields):,} "
+                         "columns; give each column its own name")
+
+
+def _header_names(fields: list[str], delimiter: str) -> list[str]:
+    """Column names as read from a header (a RecBole ':type' suffix dropped)."""
+    return [name.split(":")[0].strip() if ":" in name and delimiter != "::" else name.strip() for name in fields]
+
+
+def _sniff(path: Path, compression: str, member: str | None, preset: FormatPreset | None) -> FileFormat:
+    """The format of one file (or one member of a zip archive)."""
+    label = source_label(path, member)
+    head, encoding = _text_head(path, compression, member)
     if head[:4] == b"PAR1":
         return FileFormat(compression, "parquet")
     if not head.strip():
-        raise InputError(f"{path} holds no data (only whitespace)")
-    text = _decode_head(path, head)
+        raise InputError(f"{label} holds no data (only whitespace)")
+    text = _decode_head(label, head)
     first_line = text.lstrip().split("\n", 1)[0].strip()
-    if (preset is not None and preset.file_kind == "jsonl") or first_line.startswith("{"):
-        return FileFormat(compression, "jsonl")
+    if (preset is not None and preset.file_kind == "jsonl") or first_line.startswith(("{", "[")):
+        return FileFormat(compression, "jsonl", encoding=encoding)
+    file_format = _sniff_delimited(label, text, len(head) == SNIFF_BYTES, compression, preset)
+    file_format = replace(file_format, encoding=encoding)
+    _check_header(path, member, file_format)
+    return file_format
+
+
+def _sniff_delimited(path: Path, text: str, cut: bool, compression: str, preset: FormatPreset | None) -> FileFormat:
+    """Delimiter and header of delimited text from its head (``cut``: the head may end inside a line)."""
     all_lines = text.splitlines()
-    if len(head) == SNIFF_BYTES and len(all_lines) > 1:
+    if cut and len(all_lines) > 1:
         all_lines = all_lines[:-1]  # the head may end inside a line
     numbered = [(number, line) for number, line in enumerate(all_lines, start=1) if line.strip()][:200]
     lines = [line for _, line in numbered]
@@ -280,54 +390,100 @@ def _check_one_delimiter(path: Path, numbered: list[tuple[int, str]], delimiter:
 def read_table(path: Path, file_format: FileFormat, nrows: int | None = None) -> pd.DataFrame:
     """Read the whole file (or its first ``nrows`` rows) into a DataFrame of its columns (for
     previews; an import reads only the columns it needs with :func:`iter_columns`)."""
-    with _reading_errors(path, file_format.compression):
-        if file_format.kind == "parquet":
-            frame = _read_parquet(path, file_format)
-            frame = frame.head(nrows) if nrows is not None else frame
-        else:
-            with open_binary(path, file_format.compression) as handle:
-                frame = (_read_jsonl(path, handle, nrows) if file_format.kind == "jsonl"
-                         else _read_delimited(path, handle, file_format, nrows))
-    return frame
+    frames: list[pd.DataFrame] = []
+    first_columns: tuple[str, list[str]] | None = None
+    for member in _files(file_format):
+        label = source_label(path, member)
+        wanted = None if nrows is None else nrows - sum(len(frame) for frame in frames)
+        with _reading_errors(label, path, file_format.compression, member):
+            if file_format.kind == "parquet":
+                frame = _read_parquet(path, file_format, member)
+                frame = frame.head(wanted) if wanted is not None else frame
+            else:
+                with open_text(path, file_format.compression, member, file_format.kind) as handle:
+                    frame = (read_jsonl(label, handle, wanted) if file_format.kind == "jsonl"
+                             else _read_delimited(label, handle, file_format, wanted))
+        if file_format.kind != "jsonl":
+            first_columns = _same_columns(path, file_format, member, list(map(str, frame.columns)), first_columns)
+        frames.append(frame)
+        if wanted is not None and len(frame) >= wanted:
+            break
+    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if table.empty and file_format.kind == "delimited":
+        raise InputError(f"{path} has a header but no data rows")
+    return table
+
+
+def _same_columns(path: Path, file_format: FileFormat, member: str | None, columns: Sequence[str],
+                  first: tuple[str, list[str]] | None) -> tuple[str, list[str]] | None:
+    """The first member's columns; refuses a later member whose columns differ (Parquet members are
+    compared here, not when sniffing: their schema lies at their end)."""
+    if member is None or len(file_format.members) < 2:
+        return None
+    if first is None:
+        return member, list(columns)
+    if list(columns) != first[1]:
+        kind = "Parquet" if file_format.kind == "parquet" else \
+            f"delimited by {describe_delimiter(file_format.delimiter or ',')}"
+        raise members_differ(path, len(file_format.members), (first[0], f"{kind} with the columns "
+                                                              f"{name_list(first[1])}"),
+                             (member, f"{kind} with the columns {name_list(columns)}"))
+    return first
 
 
 def iter_columns(path: Path, file_format: FileFormat, columns: Sequence[str],
                  chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The file's ``columns`` (and no other), in consecutive chunks of rows in file order; refuses
-    a missing column up front, naming the file's columns."""
+    """The file's ``columns`` (and no other), in consecutive chunks of rows in file order (the
+    files of an archive one after the other: each chunk of a multi-file archive names its file in
+    ``chunk.attrs["source"]``); refuses a missing column up front, naming the file's columns."""
     wanted = list(dict.fromkeys(columns))
-    with _reading_errors(path, file_format.compression):
-        if file_format.kind == "parquet":
-            yield from _parquet_chunks(path, file_format, wanted, chunk_rows)
-        elif file_format.kind == "jsonl":
-            yield from _jsonl_chunks(path, file_format, wanted, min(chunk_rows, JSON_CHUNK_LINES))
-        else:
-            yield from _delimited_chunks(path, file_format, wanted, chunk_rows)
+    first_columns: tuple[str, list[str]] | None = None
+    for member in _files(file_format):
+        label = source_label(path, member)
+        with _reading_errors(label, path, file_format.compression, member):
+            if file_format.kind == "parquet":
+                parquet = _parquet_file(path, file_format, member)
+                first_columns = _same_columns(path, file_format, member, parquet.schema_arrow.names, first_columns)
+                chunks = _parquet_chunks(label, parquet, wanted, chunk_rows)
+            elif file_format.kind == "jsonl":
+                chunks = _jsonl_member_chunks(label, path, file_format, member, wanted, chunk_rows)
+            else:
+                names = _delimited_names(label, path, file_format, member)
+                first_columns = _same_columns(path, file_format, member, names, first_columns)
+                chunks = _delimited_chunks(label, path, file_format, member, names, wanted, chunk_rows)
+            for chunk in chunks:
+                if len(file_format.members) > 1:
+                    chunk.attrs["source"] = str(label)
+                yield chunk
 
 
-def missing_columns_error(path: Path, missing: Sequence[str], available: Sequence[object]) -> InputError:
-    """The refusal of a mapping that names columns the file lacks."""
-    named = name_list((elide(name, 30) for name in missing), limit=5, width=40)
-    return InputError(f"{path}: no column named {named} (the file has {name_list(available)}); choose a preset or "
-                      "map the columns")
+def _files(file_format: FileFormat) -> tuple[str | None, ...]:
+    """The members of an archive to read, or None for the file itself."""
+    return file_format.members or (None,)
+
+
+def _jsonl_member_chunks(label: Path, path: Path, file_format: FileFormat, member: str | None, columns: list[str],
+                         chunk_rows: int) -> Iterator[pd.DataFrame]:
+    with open_text(path, file_format.compression, member, "jsonl") as handle:
+        yield from jsonl_chunks(label, handle, columns, min(chunk_rows, JSON_CHUNK_LINES))
 
 
 @contextmanager
-def _reading_errors(path: Path, compression: str) -> Iterator[None]:
+def _reading_errors(label: Path, path: Path, compression: str, member: str | None) -> Iterator[None]:
     """Turn what the parsers raise into InputErrors naming the file."""
     try:
         yield
     except InputError:
         raise
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: the compressed data is damaged or truncated ({_first_line(exc)}); download or "
+        raise InputError(f"{label}: the compressed data is damaged or truncated ({_first_line(exc)}); download or "
                          "copy it again") from exc
     except UnicodeDecodeError as exc:
-        raise _undecodable_error(path, compression) from exc
+        raise _undecodable_error(label, path, compression, member) from exc
     except pd.errors.EmptyDataError as exc:
-        raise InputError(f"{path} holds no rows") from exc
+        raise InputError(f"{label} holds no rows") from exc
     except (pd.errors.ParserError, ValueError, OSError, pyarrow.ArrowException) as exc:
-        raise InputError(f"{path}: cannot parse the file ({_first_line(exc)})") from exc
+        raise InputError(f"{label}: cannot parse the file ({_first_line(exc)})") from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -335,13 +491,13 @@ def _first_line(exc: BaseException) -> str:
     return shorten(text.splitlines()[0], 200) if text else type(exc).__name__
 
 
-def _undecodable_error(path: Path, compression: str) -> InputError:
+def _undecodable_error(label: Path, path: Path, compression: str, member: str | None) -> InputError:
     """Where the first byte that is not UTF-8 lies (offset in the decompressed data, and line)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, line = 0, 1
     data = "the data" if compression == "none" else "the decompressed data"
     try:
-        with open_binary(path, compression) as handle:
+        with open_compressed(path, compression, member) as handle:
             while block := handle.read(_SCAN_BYTES):
                 pending = len(decoder.getstate()[0])  # bytes of a character cut by the previous block
                 try:
@@ -349,40 +505,43 @@ def _undecodable_error(path: Path, compression: str) -> InputError:
                 except UnicodeDecodeError as exc:
                     position = exc.start - pending
                     line += block[: max(position, 0)].count(b"\n")
-                    return InputError(f"{path}, line {line}: undecodable bytes at byte {offset + position:,} of "
+                    return InputError(f"{label}, line {line}: undecodable bytes at byte {offset + position:,} of "
                                       f"{data} (not UTF-8: latin-1 or another legacy encoding?); save the file "
                                       "as UTF-8")
                 offset += len(block)
                 line += block.count(b"\n")
     except (EOFError, OSError, zlib.error, zipfile.BadZipFile):
         pass
-    return InputError(f"{path}: undecodable bytes at the end of {data} (a character cut short); save the file "
+    return InputError(f"{label}: undecodable bytes at the end of {data} (a character cut short); save the file "
                       "as UTF-8")
 
 
-def _read_parquet(path: Path, file_format: FileFormat) -> pd.DataFrame:
+def _parquet_file(path: Path, file_format: FileFormat, member: str | None) -> pq.ParquetFile:
     if file_format.compression == "none":
-        return pd.read_parquet(path)
-    with open_binary(path, file_format.compression) as handle:
-        return pd.read_parquet(io.BytesIO(handle.read()))
+        return pq.ParquetFile(path)
+    with open_compressed(path, file_format.compression, member) as handle:
+        return pq.ParquetFile(io.BytesIO(handle.read()))
 
 
-def _parquet_chunks(path: Path, file_format: FileFormat, columns: list[str],
-                    chunk_rows: int) -> Iterator[pd.DataFrame]:
-    if file_format.compression == "none":
-        parquet = pq.ParquetFile(path)
-    else:
-        with open_binary(path, file_format.compression) as handle:
-            parquet = pq.ParquetFile(io.BytesIO(handle.read()))
-    names = parquet.schema_arrow.names
-    missing = [name for name in columns if name not in names]
+def _read_parquet(path: Path, file_format: FileFormat, member: str | None) -> pd.DataFrame:
+    return _parquet_file(path, file_format, member).read().to_pandas()
+
+
+def _parquet_chunks(label: Path, parquet: pq.ParquetFile, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    schema = parquet.schema_arrow
+    missing = [name for name in columns if name not in schema.names]
     if missing:
-        raise missing_columns_error(path, missing, names)
+        raise missing_columns_error(label, missing, schema.names)
+    for name in columns:
+        column_type = schema.field(name).type
+        if pyarrow.types.is_nested(column_type):
+            raise InputError(f"{label}: column '{name}' is of type {column_type}, not an id or a time (a number or "
+                             "text); map another column")
     for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
         yield batch.to_pandas()
 
 
-def _read_delimited(path: Path, handle: IO[bytes], file_format: FileFormat, nrows: int | None) -> pd.DataFrame:
+def _read_delimited(label: Path, handle: IO[bytes], file_format: FileFormat, nrows: int | None) -> pd.DataFrame:
     delimiter = file_format.delimiter or ","
     header = 0 if file_format.has_header else None
     if delimiter == "::":
@@ -395,30 +554,30 @@ def _read_delimited(path: Path, handle: IO[bytes], file_format: FileFormat, nrow
     if file_format.column_names is not None:
         names = list(file_format.column_names)
         if frame.shape[1] != len(names):
-            raise InputError(f"{path}: expected {len(names)} columns ({name_list(names)}) but found "
+            raise InputError(f"{label}: expected {len(names)} columns ({name_list(names)}) but found "
                              f"{frame.shape[1]}; choose another format preset or map the columns by hand")
         frame.columns = names
     elif header is None:
         frame.columns = [f"column{index + 1}" for index in range(frame.shape[1])]
     else:
-        frame.columns = [str(name).split(":")[0].strip() if ":" in str(name) and delimiter != "::" else str(name).strip()
-                         for name in frame.columns]
-    if frame.empty:
-        raise InputError(f"{path} has a header but no data rows")
+        frame.columns = _header_names([str(name) for name in frame.columns], delimiter)
     return frame
 
 
-def _delimited_chunks(path: Path, file_format: FileFormat, columns: list[str],
-                      chunk_rows: int) -> Iterator[pd.DataFrame]:
-    with open_binary(path, file_format.compression) as handle:
-        names = list(_read_delimited(path, handle, file_format, nrows=1).columns)
+def _delimited_names(label: Path, path: Path, file_format: FileFormat, member: str | None) -> list[str]:
+    with open_text(path, file_format.compression, member, "delimited") as handle:
+        return list(_read_delimited(label, handle, file_format, nrows=1).columns)
+
+
+def _delimited_chunks(label: Path, path: Path, file_format: FileFormat, member: str | None, names: list[str],
+                      columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
     missing = [name for name in columns if name not in names]
     if missing:
-        raise missing_columns_error(path, missing, names)
-    positions = sorted({names.index(name) for name in columns})  # the first of equal names
+        raise missing_columns_error(label, missing, names)
+    positions = sorted({names.index(name) for name in columns})
     labels = [names[position] for position in positions]
     delimiter = file_format.delimiter or ","
-    with open_binary(path, file_format.compression) as handle:
+    with open_text(path, file_format.compression, member, "delimited") as handle:
         chunks = pd.read_csv(
             handle, sep=":" if delimiter == "::" else delimiter, header=0 if file_format.has_header else None,
             usecols=[2 * p for p in positions] if delimiter == "::" else positions, chunksize=chunk_rows,
@@ -426,66 +585,6 @@ def _delimited_chunks(path: Path, file_format: FileFormat, columns: list[str],
         for chunk in chunks:
             chunk.columns = labels
             yield chunk
-
-
-def _read_jsonl(path: Path, handle: IO[bytes], nrows: int | None) -> pd.DataFrame:
-    records = []
-    for line_number, raw in enumerate(handle, start=1):
-        if not raw.strip():
-            continue
-        records.append(_json_record(path, line_number, raw))
-        if nrows is not None and len(records) >= nrows:
-            break
-    if not records:
-        raise InputError(f"{path} holds no JSON records")
-    return _records_frame(path, records)
-
-
-def _jsonl_chunks(path: Path, file_format: FileFormat, columns: list[str],
-                  chunk_lines: int) -> Iterator[pd.DataFrame]:
-    records: list[dict] = []
-    first = True
-    with open_binary(path, file_format.compression) as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            if raw.strip():
-                records.append(_json_record(path, line_number, raw))
-            if len(records) >= chunk_lines:
-                yield _json_columns(path, _records_frame(path, records), columns, first)
-                records, first = [], False
-    if records:
-        yield _json_columns(path, _records_frame(path, records), columns, first)
-    elif first:
-        raise InputError(f"{path} holds no JSON records")
-
-
-def _json_record(path: Path, line_number: int, raw: bytes) -> dict:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {line_number}: invalid JSON ({exc.msg}); "
-                         "each line must be one JSON object") from exc
-
-
-def _json_columns(path: Path, frame: pd.DataFrame, columns: list[str], first: bool) -> pd.DataFrame:
-    """The wanted columns of one chunk of records (a field absent from a later chunk reads as empty)."""
-    missing = [name for name in columns if name not in frame.columns]
-    if missing and first:
-        raise missing_columns_error(path, missing, list(frame.columns))
-    return frame.reindex(columns=columns)
-
-
-def _records_frame(path: Path, records: list) -> pd.DataFrame:
-    if not all(isinstance(record, dict) for record in records):
-        raise InputError(f"{path}: each line must be a JSON object with named fields")
-    frame = pd.DataFrame.from_records(records)
-    nested = [name for name in frame.columns if frame[name].map(lambda v: isinstance(v, list)).all()]
-    if len(nested) == 1:
-        # e.g. OTTO: {"session": 1, "events": [{"aid": .., "ts": .., "type": ..}, ...]}: one row per event.
-        name = nested[0]
-        frame = frame.explode(name, ignore_index=True).dropna(subset=[name])
-        events = pd.json_normalize(frame[name].tolist())
-        frame = pd.concat([frame.drop(columns=[name]).reset_index(drop=True), events], axis=1)
-    return frame
 
 
 def gzip_data_bytes(isize: int, compressed_bytes: int) -> int:
@@ -498,41 +597,46 @@ def gzip_data_bytes(isize: int, compressed_bytes: int) -> int:
     return isize + math.ceil(max(0, compressed_bytes - isize) / 2**32) * 2**32
 
 
-def _data_bytes(path: Path, compression: str) -> int:
+def _data_bytes(path: Path, file_format: FileFormat) -> int:
     size = path.stat().st_size
-    if compression == "gzip":
+    if file_format.compression == "gzip":
         with path.open("rb") as handle:
             handle.seek(-4, os.SEEK_END)
             return gzip_data_bytes(int.from_bytes(handle.read(4), "little"), size)
-    if compression == "zip":
-        with zipfile.ZipFile(path) as archive:
-            return archive.getinfo(_zip_member(path)).file_size
+    if file_format.compression == "zip":
+        return member_sizes(path, file_format.members or zip_members(path))
     return size
 
 
 def estimate_size(path: Path, file_format: FileFormat) -> SizeEstimate:
     """About how many events ``path`` holds, without reading it: the rows in a Parquet footer, else
     the decompressed size (gzip trailer, zip directory, file size) times the events per byte of
-    the sniffed head."""
-    data_bytes = _data_bytes(path, file_format.compression)
+    the sniffed head (of the first file of an archive)."""
+    data_bytes = _data_bytes(path, file_format)
+    member = file_format.members[0] if file_format.members else None
     if file_format.kind == "parquet":
         # Parquet inside gzip or zip (rare) has no footer to read without decompressing it all: the
         # rows are counted while reading instead.
-        with _reading_errors(path, file_format.compression):
+        with _reading_errors(path, path, file_format.compression, member):
             rows = pq.ParquetFile(path).metadata.num_rows if file_format.compression == "none" else 0
         return SizeEstimate(rows, data_bytes)
-    head = _read_head(path, file_format.compression)
-    if len(head) == SNIFF_BYTES and b"\n" in head:
+    stored = _read_head(path, file_format.compression, member)
+    head, stored_per_byte = stored, 1.0
+    if file_format.encoding.startswith("utf-16"):  # count in the decoded head, scale to stored bytes
+        head = stored[2:].decode(file_format.encoding, errors="ignore").encode("utf-8")
+        stored_per_byte = len(stored) / max(len(head), 1)
+    if len(stored) == SNIFF_BYTES and b"\n" in head:
         head = head[: head.rfind(b"\n") + 1]  # whole lines only
     lines = [line for line in head.split(b"\n") if line.strip()]
     if file_format.kind == "jsonl":
         try:
-            events = len(_records_frame(path, [json.loads(line) for line in lines]))
-        except (ValueError, InputError):  # not valid JSON: one event per line
+            events = len(records_frame([json.loads(line) for line in lines]))
+        except (ValueError, TypeError, RecursionError):  # not valid JSON objects: one event per line
             events = len(lines)
     else:
         events = len(lines) - (1 if file_format.has_header else 0)
-    return SizeEstimate(math.ceil(data_bytes * max(events, 1) / max(len(head), 1)), data_bytes)
+    covered = max(len(head) * stored_per_byte, 1.0)  # stored bytes of the lines counted
+    return SizeEstimate(math.ceil(data_bytes * max(events, 1) / covered), data_bytes)
 
 
 def check_memory(path: Path, file_format: FileFormat) -> None:

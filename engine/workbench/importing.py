@@ -3,7 +3,7 @@ dataset, all in one transaction (an interrupted import leaves nothing behind).""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +56,7 @@ class ImportRequest:
     settings: PrepareSettings | None = None
     name: str | None = None
     skip_invalid_rows: bool = False
+    keep_unprepared_log: bool = True  # store the raw log when its preparation leaves nothing (else store nothing)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ImportOutcome:
     reused_dataset: bool  # ... and prepared with the same settings: nothing new stored
     statistics: dict
     skipped_rows: int = 0
+    members: tuple[str, ...] = ()  # the files of a zip archive read one after the other (name order)
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,9 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
         existing_log = catalog.find_log(session, digest, mapping.key())
         existing_log_id = existing_log.id if existing_log is not None else None
     if existing_log_id is not None:  # the same file under the same mapping: prepare the stored log
-        return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
-                               scaled(progress, 0.05, 1.0), cancel)
+        return replace(prepare_dataset(workspace, existing_log_id, settings,
+                                       request.name or _default_name(path, preview.preset), scaled(progress, 0.05, 1.0),
+                                       cancel), members=_read_members(preview))
     progress(0.1, f"reading {path.name}")
     raw, skipped = read_raw_log(path, preview.file_format, mapping, request.skip_invalid_rows, cancel,
                                 _reading_progress(scaled(progress, 0.1, 0.35), estimate_size(path, preview.file_format)
@@ -168,6 +171,8 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     try:
         events = prepare_events(raw, settings)
     except InputError as exc:
+        if not request.keep_unprepared_log:
+            raise LogNotPreparedError(f"{path}: {exc}; nothing was stored", exc.setting, exc.label) from exc
         log_id = _store_raw_log(workspace, path, preview, mapping, digest, raw, progress, cancel)
         raise LogNotPreparedError(f"{path}: {exc}; the log is stored, ready to be prepared with other settings",
                                   exc.setting, exc.label, log_id) from exc
@@ -186,8 +191,15 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
                 raise
             existing_log_id = existing.id
         log.info("%s was imported by another process meanwhile; using its stored log", path)
-        return prepare_dataset(workspace, existing_log_id, settings, request.name or _default_name(path, preview.preset),
-                               scaled(progress, 0.7, 1.0), cancel)
+        return replace(prepare_dataset(workspace, existing_log_id, settings,
+                                       request.name or _default_name(path, preview.preset), scaled(progress, 0.7, 1.0),
+                                       cancel), members=_read_members(preview))
+
+
+def _read_members(preview: LogPreview) -> tuple[str, ...]:
+    """The files of a zip archive of several, read one after the other (none for a single file)."""
+    members = preview.file_format.members
+    return members if len(members) > 1 else ()
 
 
 def _reading_progress(progress: ProgressCallback, estimated_rows: int):
@@ -198,8 +210,16 @@ def _reading_progress(progress: ProgressCallback, estimated_rows: int):
     return report
 
 
+def _source_description(path: Path, members: tuple[str, ...]) -> str:
+    """The stored source of a log: its path, and the files read of an archive of several."""
+    if len(members) < 2:
+        return str(path.resolve())
+    return f"{path.resolve()} ({len(members):,} files: {name_list(members, limit=10, width=60)})"
+
+
 def _log_row(path: Path, preview: LogPreview, mapping: ColumnMapping, digest: str, raw: RawLog) -> dict:
-    return {"name": path.name, "source_path": str(path.resolve()), "digest": digest, "mapping_key": mapping.key(),
+    return {"name": path.name, "source_path": _source_description(path, preview.file_format.members),
+            "digest": digest, "mapping_key": mapping.key(),
             "file_format": preview.file_format.to_json(), "column_mapping": mapping.to_json(),
             "event_types": raw.event_types, "n_events": raw.n_events, "n_users": len(raw.user_ids),
             "n_items": len(raw.item_ids), "imported_at": catalog.now_utc()}
@@ -224,7 +244,7 @@ def _store_import(workspace: Workspace, path: Path, request: ImportRequest, prev
         dataset_id, name = _store_dataset(connection, log_id, request.name or _default_name(path, preview.preset),
                                           settings, events, statistics, _cancellable(scaled(progress, 0.7, 1.0), cancel))
     progress(1.0, "imported")
-    return ImportOutcome(dataset_id, name, log_id, False, False, statistics, skipped)
+    return ImportOutcome(dataset_id, name, log_id, False, False, statistics, skipped, _read_members(preview))
 
 
 def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareSettings, events, statistics: dict,
