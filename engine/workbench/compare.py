@@ -55,6 +55,7 @@ from engine.workbench.tuning import (
     TrialOutcome,
     TuningRequest,
     best_configuration,
+    check_fixed_memory,
     check_request,
     fail_dead_trials,
     prepare_study,
@@ -153,8 +154,10 @@ def _check(workspace: Workspace, request: CompareRequest, models: list[str]) -> 
         dataset = catalog.find_dataset(session, request.dataset)
         dataset_id, dataset_name = dataset.id, dataset.name
     for model in models:
+        tuning = _tuning_request(request, dataset_id, model, None)
         if model_entry(model).search_space:  # the same refusals as tune
-            check_request(_tuning_request(request, dataset_id, model, None))
+            check_request(tuning)
+        check_fixed_memory(workspace, dataset_id, tuning)
     return dataset_id, dataset_name
 
 

@@ -34,10 +34,12 @@ from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.registry.search_space import describe_space
 from engine.runs import records
 from engine.runs.models import build_config, model_entry
+from engine.runs.run_memory import check_training_memory
 from engine.runs.saved_presets import save_preset
 from engine.storage import catalog
 from engine.storage.schema import RunMetric
 from engine.storage.workspace import Workspace
+from engine.training.config import TrainConfig
 from engine.tuning.space import default_point, searched_space
 from engine.tuning.storage import (
     GRACE_PERIOD_S,
@@ -77,7 +79,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_PATIENCE", "DEFAULT_VALIDATION_USERS", "PRUNERS", "SAMPLERS", "BestConfiguration", "StudyRun",
            "StudySpec", "StudyView", "TrialOutcome", "TuningRequest", "best_configuration", "check_request",
-           "default_study_name", "fail_dead_trials",
+           "check_fixed_memory", "default_study_name", "fail_dead_trials",
            "list_studies", "load_importances", "load_study_view", "parameter_importances", "prepare_study",
            "load_studies", "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text",
            "study_view", "tune_in_background", "validation_curve"]
@@ -141,6 +143,19 @@ def check_request(request: TuningRequest) -> None:
     searched_space(entry, request.fixed)
 
 
+def check_fixed_memory(workspace: Workspace, dataset_id: int, request: TuningRequest) -> None:
+    """ConfigError when the settings every trial shares (on the model's defaults) would exceed the
+    memory budget on the dataset (a trial whose searched settings would is refused and pruned)."""
+    entry = model_entry(request.model)
+    if not entry.neural:
+        return
+    config = build_config(request.model, None, {**request.fixed, "device": request.device}, 0)
+    with workspace.session() as session:
+        n_items = int(catalog.find_dataset(session, dataset_id).statistics.get("items", 0))
+    assert isinstance(config, TrainConfig)
+    check_training_memory(config, n_items, entry.label)
+
+
 def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     """Create the study, or resume it with the request's budget (its search settings are kept).
     Refuses, before storing anything, an unknown model or metric, an empty or impossible search
@@ -149,6 +164,7 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     with workspace.session() as session:
         dataset = catalog.find_dataset(session, request.dataset)
         dataset_id, dataset_name = dataset.id, dataset.name
+    check_fixed_memory(workspace, dataset_id, request)
     name = (request.study or default_study_name(dataset_id, request.model)).strip()
     if not name:
         raise InputError("a study needs a name")
