@@ -15,12 +15,14 @@ DEFAULT_BUDGET_FRACTION = 0.6  # of physical memory
 GIB = 2**30
 
 # Peak resident memory of a whole import (read, encode, prepare, store in SQLite) = base + events x
-# bytes per event, measured with ``python bench/bench_read_memory.py --events 1000000 5000000`` on
-# synthetic logs: peaks of 415 MiB (1M events) and 1,010 MiB (5M), the line through them 267 MiB
-# + 155 bytes per event; rounded up. The base holds the interpreter and libraries (144 MiB before
-# reading) and SQLite's caches.
-IMPORT_BYTES_PER_EVENT = 160
-IMPORT_BASE_BYTES = 270 * 2**20
+# bytes per event, measured with ``python bench/bench_read_memory.py --events 50000 200000 1000000
+# 2000000 5000000`` on synthetic logs imported by ``python main.py import`` (2-core CPU): peaks of
+# 429, 482, 622, 773 and 1,339 MiB. The base is the command line's libraries (388 MiB before
+# reading: torch and scipy included) and SQLite's caches; the line through the two largest is 397
+# MiB + 197 bytes per event, which underestimates small logs, so the constants bound every peak
+# from above (by 3-9%). The desktop app's import process, without torch, peaks about 240 MiB lower.
+IMPORT_BYTES_PER_EVENT = 200
+IMPORT_BASE_BYTES = 460 * 2**20
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

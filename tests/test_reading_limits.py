@@ -18,13 +18,14 @@ import engine.data.raw_log as raw_log_module
 from engine.data.column_mapping import ColumnMapping
 from engine.data.preparation import PrepareSettings
 from engine.data.raw_log import build_raw_log, read_raw_log
-from engine.data.reading import estimate_size, gzip_data_bytes, read_table
+from engine.data.reading import check_memory, estimate_size, gzip_data_bytes, read_table
 from engine.errors import InputError
 from engine.memory import (
     BUDGET_VARIABLE,
     IMPORT_BASE_BYTES,
     IMPORT_BYTES_PER_EVENT,
     affordable_events,
+    import_bytes,
     memory_budget,
     parse_size,
     physical_memory,
@@ -108,10 +109,10 @@ def test_a_concatenated_gzip_that_fools_the_estimate_is_refused_while_streaming(
     workspace_file = tmp_path / "ws.sqlite"
     Workspace(workspace_file).close()
     before = snapshot(workspace_file)
-    result = _import_in_child(path, workspace_file, "300M")
+    result = _import_in_child(path, workspace_file, "600M")
     message = result["message"]
     assert message is not None and message.startswith(f"{path}, line ")
-    limit = affordable_events(300 * 2**20)
+    limit = affordable_events(600 * 2**20)
     assert f": the log holds more than {limit:,} events, which would need more than " in message
     assert "(set HRNN_MEMORY_BUDGET to change it); split the log or import it on a larger machine" in message
     assert result["seconds"] < 30 and result["peak"] < 600 * 2**20, result
@@ -143,10 +144,34 @@ def test_budget_from_the_environment_or_physical_memory(monkeypatch) -> None:
         parse_size("lots")
     monkeypatch.setenv(BUDGET_VARIABLE, "300M")
     assert memory_budget() == 300 * 2**20
-    assert affordable_events(300 * 2**20) == (300 * 2**20 - IMPORT_BASE_BYTES) // IMPORT_BYTES_PER_EVENT
+    assert affordable_events(600 * 2**20) == (600 * 2**20 - IMPORT_BASE_BYTES) // IMPORT_BYTES_PER_EVENT > 0
+    assert affordable_events(300 * 2**20) == 0  # below the base: nothing fits
     monkeypatch.delenv(BUDGET_VARIABLE)
     total = physical_memory()
     assert total is None or memory_budget() == int(total * 0.6)
+
+
+# Peaks of ``python main.py import`` measured by bench/bench_read_memory.py (2-core CPU; BENCHMARKS.md):
+# (events, MiB). The base alone, every library the command line loads, is 388 MiB.
+MEASURED_PEAKS = ((48_108, 429), (197_328, 482), (998_942, 622), (2_001_186, 773), (5_016_868, 1_339))
+
+
+def test_the_estimate_covers_every_measured_peak_of_an_import() -> None:
+    for events, peak_mib in MEASURED_PEAKS:
+        assert import_bytes(events) >= peak_mib * 2**20, (events, import_bytes(events) / 2**20)
+        assert import_bytes(events) <= 1.2 * peak_mib * 2**20, (events, import_bytes(events) / 2**20)
+
+
+def test_a_197k_event_log_is_refused_up_front_below_its_measured_peak(tmp_path: Path, monkeypatch) -> None:
+    """The log the README's old formula put at about 300 MiB peaked at 482 MiB: a budget of 450 MiB
+    refuses it before reading."""
+    path = tmp_path / "log.csv"
+    path.write_bytes(HEADER + BLOCK * 282)  # 197,400 events
+    monkeypatch.setenv(BUDGET_VARIABLE, "450M")
+    with pytest.raises(InputError) as info:
+        check_memory(path, preview_log(path).file_format)
+    assert str(info.value).startswith(f"{path}: about 197,")
+    assert "would need about 0.49 GB of memory to import; this machine's budget is 0.44 GB" in str(info.value)
 
 
 def test_elide_and_name_list() -> None:
