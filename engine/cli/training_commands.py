@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from engine.cli.formatting import render_table
 from engine.errors import InputError
 from engine.progress import CancelToken
+from engine.registry.settings import MAX_SEED
 from engine.runs import records
 from engine.runs.labels import model_label
 from engine.runs.models import model_names
@@ -28,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", help="a built-in preset (neural models: small, the default, or large; the "
                         "paper's Table 2) or a saved one")
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, default=1, help="number of seeds: 0, 1, ... N-1 (default 1)")
-    seeds.add_argument("--seed", type=int, nargs="+", dest="seed_list", help="explicit seeds")
+    seeds.add_argument("--seeds", type=int, help="number of seeds: 0, 1, ... N-1 (default 1)")
+    seeds.add_argument("--seed", type=int, nargs="+", dest="seed_list", help="explicit seeds (--set seed=N is "
+                       "the same as --seed N)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a hyper-parameter, e.g. --set epochs=3 --set loss=bpr-max")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -114,11 +116,31 @@ def _exit_code(runs: list[records.RunSummary]) -> int:
     return 0 if all(run.status == "finished" for run in runs) else 3
 
 
-def run_train(args: argparse.Namespace, workspace: Workspace) -> int:
-    seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+def train_seeds(args: argparse.Namespace, overrides: dict[str, object]) -> list[int]:
+    """The seeds of ``train``: ``--seed N...``, ``--seeds N`` (0 ... N-1), or ``--set seed=N`` (taken
+    out of ``overrides``: the same as ``--seed N``); each within the seeds' range."""
+    if "seed" in overrides:
+        value = overrides.pop("seed")
+        if args.seed_list is not None or args.seeds is not None:
+            raise InputError("give the seeds one way: --seed N ..., --seeds N or --set seed=N")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InputError(f"--set seed expects a whole number, not {value!r}")
+        seeds = [value]
+    else:
+        seeds = args.seed_list if args.seed_list is not None else list(range(1 if args.seeds is None else args.seeds))
     if not seeds:
         raise InputError("--seeds must be at least 1")
-    run_ids = plan_runs(workspace, args.dataset, args.model, seeds, args.preset, parse_overrides(args.set),
+    wrong = [seed for seed in seeds if not 0 <= seed <= MAX_SEED]
+    if wrong:
+        raise InputError(f"seed {wrong[0]} is out of range: a seed is a whole number from 0 to {MAX_SEED}; give "
+                         "seeds with --seed N ... (or --seeds N for 0 ... N-1)")
+    return seeds
+
+
+def run_train(args: argparse.Namespace, workspace: Workspace) -> int:
+    overrides = parse_overrides(args.set)
+    seeds = train_seeds(args, overrides)
+    run_ids = plan_runs(workspace, args.dataset, args.model, seeds, args.preset, overrides,
                         args.device, validation=args.validation)
     runs = execute_and_report(workspace, run_ids, args.jsonl)
     if not args.jsonl:

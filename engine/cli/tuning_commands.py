@@ -211,6 +211,9 @@ def announce_comparison(comparison_id: int, resumed: bool) -> None:
 
 
 def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
+    if "seed" in parse_overrides(args.set):
+        raise InputError("compare tunes every trial with seed 0 and trains each best configuration with the seeds "
+                         "0 ... N-1 of --seeds N: it takes no --set seed (tune --set seed=N fixes a study's seed)")
     seconds = budget_seconds(args.budget)
     trials = args.trials if args.trials is not None or seconds is not None else 20
     request = CompareRequest(args.dataset, tuple(args.models), trials, seconds, args.seeds, args.workers, args.metric,

@@ -169,16 +169,22 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     if not name:
         raise InputError("a study needs a name")
     deadline = time.time() + request.seconds if request.seconds is not None else None
+    fixed = dict(request.fixed)
+    seed = fixed.pop("seed", 0)  # the seed every trial trains with, fixed like a setting
+    build_config(request.model, None, {}, seed)  # a seed out of range is refused naming it
     wanted = StudySpec(name=name, dataset_id=dataset_id, dataset_name=dataset_name, model=request.model,
                        metric=request.metric, sampler=request.sampler, pruner=request.pruner,
-                       patience=request.patience, fixed=dict(request.fixed), validation_users=request.validation_users,
-                       device=request.device, n_trials=request.n_trials, deadline=deadline)
+                       patience=request.patience, fixed=fixed, validation_users=request.validation_users,
+                       seed=seed, device=request.device, n_trials=request.n_trials, deadline=deadline)
     if storage_exists(workspace):
         with study_storage(workspace) as storage:
             existing = find_study(storage, name)
             if existing is not None:
                 spec = study_spec(existing)
                 check_same_search(spec, wanted)
+                if "seed" in request.fixed and spec.seed != seed:
+                    raise InputError(f"study {name!r} trains its trials with seed {spec.seed}, not {seed}; choose "
+                                     "another study name")
                 resumed = StudySpec.from_json({**spec.to_json(), "n_trials": request.n_trials, "deadline": deadline})
                 save_spec(existing, resumed)
                 log.info("resuming study %s (%d trials so far)", name, len(existing.trials))
