@@ -242,7 +242,10 @@ class WorkspaceActions(QObject):
 
     @Slot(object)
     def _on_compacted(self, outcome: CompactOutcome) -> None:
-        if outcome.bytes_before is not None and outcome.bytes_after is not None:
+        if not outcome.complete:
+            text = ("Workspace compacted, but a program began reading it meanwhile: the space returns when it is done "
+                    "and the workspace is compacted again")
+        elif outcome.bytes_before is not None and outcome.bytes_after is not None:
             text = (f"Workspace compacted: {outcome.bytes_before / 2**20:,.1f} MiB → "
                     f"{outcome.bytes_after / 2**20:,.1f} MiB")
         else:

@@ -158,6 +158,10 @@ def run_workspace(args: argparse.Namespace, workspace: Workspace) -> int:
     outcome = compact_workspace(workspace)
     if outcome.bytes_before is None or outcome.bytes_after is None:
         print(f"compacted {workspace.display_name} in {outcome.seconds:.1f} s")
+    elif not outcome.complete:
+        print(f"compacted {workspace.display_name}, but a program began reading it meanwhile: its old pages stay in "
+              f"the write-ahead log ({outcome.bytes_after / 2**20:,.1f} MiB on disk) until that program is done; "
+              "compact again then")
     else:
         print(f"compacted {workspace.display_name}: {outcome.bytes_before / 2**20:,.1f} MiB -> "
               f"{outcome.bytes_after / 2**20:,.1f} MiB in {outcome.seconds:.1f} s")

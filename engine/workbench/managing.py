@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
 from engine.errors import InputError, NotFoundError, WorkspaceError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
@@ -17,7 +20,7 @@ from engine.runs.checkpoints import checkpoint_location
 from engine.runs.labels import run_label
 from engine.storage import catalog
 from engine.storage.schema import ImportedLog
-from engine.storage.workspace import Workspace
+from engine.storage.workspace import BUSY_TIMEOUT_MS, Workspace
 from engine.tuning.comparisons import running_comparisons
 from engine.tuning.study import studies_at_work
 
@@ -261,11 +264,17 @@ def retry_runs(workspace: Workspace, run_ids: list[int]) -> list[int]:
 @dataclass(frozen=True)
 class CompactOutcome:
     """The workspace's size on disk (the file and its write-ahead log) before and after, in bytes
-    (None for a server database)."""
+    (None for a server database). ``complete``: False when a program began reading the workspace
+    while it was compacted, so that the write-ahead log keeps the old pages until it is done."""
 
     bytes_before: int | None
     bytes_after: int | None
     seconds: float
+    complete: bool = True
+
+
+#: Milliseconds compacting waits for another program's reading or writing before refusing.
+BUSY_WAIT_MS = 2_000
 
 
 def _disk_bytes(path: Path | None) -> int | None:
@@ -274,10 +283,36 @@ def _disk_bytes(path: Path | None) -> int | None:
     return sum(part.stat().st_size for part in (path, path.with_name(f"{path.name}-wal")) if part.exists())
 
 
+def _in_use(workspace: Workspace) -> InputError:
+    return InputError(f"workspace {workspace.display_name} is in use by another program that is reading or writing "
+                      "it (another window of the app, a command, a database browser): compacting needs it alone, "
+                      "or the space would not be given back; let that work end or close the program, then compact "
+                      "again")
+
+
+def _vacuum_sqlite(workspace: Workspace, connection: Connection) -> bool:
+    """VACUUM a SQLite workspace that no other connection uses, then empty its write-ahead log;
+    returns whether the log could be emptied. A no-op write then a checkpoint tell whether another
+    connection reads (it holds a snapshot the checkpoint may not overwrite) or writes."""
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
+    try:
+        try:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+        except OperationalError as exc:  # locked by a writer
+            raise _in_use(workspace) from exc
+        if busy:
+            raise _in_use(workspace)
+        connection.exec_driver_sql("VACUUM")
+        return not connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
 def compact_workspace(workspace: Workspace, progress: ProgressCallback = no_progress,
                       cancel: CancelToken | None = None) -> CompactOutcome:
     """Give the space of deleted rows back to the disk (VACUUM, then an emptied write-ahead log);
-    refuses while a run is training (its process writes to the workspace)."""
+    refuses while a run is training or another program reads or writes the workspace."""
     if workspace.read_only:
         raise InputError(f"workspace {workspace.display_name} is read-only: it cannot be compacted")
     training = [run for run in records.list_runs(workspace) if run.status == "running"]
@@ -286,11 +321,14 @@ def compact_workspace(workspace: Workspace, progress: ProgressCallback = no_prog
     began = time.perf_counter()
     before = _disk_bytes(workspace.file_path)
     progress(0.0, "compacting")
+    complete = True
     with workspace.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM")
         if workspace.engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            complete = _vacuum_sqlite(workspace, connection)
+        else:
+            connection.exec_driver_sql("VACUUM")
     after = _disk_bytes(workspace.file_path)
     progress(1.0, "compacted")
-    log.info("compacted workspace %s: %s -> %s bytes", workspace.display_name, before, after)
-    return CompactOutcome(before, after, time.perf_counter() - began)
+    log.info("compacted workspace %s: %s -> %s bytes%s", workspace.display_name, before, after,
+             "" if complete else " (another program read it meanwhile)")
+    return CompactOutcome(before, after, time.perf_counter() - began, complete)
