@@ -12,11 +12,19 @@ Usage (on a machine with a CUDA GPU; needs only torch, numpy, pandas and scipy):
      the same loss curve, and graphed and eager CUDA runs of one seed both learn (they draw from
      the same generator; whether their curves are equal is reported, not required);
    - the ranks an evaluation computes on CUDA equal those on the CPU (ties aside).
+   For SASRec (every loss) and its twin:
+   - without randomness (no dropout, the full cross-entropy: nothing sampled), two epochs on CUDA
+     match the CPU (losses and weights within float32 tolerance);
+   - with dropout and each sampled loss, a run repeated with the same seed gives the same loss
+     curve and learns;
+   - its evaluation ranks on CUDA equal those on the CPU (ties aside), and the attention that
+     Inspection shows sums to 1 on CUDA.
 2. Measures one epoch of each network of the paper (RNN, HRNN Init, HRNN All; small and large;
    batch 100) on a random log at XING scale (about 550k events, 58k items) through ``train()``,
    with CUDA graphs (two epochs: the first includes the capture) and without (one epoch), and the
    evaluation of HRNN Init small at XING scale on CUDA. The target: an epoch of HRNN large
-   in <= 3 s.
+   in <= 3 s. Then an epoch of SASRec (defaults: sampled cross-entropy; and the full
+   cross-entropy) and its evaluation on the same logs.
 
 Writes ``gpu_check.json`` and ``gpu_check.md`` (lines for BENCHMARKS.md) to ``--out`` (default:
 $OUT when set, else the current folder). Exits 1 when a check fails (the measurements still run).
@@ -45,6 +53,8 @@ from engine.models.stream_scorers import RecurrentStreamScorer
 from engine.training import loop
 from engine.training.config import TrainConfig
 from engine.training.presets import preset
+from engine.training.sasrec_config import SASRecConfig
+from engine.training.sasrec_training import train_sasrec
 from engine.training.step_runner import GraphedSteps, make_step_runner
 
 MODELS = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
@@ -151,6 +161,84 @@ def check_evaluation(report: dict) -> bool:
     return same >= 0.99
 
 
+def sasrec_weights(result) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in result.network.parameters()]).cpu()
+
+
+def check_sasrec(report: dict) -> bool:
+    """SASRec and its twin on CUDA against the CPU, repeatability with randomness, ranks and attention."""
+    from engine.models.sasrec_scorer import SASRecStreamScorer
+
+    ok = True
+    log = tiny_log()
+    for model in ("sasrec", "sasrec-session"):
+        base = SASRecConfig(model=model, hidden_size=32, blocks=2, heads=2, max_length=10, batch_size=8, epochs=2,
+                            dropout=0.0, loss="cross-entropy", context="time_gap", seed=1)
+        cpu = train_sasrec(dataclasses.replace(base, device="cpu"), log)
+        cuda = train_sasrec(dataclasses.replace(base, device=DEVICE), log)
+        row = {"cpu_losses": cpu.epoch_losses, "cuda_losses": cuda.epoch_losses,
+               "max_weight_diff": float((sasrec_weights(cuda) - sasrec_weights(cpu)).abs().max())}
+        row["ok"] = bool(np.allclose(cuda.epoch_losses, cpu.epoch_losses, rtol=LOSS_RTOL)
+                         and row["max_weight_diff"] < 10 * WEIGHT_ATOL)
+        for loss in ("sampled-cross-entropy", "bce", "gbce"):
+            busy = dataclasses.replace(base, device=DEVICE, dropout=0.3, loss=loss, negatives=16, epochs=4,
+                                       negative_sampling="popularity")
+            first, again = train_sasrec(busy, log), train_sasrec(busy, log)
+            row[f"{loss}_losses"] = first.epoch_losses
+            row[f"{loss}_ok"] = bool(first.epoch_losses == again.epoch_losses
+                                     and first.epoch_losses[-1] < first.epoch_losses[0]
+                                     and np.all(np.isfinite(first.epoch_losses)))
+            row["ok"] &= row[f"{loss}_ok"]
+        test = tiny_log(seed=4)
+        ranks = {}
+        for device in ("cpu", DEVICE):
+            scorer = SASRecStreamScorer(cpu.network.to(device), model)
+            ranks[device] = evaluate(scorer, log, test, EvaluationSettings(ks=(5, 10), batch_size=16)).rank
+        row["rank_agreement"] = float(np.mean(np.asarray(ranks["cpu"]) == np.asarray(ranks[DEVICE])))
+        scorer = SASRecStreamScorer(cpu.network.to(DEVICE), model)
+        scorer.reset(1)
+        for item in range(12):
+            scorer.consume(np.array([item]), np.array([item == 0]), np.array([True]))
+        row["attention_sum"] = float(scorer.attention(0).sum())
+        row["ok"] &= row["rank_agreement"] >= 0.99 and abs(row["attention_sum"] - 1.0) < 1e-5
+        ok &= row["ok"]
+        report.setdefault("checks", {})[model] = row
+        print(f"check {model:14s} cpu/cuda agree, sampled losses repeatable and learning, ranks "
+              f"{row['rank_agreement']:.4f}, attention sum {row['attention_sum']:.6f}: {row['ok']}", flush=True)
+    return ok
+
+
+def measure_sasrec(report: dict, scale: float) -> list[str]:
+    """An epoch of SASRec (the defaults, and the full cross-entropy) and the twin on the XING-sized
+    random log, and SASRec's evaluation on the random split at the same scale."""
+    from engine.models.sasrec_scorer import SASRecStreamScorer
+
+    log = synthetic_log(int(6800 * scale), int(58000 * scale), 0)
+    lines = ["", f"| SASRec ({DEVICE}) | epoch 1 s | epoch 2 s | pairs/s (last epoch) |", "| --- | --- | --- | --- |"]
+    for model, loss in (("sasrec", "sampled-cross-entropy"), ("sasrec", "cross-entropy"),
+                        ("sasrec-session", "sampled-cross-entropy")):
+        config = SASRecConfig(model=model, loss=loss, epochs=2, device=DEVICE)
+        result = train_sasrec(config, log)
+        rate = result.pairs_per_epoch / result.epoch_seconds[-1]
+        report.setdefault("sasrec_training", []).append({"model": model, "loss": loss,
+                                                         "epoch_seconds": result.epoch_seconds,
+                                                         "losses": result.epoch_losses})
+        line = f"| {model}, {loss} | {result.epoch_seconds[0]:.2f} | {result.epoch_seconds[1]:.2f} | {rate:,.0f} |"
+        lines.append(line)
+        print(line, flush=True)
+    train, test = random_split(scale, 0)
+    network = train_sasrec(SASRecConfig(epochs=1, device=DEVICE), train).network
+    scorer = SASRecStreamScorer(network, "sasrec")
+    settings = EvaluationSettings(ks=(5, 10, 20), batch_size=256)
+    evaluate(scorer, train, test.select_sessions(np.arange(test.n_sessions) < 200), settings)  # warm-up
+    result = evaluate(scorer, train, test, settings)
+    report["sasrec_evaluation"] = {"seconds": result.seconds, "predictions": result.n_events}
+    lines += ["", f"| SASRec evaluation ({DEVICE}) | seconds | predictions/s |", "| --- | --- | --- |",
+              f"| sasrec | {result.seconds:.2f} | {result.n_events / result.seconds:,.0f} |"]
+    print(lines[-1], flush=True)
+    return lines
+
+
 def measure_training(report: dict, quick: bool, scale: float) -> list[str]:
     log = synthetic_log(int(6800 * scale), int(58000 * scale), 0)
     n_pairs = int(np.sum(log.session_length - 1))
@@ -214,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {report['torch']} on {report['device']}", flush=True)
     started = time.perf_counter()
     ok = True
-    for check in (check_training, check_evaluation):
+    for check in (check_training, check_evaluation, check_sasrec):
         try:
             ok &= check(report)
         except Exception as exc:  # noqa: BLE001 - report and go on to the measurements
@@ -224,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"GPU: {report['device']}, torch {report['torch']}", ""]
     lines += measure_training(report, args.quick, args.scale)
     lines += measure_evaluation(report, args.scale)
+    lines += measure_sasrec(report, args.scale)
     report["checks_ok"] = ok
     report["seconds"] = time.perf_counter() - started
     out = Path(args.out)

@@ -66,6 +66,16 @@ class SASRecSpec:
         return self.n_items
 
 
+def dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout. On a CPU the mask is drawn as ``rand >= p``, about twice as fast there as
+    torch's Bernoulli sampling (measured: 7 against 14 ms for 6,400 x 64 on one thread)."""
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu":
+        return functional.dropout(x, p, training=True)
+    return x * (torch.rand_like(x) >= p).to(x.dtype) * (1.0 / (1.0 - p))
+
+
 def causal_mask(valid: Tensor) -> Tensor:
     """bool [B, 1, T, T]: query t may attend to key j when j <= t and j is an event (``valid``
     [B, T]); every query may attend to itself (a padding query sees only itself)."""
@@ -97,17 +107,17 @@ class SelfAttentionBlock(nn.Module):
         q, k, v = (self.qkv(self.attention_norm(x)).view(batch, width, 3, self.heads, hidden // self.heads)
                    .permute(2, 0, 3, 1, 4).unbind(0))  # each [B, heads, T, d / heads]
         weights = None
-        if with_attention:
+        if with_attention or (p > 0.0 and x.device.type == "cpu"):  # (torch's CPU kernel drops out slowly)
             logits = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [B, heads, T, T]
             weights = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-            attended = functional.dropout(weights, p, self.training) @ v
+            attended = dropout(weights, p, self.training) @ v
         else:
             attended = functional.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
         attended = attended.transpose(1, 2).reshape(batch, width, hidden)  # [B, T, d]
-        x = x + functional.dropout(self.attention_out(attended), p, self.training)
-        inner = functional.dropout(torch.relu(self.feed_forward_in(self.feed_forward_norm(x))), p, self.training)
-        x = x + functional.dropout(self.feed_forward_out(inner), p, self.training)
-        return x, weights
+        x = x + dropout(self.attention_out(attended), p, self.training)
+        inner = dropout(torch.relu(self.feed_forward_in(self.feed_forward_norm(x))), p, self.training)
+        x = x + dropout(self.feed_forward_out(inner), p, self.training)
+        return x, weights if with_attention else None
 
 
 class SASRecNetwork(nn.Module):
@@ -160,7 +170,7 @@ class SASRecNetwork(nn.Module):
             if gaps is None:
                 raise ValueError("this network embeds the time gaps: pass them")
             x = x + self.gap_embedding(gaps)
-        return functional.dropout(x, self.spec.dropout, self.training)
+        return dropout(x, self.spec.dropout, self.training)
 
     def encode(self, items: Tensor, gaps: Tensor | None = None) -> Tensor:
         """[B, T, d]: the output after every column of the left-padded windows ``items`` [B, T]

@@ -69,7 +69,7 @@ class TrainingWindows:
 
     input_start: np.ndarray  # int64 [W]
     input_end: np.ndarray  # int64 [W]
-    gaps: np.ndarray  # int64 [E]: time-gap bucket of every event of the log (models.sasrec.gap_buckets)
+    gaps: np.ndarray  # int8 [E]: time-gap bucket of every event of the log (models.sasrec.gap_buckets)
 
     @property
     def n_windows(self) -> int:
@@ -104,7 +104,8 @@ def training_windows(data: SessionLog, sessions_only: bool, max_length: int, lat
     first = np.zeros(data.n_events, dtype=bool)
     first[start] = True
     gap = np.r_[0.0, np.diff(data.time)]
-    return TrainingWindows(input_start.astype(np.int64), input_end.astype(np.int64), gap_buckets(gap, ~first))
+    return TrainingWindows(input_start.astype(np.int64), input_end.astype(np.int64),
+                           gap_buckets(gap, ~first).astype(np.int8))
 
 
 def window_batch(windows: TrainingWindows, chosen: np.ndarray, data: SessionLog,
@@ -118,7 +119,7 @@ def window_batch(windows: TrainingWindows, chosen: np.ndarray, data: SessionLog,
     safe = np.where(valid, events, 0)
     inputs = np.where(valid, data.item[safe], pad_item)
     targets = np.where(valid, data.item[safe + 1], pad_item)
-    gaps = np.where(valid, windows.gaps[safe], 0)
+    gaps = np.where(valid, windows.gaps[safe], 0).astype(np.int64)
     return inputs, gaps, targets
 
 
@@ -168,7 +169,7 @@ def _seeded(seed: int, device: torch.device, threads: int | None) -> Iterator[No
     """Run the block with torch's global generators (dropout) seeded with ``seed`` and restored
     afterwards, and ``threads`` intra-op threads (None: unchanged)."""
     previous = torch.get_num_threads()
-    devices = [device] if device.type == "cuda" else []
+    devices = [torch.cuda.current_device() if device.index is None else device.index] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         if threads is not None:

@@ -25,8 +25,11 @@ from engine.runs.evaluate_run import scorer_for_run
 from engine.runs.models import model_entry
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
+from engine.training.sasrec_config import SASREC_MODELS
 
 log = logging.getLogger(__name__)
+
+__all__ = ["SASREC_MODELS", "AttentionTimeline", "UserAttention", "attention_for_user", "sasrec_attention"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,6 @@
-"""The demo: the seeded synthetic demo log imported into a workspace, every registered model of
-the paper trained (networks for a few epochs) and evaluated, for the headless first run and the
-desktop app's first launch."""
+"""The demo: the seeded synthetic demo log imported into a workspace, every registered model
+trained (networks for a few epochs) and evaluated, for the headless first run and the desktop app's
+first launch."""
 from __future__ import annotations
 
 import shutil
@@ -13,17 +13,16 @@ import platformdirs
 from engine.data import synthetic
 from engine.data.preparation import PrepareSettings
 from engine.progress import CancelToken, ProgressCallback, no_progress
-from engine.runs.models import model_entry
+from engine.runs.models import model_entry, model_names
 from engine.storage.workspace import Workspace
 from engine.workbench.importing import ImportOutcome, ImportRequest, import_log
 from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs, plan_runs
 
 DEMO_NAME = "demo (synthetic)"
-#: The models the demo compares: the paper's baselines and networks, and the session-based
-#: neighbourhood and rule models with their session-aware variants.
-DEMO_MODELS = ("pop", "personal-pop", "item-knn", "sknn", "v-sknn", "stan", "sr", "markov", "v-sknn-ebr", "stan-ebr",
-               "sr-br", "rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+#: The models the demo compares: every registered model (the paper's baselines and networks, the
+#: session-based neighbourhood and rule models with their session-aware variants, SASRec and its twin).
+DEMO_MODELS = model_names()
 DEMO_EPOCHS = 8
 
 
