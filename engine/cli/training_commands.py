@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.cli.formatting import render_table
-from engine.errors import InputError
+from engine.errors import InputError, NotFoundError
 from engine.progress import CancelToken
 from engine.registry.settings import MAX_SEED
 from engine.runs import records
@@ -99,15 +99,28 @@ def execute_and_report(workspace: Workspace, run_ids: list[int], jsonl: bool) ->
         return execute_runs(workspace, run_ids, emit_message if jsonl else print_message, cancel)
 
 
-def _print_summary(runs: list[records.RunSummary], workspace: Workspace) -> None:
-    rows = []
+def _print_summary(runs: list[records.RunSummary], workspace: Workspace, run_ids: list[int] | None = None) -> None:
+    """The runs as a table; ``run_ids``: the runs asked for, those deleted meanwhile shown as deleted."""
+    rows: list[tuple] = []
+    gone = [run_id for run_id in run_ids or () if run_id not in {run.id for run in runs} and not _exists(workspace,
+                                                                                                         run_id)]
     for run in runs:
         _, losses = records.metric_series(workspace, run.id, "train_loss")
         _, seconds = records.metric_series(workspace, run.id, "epoch_seconds")
         rows.append((run.id, model_label(run), run.seed, run.status, run.device or "",
                      f"{losses[-1]:.4f}" if len(losses) else "", f"{seconds.sum():.1f}" if len(seconds) else "",
                      run.error or ""))
+    rows += [(run_id, "", "", "deleted", "", "", "", "deleted while it waited to train") for run_id in gone]
+    rows.sort(key=lambda row: row[0])
     print(render_table(("run", "model", "seed", "status", "device", "final loss", "train s", "error"), rows))
+
+
+def _exists(workspace: Workspace, run_id: int) -> bool:
+    try:
+        records.get_run(workspace, run_id)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _exit_code(runs: list[records.RunSummary]) -> int:
@@ -144,14 +157,14 @@ def run_train(args: argparse.Namespace, workspace: Workspace) -> int:
                         args.device, validation=args.validation)
     runs = execute_and_report(workspace, run_ids, args.jsonl)
     if not args.jsonl:
-        _print_summary(runs, workspace)
+        _print_summary(runs, workspace, run_ids)
     return _exit_code(runs)
 
 
 def run_execute(args: argparse.Namespace, workspace: Workspace) -> int:
     runs = execute_and_report(workspace, args.run_ids, args.jsonl)
     if not args.jsonl:
-        _print_summary(runs, workspace)
+        _print_summary(runs, workspace, args.run_ids)
     return _exit_code(runs)
 
 

@@ -4,6 +4,7 @@ a typed :mod:`run message <engine.workbench.run_messages>`: the command line pri
 desktop app reads them from the child process that executes its runs."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.session_log import PreparedDataset
-from engine.errors import Cancelled, WorkbenchError
+from engine.errors import Cancelled, NotFoundError, WorkbenchError
 from engine.progress import CancelToken, ProgressCallback
 from engine.runs import records
 from engine.runs.evaluate_run import dataset_settings, evaluate_run, find_run_evaluation
@@ -33,6 +34,8 @@ from engine.workbench.run_messages import (
     RunProgress,
     RunStarted,
 )
+
+log = logging.getLogger(__name__)
 
 #: Seconds between two progress messages of a run.
 PROGRESS_EVERY_S = 1.0
@@ -73,17 +76,24 @@ class _RunReporter:
 def execute_runs(workspace: Workspace, run_ids: Sequence[int], send: MessageSink,
                  cancel: CancelToken | None = None) -> list[records.RunSummary]:
     """Execute queued runs in order, evaluating each finished one under its dataset's setting;
-    stops after a cancelled run (the rest stay queued). Each dataset is read once for its runs."""
+    stops after a cancelled run (the rest stay queued), skips a run deleted while it waited (it
+    is not among the runs returned). Each dataset is read once for its runs."""
     cancel = cancel or CancelToken()
     done: list[records.RunSummary] = []
     prepared: dict[int, PreparedDataset] = {}
     for run_id in run_ids:
         reporter = _RunReporter(run_id, send)
-        dataset_id = records.get_run(workspace, run_id).dataset_id
-        if dataset_id not in prepared:
-            prepared[dataset_id] = load_prepared(workspace, dataset_id)
-        run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started,
-                          prepared[dataset_id])
+        try:
+            dataset_id = records.get_run(workspace, run_id).dataset_id
+            if dataset_id not in prepared:
+                prepared[dataset_id] = load_prepared(workspace, dataset_id)
+            run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started,
+                              prepared[dataset_id])
+        except NotFoundError:
+            if _exists(workspace, run_id):
+                raise
+            log.info("run %d was deleted before it ran: skipped", run_id)
+            continue
         if run.status == "finished":
             _evaluate(workspace, run, reporter, cancel, prepared[dataset_id])
         send(RunFinished(run.id, run.status, run.error))
@@ -91,6 +101,14 @@ def execute_runs(workspace: Workspace, run_ids: Sequence[int], send: MessageSink
         if run.status == "cancelled":
             break
     return done
+
+
+def _exists(workspace: Workspace, run_id: int) -> bool:
+    try:
+        get_run(workspace, run_id)
+    except NotFoundError:
+        return False
+    return True
 
 
 def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: _RunReporter, cancel: CancelToken,
@@ -209,8 +227,8 @@ def plan_runs_at(url: str, dataset_id: int, plans: Sequence[RunPlan], seeds: Seq
 
 def record_run_end(workspace: Workspace, run_id: int, status: str, error: str) -> None:
     """Record a final status ("cancelled" or "failed" with ``error``) for a run whose process
-    could not record it (it never started, or died); a run already ended is left as it is."""
-    if get_run(workspace, run_id).status not in ("queued", "running"):
+    could not record it (it never started, or died); a run already ended, or deleted, is left as it is."""
+    if not _exists(workspace, run_id) or get_run(workspace, run_id).status not in ("queued", "running"):
         return
     if status == "cancelled":
         records.cancel_run(workspace, run_id)
