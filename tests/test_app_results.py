@@ -33,7 +33,7 @@ def panel(qtbot, app_settings, evaluated) -> Iterator[ResultsPanel]:
     path, dataset_id, _ = evaluated
     widget = ResultsPanel(path, settings=app_settings)
     qtbot.addWidget(widget)
-    widget.resize(1200, 820)
+    widget.resize(1280, 720)
     widget.show()
     widget.set_dataset(dataset_id)
     wait_until_shown(qtbot, widget)
@@ -54,7 +54,7 @@ def engine_results(path: Path, dataset_id: int):
 def cell_texts(panel: ResultsPanel) -> dict[tuple[str, str], str]:
     model = panel.table_model
     return {model.cell(row, column): model.index(row, column).data()
-            for row in range(model.rowCount()) for column in range(2, model.columnCount())}
+            for row in range(model.rowCount()) for column in range(2, 2 + len(model.metrics))}
 
 
 def test_table_shows_the_engine_comparison_with_marks_and_best_in_bold(panel, evaluated) -> None:
@@ -68,7 +68,7 @@ def test_table_shows_the_engine_comparison_with_marks_and_best_in_bold(panel, ev
         assert texts[(row.model, row.metric)] == format_value(row.mean, row.std, row.mark)
     model = panel.table_model
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    assert headers == ["Model", "Seeds", "Recall@5", "MRR@5", "Precision@5"]
+    assert headers == ["Model", "Seeds", "Recall@5", "MRR@5", "Precision@5", "Tied", "Items tied", "Given nothing"]
     for column, metric in enumerate(model.metrics, start=2):
         best = expected[expected["metric"] == metric]["mean"].max()
         for row in range(model.rowCount()):

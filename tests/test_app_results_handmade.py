@@ -34,7 +34,7 @@ def test_hand_made_ranks_give_the_expected_table_and_breakdown(qtbot, app_settin
     qtbot.waitUntil(lambda: not panel.busy() and panel.view is not None, timeout=20_000)
     try:
         model = panel.table_model
-        assert model.models == ["Pop", "Personal Pop"]
+        assert model.models == ["Pop", "Personal Pop, popularity fill"]
         assert model.index(0, 0).data() == "Pop (reference)"  # no RNN: the first model
         assert model.index(0, 1).data() == "2"
         spread = abs(4 / 8 - 3 / 8) / np.sqrt(2)  # sample std of two seeds

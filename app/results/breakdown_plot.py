@@ -86,9 +86,12 @@ class BreakdownPlot(QWidget):
         self.plot_item.setTitle(None)
         self.empty_text.show_text(empty)
 
-    def show_breakdown(self, table: pd.DataFrame, metric: str, models: list[str], title: str) -> None:
+    def show_breakdown(self, table: pd.DataFrame, metric: str, models: list[str], title: str,
+                       caption: str = "") -> None:
         """``table``: per model and group, ``<metric>_mean`` / ``_std``, ``label`` and ``n_events``
-        (the Results view's breakdown); ``models``: all models, in order (their colours)."""
+        (the Results view's breakdown); ``models``: all models, in order (their colours); ``caption``:
+        how the ranks were computed (e.g. "conservative ties, ranked among all items"), in the title
+        and so in the exports."""
         self.clear()
         shown = [model for model in models if model in set(table["model"])]
         if not shown:
@@ -126,7 +129,8 @@ class BreakdownPlot(QWidget):
         axis.setTicks([list(zip(positions.tolist(), self.group_labels, strict=True)), []])
         self.plot_item.setLabel("left", metric_title(metric))
         self.plot_item.setLabel("bottom", None)
-        self.plot_item.setTitle(f"{title}: {metric_title(metric)}, mean ± std over seeds", size="10pt")
+        self.plot_item.setTitle(html.escape(f"{title}: {metric_title(metric)}, mean ± std over seeds"
+                                            + (f"; {caption}" if caption else "")), size="10pt")
         self.plot_item.setXRange(-0.6, len(self.groups) - 0.4, padding=0)
         self.plot_item.setYRange(0.0, min(RATE_MAX, (top or RATE_MAX) * HEADROOM), padding=0)
 

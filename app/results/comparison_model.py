@@ -1,7 +1,8 @@
 """The comparison table as a Qt model: one row per model, a column per metric at the chosen K with
 mean ± std over seeds, the best mean of each column in bold, and a mark where the difference
 from the reference model is significant (Wilcoxon signed-rank test paired by event, session or user,
-p < 0.01)."""
+p < 0.01); then the model's tie statistics (share of targets tied, items tied on average, share
+given nothing), which say how much its ranks depend on tie handling."""
 from __future__ import annotations
 
 import math
@@ -11,12 +12,14 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
+from app.results.ties import NOT_STORED, TIE_TIPS, TIE_TITLES, format_tie
 from app.results.titles import LEVEL_TITLES
-from engine.workbench.results import DEFAULT_ALPHA, ResultsView, parse_metric_name
+from engine.workbench.results import DEFAULT_ALPHA, TIE_COLUMNS, ResultsView, parse_metric_name
 
 METRIC_TITLES = {"recall": "Recall", "mrr": "MRR", "precision": "Precision"}
 FIXED_COLUMNS = ("Model", "Seeds")
-#: The (model, metric) behind a cell; metric None for the model and seed columns.
+#: The (model, metric) behind a cell; metric None for the model and seed columns, a tie column's
+#: name (``tied_share``, ``mean_tied``, ``floor_share``) for the tie statistics.
 CELL_ROLE = Qt.ItemDataRole.UserRole + 1
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -33,7 +36,7 @@ def format_value(mean: float, std: float, mark: str) -> str:
 
 
 class ComparisonModel(QAbstractTableModel):
-    """Read-only; fed a :class:`ResultsView` with :meth:`set_view`."""
+    """Read-only; fed a :class:`ResultsView` and the models' tie statistics with :meth:`set_view`."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -42,10 +45,12 @@ class ComparisonModel(QAbstractTableModel):
         self._metrics: list[str] = []
         self._cells: dict[tuple[str, str], pd.Series] = {}
         self._best: dict[str, float] = {}
+        self._ties: dict[str, dict[str, float]] = {}  # model -> tie column -> mean over seeds
         self._order: list[str] = []  # the rows in the registry's order
         self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
 
-    def set_view(self, view: ResultsView | None) -> None:
+    def set_view(self, view: ResultsView | None, ties: pd.DataFrame | None = None) -> None:
+        """``ties``: per model, the tie columns (the engine's ``tie_table``); none: "n/a"."""
         self.beginResetModel()
         self._view = view
         table = view.table if view is not None else pd.DataFrame(columns=["model", "metric", "mean"])
@@ -53,13 +58,14 @@ class ComparisonModel(QAbstractTableModel):
         self._metrics = view.metrics if view is not None else []
         self._cells = {(row.model, row.metric): row for row in table.itertuples(index=False)}
         self._best = table.groupby("metric")["mean"].max().to_dict() if len(table) else {}
+        self._ties = ties.set_index("model")[list(TIE_COLUMNS)].to_dict("index") if ties is not None else {}
         self._order = list(self._models)
         self._apply_sort()
         self.endResetModel()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort the rows by a column (the model's name, its seeds or a metric's mean); a column
-        below 0 brings the registry's order back (the paper's)."""
+        """Sort the rows by a column (the model's name, its seeds, a metric's mean or a tie
+        statistic); a column below 0 brings the registry's order back (the paper's)."""
         self.layoutAboutToBeChanged.emit()
         self._sort = (column, order)
         self._apply_sort()
@@ -74,9 +80,12 @@ class ComparisonModel(QAbstractTableModel):
         def key(model: str) -> object:
             if column == 0:
                 return model.lower()
-            metric = self._metrics[0] if column == 1 else self._metrics[column - len(FIXED_COLUMNS)]
-            row = self._cells[(model, metric)]
-            value = row.n_seeds if column == 1 else row.mean
+            _, metric = self.cell(0, column)
+            if metric in TIE_COLUMNS:
+                value = self.tie_value(model, metric)
+            else:
+                row = self._cells[(model, metric or self._metrics[0])]
+                value = row.n_seeds if column == 1 else row.mean
             return value if math.isfinite(value) else -math.inf
 
         self._models = sorted(self._order, key=key, reverse=order == Qt.SortOrder.DescendingOrder)
@@ -93,24 +102,42 @@ class ComparisonModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._models)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() or not self._models else len(FIXED_COLUMNS) + len(self._metrics)
+        if parent.isValid() or not self._models:
+            return 0
+        return len(FIXED_COLUMNS) + len(self._metrics) + len(TIE_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < self.columnCount():
             return None
-        if section < len(FIXED_COLUMNS):
-            return FIXED_COLUMNS[section]
-        return metric_title(self._metrics[section - len(FIXED_COLUMNS)])
+        _, key = self.cell(0, section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if key is None:
+                return FIXED_COLUMNS[section]
+            return TIE_TITLES[key] if key in TIE_COLUMNS else metric_title(key)
+        if role == Qt.ItemDataRole.ToolTipRole and key in TIE_COLUMNS:
+            return TIE_TIPS[key]
+        return None
 
     def cell(self, row: int, column: int) -> tuple[str, str | None]:
-        """The (model, metric) of a cell; metric None outside the metric columns."""
-        metric = self._metrics[column - len(FIXED_COLUMNS)] if column >= len(FIXED_COLUMNS) else None
+        """The (model, metric) of a cell; metric None for the model and seed columns, the tie
+        column's name for a tie statistic."""
+        metric_column = column - len(FIXED_COLUMNS)
+        if metric_column < 0:
+            metric = None
+        elif metric_column < len(self._metrics):
+            metric = self._metrics[metric_column]
+        else:
+            metric = TIE_COLUMNS[metric_column - len(self._metrics)]
         return self._models[row], metric
+
+    def tie_value(self, model: str, column: str) -> float:
+        """A tie statistic of a model (mean over its seeds); NaN where not stored."""
+        return float(self._ties.get(model, {}).get(column, math.nan))
 
     def is_best(self, row: int, column: int) -> bool:
         model, metric = self.cell(row, column)
-        return metric is not None and math.isclose(self._cells[(model, metric)].mean, self._best[metric])
+        return metric is not None and metric not in TIE_COLUMNS and math.isclose(self._cells[(model, metric)].mean, self._best[metric])
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self._view is None:
@@ -131,6 +158,8 @@ class ComparisonModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
                 return int(Qt.AlignmentFlag.AlignCenter)
             return None
+        if metric in TIE_COLUMNS:
+            return self._tie_data(model, metric, role)
         row = self._cells[(model, metric)]
         if role == Qt.ItemDataRole.DisplayRole:
             return format_value(row.mean, row.std, row.mark)
@@ -142,6 +171,16 @@ class ComparisonModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(model, metric, row, reference)
+        return None
+
+    def _tie_data(self, model: str, column: str, role: int) -> Any:
+        value = self.tie_value(model, column)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return format_tie(column, value)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{model}: {format_tie(column, value)}\n{TIE_TIPS[column] if math.isfinite(value) else NOT_STORED}"
         return None
 
     def _tooltip(self, model: str, metric: str, row: Any, reference: bool) -> str:

@@ -1,16 +1,22 @@
 """The Results panel of a dataset: the comparison table at a chosen K with significance marks
 against a chosen reference model (Wilcoxon tests paired by event, session or user), the breakdown
 plots, the runs behind a selected cell or bar, and export of the table (CSV) and of the plots
-(PNG / SVG).
+(PNG / SVG). Every figure is named with the ranking protocol it was computed under: the items each
+target is ranked among (the dataset's setting) and the tie handling ("Ties": conservative at
+every launch, the honest default; median or optimistic on demand), and the table shows how often
+each model's targets were tied.
 
 Everything comes from the workspace: a background job reads the evaluated runs' per-event ranks
-once per dataset (later only the new runs), another computes the table and the breakdowns for
-each (K, reference, level), and both results are kept, so that switching back is instant. The
+once per dataset and tie mode (later only the new runs), another computes the table and the
+breakdowns for each (K, reference, level), and both results are kept, so that switching back is
+instant; a new tie mode reads the ranks again (converted from their stored tie counts). The
 reference model (per dataset) and the level are remembered in the application's settings."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Slot
@@ -33,15 +39,19 @@ from PySide6.QtWidgets import (
 from app.jobs import Job, JobManager
 from app.results.breakdown_plot import BreakdownPlot
 from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
+from app.results.evaluation_notice import EvaluationNotice
 from app.results.ranking_control import RankingControl
 from app.results.selection_details import SelectionDetails
+from app.results.ties import protocol_caption, protocol_html
 from app.results.titles import LEVEL_TITLES
 from app.settings import AppSettings
 from engine.workbench.results import (
     BREAKDOWNS,
     DEFAULT_ALPHA,
     DEFAULT_CUTOFFS,
+    DEFAULT_TIE_MODE,
     LEVELS,
+    TIE_MODE_NAMES,
     ResultsSnapshot,
     ResultsView,
     analyse,
@@ -49,15 +59,15 @@ from engine.workbench.results import (
     evaluate_runs,
     load_results,
     set_dataset_candidates,
+    tie_table,
 )
 from engine.workbench.workspaces import workspace_url
 
 log = logging.getLogger(__name__)
 
 #: What the Wilcoxon test pairs at each level (the engine's levels).
-LEVEL_VALUES = {"event": "the two models' per-event values",
-                "session": "the two models' per-session values, each the mean over the session's events",
-                "user": "the two models' per-user values, each the mean over the user's test events"}
+LEVEL_VALUES = {"event": "pairs of per-event values", "session": "pairs of per-session means",
+                "user": "pairs of per-user means"}
 LEVEL_TOOLTIP = ("What the Wilcoxon signed-rank test against the reference model pairs: the metric values of "
                  "the two models per test event (events), per test session (sessions: a session's value is "
                  "the mean over its events) or per user (users: the mean over the user's test events), each "
@@ -71,17 +81,20 @@ NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated 
            "train some models in the Training panel.")
 
 
-def footnote(level: str, n_candidates: int | None = None) -> str:
+def footnote(level: str, n_candidates: int | None = None, tie_mode: str = DEFAULT_TIE_MODE) -> str:
     """The legend of the table with the significance tests paired by ``level``, for targets ranked
-    among all items or among the ``n_candidates`` most popular."""
+    among all items or among the ``n_candidates`` most popular, with ``tie_mode`` ties."""
     title = LEVEL_TITLES.get(level, level)
-    values = LEVEL_VALUES.get(level, f"the two models' per-{level} values")
-    return (f"Mean ± standard deviation over seeds (one run per seed); <b>bold</b>: the best mean of its column; "
-            f"*: differs from the reference model with p &lt; {DEFAULT_ALPHA:g} in a Wilcoxon signed-rank test "
-            f"on <b>{title}</b> ({values}, averaged over seeds). Hover a cell for its p-value."
-            + ("" if n_candidates is None else
-               f" Targets ranked among the <b>{n_candidates:,} most popular items</b> and themselves (the "
-               f"dataset's setting: <tt>python main.py candidates DATASET</tt>)."))
+    values = LEVEL_VALUES.get(level, f"pairs of per-{level} values")
+    return (f"{protocol_html(tie_mode, n_candidates)} Mean ± std over seeds; <b>bold</b>: the best mean of its "
+            f"column; *: differs from the reference with p &lt; {DEFAULT_ALPHA:g} in a Wilcoxon signed-rank test on "
+            f"<b>{title}</b> ({values}). Hover a cell for its p-value.")
+
+
+def evaluation_in_mode(tie_mode: str) -> Callable[..., int]:
+    """:func:`evaluate_runs` ``(url, dataset_id, run_ids, progress, cancel)`` with ``tie_mode`` ties: a
+    picklable function for the child process, named like the one it calls."""
+    return functools.update_wrapper(functools.partial(evaluate_runs, tie_mode=tie_mode), evaluate_runs)
 
 
 class ResultsPanel(QWidget):
@@ -125,13 +138,16 @@ class ResultsPanel(QWidget):
         remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, LEVELS[0], str))
         self.level_combo.setCurrentIndex(max(remembered, 0))
         self.ranking = RankingControl()
+        self.notice = EvaluationNotice()
         self.export_table_button = QPushButton("Export table…")
         self.export_table_button.setToolTip("Save the comparison table at this K as CSV")
         self.status = QLabel()
         self.status.setObjectName("mutedLabel")
         self.status.setWordWrap(True)
-        heading = QHBoxLayout()
-        heading.addWidget(self.title, 1)
+        heading = QHBoxLayout()  # the status beside the title: the plots need the height
+        heading.addWidget(self.title)
+        heading.addSpacing(12)
+        heading.addWidget(self.status, 1)
         heading.addWidget(self.export_table_button)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Cut-off:"))
@@ -175,16 +191,13 @@ class ResultsPanel(QWidget):
         self.plot_tabs.setDocumentMode(True)
         for kind, plot in self.plots.items():
             self.plot_tabs.addTab(plot, BREAKDOWNS[kind].title)
-        plot_controls = QHBoxLayout()
-        plot_controls.addWidget(QLabel("Breakdown of"))
-        plot_controls.addWidget(self.metric_combo)
-        plot_controls.addStretch(1)
-        plot_controls.addWidget(self.export_plot_button)
-        plot_box = QWidget()
-        plot_layout = QVBoxLayout(plot_box)
-        plot_layout.setContentsMargins(0, 0, 0, 0)
-        plot_layout.addLayout(plot_controls)
-        plot_layout.addWidget(self.plot_tabs, 1)
+        metric_box = QWidget()  # "Breakdown of [Recall]" left of the tabs, "Export plot…" right of them
+        metric_layout = QHBoxLayout(metric_box)
+        metric_layout.setContentsMargins(0, 0, 12, 0)
+        metric_layout.addWidget(QLabel("Breakdown of"))
+        metric_layout.addWidget(self.metric_combo)
+        self.plot_tabs.setCornerWidget(metric_box, Qt.Corner.TopLeftCorner)
+        self.plot_tabs.setCornerWidget(self.export_plot_button, Qt.Corner.TopRightCorner)
 
         self.details = SelectionDetails()
         left = QWidget()
@@ -192,7 +205,7 @@ class ResultsPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.table)
         left_layout.addWidget(self.footnote)
-        left_layout.addWidget(plot_box, 1)
+        left_layout.addWidget(self.plot_tabs, 1)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
         body.addWidget(self.details)
@@ -204,16 +217,18 @@ class ResultsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(heading)
         layout.addLayout(controls)
-        layout.addWidget(self.status)
+        layout.addWidget(self.notice)
         layout.addWidget(body, 1)
 
         self.k_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.reference_combo.currentIndexChanged.connect(self._on_reference_changed)
         self.ranking.setting_chosen.connect(self._on_ranking_chosen)
-        self.ranking.evaluate_clicked.connect(self._on_evaluate_clicked)
+        self.ranking.tie_mode_chosen.connect(self._on_tie_mode_chosen)
+        self.notice.evaluate_clicked.connect(self._on_evaluate_clicked)
         self.level_combo.currentIndexChanged.connect(self._on_level_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_metric_changed)
         self.table.selectionModel().currentChanged.connect(self._on_cell_selected)
+        self.table.horizontalScrollBar().rangeChanged.connect(self._fit_table_height)
         self.export_table_button.clicked.connect(self._choose_table_file)
         self.export_plot_button.clicked.connect(self._choose_plot_file)
         for plot in self.plots.values():
@@ -234,6 +249,7 @@ class ResultsPanel(QWidget):
             self.table_model.set_view(None)
             self._clear_plots()
             self._set_controls_enabled(False)
+            self.notice.hide()
             self._say("Reading the results…")
         if snapshot is None or dataset_id in self._stale:
             self._load(dataset_id)
@@ -255,6 +271,7 @@ class ResultsPanel(QWidget):
         self._clear_plots()
         self._clear_details()
         self._set_controls_enabled(False)
+        self.notice.hide()
         self._say(NO_RUNS)
 
     def shutdown(self) -> None:
@@ -289,18 +306,27 @@ class ResultsPanel(QWidget):
             raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_TITLES)}")
         self.level_combo.setCurrentIndex(index)
 
+    def tie_mode(self) -> str:
+        """How ties count in every rank shown: ``"conservative"``, ``"median"`` or ``"standard"``."""
+        return self.ranking.tie_mode()
+
+    def set_tie_mode(self, tie_mode: str) -> None:
+        """Show the results with ``tie_mode`` ties (read again in the background)."""
+        self.ranking.set_tie_mode(tie_mode)
+
     # ----- loading -----
     def _load(self, dataset_id: int) -> None:
         if dataset_id in self._loading and self._loading[dataset_id].running:
             self._stale.add(dataset_id)  # read again once this load is done
             return
-        url, previous = self._url, self._snapshots.get(dataset_id)
+        url, previous, tie_mode = self._url, self._snapshots.get(dataset_id), self.tie_mode()
 
         def work(progress, cancel) -> ResultsSnapshot:
-            return load_results(url, dataset_id, previous, progress, cancel)
+            return load_results(url, dataset_id, previous, progress, cancel, tie_mode=tie_mode)
 
         self._stale.discard(dataset_id)
-        job = self.jobs.submit(f"Reading the results of dataset {dataset_id}", work)
+        job = self.jobs.submit(f"Reading the results of dataset {dataset_id} ({TIE_MODE_NAMES[tie_mode]} ties)",
+                               work)
         job.succeeded.connect(self._on_loaded)
         job.failed.connect(self._on_failed)
         job.finished.connect(self._on_load_finished)
@@ -314,8 +340,8 @@ class ResultsPanel(QWidget):
 
     @Slot(object)
     def _on_loaded(self, snapshot: ResultsSnapshot) -> None:
-        if self._snapshots.get(snapshot.dataset_id) is snapshot:
-            return  # nothing changed
+        if self._snapshots.get(snapshot.dataset_id) is snapshot or snapshot.settings.tie_mode != self.tie_mode():
+            return  # nothing changed, or read for the tie mode chosen before
         self._snapshots[snapshot.dataset_id] = snapshot
         self._views = {key: view for key, view in self._views.items() if key[0] != snapshot.dataset_id}
         if self._analysing is not None and self._analysing_key is not None and \
@@ -349,18 +375,31 @@ class ResultsPanel(QWidget):
             self._clear_plots()
             self._clear_details()
             self._set_controls_enabled(False)
-            missing = len(snapshot.unevaluated_runs())
-            self._say(NO_RUNS if not missing else
-                      f"{missing} finished run(s) have no evaluation among {candidates_label(snapshot.settings.n_candidates)}"
-                      f": click “Evaluate {missing} run{'s' if missing != 1 else ''}”.")
+            self._say(NO_RUNS if not snapshot.unevaluated_runs() else
+                      f"No run has an evaluation among {candidates_label(snapshot.settings.n_candidates)} with "
+                      f"{TIE_MODE_NAMES[snapshot.settings.tie_mode]} ties to compare yet.")
             return
         self._set_controls_enabled(True)
         self._request_view()
 
-    # ----- the dataset's evaluation setting -----
+    # ----- the dataset's evaluation setting and the tie mode -----
     def _show_ranking(self, snapshot: ResultsSnapshot) -> None:
         evaluating = snapshot.dataset_id in self._evaluating and self._evaluating[snapshot.dataset_id].running
-        self.ranking.show_setting(snapshot.settings.n_candidates, len(snapshot.unevaluated_runs()), evaluating)
+        self.ranking.show_setting(snapshot.settings.n_candidates)
+        self.notice.show_runs(len(snapshot.unevaluated_runs()), snapshot.other_modes, snapshot.settings.tie_mode,
+                              snapshot.settings.n_candidates, evaluating)
+
+    @Slot(str)
+    def _on_tie_mode_chosen(self, _tie_mode: str) -> None:
+        """Every snapshot and view was of the other tie mode: forget them, read the dataset shown again."""
+        for job in [*self._loading.values(), self._analysing]:
+            if job is not None:
+                job.discard()
+        self._loading, self._analysing, self._analysing_key = {}, None, None
+        self._snapshots, self._views, self._stale = {}, {}, set()
+        self._clear_details()
+        if self._dataset_id is not None:
+            self.set_dataset(self._dataset_id)
 
     @Slot(object)
     def _on_ranking_chosen(self, n_candidates: int | None) -> None:
@@ -380,9 +419,10 @@ class ResultsPanel(QWidget):
         snapshot = self.snapshot()
         if snapshot is None or not snapshot.unevaluated_runs():
             return
-        run_ids = snapshot.unevaluated_runs()
-        job = self.jobs.submit_in_process(f"Evaluating {len(run_ids)} runs of {snapshot.dataset_name}", evaluate_runs,
-                                          (self._url, snapshot.dataset_id, run_ids))
+        run_ids, tie_mode = snapshot.unevaluated_runs(), snapshot.settings.tie_mode
+        job = self.jobs.submit_in_process(
+            f"Evaluating {len(run_ids)} runs of {snapshot.dataset_name} ({TIE_MODE_NAMES[tie_mode]} ties)",
+            evaluation_in_mode(tie_mode), (self._url, snapshot.dataset_id, run_ids))
         job.failed.connect(self._on_failed)
         job.finished.connect(self._on_evaluation_finished)
         self._evaluating[snapshot.dataset_id] = job
@@ -463,15 +503,13 @@ class ResultsPanel(QWidget):
     def _show_view(self, view: ResultsView) -> None:
         self.view = view
         snapshot = self._snapshots[view.dataset_id]
-        self.table_model.set_view(view)
-        self.footnote.setText(footnote(view.level, snapshot.settings.n_candidates))
+        self.table_model.set_view(view, tie_table(snapshot.results()))
+        self.footnote.setText(footnote(view.level, snapshot.settings.n_candidates, snapshot.settings.tie_mode))
         self._fit_table()
         self._clear_details()
         self._draw_plots()
-        unevaluated = len(snapshot.runs) - len(snapshot.rows)
-        parts = [f"{len(snapshot.rows)} evaluated runs of {len(snapshot.models)} models"]
-        if unevaluated:
-            parts.append(f"{unevaluated} finished run(s) not evaluated yet")
+        runs, models = len(snapshot.rows), len(snapshot.models)
+        parts = [f"{runs} evaluated run{'s' * (runs != 1)} of {models} model{'s' * (models != 1)}"]  # others: notice
         if snapshot.missing_checkpoints:
             parts.append(f"{len(snapshot.missing_checkpoints)} run(s) without their checkpoint (stored metrics shown)")
         self._say("; ".join(parts) + "." + "".join(f" {note}." for note in view.notes))
@@ -480,9 +518,18 @@ class ResultsPanel(QWidget):
         """Give the table the height of its rows, at least :data:`TABLE_ROWS` of them (the plots
         take the rest)."""
         self.table.resizeColumnsToContents()
+        self._fit_table_height()
+
+    @Slot()
+    def _fit_table_height(self) -> None:
+        """The rows' height, and the horizontal scroll bar's while the columns are wider than the
+        table (with "Behind the selection" open), so that it never covers the last row."""
         row_height = self.table.verticalHeader().defaultSectionSize()
         header = self.table.horizontalHeader().sizeHint().height()
         frame = 2 * self.table.frameWidth() + 2
+        bar = self.table.horizontalScrollBar()
+        if bar.maximum() > 0:
+            frame += bar.sizeHint().height()
         self.table.setMinimumHeight(row_height * min(TABLE_ROWS, max(1, self.table_model.rowCount())) + header + frame)
         self.table.setMaximumHeight(row_height * max(TABLE_ROWS, self.table_model.rowCount()) + header + frame)
 
@@ -516,13 +563,14 @@ class ResultsPanel(QWidget):
     def _draw_plots(self) -> None:
         if self.view is None:
             return
-        models = self._snapshots[self.view.dataset_id].models
+        snapshot = self._snapshots[self.view.dataset_id]
+        caption = protocol_caption(snapshot.settings.tie_mode, snapshot.settings.n_candidates)
         for kind, plot in self.plots.items():
             table = self.view.breakdowns.get(kind)
             if table is None:
                 plot.clear()
             else:
-                plot.show_breakdown(table, self.plot_metric(), models, BREAKDOWNS[kind].title)
+                plot.show_breakdown(table, self.plot_metric(), snapshot.models, BREAKDOWNS[kind].title, caption)
 
     @Slot()
     def _on_metric_changed(self) -> None:
@@ -548,10 +596,15 @@ class ResultsPanel(QWidget):
 
     # ----- export -----
     def export_table(self, path: str | Path) -> None:
-        """The comparison table at the current K as CSV: one row per (model, metric)."""
+        """The comparison table at the current K as CSV: one row per (model, metric) with the model's
+        tie statistics and the ranking protocol (``ties``: the tie mode as the command line names it,
+        ``candidates``), the columns of ``report --csv``."""
         if self.view is None:
             raise RuntimeError("no results to export")
-        self.view.table.to_csv(path, index=False)
+        snapshot = self._snapshots[self.view.dataset_id]
+        table = self.view.table.merge(tie_table(snapshot.results()), on="model", how="left")
+        table.assign(ties=snapshot.settings.tie_mode, candidates=candidates_label(snapshot.settings.n_candidates)
+                     ).to_csv(path, index=False)
         log.info("comparison table written to %s", path)
 
     def export_plot(self, path: str | Path, kind: str | None = None) -> None:

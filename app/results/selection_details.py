@@ -1,9 +1,10 @@
-"""What lies behind the selected table cell or bar: the runs (one per seed) with their own value,
-their number of evaluated events and whether their checkpoint is still there; for a bar, the
-group's numbers of events, sessions and users."""
+"""What lies behind the selected table cell or bar: the runs (one per seed) with their own value
+(of the cell's metric or tie statistic), their number of evaluated events and whether their
+checkpoint is still there; for a bar, the group's numbers of events, sessions and users."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.results.comparison_model import metric_title
-from engine.workbench.results import BREAKDOWNS, ResultsSnapshot, ResultsView
+from app.results.ties import TIE_TITLES, format_tie
+from engine.workbench.results import BREAKDOWNS, TIE_COLUMNS, ResultsSnapshot, ResultsView
 from engine.workbench.training import model_entry
 
 COLUMNS = ("Run", "Seed", "Value", "Events", "Checkpoint")
@@ -71,14 +73,22 @@ class SelectionDetails(QGroupBox):
         self.table.setRowCount(0)
 
     def show_cell(self, snapshot: ResultsSnapshot, view: ResultsView, model: str, metric: str | None) -> None:
+        """``metric``: a metric of the view, a tie column, or None (the view's first metric)."""
         metric = metric or view.metrics[0]
+        run_ids = snapshot.run_ids_of(model)
+        events = {i: len(snapshot.frames[i]) for i in run_ids}
+        if metric in TIE_COLUMNS:
+            values = {i: float(snapshot.rows[i][metric]) for i in run_ids}
+            known = [value for value in values.values() if math.isfinite(value)]
+            mean = format_tie(metric, sum(known) / len(known) if known else math.nan)
+            self.summary.setText(f"<b>{model}</b>, {TIE_TITLES[metric].lower()} = {mean} over {len(run_ids)} run(s):")
+            self._fill(snapshot, TIE_TITLES[metric], run_ids, values, events, lambda v: format_tie(metric, v))
+            return
         row = view.table[(view.table["model"] == model) & (view.table["metric"] == metric)].iloc[0]
         spread = f" ± {row['std']:.4f}" if math.isfinite(row["std"]) else ""
         self.summary.setText(f"<b>{model}</b>, {metric_title(metric)} = {row['mean']:.4f}{spread} "
                              f"over {int(row['n_seeds'])} run(s):")
-        run_ids = snapshot.run_ids_of(model)
-        self._fill(snapshot, metric, run_ids, {i: snapshot.rows[i][metric] for i in run_ids},
-                   {i: len(snapshot.frames[i]) for i in run_ids})
+        self._fill(snapshot, metric_title(metric), run_ids, {i: snapshot.rows[i][metric] for i in run_ids}, events)
 
     def show_bar(self, snapshot: ResultsSnapshot, view: ResultsView, kind: str, model: str, group: object,
                  metric: str) -> None:
@@ -93,12 +103,12 @@ class SelectionDetails(QGroupBox):
         per_run = view.per_run[kind]
         runs = per_run[(per_run["model"] == model) & (per_run["group"] == group)]
         run_ids = runs["run_id"].astype(int).tolist()
-        self._fill(snapshot, metric, run_ids, dict(zip(run_ids, runs[metric], strict=True)),
+        self._fill(snapshot, metric_title(metric), run_ids, dict(zip(run_ids, runs[metric], strict=True)),
                    dict(zip(run_ids, runs["n_events"].astype(int), strict=True)))
 
-    def _fill(self, snapshot: ResultsSnapshot, metric: str, run_ids: list[int], values: dict[int, float],
-              events: dict[int, int]) -> None:
-        self.table.setHorizontalHeaderItem(2, QTableWidgetItem(metric_title(metric)))
+    def _fill(self, snapshot: ResultsSnapshot, title: str, run_ids: list[int], values: dict[int, float],
+              events: dict[int, int], number: Callable[[float], str] = _number) -> None:
+        self.table.setHorizontalHeaderItem(2, QTableWidgetItem(title))
         self.table.setRowCount(len(run_ids))
         for row, run_id in enumerate(run_ids):
             run = snapshot.runs[run_id]
@@ -106,7 +116,7 @@ class SelectionDetails(QGroupBox):
                 checkpoint = "baseline"
             else:
                 checkpoint = "missing" if run_id in snapshot.missing_checkpoints else "present"
-            cells = (f"#{run_id}", str(run.seed), _number(float(values[run_id])), f"{events[run_id]:,}", checkpoint)
+            cells = (f"#{run_id}", str(run.seed), number(float(values[run_id])), f"{events[run_id]:,}", checkpoint)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column in (1, 2, 3):
