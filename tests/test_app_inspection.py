@@ -1,6 +1,7 @@
 """The Inspection panel on a workspace of real evaluated runs: users with their hits, the timeline,
 stepping through a test session, the stored rank and the highlighted next item for chosen runs,
-the RNN-beside-HRNN toggle, a run without checkpoint, and a screenshot."""
+the items tied with the next item (Pop scores many items alike), the RNN-beside-HRNN toggle, a run
+without checkpoint, and a screenshot."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from PySide6.QtGui import QColor
 
 from app.appearance import apply_appearance
 from app.inspection import InspectionPanel
-from app.inspection.recommendation_column import TARGET_BACKGROUND, format_rank
+from app.inspection.recommendation_column import TARGET_BACKGROUND, RecommendationColumn, format_rank
 from engine.runs.evaluate_run import find_evaluation, load_event_ranks
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
@@ -43,7 +44,7 @@ def panel(qtbot, qapp, evaluated) -> Iterator[InspectionPanel]:
     apply_appearance(qapp)
     widget = InspectionPanel(path)
     qtbot.addWidget(widget)
-    widget.resize(1200, 820)
+    widget.resize(1280, 720)
     widget.show()
     widget.set_dataset(dataset_id)
     wait_settled(qtbot, widget)
@@ -112,6 +113,42 @@ def test_step_shows_the_stored_rank_and_highlights_the_next_item(qtbot, panel, e
     assert column.table.rowCount() == 5
 
 
+def tied_step(ranks: pd.DataFrame, tied: bool) -> pd.Series:
+    """A stored prediction (user, position, rank, tied) whose next item is tied with other items, or not."""
+    chosen = ranks[(ranks["tied"] > 0) == tied]
+    assert len(chosen), "the data have no such step"
+    return chosen.iloc[0]
+
+
+def test_a_tied_next_item_says_with_how_many_items(qtbot, panel, evaluated, stored) -> None:
+    _, _, run_ids = evaluated
+    pop, rnn = run_ids["pop"][0], run_ids["rnn"][0]
+    panel.choose_runs([pop, rnn])
+    column = panel.columns[0]
+    for tied in (True, False):
+        event = tied_step(stored[pop], tied)
+        assert panel.select_user(int(event["user"]))
+        panel.slider.setValue(int(event["position"]))
+        qtbot.waitUntil(lambda: column.table.rowCount() == 10, timeout=20_000)
+        text = column.rank_label.text()
+        assert f": rank <b>{format_rank(event['rank'])}</b>" in text  # the stored (conservative) rank
+        if tied:
+            n = int(event["tied"])
+            assert text.endswith(f", tied with <b>{n:,}</b> item{'s' if n != 1 else ''}")
+        else:
+            assert "tied" not in text
+    assert "conservative ties" in column.rank_label.toolTip()
+
+
+def test_a_stored_rank_says_with_how_many_items_it_is_tied(qtbot) -> None:
+    column = RecommendationColumn()
+    qtbot.addWidget(column)
+    column.show_error("#3 RNN Concat", "its checkpoint is missing", 1_234.0, "item 7", 2_500)
+    assert column.rank_label.text() == "Stored rank of the next item item 7: 1,234, tied with <b>2,500</b> items"
+    column.show_error("#3 RNN Concat", "its checkpoint is missing", 12.0, "item 7", 0)
+    assert column.rank_label.text() == "Stored rank of the next item item 7: 12"
+
+
 def test_a_run_without_checkpoint_says_why(qtbot, panel, evaluated, stored) -> None:
     _, _, run_ids = evaluated
     (run_id,) = run_ids[WITHOUT_CHECKPOINT]
@@ -139,10 +176,13 @@ def test_pair_toggle_takes_the_seed_of_the_first_run_and_restores(qtbot, panel, 
 
 def test_screenshot(qtbot, panel, evaluated, stored) -> None:
     _, _, run_ids = evaluated
-    panel.choose_runs([run_ids["hrnn-init"][0], run_ids["rnn"][0], run_ids["personal-pop"][0]])
-    panel.select_user(long_session_user(stored[run_ids["rnn"][0]], 4))
-    panel.slider.setValue(3)
+    pop = stored[run_ids["pop"][0]]
+    steps = pop[(pop["tied"] > 0) & (pop["position"] >= 2)]  # Pop's next item tied with others
+    panel.choose_runs([run_ids["hrnn-init"][0], run_ids["rnn"][0], run_ids["pop"][0]])
+    panel.select_user(int(steps["user"].iloc[0]))
+    panel.slider.setValue(int(steps["position"].iloc[0]))
     qtbot.waitUntil(lambda: all(c.table.rowCount() == 10 for c in panel.columns), timeout=20_000)
+    assert "tied with" in panel.columns[2].rank_label.text()
     qtbot.wait(50)
     save_screenshot(panel, "inspection")
 

@@ -1,6 +1,6 @@
 """The Inspection panel: find a user, see their sessions on a timeline, step through their test
 session and compare, for up to three runs side by side, the top-K recommendations at each step
-with the actual next item highlighted and its rank.
+with the actual next item highlighted and its rank (and the items tied with it).
 
 Background jobs read the dataset (once), each chosen run's stored ranks (once), and each run's
 recommendations for a user (recomputed from its checkpoint once per run and user); all are kept."""
@@ -52,6 +52,15 @@ DEFAULT_K = 10
 NO_RUN = "(none)"
 RESIZE_PRECISION_ROWS = 200  # column widths from this many rows, not from every user
 PAIR_TIP = "Put the session-only RNN beside HRNN: an HRNN run and an RNN run of the same seed"
+
+
+def stored_tied(ranks: StoredRanks | None, user: int, position: int) -> int | None:
+    """The items tied with the next item at that step in the run's stored ranks; None where unknown."""
+    if ranks is None or ranks.ranks is None or "tied" not in ranks.ranks:
+        return None
+    frame = ranks.ranks
+    found = frame.loc[(frame["user"] == user) & (frame["position"] == position), "tied"]
+    return int(found.iloc[0]) if len(found) and found.notna().iloc[0] else None
 
 
 class InspectionPanel(QWidget):
@@ -491,7 +500,8 @@ class InspectionPanel(QWidget):
             elif result.steps is None:
                 ranks = self._ranks.get(run_id)
                 stored = ranks.rank_at(self.user, self.step) if ranks is not None else None
-                column.show_error(title, result.error or "unknown error", stored, target)
+                column.show_error(title, result.error or "unknown error", stored, target,
+                                  stored_tied(ranks, self.user, self.step))
             else:
                 column.show_step(title, result.steps[self.step - 1], self.k, items, history, earlier)
 

@@ -1,5 +1,7 @@
 """One run's top-K at one step of the test session: the items (original ids) best first, the
-actual next item highlighted and its rank stated above the list; or why it cannot be shown."""
+actual next item highlighted and its rank stated above the list, with the items tied with it
+(scored exactly like it: its rank counts them above it, conservative ties); or why it cannot be
+shown."""
 from __future__ import annotations
 
 import math
@@ -20,16 +22,26 @@ from PySide6.QtWidgets import (
 )
 
 from engine.workbench.inspection import StepRecommendations
+from engine.workbench.results import DEFAULT_TIE_MODE, TIE_MODE_PHRASES
 
 COLUMNS = ("Rank", "Item", "Score", "Seen")
 TARGET_BACKGROUND = "#fde68a"
 ROWS_SHOWN = 10  # the column asks for room for a top 10 without scrolling
 ROWS_AT_LEAST = 4  # and makes do with this many (it scrolls) on a small screen
 SEEN_TIP = "history: in one of the user's training sessions; session: earlier in this test session"
+RANK_TIP = (f"Ranked with {TIE_MODE_PHRASES[DEFAULT_TIE_MODE]}, as the evaluation ranks it.\n“Tied with N items”: "
+            "N other items got exactly the next item's score, so its rank depends on how ties count.")
 
 
 def format_rank(rank: float) -> str:
     return f"{rank:,.0f}" if float(rank).is_integer() else f"{rank:,.1f}"
+
+
+def tied_text(tied: int | None) -> str:
+    """", tied with 3 items" when the next item shares its score with others, else ""."""
+    if not tied:
+        return ""
+    return f", tied with <b>{tied:,}</b> item{'s' if tied != 1 else ''}"
 
 
 class ElidedLabel(QLabel):
@@ -66,6 +78,7 @@ class RecommendationColumn(QFrame):
         self.title.setFont(bold)
         self.rank_label = QLabel()
         self.rank_label.setWordWrap(True)
+        self.rank_label.setToolTip(RANK_TIP)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("errorLabel")
@@ -108,9 +121,11 @@ class RecommendationColumn(QFrame):
     def show_waiting(self, title: str) -> None:
         self._show(title, "Computing the recommendations…", "")
 
-    def show_error(self, title: str, error: str, stored_rank: float | None, target: str) -> None:
-        """The run cannot be replayed: say why, with the next item's stored rank when there is one."""
-        stored = (f"Stored rank of the next item {target}: {format_rank(stored_rank)}"
+    def show_error(self, title: str, error: str, stored_rank: float | None, target: str,
+                   stored_tied: int | None = None) -> None:
+        """The run cannot be replayed: say why, with the next item's stored rank (and the items tied
+        with it) when there is one."""
+        stored = (f"Stored rank of the next item {target}: {format_rank(stored_rank)}{tied_text(stored_tied)}"
                   if stored_rank is not None else "")
         self._show(title, stored, f"Cannot recompute the recommendations: {error}")
 
@@ -120,7 +135,10 @@ class RecommendationColumn(QFrame):
         rank = step.target_rank
         target = item_ids[step.target_item]
         where = "in the top" if rank <= k else "not in the top"
-        self._show(title, f"Next item <b>{target}</b>: rank <b>{format_rank(rank)}</b> ({where} {k})", "")
+        self._show(title, f"Next item <b>{target}</b>: rank <b>{format_rank(rank)}</b> ({where} {k})"
+                          f"{tied_text(step.target_tied)}", "")
+        tie_tip = (f"The next item, scored exactly like {step.target_tied:,} other item(s): its rank "
+                   f"{format_rank(rank)} counts them above it" if step.target_tied else "")
         top = step.top_items[:k]
         self.table.setRowCount(len(top))
         for row, (item, score) in enumerate(zip(top.tolist(), step.top_scores[:k].tolist(), strict=True)):
@@ -135,6 +153,7 @@ class RecommendationColumn(QFrame):
                     font = cell.font()
                     font.setBold(True)
                     cell.setFont(font)
+                    cell.setToolTip(tie_tip)
                 self.table.setItem(row, column, cell)
             if item == step.target_item:
                 self.target_row = row
