@@ -190,11 +190,14 @@ class _BoundedLines(io.RawIOBase):
         if not data:
             return 0
         view[: len(data)] = data
-        last = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        last = data.rfind(b"\n")
+        if last < 0:  # no LF: a CR may still end lines (old Mac files)
+            last = data.rfind(b"\r")
         if last < 0:
             self._length += len(data)
         else:
-            first = min(index for index in (data.find(b"\n"), data.find(b"\r")) if index >= 0)
+            first = data.find(b"\n")
+            first = data.find(b"\r") if first < 0 else first
             self._check(self._length + first)
             self._line += data.count(b"\n")
             self._length = len(data) - last - 1
