@@ -23,6 +23,7 @@ from engine.workbench.tuning import (
     StudySpec,
     TrialOutcome,
     TuningRequest,
+    check_workers,
     prepare_study,
     run_study,
     run_worker,
@@ -169,6 +170,7 @@ def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
                             validation_users(args.validation_users), args.device)
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, not {args.workers}")
+    check_workers(workspace, args.dataset, args.workers)
     spec = prepare_study(workspace, request)
     print(describe_study(spec, args.workers), file=sys.stderr)
     print("space: " + search_space_text(spec.model, spec.fixed), file=sys.stderr)

@@ -57,6 +57,7 @@ from engine.workbench.tuning import (
     best_configuration,
     check_fixed_memory,
     check_request,
+    check_workers,
     fail_dead_trials,
     prepare_study,
     run_study,
@@ -153,6 +154,7 @@ def _check(workspace: Workspace, request: CompareRequest, models: list[str]) -> 
     with workspace.session() as session:
         dataset = catalog.find_dataset(session, request.dataset)
         dataset_id, dataset_name = dataset.id, dataset.name
+    check_workers(workspace, dataset_id, request.workers)
     for model in models:
         tuning = _tuning_request(request, dataset_id, model, None)
         if model_entry(model).search_space:  # the same refusals as tune
