@@ -64,10 +64,14 @@ def save_run_checkpoint(workspace: Workspace, run_id: int, network: Network, con
     return name, file_digest(folder / name)
 
 
-def open_run_checkpoint(workspace: Workspace, run: RunSummary,
-                        device: str | torch.device = "cpu") -> Checkpoint | SASRecCheckpoint:
+def open_run_checkpoint(workspace: Workspace, run: RunSummary, device: str | torch.device = "cpu",
+                        item_ids: Sequence[object] | np.ndarray | None = None,
+                        user_ids: Sequence[object] | np.ndarray | None = None) -> Checkpoint | SASRecCheckpoint:
     """The run's trained network. Raises CheckpointMissing when the file is gone and
-    CheckpointError when it is not the file the run saved (its digest differs)."""
+    CheckpointError when it is not the file the run saved (its digest differs), or when what it
+    holds does not fit the run (a file whose digest was forged too): its model or network sizes
+    are not the run's, its item ids are not as many as its network's items, or not the run's
+    dataset's ``item_ids`` / ``user_ids``."""
     location = checkpoint_location(workspace, run)
     if location is None or not location.exists():
         raise CheckpointMissing(f"run {run.id}'s checkpoint {location or '(none)'} is missing: its stored metrics "
@@ -76,7 +80,48 @@ def open_run_checkpoint(workspace: Workspace, run: RunSummary,
         raise CheckpointError(f"run {run.id}'s checkpoint {location} is not the file the run saved (its content "
                               "differs: another workspace or program overwrote it); its stored metrics remain, "
                               "train the model again to recompute them")
-    return load_network_checkpoint(location, run.model, device)
+    checkpoint = load_network_checkpoint(location, run.model, device)
+    problem = _mismatch(checkpoint, run, item_ids, user_ids)
+    if problem is not None:
+        raise CheckpointError(f"run {run.id}'s checkpoint {location} does not fit the run: {problem}; its stored "
+                              "metrics remain, train the model again to recompute them")
+    return checkpoint
+
+
+def _first_difference(name: str, stored: tuple[str, ...], expected: tuple[str, ...]) -> str | None:
+    if len(stored) != len(expected):
+        return f"it holds {len(stored):,} {name} ids, the run's dataset has {len(expected):,}"
+    for code, (have, want) in enumerate(zip(stored, expected, strict=True)):
+        if have != want:
+            return f"its {name} {code} is {have!r}, the dataset's is {want!r}"
+    return None
+
+
+def _mismatch(checkpoint: Checkpoint | SASRecCheckpoint, run: RunSummary,
+              item_ids: Sequence[object] | np.ndarray | None,
+              user_ids: Sequence[object] | np.ndarray | None) -> str | None:
+    """What in a loaded checkpoint does not fit the run and its dataset (None: it fits)."""
+    n_items = checkpoint.network.spec.n_items
+    if len(checkpoint.item_ids) != n_items:
+        return f"it holds {len(checkpoint.item_ids):,} item ids for a network of {n_items:,} items"
+    if checkpoint.config.model != run.model:
+        return f"it holds a {checkpoint.config.model} network, the run trained {run.model}"
+    if isinstance(checkpoint, Checkpoint):
+        try:
+            expected = TrainConfig(**{**run.config, "device": checkpoint.config.device}).network_spec(n_items)
+        except (TypeError, ConfigError):
+            expected = None
+        spec = checkpoint.network.spec
+        if expected is not None and expected != spec:
+            return (f"its network ({spec.session_units} session units, {spec.user_units} user units, embedding "
+                    f"{spec.embedding_size}) is not the run's ({expected.session_units}, {expected.user_units}, "
+                    f"{expected.embedding_size})")
+    for name, stored, ids in (("item", checkpoint.item_ids, item_ids), ("user", checkpoint.user_ids, user_ids)):
+        if ids is not None:
+            difference = _first_difference(name, stored, tuple(str(value) for value in ids))
+            if difference is not None:
+                return difference
+    return None
 
 
 def _stored_config(path: Path) -> TrainConfig | None:

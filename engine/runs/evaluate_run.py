@@ -39,7 +39,7 @@ def scorer_for_run(workspace: Workspace, run: records.RunSummary, prepared: Prep
     if not entry.neural:
         assert entry.fit is not None
         return entry.fit(config_from_json(run.config), train_log, torch_device)
-    checkpoint = open_run_checkpoint(workspace, run, torch_device)
+    checkpoint = open_run_checkpoint(workspace, run, torch_device, prepared.item_ids, prepared.user_ids)
     return network_scorer(checkpoint.network, run.model)
 
 

@@ -180,9 +180,10 @@ def check_fixed_memory(workspace: Workspace, dataset_id: int, request: TuningReq
     if not entry.neural:
         return
     config = build_config(request.model, None, {**request.fixed, "device": request.device}, 0)
+    if not isinstance(config, TrainConfig):  # the estimate covers the recurrent networks
+        return
     with workspace.session() as session:
         n_items = int(catalog.find_dataset(session, dataset_id).statistics.get("items", 0))
-    assert isinstance(config, TrainConfig)
     check_training_memory(config, n_items, entry.label)
 
 
