@@ -82,7 +82,7 @@ def test_gbce_beta_and_gradient_by_hand() -> None:
     torch.testing.assert_close(d_negative, sig_n * valid)
 
 
-def _plain(kind: str, hidden, items, targets, negatives, log_expected, beta):
+def _plain(kind: str, hidden, items, targets, negatives, log_expected, beta, window_of_row):
     """Each loss written plainly, from the full score matrix, for autograd."""
     scores = hidden @ items.T  # [N, n]
     positive = scores.gather(1, targets[:, None]).squeeze(1)
@@ -91,29 +91,40 @@ def _plain(kind: str, hidden, items, targets, negatives, log_expected, beta):
     if kind == "bce":
         negative = scores.gather(1, negatives[:, None]).squeeze(1)
         return (-functional.logsigmoid(positive) - functional.logsigmoid(-negative)).mean()
-    negative = scores[:, negatives]  # [N, K]
-    same = negatives[None, :] == targets[:, None]
     if kind == "sampled-cross-entropy":
+        same = negatives[None, :] == targets[:, None]
+        negative = scores[:, negatives]  # [N, K]
         logits = torch.cat([positive[:, None], (negative - log_expected).masked_fill(same, -math.inf)], dim=1)
         return functional.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
+    row_negatives = negatives[window_of_row]  # [N, K]: the negatives of each row's window
+    negative = scores.gather(1, row_negatives)
+    same = row_negatives == targets[:, None]
     return (-beta * functional.logsigmoid(positive) - (functional.logsigmoid(-negative) * ~same).sum(1)).mean()
 
 
 @pytest.mark.parametrize("kind", SEQUENCE_LOSSES.names())
 def test_every_registered_loss_and_its_gradient_match_autograd(kind: str) -> None:
-    hidden, items, targets = _inputs(seed=3)
     generator = torch.Generator().manual_seed(4)
+    windows = torch.randn(3, 4, 5, generator=generator, dtype=torch.float64, requires_grad=True)  # [B, T, d]
+    present = torch.tensor([[False, True, True, True], [True, True, True, True], [False, False, False, True]])
+    items = torch.randn(11, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    hidden = windows[present]  # [N, d]
+    targets = torch.randint(11, (len(hidden),), generator=generator)
+    window_of_row = torch.arange(3)[:, None].expand(3, 4)[present]
     entry = SEQUENCE_LOSSES[kind]
     negatives = log_expected = None
     if entry.negatives == "shared":
         negatives = torch.cat([targets[:2], torch.randint(11, (4,), generator=generator)])  # two accidental hits
         log_expected = torch.log(6 * torch.rand(6, generator=generator, dtype=torch.float64) / 11)
+    elif entry.negatives == "per_window":
+        negatives = torch.randint(11, (3, 6), generator=generator)
+        negatives[1, 0] = targets[3]  # an accidental hit
     elif entry.negatives == "per_row":
         negatives = (targets + 1 + torch.randint(10, targets.shape, generator=generator)) % 11
-    inputs = SequenceLossInputs(hidden, items, targets, negatives, log_expected, beta=0.4)
+    inputs = SequenceLossInputs(hidden, items, targets, negatives, log_expected, 0.4, windows, present)
     ours = sequence_loss(kind, inputs)
-    reference = _plain(kind, hidden, items, targets, negatives, log_expected, 0.4)
+    reference = _plain(kind, hidden, items, targets, negatives, log_expected, 0.4, window_of_row)
     torch.testing.assert_close(ours, reference)
-    ours_grads = torch.autograd.grad(ours, (hidden, items))
-    for got, want in zip(ours_grads, torch.autograd.grad(reference, (hidden, items)), strict=True):
+    ours_grads = torch.autograd.grad(ours, (windows, items), retain_graph=True)
+    for got, want in zip(ours_grads, torch.autograd.grad(reference, (windows, items)), strict=True):
         torch.testing.assert_close(got, want)

@@ -1,7 +1,7 @@
 """SASRec's training and its place in the workbench: windows (every pair once, L-truncation, the
 twin's within sessions), left-padded batches, the history the evaluator feeds across sessions, a
-checkpoint round-trip, the twin's definition, reproducibility and cancel, runs with every loss and
-the attention Inspection shows."""
+checkpoint round-trip, the twin's definition, reproducibility and cancel, runs with every loss, the
+attention Inspection shows and Inspection's replay giving the stored ranks."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +18,7 @@ from engine.models.sasrec import SASRecNetwork
 from engine.models.sasrec_losses import SEQUENCE_LOSSES
 from engine.models.sasrec_scorer import SASRecStreamScorer
 from engine.progress import CancelToken
-from engine.runs.evaluate_run import evaluate_run
+from engine.runs.evaluate_run import evaluate_run, load_event_ranks
 from engine.runs.execute import execute_run
 from engine.runs.models import MODELS, build_config
 from engine.runs.planning import plan_runs
@@ -29,6 +29,7 @@ from engine.training.sasrec_checkpoint import load_sasrec_checkpoint, save_sasre
 from engine.training.sasrec_config import SASRecConfig
 from engine.training.sasrec_training import train_sasrec, training_windows, window_batch
 from engine.workbench.attention import sasrec_attention
+from engine.workbench.inspection import inspect_run_for_user
 
 # user 0: sessions [0 1 2] [3 4]; user 1: session [5 6 7 8 9 10]; times in minutes apart within
 # sessions, days between them
@@ -201,3 +202,16 @@ def test_a_recurrent_checkpoint_is_not_read_as_sasrecs(tmp_path) -> None:
     save_checkpoint(path, RecurrentNetwork(config.network_spec(3)), config, ["a", "b", "c"], ["u"])
     with pytest.raises(CheckpointError):
         load_sasrec_checkpoint(path)
+
+
+def test_inspection_replays_the_stored_ranks_of_sasrec(small_dataset) -> None:
+    workspace, dataset_id = small_dataset
+    prepared = load_prepared(workspace, dataset_id)
+    for model in ("sasrec", "sasrec-session"):
+        (run_id,) = plan_runs(workspace, dataset_id, model, [0], overrides={"epochs": 2, "context": "time_gap"})
+        execute_run(workspace, run_id)
+        events = load_event_ranks(workspace, evaluate_run(workspace, run_id).id)
+        for user in events["user"].unique()[:8]:
+            steps = inspect_run_for_user(workspace, run_id, int(user), k=5, prepared=prepared)
+            stored = events[events["user"] == user]
+            assert [s.target_rank for s in steps] == stored["rank"].tolist()

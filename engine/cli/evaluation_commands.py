@@ -25,7 +25,13 @@ from engine.runs.evaluate_run import dataset_settings, evaluate_run
 from engine.runs.labels import model_label
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
-from engine.workbench.demo import DEMO_EPOCHS, default_demo_folder, fresh_demo_workspace, run_demo
+from engine.workbench.demo import (
+    DEMO_EPOCHS,
+    SASREC_EPOCH_FACTOR,
+    default_demo_folder,
+    fresh_demo_workspace,
+    run_demo,
+)
 from engine.workbench.results import (
     DatasetResults,
     breakdown,
@@ -102,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "(kept afterwards, to open in the desktop app), train and evaluate "
                                                "the paper's baselines and networks, and print the comparison.")
     parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs of the neural models "
-                        f"(default {DEMO_EPOCHS})")
+                        f"(default {DEMO_EPOCHS}; SASRec and its twin {SASREC_EPOCH_FACTOR} times as many)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.set_defaults(handler=run_demo_command, needs_workspace=False)
 

@@ -10,7 +10,8 @@ that have a target and the item table ``items`` [n, d] (the shared embedding wit
   denominator (the target's logit is not corrected); a negative equal to the row's target is left out.
 - ``bce``: the paper's binary cross-entropy with one uniform negative per target:
   -log sigmoid(s_target) - log(1 - sigmoid(s_negative)).
-- ``gbce``: gSASRec's calibrated loss (Petrov & Macdonald 2023) over K uniform negatives:
+- ``gbce``: gSASRec's calibrated loss (Petrov & Macdonald 2023) over K uniform negatives drawn
+  for each window (each sequence of the batch, as gSASRec draws them per sequence position):
   -beta log sigmoid(s_target) - sum_j log(1 - sigmoid(s_j)), beta = alpha (t (1 - 1/alpha) + 1/alpha)
   = 1 - t (1 - alpha), alpha = K / (n - 1) the sampling rate, t in [0, 1] the calibration
   (t = 0: plain BCE over K negatives; t = 1: fully calibrated).
@@ -36,8 +37,11 @@ FULL_SOFTMAX_CHUNK_SCORES = 1 << 22
 
 class SequenceLossInputs(NamedTuple):
     """``hidden`` [N, d], ``items`` [n, d], ``targets`` [N]; ``negatives``: [K] shared by the rows
-    (sampled cross-entropy, gBCE), [N] one per row (BCE) or None; ``log_expected`` [K]: log(K q_j)
-    of the shared negatives (sampled cross-entropy); ``beta``: gBCE's calibration exponent."""
+    (sampled cross-entropy), [B, K] per window (gBCE), [N] one per row (BCE) or None;
+    ``log_expected`` [K]: log(K q_j) of the shared negatives (sampled cross-entropy); ``beta``:
+    gBCE's calibration exponent; ``windows`` [B, T, d] and ``present`` [B, T]: the outputs of
+    every column of the batch's windows and where a target is (``hidden = windows[present]``), for
+    the losses whose negatives are drawn per window."""
 
     hidden: Tensor
     items: Tensor
@@ -45,6 +49,8 @@ class SequenceLossInputs(NamedTuple):
     negatives: Tensor | None = None
     log_expected: Tensor | None = None
     beta: float = 1.0
+    windows: Tensor | None = None
+    present: Tensor | None = None
 
 
 class _FullCrossEntropy(torch.autograd.Function):
@@ -134,24 +140,25 @@ def _bce(x: SequenceLossInputs) -> Tensor:
 
 
 def _gbce(x: SequenceLossInputs) -> Tensor:
-    if x.negatives is None:
-        raise ValueError("gBCE needs shared negatives")
-    negative = x.hidden @ x.items[x.negatives].T  # [N, K]
-    valid = (x.negatives.unsqueeze(0) != x.targets.unsqueeze(1)).to(negative.dtype)  # [N, K]
+    if x.negatives is None or x.windows is None or x.present is None:
+        raise ValueError("gBCE needs negatives per window and the windows' outputs")
+    negative = torch.einsum("btd,bkd->btk", x.windows, x.items[x.negatives])[x.present]  # [N, K]
+    row_negatives = x.negatives.unsqueeze(1).expand(-1, x.present.shape[1], -1)[x.present]  # [N, K]
+    valid = (row_negatives != x.targets.unsqueeze(1)).to(negative.dtype)  # [N, K]
     return calibrated_binary_cross_entropy(_positive(x), negative, valid, x.beta).mean()
 
 
 @dataclass(frozen=True)
 class SequenceLossEntry:
     """A loss of SASRec. ``negatives``: what the trainer samples for it: nothing (``"none"``), one
-    uniform item per target (``"per_row"``) or K items shared by the batch (``"shared"``, drawn as
-    the sampling setting says, uniformly for gBCE)."""
+    uniform item per target (``"per_row"``), K uniform items per window (``"per_window"``) or K items
+    shared by the batch (``"shared"``, drawn as the sampling setting says)."""
 
     name: str
     label: str
     description: str
     function: Callable[[SequenceLossInputs], Tensor]
-    negatives: Literal["none", "per_row", "shared"]
+    negatives: Literal["none", "per_row", "per_window", "shared"]
 
 
 #: SASRec's losses, in the order menus show them.
@@ -162,8 +169,8 @@ SEQUENCE_LOSSES: Registry[SequenceLossEntry] = Registry("SASRec loss", [
                       "shared by the batch, with the log-Q correction", _sampled_cross_entropy, "shared"),
     SequenceLossEntry("bce", "Binary cross-entropy", "The paper's loss: the target against one uniform negative",
                       _bce, "per_row"),
-    SequenceLossEntry("gbce", "gBCE", "gSASRec's calibrated binary cross-entropy over K uniform negatives "
-                      "(Petrov & Macdonald 2023)", _gbce, "shared"),
+    SequenceLossEntry("gbce", "gBCE", "gSASRec's calibrated binary cross-entropy over K uniform negatives per "
+                      "sequence (Petrov & Macdonald 2023)", _gbce, "per_window"),
 ])
 
 

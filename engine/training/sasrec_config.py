@@ -49,8 +49,8 @@ class SASRecConfig(ModelSettings):
                         "1-2% of the full cross-entropy on MovieLens 100K and the Taobao slice, and its cost does "
                         "not grow with the items); the paper's binary cross-entropy with one negative; gSASRec's "
                         "calibrated gBCE over K negatives", choices=SEQUENCE_LOSSES.names)
-    negatives: int = setting(256, "Negatives K", "Negatives shared by a batch for the sampled cross-entropy and "
-                             "gBCE (gSASRec: 256)", low=1)
+    negatives: int = setting(256, "Negatives K", "Negatives of the sampled cross-entropy (shared by a batch) and "
+                             "of gBCE (drawn for each sequence; gSASRec: 256)", low=1)
     negative_sampling: str = setting("uniform", "Negative sampling", "How the sampled cross-entropy draws its "
                                      "negatives: uniformly, or in proportion to the items' training counts "
                                      "(gBCE and BCE always draw uniformly)", choices=("uniform", "popularity"))

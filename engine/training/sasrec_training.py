@@ -144,6 +144,10 @@ class NegativeSampler:
         items = torch.multinomial(self.probability, k, replacement=True, generator=self.generator)
         return items, torch.log(k * self.probability[items])
 
+    def per_window(self, windows: int, k: int) -> torch.Tensor:
+        """[B, K]: K uniform items for each of ``windows`` windows."""
+        return torch.randint(self.n_items, (windows, k), generator=self.generator, device=self.device)
+
     def per_row(self, targets: torch.Tensor) -> torch.Tensor:
         """[N]: for each target a uniform item other than it."""
         drawn = torch.randint(self.n_items - 1, targets.shape, generator=self.generator, device=self.device)
@@ -233,8 +237,10 @@ def _fit(config: SASRecConfig, data: SessionLog, device: torch.device, progress:
                 negatives, log_expected = sampler.shared(config.negatives)
             elif needs == "per_row":
                 negatives = sampler.per_row(wanted)
+            elif needs == "per_window":
+                negatives = sampler.per_window(len(chosen), config.negatives)
             loss = sequence_loss(config.loss, SequenceLossInputs(rows, network.item_vectors, wanted, negatives,
-                                                                 log_expected, beta))
+                                                                 log_expected, beta, hidden, present))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
