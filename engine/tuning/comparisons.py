@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -188,11 +189,13 @@ def running_comparisons(workspace: Workspace, dataset_id: int) -> list[int]:
 
 
 class ComparisonHeartbeat:
-    """Updates a comparison's heartbeat every :data:`HEARTBEAT_INTERVAL_S` s from a daemon thread
-    while it works."""
+    """Updates a comparison's heartbeat, and the wall seconds it has taken since ``started``
+    (``time.perf_counter()``), every :data:`HEARTBEAT_INTERVAL_S` s from a daemon thread while it
+    works: a comparison whose process dies keeps the seconds it took."""
 
-    def __init__(self, workspace: Workspace, comparison_id: int) -> None:
+    def __init__(self, workspace: Workspace, comparison_id: int, started: float) -> None:
         self._stop = threading.Event()
+        self._started = started
         self._thread = threading.Thread(target=self._beat, args=(workspace, comparison_id), daemon=True,
                                         name=f"heartbeat-comparison-{comparison_id}")
 
@@ -201,7 +204,7 @@ class ComparisonHeartbeat:
             try:
                 with workspace.session() as session:
                     session.execute(update(Comparison).where(Comparison.id == comparison_id).values(
-                        heartbeat_at=now_utc()))
+                        heartbeat_at=now_utc(), seconds=time.perf_counter() - self._started))
             except Exception:
                 log.warning("heartbeat of comparison %d failed", comparison_id, exc_info=True)
 

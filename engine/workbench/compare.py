@@ -245,7 +245,7 @@ def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCal
     if on_start is not None:
         on_start(comparison_id, earlier is not None)
     try:
-        with ComparisonHeartbeat(workspace, comparison_id):
+        with ComparisonHeartbeat(workspace, comparison_id, started):
             outcome = _run(workspace, request, models, dataset_id, dataset_name, comparison_id, started, progress,
                            cancel, send, on_trial, results)
     except Cancelled:

@@ -104,6 +104,16 @@ def _running_refusal(runs: list[records.RunSummary]) -> str | None:
 def _jobs_holding(workspace: Workspace, dataset_id: int, runs: list[records.RunSummary]) -> str | None:
     """Why a dataset cannot be deleted now: the job that works on it (training runs, runs queued
     to train, a study a live worker tunes, a running comparison), or None."""
+    comparisons = running_comparisons(workspace, dataset_id)
+    if comparisons:
+        return f"comparison #{comparisons[0]} is running on it; cancel it first"
+    try:
+        studies = studies_at_work(workspace, dataset_id)
+    except WorkspaceError as exc:  # a damaged study file does not hold the dataset
+        log.warning("cannot look at the studies: %s", exc)
+        studies = []
+    if studies:
+        return f"study '{studies[0]}' is tuning it; cancel it first"
     refusal = _running_refusal(runs)
     if refusal is not None:
         return refusal
@@ -112,16 +122,6 @@ def _jobs_holding(workspace: Workspace, dataset_id: int, runs: list[records.RunS
         listed = ", ".join(f"#{run_id}" for run_id in queued[:5]) + (", ..." if len(queued) > 5 else "")
         return (f"run{'s' if len(queued) > 1 else ''} {listed} {'are' if len(queued) > 1 else 'is'} queued to train "
                 f"on it; cancel or delete {'them' if len(queued) > 1 else 'it'} first")
-    try:
-        studies = studies_at_work(workspace, dataset_id)
-    except WorkspaceError as exc:  # a damaged study file does not hold the dataset
-        log.warning("cannot look at the studies: %s", exc)
-        studies = []
-    if studies:
-        return f"study '{studies[0]}' is tuning it; cancel it first"
-    comparisons = running_comparisons(workspace, dataset_id)
-    if comparisons:
-        return f"comparison #{comparisons[0]} is running on it; cancel it first"
     return None
 
 
