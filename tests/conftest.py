@@ -8,7 +8,30 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import shutil
+import tempfile
+
+import platformdirs
 import pytest
+
+#: The user's real data folder, and what it holds before the tests (they must leave it untouched).
+REAL_USER_DATA = Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False))
+
+
+def _snapshot(folder: Path) -> dict[str, int]:
+    return {str(path.relative_to(folder)): path.stat().st_mtime_ns for path in folder.rglob("*")} \
+        if folder.exists() else {}
+
+
+_REAL_USER_DATA_BEFORE = _snapshot(REAL_USER_DATA)
+# Every folder a test (or a process it starts) could write by default is a temporary one: the home
+# folder and the XDG data, config, cache and state folders (the per-user workspace, the demo, the
+# checkpoints of PostgreSQL workspaces, the app's settings).
+_TEST_HOME = Path(tempfile.mkdtemp(prefix="hrnn-tests-home-"))
+os.environ["HOME"] = str(_TEST_HOME)
+for _variable, _name in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"),
+                         ("XDG_STATE_HOME", "state")):
+    os.environ[_variable] = str(_TEST_HOME / _name)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -20,6 +43,15 @@ def shared_log(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real log {relative} not found under {SHARED_DATA} (it is not part of the project)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _nothing_written_outside_temporary_folders():
+    """The user's real data folder is the same after the tests as before (a test that wrote there
+    fails the session); the temporary home is removed."""
+    yield
+    shutil.rmtree(_TEST_HOME, ignore_errors=True)
+    assert _snapshot(REAL_USER_DATA) == _REAL_USER_DATA_BEFORE, f"tests wrote into {REAL_USER_DATA}"
 
 
 @pytest.fixture(autouse=True, scope="session")
