@@ -303,10 +303,11 @@ class TuningDialog(QDialog):
 
     @Slot()
     def _on_resume_clicked(self) -> None:
-        request = resumable_request(self.resumable) if self.resumable is not None else None
-        if request is None or self.work is not None:
+        record = self.resumable
+        request = resumable_request(record) if record is not None else None
+        if record is None or request is None or self.work is not None:
             return
-        self._compare(request, f"Resuming comparison #{self.resumable.id} on {self.dataset_name}")  # type: ignore[union-attr]
+        self._compare(request, f"Resuming comparison #{record.id} on {self.dataset_name}")
 
     def _compare(self, request: CompareRequest, title: str) -> None:
         job = self.jobs.submit_in_process(title, compare_in_background, (self.url, request))
