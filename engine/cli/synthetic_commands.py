@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.cli.data_commands import add_prepare_arguments, settings_from_arguments
 from engine.cli.formatting import render_statistics
@@ -14,6 +14,9 @@ from engine.data.preparation import PrepareSettings
 from engine.errors import InputError
 from engine.storage.workspace import Workspace
 from engine.workbench.importing import ImportRequest, import_log
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +54,7 @@ def default_output(workspace: Workspace, label: str, seed: int) -> Path:
     return folder / "generated" / f"synthetic-{label}-seed{seed}.parquet"
 
 
-def write_log(frame, path: Path) -> None:
+def write_log(frame: pd.DataFrame, path: Path) -> None:
     """Write a generated log as Parquet or (optionally gzip'ed) CSV, by the file name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":

@@ -186,8 +186,8 @@ def _filter_sequence(user: np.ndarray, session: np.ndarray, item: np.ndarray, se
             return keep
 
 
-def _empty_error(step: str, settings: PrepareSettings, user, session, item, mask_before: np.ndarray,
-                 n_items: int, n_users: int) -> EmptyResultError:
+def _empty_error(step: str, settings: PrepareSettings, user: np.ndarray, session: np.ndarray, item: np.ndarray,
+                 mask_before: np.ndarray, n_items: int, n_users: int) -> EmptyResultError:
     """Which filter left nothing, with the value that would keep something (the remedy in words:
     each shell names its own way of changing the setting)."""
     if step == "item support":

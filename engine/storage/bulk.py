@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, Table, select
+from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 200_000
@@ -42,7 +42,8 @@ def insert_columns(connection: Connection, table: Table, columns: dict[str, np.n
             on_chunk(stop / n_rows)
 
 
-def read_columns(connection: Connection, table: Table, columns: Sequence[str], where, order_by,
+def read_columns(connection: Connection, table: Table, columns: Sequence[str], where: ColumnElement[bool],
+                 order_by: ColumnElement[Any],
                  dtypes: dict[str, type]) -> dict[str, np.ndarray]:
     """Read some columns of the rows matching ``where`` in ``order_by`` order, as numpy arrays
     (NULL reads as NaN in a float column). Rows are fetched in chunks, so memory stays at the

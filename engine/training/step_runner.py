@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -91,7 +93,7 @@ class GraphedSteps(BlockSteps):
     ``cuda`` is the module that provides ``Stream``, ``CUDAGraph``, ``graph``, ``stream``,
     ``current_stream`` and ``synchronize`` (``torch.cuda``; the tests pass a stand-in)."""
 
-    def __init__(self, step: TrainStep, block: int, cuda=torch.cuda) -> None:
+    def __init__(self, step: TrainStep, block: int, cuda: Any = torch.cuda) -> None:
         if cuda is torch.cuda and step.device.type != "cuda":
             raise ValueError(f"CUDA graphs need a CUDA device, not {step.device}")
         super().__init__(step, block)
@@ -119,7 +121,7 @@ class GraphedSteps(BlockSteps):
             else:
                 self._body()
 
-    def _on_side_stream(self, work) -> None:
+    def _on_side_stream(self, work: Callable[[], None]) -> None:
         current = self.cuda.current_stream(self.step.device)
         self.stream.wait_stream(current)
         with self.cuda.stream(self.stream):

@@ -21,7 +21,7 @@ from engine.storage.catalog import (
     set_evaluation_candidates,
 )
 from engine.storage.item_names import attach_item_names
-from engine.storage.schema import Dataset
+from engine.storage.schema import Dataset, ImportedLog
 from engine.storage.workspace import Workspace
 from engine.workbench.training import RunFacts, run_facts
 
@@ -50,7 +50,7 @@ class DatasetDetails:
     created_at: datetime | None = None
 
 
-def _details(row: Dataset, log_row) -> DatasetDetails:
+def _details(row: Dataset, log_row: ImportedLog) -> DatasetDetails:
     return DatasetDetails(row.id, row.name, row.log_id, log_row.name.split(".")[0], log_row.source_path,
                           PrepareSettings.from_json(row.settings), dict(row.statistics), tuple(log_row.event_types),
                           row.evaluation_candidates, row.note, row.created_at)

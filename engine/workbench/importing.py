@@ -3,10 +3,12 @@ dataset, all in one transaction (an interrupted import leaves nothing behind).""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.data.column_mapping import (
@@ -17,7 +19,7 @@ from engine.data.column_mapping import (
     detect_roles,
     mapping_from_roles,
 )
-from engine.data.preparation import PREPARE_LABELS, PrepareSettings, prepare_events
+from engine.data.preparation import PREPARE_LABELS, PreparedEvents, PrepareSettings, prepare_events
 from engine.data.raw_log import SKIP_LABEL, SKIP_SETTING, RawLog, read_raw_log
 from engine.data.reading import (
     FileFormat,
@@ -202,7 +204,7 @@ def _read_members(preview: LogPreview) -> tuple[str, ...]:
     return members if len(members) > 1 else ()
 
 
-def _reading_progress(progress: ProgressCallback, estimated_rows: int):
+def _reading_progress(progress: ProgressCallback, estimated_rows: int) -> Callable[[int], None]:
     """A rows-read callback reporting the fraction of the estimated rows (never quite all)."""
     def report(rows: int) -> None:
         progress(min(0.99, rows / max(estimated_rows, 1)), f"reading: {rows:,} rows")
@@ -235,7 +237,8 @@ def _store_raw_log(workspace: Workspace, path: Path, preview: LogPreview, mappin
 
 
 def _store_import(workspace: Workspace, path: Path, request: ImportRequest, preview: LogPreview, mapping: ColumnMapping,
-                  settings: PrepareSettings, digest: str, raw, events, statistics: dict, skipped: int,
+                  settings: PrepareSettings, digest: str, raw: RawLog, events: PreparedEvents, statistics: dict,
+                  skipped: int,
                   progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
     """Store the raw log and the dataset in one transaction."""
     with workspace.engine.begin() as connection:
@@ -247,8 +250,8 @@ def _store_import(workspace: Workspace, path: Path, request: ImportRequest, prev
     return ImportOutcome(dataset_id, name, log_id, False, False, statistics, skipped, _read_members(preview))
 
 
-def _store_dataset(connection, log_id: int, wanted_name: str, settings: PrepareSettings, events, statistics: dict,
-                   progress: ProgressCallback) -> tuple[int, str]:
+def _store_dataset(connection: Connection, log_id: int, wanted_name: str, settings: PrepareSettings,
+                   events: PreparedEvents, statistics: dict, progress: ProgressCallback) -> tuple[int, str]:
     name = catalog.unique_dataset_name(connection, wanted_name)
     dataset_id = catalog.store_dataset(connection, {
         "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
@@ -287,7 +290,7 @@ def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings
     return ImportOutcome(dataset_id, stored_name, log_id, True, False, statistics)
 
 
-def _cancellable(progress: ProgressCallback, cancel: CancelToken):
+def _cancellable(progress: ProgressCallback, cancel: CancelToken) -> ProgressCallback:
     def report(fraction: float, message: str) -> None:
         progress(fraction, message)
         cancel.raise_if_cancelled()
