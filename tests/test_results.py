@@ -145,13 +145,22 @@ def test_cli_report_prints_table_and_writes_csv(small_dataset, tmp_path, capsys)
 def test_demo_trains_and_compares_all_seven_models(capsys, tmp_path) -> None:
     assert main(["demo", "--epochs", "1", "--workspace", str(tmp_path / "demo.sqlite")]) == 0
     out = capsys.readouterr().out
-    for label in ("Pop ", "Personal Pop, popularity fill ", "Item-KNN, popularity fill ", "RNN, small", "RNN Concat, small", "HRNN Init, small",
-                  "HRNN All, small"):
-        assert f"\n{label}" in out
+    summary = out[out.index("Verdict (summary):\n") + len("Verdict (summary):\n"):out.index("\n\nThe full report")]
+    lines = summary.splitlines()
+    assert 3 <= len(lines) <= 6 and lines[0].startswith("Best: ")  # the summary first, at most 6 lines
+    assert any(line.startswith("Ranks: conservative ties, among all items") for line in lines)
+    assert lines[-1].endswith("python main.py compare 1 --workspace " + str(tmp_path / "demo.sqlite"))
+    report_path = tmp_path / "demo-report.txt"
+    assert "The full report (statistics, the comparison of " in out and str(report_path) in out
+    report = report_path.read_text(encoding="utf-8")
+    for label in ("Pop ", "Personal Pop, popularity fill ", "Item-KNN, popularity fill ", "RNN, small",
+                  "RNN Concat, small", "HRNN Init, small", "HRNN All, small"):
+        assert f"\n{label}" in report
     assert f"kept at {tmp_path / 'demo.sqlite'}" in out
-    assert "By user history length" in out and "By position in the session" in out
-    assert "\nBest: " in out and "untuned" in out and "python main.py compare 1" in out  # the verdict's sentences
-    assert "\nRanks: targets ranked among all items, with conservative ties" in out
+    assert "By user history length" in report and "By position in the session" in report
+    assert "\nBest: " in report and "untuned" in report and "python main.py compare 1" in report  # the whole verdict
+    assert "\nRanks: targets ranked among all items, with conservative ties" in report
+    assert len(out.splitlines()) < 40  # no tables on the screen
 
 
 @pytest.mark.parametrize("candidates", [None, 20], ids=["all items", "20 candidates"])

@@ -239,7 +239,12 @@ def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def run_demo_command(args: argparse.Namespace, _: Workspace | None) -> int:
     """The demo in a workspace of its own (--workspace, or the per-user demo folder, replaced each
-    time), then the report; the workspace is kept to open in the desktop app."""
+    time); the full report (statistics, the comparison, breakdowns and the whole verdict) goes to a
+    file beside the workspace, and the verdict's summary ends the output; the workspace is kept to
+    open in the desktop app."""
+    import contextlib
+    import io
+
     from engine.cli.training_commands import print_message
     from engine.workbench.workspaces import open_workspace
 
@@ -250,15 +255,29 @@ def run_demo_command(args: argparse.Namespace, _: Workspace | None) -> int:
     with open_workspace(location) as workspace:
         print(f"training and evaluating the demo's models in {workspace.display_name} ...", file=sys.stderr)
         outcome = run_demo(workspace, folder, args.epochs, args.seeds, print_message)
-        print(render_statistics(outcome.dataset.dataset_name, outcome.dataset.statistics))
-        print()
-        settings = dataset_settings(workspace, outcome.dataset.dataset_id)
-        results = print_report(workspace, outcome.dataset.dataset_id, list(DEFAULT_CUTOFFS), settings,
-                               ["history", "position"], run_ids=outcome.run_ids)
-        shown = workspace.display_name
-        note = untuned_note(f"{outcome.dataset.dataset_id} --workspace {shown}")
-        print()
-        print(build_verdict(results, DEMO_METRIC, [note], tuned=False).text)
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; its workspace is kept at {shown}: open it in "
+        full = io.StringIO()
+        with contextlib.redirect_stdout(full):
+            print(render_statistics(outcome.dataset.dataset_name, outcome.dataset.statistics))
+            print()
+            settings = dataset_settings(workspace, outcome.dataset.dataset_id)
+            results = print_report(workspace, outcome.dataset.dataset_id, list(DEFAULT_CUTOFFS), settings,
+                                   ["history", "position"], run_ids=outcome.run_ids)
+            shown = workspace.display_name
+            note = untuned_note(f"{outcome.dataset.dataset_id} --workspace {shown}")
+            verdict = build_verdict(results, DEMO_METRIC, [note], tuned=False)
+            print()
+            print(verdict.text)
+        report = demo_report_path(location)
+        report.write_text(full.getvalue(), encoding="utf-8")
+    print("\nVerdict (summary):")
+    print("\n".join(verdict.summary))
+    print(f"\nThe full report (statistics, the comparison of {results.runs['model'].nunique()} models, breakdowns and "
+          f"the whole verdict): {report}")
+    print(f"demo finished in {time.perf_counter() - started:.0f} s; its workspace is kept at {shown}: open it in "
           "the desktop app to explore the runs")
     return 0
+
+
+def demo_report_path(workspace_location: Path) -> Path:
+    """Where the demo writes its full report: beside its workspace file."""
+    return workspace_location.with_name(workspace_location.stem + "-report.txt")

@@ -14,6 +14,7 @@ import pandas as pd
 from engine.errors import WorkbenchError
 from engine.evaluation.breakdowns import SHORT_HISTORY_MAX_SESSIONS
 from engine.evaluation.metrics import parse_metric_name
+from engine.evaluation.popularity import candidates_phrase
 from engine.evaluation.ranking import DEFAULT_TIE_MODE, TieMode
 from engine.evaluation.significance import DEFAULT_ALPHA
 from engine.evaluation.ties import TIE_MODE_NAMES
@@ -61,10 +62,16 @@ class Verdict:
     metric: str
     best: str  # the best model's label
     twins: tuple[TwinComparison, ...] = ()
+    #: the verdict in at most :data:`SUMMARY_LINES` lines, the best model first
+    summary: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         return "\n".join(self.sentences)
+
+
+#: The most lines of a verdict's summary.
+SUMMARY_LINES = 6
 
 
 def _percent(value: float) -> str:
@@ -209,15 +216,21 @@ def tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -
     """The protocol's tie handling in words, and a warning where a model's place among the compared
     models differs between optimistic and conservative ties (the other mode's ranks follow exactly
     from the stored tie counts)."""
+    return _tie_sentences(results, metric, names)[0]
+
+
+def _tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -> tuple[list[str], str]:
+    """:func:`tie_sentences` and their summary in one line."""
     mode = results.settings.tie_mode
     sentences = [f"Ranks: {protocol_text(results.settings)}; {metric} is averaged over events."]
+    short = f"Ranks: {TIE_MODE_NAMES[mode]} ties, among {candidates_phrase(results.settings.n_candidates)}"
     other_mode: TieMode = "standard" if mode != "standard" else DEFAULT_TIE_MODE
     if not results.ties_known:
         sentences.append("Some evaluations were stored without their tie counts, so whether a standing depends on "
                          "how ties are counted is not known: evaluate those runs again.")
-        return sentences
+        return sentences, short + "; whether a place depends on them is not known (tie counts missing)."
     if len(results.models) < 2:
-        return sentences
+        return sentences, short + "."
     here = _means(results, metric).sort_values(ascending=False, kind="stable")
     there_means = _means(results.in_tie_mode(other_mode), metric)
     there = there_means.sort_values(ascending=False, kind="stable")
@@ -228,7 +241,7 @@ def tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -
     other_name = TIE_MODE_NAMES[other_mode]
     if not moved:
         sentences.append(f"No standing depends on tie handling: with {other_name} ties the models keep their order.")
-        return sentences
+        return sentences, short + "; no place depends on them."
     tied = results.runs.groupby("model", sort=False)["tied_share"].mean()
     changed = [label for label in moved if abs(there_means[label] - here[label]) > 1e-12]  # gain or lose by ties
     carried = [label for label in moved if label not in changed]  # moved only because others did
@@ -247,7 +260,13 @@ def tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) -
         sentence += (f"; {', '.join(shown)}{f' and {more} more' if more else ''} would move as a result, with "
                      "unchanged scores")
     sentences.append(sentence + ".")
-    return sentences
+    risers = [label for label in changed if place_there[label] < place_here[label]]
+    first = min(risers, key=lambda label: (place_there[label], place_here[label])) if risers else changed[0]
+    short += (f"; places depend on them: with {other_name} ties {names[first]} would be "
+              f"{_ordinal(place_there[first])}, not {_ordinal(place_here[first])}"
+              + (f", and {len(moved) - 1} other model{'s' if len(moved) > 2 else ''} would move" if len(moved) > 1 else "")
+              + ".")
+    return sentences, short
 
 
 def build_verdict(results: DatasetResults, metric: str, spent: Sequence[str] = (), tuned: bool = True) -> Verdict:
@@ -261,13 +280,45 @@ def build_verdict(results: DatasetResults, metric: str, spent: Sequence[str] = (
     pairs = twin_comparisons(results, metric)
     sentences += [_twin_sentence(pair, metric, names, tuned) for pair in pairs]
     hierarchical = [pair for pair in pairs if _hierarchical(pair.model_name)] or pairs
+    where = None
     if hierarchical:
         where = _where_sentence(results, max(hierarchical, key=lambda pair: pair.mean), metric, names)
         if where is not None:
             sentences.append(where)
-    sentences += tie_sentences(results, metric, names)
+    ties, ties_short = _tie_sentences(results, metric, names)
+    sentences += ties
     sentences.extend(spent)
-    return Verdict(tuple(sentences), metric, best, tuple(pairs))
+    summary = [sentences[0], *_personalization_summary(pairs, metric, names, tuned)]
+    if where is not None and hierarchical:
+        summary.append(where)
+    summary.append(ties_short)
+    if spent:
+        summary.append(spent[-1])
+    return Verdict(tuple(sentences), metric, best, tuple(pairs), tuple(summary[:SUMMARY_LINES]))
+
+
+def _personalization_summary(pairs: Sequence[TwinComparison], metric: str, names: dict[str, str],
+                             tuned: bool) -> list[str]:
+    """One line on every personalized model against its session-only twin: where it pays off
+    (significantly better) and where it does not."""
+    if not pairs:
+        return []
+
+    def shown(pair: TwinComparison) -> str:
+        return f"{names[pair.model]} over {names[pair.twin]} {_percent(pair.gain)}"
+
+    pays = [shown(pair) for pair in pairs if pair.mean > pair.twin_mean and pair.significant]
+    not_proven = [shown(pair) for pair in pairs if pair.mean > pair.twin_mean and not pair.significant]
+    loses = [shown(pair) for pair in pairs if pair.mean <= pair.twin_mean]
+    parts = []
+    if pays:
+        parts.append(f"pays off (significantly) for {', '.join(pays)}")
+    if not_proven:
+        parts.append(f"is not proven (not significant) for {', '.join(not_proven)}")
+    if loses:
+        parts.append(f"does not pay off for {', '.join(loses)}")
+    here = "" if tuned else " with these untuned settings"
+    return [f"Personalization{here} ({metric} against the session-only twin) " + "; ".join(parts) + "."]
 
 
 def untuned_note(dataset: str) -> str:
