@@ -94,6 +94,10 @@ def test_the_verdict_warns_when_a_standing_depends_on_ties() -> None:
     assert "the standings depend on how ties are counted. With optimistic ties, Markov would rise from 3rd to 1st (" \
         in warning
     assert "33% of its targets tied)" in warning
+    assert len(verdict.summary) <= 6 and verdict.summary[0] == verdict.sentences[0]
+    assert verdict.summary[-1] == ("Ranks: conservative ties, among all items; places depend on them: with optimistic "
+                                   "ties Markov would be 1st, not 3rd, and 2 other models would move.")
+    assert "Personalization (recall@5 against the session-only twin) " in verdict.summary[1]
     # RNN and HRNN Init tie nothing: they move down only because Markov moves up
     assert warning.endswith("RNN, HRNN Init would move as a result, with unchanged scores.") or \
         warning.endswith("HRNN Init, RNN would move as a result, with unchanged scores.")
