@@ -4,12 +4,11 @@ A cancelled run is marked cancelled, any failure is marked failed with its messa
 that dies leaves a stale heartbeat, and the run is then shown as failed."""
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 
 from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, WorkbenchError
+from engine.heartbeat import Heartbeat
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import save_run_checkpoint
@@ -19,33 +18,7 @@ from engine.storage.workspace import Workspace
 from engine.training.loop import AfterEpochCallback, resolve_device
 from engine.training.network_training import NETWORK_CONFIGS, train_network
 
-log = logging.getLogger(__name__)
-
 EpochCallback = Callable[[int, float, float], None]
-
-
-class _Heartbeat:
-    """Updates the run's heartbeat every few seconds from a daemon thread while the run works."""
-
-    def __init__(self, workspace: Workspace, run_id: int) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(workspace, run_id), daemon=True,
-                                        name=f"heartbeat-run-{run_id}")
-
-    def _beat(self, workspace: Workspace, run_id: int) -> None:
-        while not self._stop.wait(records.HEARTBEAT_INTERVAL_S):
-            try:
-                records.heartbeat(workspace, run_id)
-            except Exception:
-                log.warning("heartbeat of run %d failed", run_id, exc_info=True)
-
-    def __enter__(self) -> "_Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = no_progress,
@@ -70,7 +43,7 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
     if on_started is not None:
         on_started(device)
     try:
-        with _Heartbeat(workspace, run_id):
+        with Heartbeat(lambda: records.heartbeat(workspace, run_id), records.HEARTBEAT_INTERVAL_S, f"run {run_id}"):
             if prepared is None:
                 progress(0.0, "loading the dataset")
                 prepared = load_prepared(workspace, run.dataset_id)

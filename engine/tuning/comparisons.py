@@ -5,8 +5,6 @@ failed comparison resumes when the same comparison is run again (:func:`find_res
 from __future__ import annotations
 
 import json
-import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,12 +13,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 
 from engine.errors import NotFoundError
+from engine.heartbeat import Heartbeat
 from engine.storage.catalog import now_utc
 from engine.storage.schema import Comparison, Run
 from engine.storage.workspace import Workspace
 from engine.tuning.storage import GRACE_PERIOD_S, HEARTBEAT_INTERVAL_S
-
-log = logging.getLogger(__name__)
 
 #: The study of a comparison's final runs, and the prefix of its tuning studies.
 STUDY_PREFIX = "compare-"
@@ -188,30 +185,13 @@ def running_comparisons(workspace: Workspace, dataset_id: int) -> list[int]:
                                                                 Comparison.status == "running")))
 
 
-class ComparisonHeartbeat:
-    """Updates a comparison's heartbeat, and the wall seconds it has taken since ``started``
-    (``time.perf_counter()``), every :data:`HEARTBEAT_INTERVAL_S` s from a daemon thread while it
-    works: a comparison whose process dies keeps the seconds it took."""
+def comparison_heartbeat(workspace: Workspace, comparison_id: int, started: float) -> Heartbeat:
+    """A heartbeat that records a comparison's heartbeat, and the wall seconds it has taken since
+    ``started`` (``time.perf_counter()``), every :data:`HEARTBEAT_INTERVAL_S` s while it works: a
+    comparison whose process dies keeps the seconds it took."""
+    def beat() -> None:
+        with workspace.session() as session:
+            session.execute(update(Comparison).where(Comparison.id == comparison_id).values(
+                heartbeat_at=now_utc(), seconds=time.perf_counter() - started))
 
-    def __init__(self, workspace: Workspace, comparison_id: int, started: float) -> None:
-        self._stop = threading.Event()
-        self._started = started
-        self._thread = threading.Thread(target=self._beat, args=(workspace, comparison_id), daemon=True,
-                                        name=f"heartbeat-comparison-{comparison_id}")
-
-    def _beat(self, workspace: Workspace, comparison_id: int) -> None:
-        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
-            try:
-                with workspace.session() as session:
-                    session.execute(update(Comparison).where(Comparison.id == comparison_id).values(
-                        heartbeat_at=now_utc(), seconds=time.perf_counter() - self._started))
-            except Exception:
-                log.warning("heartbeat of comparison %d failed", comparison_id, exc_info=True)
-
-    def __enter__(self) -> "ComparisonHeartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    return Heartbeat(beat, HEARTBEAT_INTERVAL_S, f"comparison {comparison_id}")

@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from engine.data.session_log import PreparedDataset
 from engine.errors import Cancelled, NotFoundError, WorkbenchError
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.evaluation.metrics import parse_metric_name
+from engine.heartbeat import Heartbeat
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import save_run_checkpoint
@@ -124,30 +124,6 @@ class TrialStopped(WorkbenchError):
         self.pruned = pruned
 
 
-class _TrialHeartbeat:
-    """Records the trial's heartbeat in the study storage while it runs (see engine.tuning.storage)."""
-
-    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id), daemon=True,
-                                        name=f"heartbeat-trial-{trial_id}")
-
-    def _beat(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
-        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception:
-                log.warning("heartbeat of trial %d failed", trial_id, exc_info=True)
-
-    def __enter__(self) -> "_TrialHeartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @dataclass
 class _EpochScorer:
     """The after-epoch hook of a network trial: score, store, report, and stop when told."""
@@ -204,7 +180,8 @@ class StudyWorker:
         """Run one claimed trial to its end and tell the study how it went."""
         started = time.perf_counter()
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        with _TrialHeartbeat(self.storage, trial_id(self.storage, self.study, trial.number)):
+        storage, beating = self.storage, trial_id(self.storage, self.study, trial.number)
+        with Heartbeat(lambda: storage.record_heartbeat(beating), HEARTBEAT_INTERVAL_S, f"trial {beating}"):
             try:
                 state, value, reason = self._train_and_score(trial, progress, cancel)
             except Cancelled:

@@ -34,8 +34,8 @@ from engine.storage.workspace import Workspace
 from engine.tuning.comparisons import (
     RESUMABLE,
     STALE_AFTER_S,
-    ComparisonHeartbeat,
     ComparisonRecord,
+    comparison_heartbeat,
     create_comparison,
     end_comparison,
     final_runs_study,
@@ -245,7 +245,7 @@ def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCal
     if on_start is not None:
         on_start(comparison_id, earlier is not None)
     try:
-        with ComparisonHeartbeat(workspace, comparison_id, started):
+        with comparison_heartbeat(workspace, comparison_id, started):
             outcome = _run(workspace, request, models, dataset_id, dataset_name, comparison_id, started, progress,
                            cancel, send, on_trial, results)
     except Cancelled:
