@@ -204,6 +204,11 @@ def _best_sentences(results: DatasetResults, metric: str, names: dict[str, str])
     return best, sentences
 
 
+def _share(value: float) -> str:
+    """A share in percent: whole percents, one decimal below 1% (so that a small share is not 0%)."""
+    return f"{value:.0%}" if value >= 0.01 or value == 0 else f"{value:.1%}"
+
+
 def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
@@ -250,7 +255,7 @@ def _tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) 
         direction = "rise" if place_there[label] < place_here[label] else "fall"
         parts.append(f"{names[label]} would {direction} from {_ordinal(place_here[label])} to "
                      f"{_ordinal(place_there[label])} ({there_means[label]:.4f} instead of {here[label]:.4f}; "
-                     f"{tied[label]:.0%} of its targets tied)")
+                     f"{_share(tied[label])} of its targets tied)")
     if len(changed) > _TIE_WARNING_MODELS:
         parts.append(f"{len(changed) - _TIE_WARNING_MODELS} more would move for the same reason")
     sentence = f"Warning: the standings depend on how ties are counted. With {other_name} ties, " + "; ".join(parts)
