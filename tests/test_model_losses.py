@@ -95,7 +95,7 @@ def _autograd_reference(kind: str, y: torch.Tensor, active: torch.Tensor, col_va
             losses.append(-torch.log(torch.sigmoid(yi - yn)).mean())
         elif kind.startswith("cross-entropy"):
             cols = [i] + negs
-            logits = y[i, cols] - (logq[cols] if kind.endswith("logq") else 0.0)
+            logits = y[i, cols] - logq[cols]  # a given log-Q correction is subtracted
             losses.append(-torch.log_softmax(logits, 0)[0])
         elif kind == "top1-max":
             s = torch.softmax(yn, 0)

@@ -9,15 +9,19 @@ that happens to equal another slot's target is still that slot's column (as in G
 Per row i with negatives j (N_i of them):
 - ``top1``: mean_j sigmoid(y_j - y_i) + sigmoid(y_j^2)
 - ``bpr``: mean_j -log sigmoid(y_i - y_j)
-- ``cross-entropy``: -log softmax_i over the row's valid columns, own column included
-- ``cross-entropy-logq``: the same after subtracting log Q(column item), Q the sampling
-  probability (``logq``)
+- ``cross-entropy``: -log softmax_i over the row's valid columns, own column included (after
+  subtracting ``logq`` times the log of each column item's count, when the Log-Q coefficient
+  ``logq`` is set: official GRU4Rec's correction)
+- ``cross-entropy-logq``: the same after subtracting log Q(column item), Q the expected number of
+  occurrences of the item among the step's columns
 - ``top1-max``: sum_j s_j (sigmoid(y_j - y_i) + sigmoid(y_j^2)), s = softmax of y over negatives
 - ``bpr-max``: -log sum_j s_j sigmoid(y_i - y_j) + reg * sum_j s_j y_j^2
   (Hidasi & Karatzoglou 2018)
 
 The batch loss is the mean over the rows that count (an active slot with at least one negative).
-A new loss is its function here and its entry in :data:`LOSSES`.
+A loss that corrects for how its columns were sampled (log-Q) says how in its entry's ``log_q``,
+computed from the step's :class:`SampledColumns`. A new loss is its function here and its entry in
+:data:`LOSSES`.
 """
 from __future__ import annotations
 
@@ -56,11 +60,33 @@ class LossInputs(NamedTuple):
 LossFunction = Callable[[LossInputs], tuple[Tensor, Tensor]]
 
 
+class SampledColumns(NamedTuple):
+    """How a training step drew its columns, for the losses that correct for it: the column
+    items ``items`` [C] (the first B are the slots' targets, the rest extra negatives), the active
+    slots ``active`` [B], per item (padding item last) its share of the training events
+    ``target_prob`` [n + 1], its probability as an extra negative ``extra_prob`` [n + 1] and the log
+    of its number of training events ``log_count`` [n + 1]; the step's settings."""
+
+    items: Tensor
+    active: Tensor
+    target_prob: Tensor
+    extra_prob: Tensor
+    log_count: Tensor
+    n_extra_negatives: int
+    sample_alpha: float
+    logq_weight: float  # the Log-Q coefficient of cross-entropy (0: no correction)
+
+
+#: A loss's sampling correction: log Q [C] of each column, subtracted from its scores (None: none).
+LogQFunction = Callable[[SampledColumns], Tensor | None]
+
+
 @dataclass(frozen=True)
 class LossEntry:
     """A registered loss. ``bounded``: the "auto" final activation is tanh (TOP1, BPR), else
     linear (the max losses and cross-entropy need unbounded scores). ``tuned``: part of the
-    networks' search space."""
+    networks' search space. ``log_q``: the correction of the column scores for their sampling
+    (the function then reads it as ``LossInputs.logq``)."""
 
     name: str
     label: str
@@ -68,6 +94,7 @@ class LossEntry:
     function: LossFunction
     bounded: bool
     tuned: bool = True
+    log_q: LogQFunction | None = None
 
 
 def _softmax_over(y: Tensor, mask: Tensor) -> Tensor:
@@ -111,13 +138,34 @@ def _cross_entropy_of(logits: Tensor, x: LossInputs) -> tuple[Tensor, Tensor]:
 
 
 def _cross_entropy(x: LossInputs) -> tuple[Tensor, Tensor]:
-    return _cross_entropy_of(x.y, x)
+    return _cross_entropy_of(x.y if x.logq is None else x.y - x.logq.unsqueeze(0), x)
 
 
 def _cross_entropy_logq(x: LossInputs) -> tuple[Tensor, Tensor]:
     if x.logq is None:
         raise ValueError("cross-entropy-logq needs the log sampling probabilities logq")
-    return _cross_entropy_of(x.y - x.logq.unsqueeze(0), x)
+    return _cross_entropy(x)
+
+
+def _weighted_log_counts(columns: SampledColumns) -> Tensor | None:
+    """Official GRU4Rec's log-Q correction: the Log-Q coefficient times the log count of an
+    in-batch column's item, and alpha times that of an extra negative's (the sampling
+    probabilities up to a constant per column group); None when the coefficient is 0."""
+    if not columns.logq_weight:
+        return None
+    logq = columns.log_count[columns.items]  # [C]
+    if columns.n_extra_negatives:
+        n_targets = len(columns.active)
+        logq = torch.cat([logq[:n_targets], logq[n_targets:] * columns.sample_alpha])
+    return logq * columns.logq_weight
+
+
+def _expected_occurrences(columns: SampledColumns) -> Tensor:
+    """log Q of each column: the log of its item's expected number of occurrences among the
+    columns, A * pop / sum(pop) + K * pop^alpha / sum(pop^alpha) (A active slots, K extra negatives)."""
+    expected = (columns.active.sum() * columns.target_prob[columns.items]
+                + columns.n_extra_negatives * columns.extra_prob[columns.items])
+    return expected.clamp_min_(1e-30).log_()  # [C]
 
 
 def _top1_max(x: LossInputs) -> tuple[Tensor, Tensor]:
@@ -152,10 +200,10 @@ LOSSES: Registry[LossEntry] = Registry("loss", [
     LossEntry("bpr", "BPR", "Bayesian personalized ranking: mean over negatives of -log sigmoid(r_i - r_j)",
               _bpr, bounded=True),
     LossEntry("cross-entropy", "Cross-entropy", "Softmax cross-entropy over the target and the sampled negatives",
-              _cross_entropy, bounded=False),
+              _cross_entropy, bounded=False, log_q=_weighted_log_counts),
     LossEntry("cross-entropy-logq", "Cross-entropy (log-Q)",
               "Cross-entropy with the log-Q correction of the sampling probabilities", _cross_entropy_logq,
-              bounded=False, tuned=False),
+              bounded=False, tuned=False, log_q=_expected_occurrences),
     LossEntry("top1-max", "TOP1-max", "TOP1 weighted by the softmax of the negatives' scores (GRU4Rec 2018)",
               _top1_max, bounded=False),
     LossEntry("bpr-max", "BPR-max", "-log of the softmax-weighted BPR over negatives, plus score regularization "
@@ -168,8 +216,8 @@ def ranking_loss(
     logq: Tensor | None = None, bpr_max_reg: float = 1.0,
 ) -> LossOutput:
     """Loss and gradient of the registered loss ``kind``. ``y`` [B, C]; ``row_active`` [B] bool;
-    ``col_valid`` [C] bool; ``eye`` [B, C] bool with column b marked in row b; ``logq`` [C]
-    (``cross-entropy-logq``)."""
+    ``col_valid`` [C] bool; ``eye`` [B, C] bool with column b marked in row b; ``logq`` [C] the
+    sampling correction (the entry's ``log_q``; the cross-entropy losses subtract it)."""
     entry = LOSSES[kind]
     neg = col_valid.unsqueeze(0) & ~eye  # [B, C] negatives of each row
     n_neg = neg.sum(dim=1)  # [B]

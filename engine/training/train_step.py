@@ -2,9 +2,8 @@
 
 The output layer scores only the batch's target items (column b is slot b's target), plus
 ``n_extra_negatives`` items shared by all rows and drawn with probability ~ popularity^alpha
-(popularity = the item's number of events in the training log). For ``cross-entropy-logq``,
-log Q of a column's item is the log of its expected number of occurrences among the columns:
-A * pop / sum(pop) + K * pop^alpha / sum(pop^alpha) (A active slots, K extra negatives).
+(popularity = the item's number of events in the training log). A loss that corrects for this
+sampling (log-Q) computes its correction from the step's columns (its registry entry's ``log_q``).
 Columns of idle slots are not negatives. Every tensor has a static shape per step (idle slots use
 the padding item), so the step can be captured in a CUDA graph.
 """
@@ -17,7 +16,7 @@ import torch
 from torch import Tensor
 
 from engine.data.session_log import SessionLog
-from engine.models.losses import LossOutput, ranking_loss
+from engine.models.losses import LOSSES, LossOutput, SampledColumns, ranking_loss
 from engine.models.network import RecurrentNetwork
 from engine.models.step import DropoutMasks, StepInputs, backward_step, forward_step, user_rows
 from engine.training.batching import EpochSchedule
@@ -92,8 +91,6 @@ class TrainStep:
         pad = torch.ones(1, dtype=torch.float64)  # any positive value: idle columns are masked
         self.target_prob = torch.cat([pop / pop.sum(), pad]).to(device=device, dtype=torch.float32)  # [n + 1]
         self.extra_prob = torch.cat([weights / weights.sum(), pad]).to(device=device, dtype=torch.float32)
-        # GRU4Rec's log-Q correction: log count of an in-batch column's item, alpha * log count of
-        # an extra negative's (the sampling probabilities up to a constant per column group)
         log_count = torch.cat([pop.clamp_min(1.0).log(), torch.zeros(1, dtype=torch.float64)])
         self.log_count = log_count.to(device=device, dtype=torch.float32)  # [n + 1]
         self.state = network.new_state(batch)
@@ -142,16 +139,11 @@ class TrainStep:
             y = torch.nn.functional.elu(logits, cfg.elu_alpha)
         else:
             y = logits
-        loss, logq = cfg.loss, None
-        if loss == "cross-entropy-logq":
-            expected = active.sum() * self.target_prob[cols] + cfg.n_extra_negatives * self.extra_prob[cols]
-            logq = expected.clamp_min_(1e-30).log_()  # [C] log expected occurrences among columns
-        elif loss == "cross-entropy" and cfg.logq:
-            logq = self.log_count[cols]  # [C]
-            if cfg.n_extra_negatives:
-                logq = torch.cat([logq[: len(targets)], logq[len(targets):] * cfg.sample_alpha])
-            loss, logq = "cross-entropy-logq", logq * cfg.logq
-        out = ranking_loss(loss, y, active, col_valid, self.eye, logq, cfg.bpr_max_reg)
+        correction = LOSSES[cfg.loss].log_q
+        logq = None if correction is None else correction(SampledColumns(
+            cols, active, self.target_prob, self.extra_prob, self.log_count, cfg.n_extra_negatives, cfg.sample_alpha,
+            cfg.logq))  # [C] or None
+        out = ranking_loss(cfg.loss, y, active, col_valid, self.eye, logq, cfg.bpr_max_reg)
         if cfg.loss_normalization == "batch":  # sum over the rows / the configured batch size
             share = out.rows / cfg.batch_size
             out = LossOutput(out.loss * share, out.dy * share, out.rows)
