@@ -174,3 +174,18 @@ def test_invalid_settings_are_refused_with_the_reason() -> None:
     with pytest.raises(InputError, match=r"Max sessions per user \(3\) is below Min sessions per user \(5\)") as info:
         PrepareSettings(max_user_sessions=3)
     assert info.value.setting == "max_user_sessions"
+
+
+def test_every_preparation_setting_is_declared() -> None:
+    """The shells read labels, help and bounds of every preparation setting from its declaration."""
+    from dataclasses import fields
+
+    from engine.registry.settings import setting_info, settings_of
+
+    assert [info.name for info in settings_of(PrepareSettings)] == [f.name for f in fields(PrepareSettings)]
+    assert all(info.label and info.help for info in settings_of(PrepareSettings))
+    maximum = setting_info(PrepareSettings, "max_user_sessions")
+    assert (maximum.kind, maximum.optional, maximum.low) == (int, True, 2)
+    assert maximum.problem(None) is None and maximum.problem(1) == "must be at least 2"
+    drops = setting_info(PrepareSettings, "drop_event_types")
+    assert drops.kind is tuple and drops.problem(("4",)) is None and drops.problem((4,)) == "must be a list of names"

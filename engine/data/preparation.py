@@ -15,7 +15,7 @@ import pandas as pd
 
 from engine.data.raw_log import RawLog
 from engine.errors import EmptyResultError, InputError
-from engine.registry.settings import setting, settings_of, validate_settings
+from engine.registry.settings import setting, setting_info, settings_of, validate_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ class PrepareSettings:
     use_given_sessions: bool = setting(
         False, "Use the log's session column", "Cut sessions where the log's own session column changes, instead "
         "of by the idle threshold")
-    drop_event_types: tuple[str, ...] = ()  # event type names to delete (XING: "4", delete)
+    drop_event_types: tuple[str, ...] = setting(
+        (), "Drop event types", "Events of these types (their names in the log, e.g. XING's deletes: 4) are removed "
+        "before sessions are filtered", kind=tuple)
     drop_repeats: bool = setting(
         True, "Drop repeats", "Drop repeats of the same item and event type inside a session")
     min_item_support: int = setting(10, "Min item support", "Keep items with at least this many events", low=1)
@@ -43,17 +45,21 @@ class PrepareSettings:
     min_user_sessions: int = setting(
         5, "Min sessions per user", "Keep users with at least this many sessions (a user's last session is the "
         "test session, the others their history)", low=2)
-    max_user_sessions: int | None = None  # keep users with at most this many (reference: 199)
+    max_user_sessions: int | None = setting(
+        None, "Max sessions per user", "Keep users with at most this many sessions (none: no limit; the HRNN "
+        "reference code keeps at most 199)", low=2, kind=int, optional=True)
     repeat_until_stable: bool = setting(
         False, "Repeat the filters until stable", "Repeat the item support, session length and user filters until "
         "nothing changes (the paper filters once)")
 
     def __post_init__(self) -> None:
-        validate_settings(self)
-        if self.max_user_sessions is not None and self.max_user_sessions < self.min_user_sessions:
+        # a maximum below a valid minimum is named as such, before its own range ("at least 2")
+        if (isinstance(self.max_user_sessions, int) and setting_info(PrepareSettings, "min_user_sessions").problem(
+                self.min_user_sessions) is None and self.max_user_sessions < self.min_user_sessions):
             raise InputError(f"{PREPARE_LABELS['max_user_sessions']} ({self.max_user_sessions}) is below "
                              f"{PREPARE_LABELS['min_user_sessions']} ({self.min_user_sessions})",
                              setting="max_user_sessions", label=PREPARE_LABELS["max_user_sessions"])
+        validate_settings(self)
 
     def describe(self) -> str:
         """One line: how sessions are cut and what the filters keep."""
@@ -85,11 +91,8 @@ class PrepareSettings:
         return json.dumps(self.to_json(), sort_keys=True)
 
 
-#: The readable name of every preparation setting (the declared ones and the two others).
-PREPARE_LABELS: dict[str, str] = {
-    **{info.name: info.label for info in settings_of(PrepareSettings)},
-    "drop_event_types": "Drop event types", "max_user_sessions": "Max sessions per user",
-}
+#: The readable name of every preparation setting (its declared label).
+PREPARE_LABELS: dict[str, str] = {info.name: info.label for info in settings_of(PrepareSettings)}
 
 
 def _empty(message: str, setting_name: str | None = None) -> EmptyResultError:

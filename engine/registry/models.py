@@ -22,7 +22,9 @@ class ModelEntry:
     :class:`~engine.registry.settings.ModelSettings` subclass; ``presets``: named configurations
     (the first is the default); ``search_space``: what tuning explores, with ``derive`` filling
     the settings that follow from a drawn point. ``session_twin``: the session-only model whose
-    comparison says whether personalization pays off (HRNN Init -> RNN)."""
+    comparison says whether personalization pays off (HRNN Init -> RNN). ``hierarchical``: a
+    user-level network carries the user's state from session to session (the HRNN variants,
+    which Inspection puts beside their twin by default)."""
 
     name: str
     label: str
@@ -36,6 +38,7 @@ class ModelEntry:
     fit: FitFunction | None = None
     derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     session_twin: str | None = None
+    hierarchical: bool = False
 
     @property
     def neural(self) -> bool:

@@ -21,9 +21,10 @@ NO_LEGACY = object()
 
 @dataclass(frozen=True)
 class SettingInfo:
-    """What a setting is and which values it takes. ``kind`` is bool, int, float or str; numbers
-    lie in [low, high] (an open end where ``low_open`` / ``high_open``; None: unbounded); text
-    takes one of ``choices`` (a callable gives them late, e.g. from a registry)."""
+    """What a setting is and which values it takes. ``kind`` is bool, int, float, str or tuple (a
+    list of names); numbers lie in [low, high] (an open end where ``low_open`` / ``high_open``;
+    None: unbounded); text takes one of ``choices`` (a callable gives them late, e.g. from a
+    registry); ``optional``: None is a value too (e.g. no limit)."""
 
     name: str
     label: str
@@ -42,6 +43,7 @@ class SettingInfo:
     #: a switch's words in run labels when it is on ("popularity fill"); None: shown only where it
     #: differs from the preset
     tag: str | None = None
+    optional: bool = False
 
     def allowed(self) -> tuple[Any, ...] | None:
         if self.choices is None:
@@ -53,6 +55,8 @@ class SettingInfo:
         allowed = self.allowed()
         if allowed is not None:
             return "one of " + ", ".join(map(str, allowed))
+        if self.kind is tuple:
+            return "a list of names"
         if self.kind is bool:
             return "true or false"
         low, high = _number(self.low), _number(self.high)
@@ -66,6 +70,11 @@ class SettingInfo:
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not valid (a phrase after the label), or None."""
+        if value is None and self.optional:
+            return None
+        if self.kind is tuple:
+            valid = isinstance(value, (tuple, list)) and all(isinstance(name, str) for name in value)
+            return None if valid else "must be a list of names"
         if self.kind is bool:
             return None if isinstance(value, bool) else "must be true or false"
         if self.kind in (int, float):
@@ -99,10 +108,12 @@ def _number(value: float | None) -> str:
 def setting(default: Any, label: str, help: str, *, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = False,
             choices: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None, hidden: bool = False,
-            legacy: Any = NO_LEGACY, tag: str | None = None) -> Any:
-    """A dataclass field with ``default`` and its declaration (see :class:`SettingInfo`)."""
+            legacy: Any = NO_LEGACY, tag: str | None = None, kind: type | None = None, optional: bool = False) -> Any:
+    """A dataclass field with ``default`` and its declaration (see :class:`SettingInfo`); ``kind``
+    where the default does not tell it (a None default of an ``optional`` number, a tuple)."""
     declaration = {"label": label, "help": help, "low": low, "high": high, "low_open": low_open,
-                   "high_open": high_open, "choices": choices, "hidden": hidden, "legacy": legacy, "tag": tag}
+                   "high_open": high_open, "choices": choices, "hidden": hidden, "legacy": legacy, "tag": tag,
+                   "kind": kind, "optional": optional}
     return dataclasses.field(default=default, metadata={_KEY: declaration})
 
 
@@ -114,8 +125,10 @@ def settings_of(config_type: type) -> list[SettingInfo]:
         if meta is None:
             continue
         default = field.default
-        kind = type(default) if isinstance(default, (bool, int, float, str)) else str
-        declared.append(SettingInfo(field.name, kind=kind, default=default, **meta))
+        declaration = dict(meta)
+        kind = declaration.pop("kind") or (type(default) if isinstance(default, (bool, int, float, str, tuple))
+                                           else str)
+        declared.append(SettingInfo(field.name, kind=kind, default=default, **declaration))
     return declared
 
 

@@ -50,7 +50,8 @@ def _network(name: str, label: str, description: str, twin: str | None = None) -
     space = {**_SESSION_SPACE, **(_USER_SPACE if kind.hierarchical else {})}
     return ModelEntry(name=name, label=label, kind="neural", description=description, history=kind.history_feed,
                       personalized=kind.hierarchical or kind.concatenates, config_type=TrainConfig,
-                      presets=NETWORK_PRESETS[name], search_space=space, derive=_derive, session_twin=twin)
+                      presets=NETWORK_PRESETS[name], search_space=space, derive=_derive, session_twin=twin,
+                      hierarchical=kind.hierarchical)
 
 
 NETWORKS: tuple[ModelEntry, ...] = (

@@ -27,10 +27,13 @@ from engine.storage.workspace import Workspace
 log = logging.getLogger(__name__)
 
 MAX_K = max(DEFAULT_CUTOFFS)
-#: The personalized networks whose recommendations Inspection puts beside RNN's by default.
-HRNN_MODELS = ("hrnn-init", "hrnn-all")
+#: The hierarchical networks (the registry's order: HRNN Init before HRNN All), whose
+#: recommendations Inspection puts beside their session twin's by default.
+HRNN_MODELS = tuple(entry.name for entry in MODELS if entry.hierarchical)
+#: The session-only twin of the hierarchical networks (RNN).
+HRNN_TWIN = next(str(MODELS[name].session_twin) for name in HRNN_MODELS)
 
-__all__ = ["HRNN_MODELS", "MAX_K", "InspectionSnapshot", "StepRecommendations", "StoredRanks",
+__all__ = ["HRNN_MODELS", "HRNN_TWIN", "MAX_K", "InspectionSnapshot", "StepRecommendations", "StoredRanks",
            "UserRecommendations", "UserSessions", "load_inspection", "load_stored_ranks", "recommend_for_user",
            "inspect_run_for_user", "user_sessions"]
 
@@ -53,10 +56,11 @@ class InspectionSnapshot:
 
     def rnn_and_hrnn(self, seed: int | None = None, hrnn_model: str | None = None) -> tuple[int, int] | None:
         """(HRNN run, RNN run) of one seed: ``seed`` if both exist for it, else the smallest such seed;
-        the HRNN variant ``hrnn_model`` when there is one, else HRNN Init before HRNN All."""
+        the HRNN variant ``hrnn_model`` when there is one, else HRNN Init before HRNN All (RNN: their
+        session twin, :data:`HRNN_TWIN`)."""
         variants = [hrnn_model] if hrnn_model in HRNN_MODELS else []
         variants += [model for model in HRNN_MODELS if model not in variants]
-        rnn = {run.seed: run.id for run in reversed(self.runs) if run.model == "rnn"}
+        rnn = {run.seed: run.id for run in reversed(self.runs) if run.model == HRNN_TWIN}
         for model in variants:
             hrnn = {run.seed: run.id for run in reversed(self.runs) if run.model == model}
             common = sorted(set(rnn) & set(hrnn))
