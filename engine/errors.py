@@ -35,6 +35,20 @@ class EmptyResultError(InputError):
     """The preprocessing filters left no data."""
 
 
+class LogNotPreparedError(EmptyResultError):
+    """The log was read and stored, but its preparation under the requested settings gave no
+    dataset (``setting``: the one to change). ``log_id``: the stored log, which can be prepared
+    again with other settings without importing the file again."""
+
+    def __init__(self, message: str, setting: str | None = None, label: str | None = None,
+                 log_id: int | None = None) -> None:
+        super().__init__(message, setting, label)
+        self.log_id = log_id
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (str(self), self.setting, self.label, self.log_id))
+
+
 class WorkspaceError(WorkbenchError):
     """The workspace cannot be opened, is of an unknown schema, or a stored object is missing."""
 

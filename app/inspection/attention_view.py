@@ -33,7 +33,7 @@ LABEL_EVENTS = 6  # a session's date is written when the previous date written i
 KEY = (f'<span style="color:{HISTORY_COLOUR}">■</span> event of a training session &nbsp; '
        f'<span style="color:{TEST_COLOUR}">■</span> test event consumed &nbsp; '
        f'<span style="color:{OUTSIDE_COLOUR}">■</span> older than the last L events (not read) &nbsp; '
-       f'<span style="color:{TARGET_COLOUR}">▼</span> where the next item is predicted. Scroll for older sessions.')
+       f'<span style="color:{TARGET_COLOUR}">▼</span> the next item, predicted from them')
 
 
 def _date(seconds: float) -> str:
@@ -71,6 +71,7 @@ class AttentionView(QWidget):
         self._wanted: tuple[int, int, int] | None = None  # run, user, step
         self._item_labels: np.ndarray = np.zeros(0, dtype=object)
         self._run_label = ""
+        self.bars: pg.BarGraphItem | None = None  # the attention of each event read, in percent
         self.hide()
 
     def clear(self) -> None:
@@ -128,6 +129,7 @@ class AttentionView(QWidget):
 
     def _show_message(self, text: str) -> None:
         self.plot_item.clear()
+        self.bars = None
         self.plot_item.setTitle(None)
         self.summary.setText(text)
 
@@ -143,11 +145,11 @@ class AttentionView(QWidget):
         colours = np.where(timeline.test[:read], TEST_COLOUR, HISTORY_COLOUR).astype(object)
         colours[:first_read] = OUTSIDE_COLOUR
         test_start = int(np.argmax(timeline.test)) if timeline.test.any() else read
-        self.plot_item.addItem(pg.LinearRegionItem((test_start - 0.5, timeline.test.size - 0.5),
+        self.plot_item.addItem(pg.LinearRegionItem((test_start - 0.5, timeline.test.size + 0.5),
                                                    brush=pg.mkBrush(*TEST_SHADE), pen=pg.mkPen(None), movable=False))
-        self.plot_item.addItem(pg.BarGraphItem(x=x, height=percent[:read], width=BAR_WIDTH,
-                                               brushes=[pg.mkBrush(c) for c in colours],
-                                               pens=[pg.mkPen(None)] * read))
+        self.bars = pg.BarGraphItem(x=x, height=percent[:read], width=BAR_WIDTH,
+                                    brushes=[pg.mkBrush(c) for c in colours], pens=[pg.mkPen(None)] * read)
+        self.plot_item.addItem(self.bars)
         labels = self._item_labels
         tips = [f"{labels[timeline.item[i]]}: {weights[i]:.1%} (session {timeline.session[i] + 1}, "
                 f"event {timeline.position[i]})" for i in range(read)]
@@ -155,8 +157,8 @@ class AttentionView(QWidget):
                                                   brush=pg.mkBrush(0, 0, 0, 1), data=tips, hoverable=True,
                                                   tip="{data}".format))
         top = float(percent.max()) if read else 100.0
-        self.plot_item.addItem(pg.ScatterPlotItem(x=[read - 0.5], y=[top * 1.08], symbol="t", size=14, pen=None,
-                                                  brush=pg.mkBrush(TARGET_COLOUR)))
+        self.plot_item.addItem(pg.ScatterPlotItem(x=[read], y=[top * 0.5], symbol="t", size=14, pen=None,
+                                                  brush=pg.mkBrush(TARGET_COLOUR)))  # where the next event comes
         starts = np.flatnonzero(np.r_[True, timeline.session[1:read] != timeline.session[: read - 1]])
         labelled = -LABEL_EVENTS
         for start in starts:
@@ -176,7 +178,7 @@ class AttentionView(QWidget):
                                                    brush=pg.mkBrush(OUTSIDE_COLOUR), pen=pg.mkPen(None)))
         self.plot_item.setYRange(0, top * 1.35, padding=0)
         self.plot_item.getViewBox().setLimits(xMin=-1, xMax=read + 1)
-        self.plot_item.setXRange(max(first_read - MARGIN_EVENTS, 0) - 0.5, read - 0.5, padding=0.02)
+        self.plot_item.setXRange(max(first_read - MARGIN_EVENTS, 0) - 0.5, read + 0.5, padding=0.02)
         ticks = [(int(i), str(labels[timeline.item[i]])) for i in x[first_read:]] if read - first_read <= 30 else []
         self.plot_item.getAxis("bottom").setTicks([ticks, []] if ticks else None)
         self.plot_item.setTitle(f"Where {self._run_label} looks at step {step}: its last block's attention over "

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.inspection.attention_view import AttentionView
 from app.inspection.recommendation_column import RecommendationColumn
 from app.inspection.session_timeline import SessionTimeline
 from app.inspection.user_table import USER_ROLE, UserFilterProxy, UserTableModel
@@ -149,6 +150,7 @@ class InspectionPanel(QWidget):
         steps.addWidget(self.slider, 1)
         steps.addWidget(self.next_button)
         self.columns = [RecommendationColumn() for _ in range(N_COLUMNS)]
+        self.attention = AttentionView(self.jobs)  # SASRec's attention, under the columns when one is shown
         columns = QHBoxLayout()
         for column in self.columns:
             columns.addWidget(column, 1)
@@ -164,6 +166,7 @@ class InspectionPanel(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)  # the user shares the height between the two
         right.addWidget(timeline)
         right.addWidget(recommendations)
+        right.addWidget(self.attention)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 1)
         body = QSplitter(Qt.Orientation.Horizontal)
@@ -211,6 +214,7 @@ class InspectionPanel(QWidget):
         self.shutdown()
         self._url = workspace_url(workspace_path)
         self._snapshots, self._ranks, self._recommendations = {}, {}, {}
+        self.attention.clear()
         self._dataset_id = None
         self._show_nothing("Select a dataset to inspect its users.")
 
@@ -350,6 +354,7 @@ class InspectionPanel(QWidget):
         self._set_step_range(0)
         for column in self.columns:
             column.hide()
+        self.attention.hide()
         self.status.setText(text)
 
     def _show_snapshot(self, snapshot: InspectionSnapshot) -> None:
@@ -483,6 +488,7 @@ class InspectionPanel(QWidget):
 
     def _show_columns(self) -> None:
         chosen = self.chosen_runs()
+        self.attention.show_for(self._url, self.snapshot, chosen, self.user, self.step)
         for index, column in enumerate(self.columns):
             column.setVisible(index < len(chosen) and self.user is not None)
         if self.snapshot is None or self.user is None or self.sessions is None:

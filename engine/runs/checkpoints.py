@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sqlalchemy import select, update
 
 from engine.errors import CheckpointError, ConfigError, WorkbenchError
 from engine.files import copy_atomically, file_digest
 from engine.runs.records import RunSummary
-from engine.storage.schema import Run
+from engine.storage import runs as run_store
 from engine.storage.workspace import Workspace
 from engine.training.checkpoint import Checkpoint
 from engine.training.config import TrainConfig
@@ -153,9 +152,7 @@ def relocate_legacy_checkpoints(workspace: Workspace) -> int:
     updated, and only then the old file is removed; a later open finishes the work."""
     if workspace.read_only:
         return 0
-    with workspace.session() as session:
-        rows = session.execute(select(Run.id, Run.config, Run.checkpoint_path).where(
-            Run.checkpoint_path.is_not(None), Run.checkpoint_digest.is_(None))).all()
+    rows = run_store.runs_to_relocate(workspace)
     moved = 0
     folder = workspace.checkpoint_folder
     for run_id, config, stored in rows:
@@ -169,17 +166,13 @@ def relocate_legacy_checkpoints(workspace: Workspace) -> int:
         if not _same_config(_stored_config(source), config):
             log.warning("run %d: checkpoint %s holds another run's model (another workspace in the same folder "
                         "overwrote it); the run keeps its stored metrics only", run_id, source)
-            with workspace.session() as session:
-                session.execute(update(Run).where(Run.id == run_id).values(
-                    checkpoint_path=None, error="its checkpoint was overwritten by another workspace in the same "
-                                                "folder; the stored metrics remain"))
+            run_store.update_run(workspace, run_id, checkpoint_path=None, error="its checkpoint was overwritten by "
+                                 "another workspace in the same folder; the stored metrics remain")
             continue
         if source != target:
             folder.mkdir(parents=True, exist_ok=True)
             copy_atomically(source, target)
-        with workspace.session() as session:
-            session.execute(update(Run).where(Run.id == run_id).values(
-                checkpoint_path=target.name, checkpoint_digest=file_digest(target)))
+        run_store.update_run(workspace, run_id, checkpoint_path=target.name, checkpoint_digest=file_digest(target))
         if source != target:
             os.remove(source)
         moved += 1

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from engine.data.session_log import PreparedDataset
 from engine.errors import NotFoundError, TrainingDiverged, WorkbenchError
@@ -21,9 +20,9 @@ from engine.runs import records
 from engine.runs.checkpoints import open_run_checkpoint
 from engine.runs.models import config_from_json, model_entry
 from engine.storage import catalog
-from engine.storage.bulk import insert_columns, insert_row, read_columns
+from engine.storage import evaluations as store
 from engine.storage.catalog import load_prepared, now_utc
-from engine.storage.schema import Evaluation, EventRank, table
+from engine.storage.evaluations import EvaluationRecord
 from engine.storage.workspace import Workspace
 from engine.training.loop import resolve_device
 from engine.training.network_training import network_scorer
@@ -66,7 +65,7 @@ def _settings_key(settings: EvaluationSettings) -> str:
 
 
 def find_run_evaluation(workspace: Workspace, run: records.RunSummary,
-                        settings: EvaluationSettings) -> tuple[Evaluation, EvaluationSettings] | None:
+                        settings: EvaluationSettings) -> tuple[EvaluationRecord, EvaluationSettings] | None:
     """The run's evaluation under ``settings`` as evaluating the run applies them (its own
     ``compat_2017``, see :func:`settings_for_run`), with those settings; None when there is none.
     Every lookup of a run's stored results goes through here (its ranks in another tie mode:
@@ -76,13 +75,13 @@ def find_run_evaluation(workspace: Workspace, run: records.RunSummary,
     return None if evaluation is None else (evaluation, run_settings)
 
 
-def has_tie_counts(evaluation: Evaluation) -> bool:
+def has_tie_counts(evaluation: EvaluationRecord) -> bool:
     """Whether the evaluation stored each target's ties (every evaluation since migration 0011):
     then its ranks hold every tie mode."""
     return isinstance(evaluation.metrics, dict) and "ties" in evaluation.metrics
 
 
-def stored_tie_mode(evaluation: Evaluation) -> str:
+def stored_tie_mode(evaluation: EvaluationRecord) -> str:
     """The tie mode the evaluation's ranks were computed under."""
     return str(evaluation.settings.get("tie_mode", "standard"))
 
@@ -94,7 +93,7 @@ class RunRanks:
     may have been computed under another tie mode (``source_tie_mode``) and converted exactly
     through its tie counts."""
 
-    evaluation: Evaluation
+    evaluation: EvaluationRecord
     settings: EvaluationSettings
     source_tie_mode: str
     frame: pd.DataFrame
@@ -143,19 +142,15 @@ def other_tie_modes(workspace: Workspace, run: records.RunSummary, settings: Eva
     return modes
 
 
-def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> Evaluation | None:
+def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> EvaluationRecord | None:
     """The evaluation stored under exactly ``settings`` (None: the run's latest); to look up a
     run's results under a dataset's settings use :func:`find_run_evaluation`."""
-    query = select(Evaluation).where(Evaluation.run_id == run_id)
-    if settings is not None:
-        query = query.where(Evaluation.settings_key == _settings_key(settings))
-    with workspace.session() as session:
-        return session.scalars(query.order_by(Evaluation.id.desc())).first()
+    return store.find_evaluation(workspace, run_id, None if settings is None else _settings_key(settings))
 
 
 def evaluate_run(workspace: Workspace, run_id: int, settings: EvaluationSettings = EvaluationSettings(),
                  progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                 prepared: PreparedDataset | None = None, device: str = "auto") -> Evaluation:
+                 prepared: PreparedDataset | None = None, device: str = "auto") -> EvaluationRecord:
     """Evaluate a finished run (an existing evaluation under the same settings is returned as is)."""
     run = records.get_run(workspace, run_id)
     if run.status != "finished":
@@ -182,20 +177,17 @@ def summary_metrics(result: EvaluationResult) -> dict[str, dict[str, float]]:
             "ties": result.ties().as_dict()}
 
 
-def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult) -> Evaluation:
+def store_evaluation(workspace: Workspace, run_id: int, result: EvaluationResult) -> EvaluationRecord:
     """Store an evaluation and its per-event ranks in one transaction (every per-session or
     per-user figure is computed from the ranks)."""
     settings = result.settings
-    with workspace.engine.begin() as connection:
-        evaluation_id = insert_row(connection, table(Evaluation), {
-            "run_id": run_id, "settings_key": _settings_key(settings), "settings": dataclasses.asdict(settings),
-            "metrics": summary_metrics(result), "n_events": result.n_events, "seconds": result.seconds,
-            "created_at": now_utc()})
-        insert_columns(connection, table(EventRank), {
-            "evaluation_id": evaluation_id, "idx": np.arange(result.n_events), "user": result.user,
-            "session": result.session, "position": result.position, "session_length": result.session_length,
-            "history_length": result.history_length, "item": result.item, "rank": result.rank,
-            "tied": result.tied, "floor": result.floor})
+    store.add_evaluation(workspace, {
+        "run_id": run_id, "settings_key": _settings_key(settings), "settings": dataclasses.asdict(settings),
+        "metrics": summary_metrics(result), "n_events": result.n_events, "seconds": result.seconds,
+        "created_at": now_utc()}, {
+        "idx": np.arange(result.n_events), "user": result.user, "session": result.session, "position": result.position,
+        "session_length": result.session_length, "history_length": result.history_length, "item": result.item,
+        "rank": result.rank, "tied": result.tied, "floor": result.floor})
     found = find_evaluation(workspace, run_id, settings)
     assert found is not None
     return found
@@ -208,12 +200,9 @@ def load_event_ranks(workspace: Workspace, evaluation_id: int) -> pd.DataFrame:
     """The per-event ranks of an evaluation as a frame (columns: EVENT_COLUMNS; ``tied`` and
     ``floor`` as floats, NaN in evaluations stored before tie counts were), ranks in the tie mode
     the evaluation was computed under."""
-    ranks_table = table(EventRank)
     dtypes: dict[str, type] = ({name: np.int64 for name in EVENT_COLUMNS}
                                | {"rank": np.float64, "tied": np.float64, "floor": np.float64})
-    with workspace.engine.connect() as connection:
-        columns = read_columns(connection, ranks_table, EVENT_COLUMNS, ranks_table.c.evaluation_id == evaluation_id,
-                               ranks_table.c.idx, dtypes)
+    columns = store.read_event_ranks(workspace, evaluation_id, EVENT_COLUMNS, dtypes)
     if not len(columns["rank"]):
         raise NotFoundError(f"evaluation {evaluation_id} has no stored ranks")
     return pd.DataFrame(columns)

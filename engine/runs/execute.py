@@ -14,6 +14,7 @@ from engine.runs import records
 from engine.runs.checkpoints import save_run_checkpoint
 from engine.runs.models import config_from_json, model_entry
 from engine.storage.catalog import load_prepared
+from engine.storage.runs import EPOCH_SECONDS, TRAIN_LOSS, TRAIN_PAIRS_PER_SECOND
 from engine.storage.workspace import Workspace
 from engine.training.loop import AfterEpochCallback, resolve_device
 from engine.training.network_training import NETWORK_CONFIGS, train_network
@@ -56,13 +57,13 @@ def execute_run(workspace: Workspace, run_id: int, progress: ProgressCallback = 
                 cancel.raise_if_cancelled()
             else:
                 def record_epoch(epoch: int, loss: float, seconds: float) -> None:
-                    records.record_metric(workspace, run_id, "train_loss", epoch, loss)
-                    records.record_metric(workspace, run_id, "epoch_seconds", epoch, seconds)
+                    records.record_metric(workspace, run_id, TRAIN_LOSS, epoch, loss)
+                    records.record_metric(workspace, run_id, EPOCH_SECONDS, epoch, seconds)
                     if on_epoch is not None:
                         on_epoch(epoch, loss, seconds)
 
                 result = train_network(config, train_log, progress, cancel, record_epoch, after_epoch)
-                records.record_metric(workspace, run_id, "train_pairs_per_second", 0, result.pairs_per_second)
+                records.record_metric(workspace, run_id, TRAIN_PAIRS_PER_SECOND, 0, result.pairs_per_second)
                 checkpoint = save_run_checkpoint(workspace, run_id, result.network, config, prepared.item_ids,
                                                  prepared.user_ids)
         records.finish_run(workspace, run_id, *checkpoint)

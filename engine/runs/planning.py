@@ -27,9 +27,8 @@ def plan_runs(workspace: Workspace, dataset: str | int, model: str, seeds: Seque
     preset = preset or presets_for(model)[0]
     saved = None if preset in presets_for(model) else saved_preset(workspace, preset, model)
     configs = [build_config(model, preset, overrides, seed, saved) for seed in seeds]
-    with workspace.session() as session:
-        found = catalog.find_dataset(session, dataset)
-        dataset_id, n_items = found.id, int(found.statistics.get("items", 0))
+    found = catalog.get_dataset(workspace, dataset)
+    dataset_id, n_items = found.id, int(found.statistics.get("items", 0))
     for config in configs[:1]:  # the seed changes nothing of the size
         if isinstance(config, TrainConfig):
             check_training_memory(config, n_items, model_entry(model).label)

@@ -1,14 +1,20 @@
-"""Storing and finding imported logs and prepared datasets in a workspace."""
+"""The store of imported logs and prepared datasets: storing them with their events, finding,
+listing, renaming and deleting them, their evaluation setting, and reading their events back.
+The use cases call the functions that take a workspace and return plain frozen records
+(:class:`DatasetRecord`, :class:`LogSummary`, :class:`DatasetSummary`); those that take an ORM
+session or a connection are the store's own building blocks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 from sqlalchemy import MetaData, Table, delete, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.data.preparation import TEST, TRAIN, PreparedEvents
@@ -37,8 +43,59 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def find_log(session: Session, digest: str, mapping_key: str) -> ImportedLog | None:
-    return session.scalar(select(ImportedLog).where(ImportedLog.digest == digest, ImportedLog.mapping_key == mapping_key))
+def find_log(workspace: Workspace, digest: str, mapping_key: str) -> LogSummary | None:
+    """The log stored from a file of this digest under this column mapping, or None."""
+    with workspace.session() as session:
+        row = session.scalar(select(ImportedLog).where(ImportedLog.digest == digest,
+                                                       ImportedLog.mapping_key == mapping_key))
+        return None if row is None else _log_summary(row)
+
+
+class LogAlreadyStored(Exception):
+    """Another import stored the same file under the same column mapping first (the unique
+    digest and mapping): nothing of this one was stored; ``log_id`` is the stored log."""
+
+    def __init__(self, log_id: int) -> None:
+        super().__init__(f"the log is already stored as log {log_id}")
+        self.log_id = log_id
+
+
+def add_log(workspace: Workspace, log_row: dict, raw: RawLog, progress: ProgressCallback = no_progress) -> int:
+    """Store a log and its raw events in one transaction; returns its id."""
+    with workspace.engine.begin() as connection:
+        return store_log(connection, log_row, raw, progress)
+
+
+def add_dataset(workspace: Workspace, dataset_row: dict, events: PreparedEvents,
+                progress: ProgressCallback = no_progress) -> tuple[int, str]:
+    """Store a dataset and its prepared events in one transaction, under its ``name`` or, when a
+    dataset has that name, ``name (2)``, ``(3)``...; returns (id, name)."""
+    with workspace.engine.begin() as connection:
+        return _add_dataset(connection, dataset_row, events, progress)
+
+
+def _add_dataset(connection: Connection, dataset_row: dict, events: PreparedEvents,
+                 progress: ProgressCallback) -> tuple[int, str]:
+    name = unique_dataset_name(connection, dataset_row["name"])
+    return store_dataset(connection, {**dataset_row, "name": name}, events, progress), name
+
+
+def add_log_and_dataset(workspace: Workspace, log_row: dict, raw: RawLog, dataset_row: dict, events: PreparedEvents,
+                        log_progress: ProgressCallback = no_progress,
+                        dataset_progress: ProgressCallback = no_progress) -> tuple[int, int, str]:
+    """Store a log and the dataset prepared from it (its ``log_id`` filled in) in one transaction;
+    returns (log id, dataset id, dataset name). :class:`LogAlreadyStored` when another import of the
+    same file under the same mapping committed first (nothing of this one is then stored)."""
+    try:
+        with workspace.engine.begin() as connection:
+            log_id = store_log(connection, log_row, raw, log_progress)
+            dataset_id, name = _add_dataset(connection, {**dataset_row, "log_id": log_id}, events, dataset_progress)
+    except IntegrityError:
+        existing = find_log(workspace, log_row["digest"], log_row["mapping_key"])
+        if existing is None:
+            raise
+        raise LogAlreadyStored(existing.id) from None
+    return log_id, dataset_id, name
 
 
 def store_log(connection: Connection, log_row: dict, raw: RawLog, progress: ProgressCallback = no_progress) -> int:
@@ -61,17 +118,23 @@ def original_ids(connection: Connection, ids: Table, log_id: int) -> np.ndarray:
     return np.asarray([row[0] for row in rows], dtype=object)
 
 
+def _log_summary(row: ImportedLog) -> LogSummary:
+    return LogSummary(row.id, row.name, row.source_path, row.n_events, row.n_users, row.n_items, row.imported_at,
+                      tuple(row.event_types))
+
+
+def get_log(workspace: Workspace, log_id: int) -> LogSummary:
+    """The stored log ``log_id``; NotFoundError when there is none."""
+    with workspace.session() as session:
+        return _log_summary(log_row(session, log_id))
+
+
 def log_row(session: Session, log_id: int) -> ImportedLog:
     """The stored log ``log_id``; NotFoundError when there is none."""
     row = session.get(ImportedLog, log_id)
     if row is None:
         raise NotFoundError(f"no imported log with id {log_id} in the workspace")
     return row
-
-
-def log_name(session: Session, log_id: int) -> str:
-    """A short name for datasets of the log: its file name without extensions."""
-    return log_row(session, log_id).name.split(".")[0]
 
 
 def load_raw_log(workspace: Workspace, log_id: int) -> RawLog:
@@ -133,8 +196,49 @@ def find_dataset(session: Session, reference: str | int) -> Dataset:
     return dataset
 
 
-def find_dataset_by_settings(session: Session, log_id: int, settings_key: str) -> Dataset | None:
-    return session.scalar(select(Dataset).where(Dataset.log_id == log_id, Dataset.settings_key == settings_key))
+def find_dataset_by_settings(workspace: Workspace, log_id: int, settings_key: str) -> DatasetRecord | None:
+    """The dataset prepared from the log under these settings, or None."""
+    with workspace.session() as session:
+        row = session.scalar(select(Dataset).where(Dataset.log_id == log_id, Dataset.settings_key == settings_key))
+        return None if row is None else _dataset_record(row)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A stored dataset: its log, its preparation settings as stored (``PrepareSettings.to_json``),
+    its Table 1 statistics and its evaluation setting (rank among this many most popular items;
+    None: all)."""
+
+    id: int
+    name: str
+    log_id: int
+    settings: dict[str, Any]
+    statistics: dict[str, Any]
+    created_at: datetime
+    evaluation_candidates: int | None
+    note: str | None
+
+
+def _dataset_record(row: Dataset) -> DatasetRecord:
+    return DatasetRecord(row.id, row.name, row.log_id, dict(row.settings), dict(row.statistics), row.created_at,
+                         row.evaluation_candidates, row.note)
+
+
+def get_dataset(workspace: Workspace, reference: str | int) -> DatasetRecord:
+    """A dataset by id or by name; NotFoundError listing the available ones otherwise."""
+    with workspace.session() as session:
+        return _dataset_record(find_dataset(session, reference))
+
+
+def dataset_records(workspace: Workspace) -> list[DatasetRecord]:
+    """Every dataset, oldest first."""
+    with workspace.session() as session:
+        return [_dataset_record(row) for row in session.scalars(select(Dataset).order_by(Dataset.id))]
+
+
+def dataset_exists(workspace: Workspace, dataset_id: int) -> bool:
+    with workspace.session() as session:
+        return session.get(Dataset, dataset_id) is not None
 
 
 def unique_dataset_name(connection: Connection, wanted: str) -> str:
@@ -188,8 +292,7 @@ def list_logs(workspace: Workspace, unprepared_only: bool = False) -> list[LogSu
     if unprepared_only:
         query = query.where(~select(Dataset.id).where(Dataset.log_id == ImportedLog.id).exists())
     with workspace.session() as session:
-        return [LogSummary(row.id, row.name, row.source_path, row.n_events, row.n_users, row.n_items, row.imported_at,
-                           tuple(row.event_types)) for row in session.scalars(query)]
+        return [_log_summary(row) for row in session.scalars(query)]
 
 
 MAX_NAME_LENGTH = 200  # of a dataset's or a run's name (the columns' width)
@@ -323,17 +426,24 @@ def delete_run_results(connection: Connection, run_ids: list[int]) -> None:
         connection.execute(delete(RunMetric).where(RunMetric.run_id.in_(chunk)))
 
 
-def delete_dataset_rows(connection: Connection, contents: DatasetContents) -> None:
-    """Delete a dataset with everything :class:`DatasetContents` lists, inside the caller's
-    transaction (see :func:`deleting`)."""
-    delete_cascading(connection, "datasets", [contents.dataset_id])
-    if not contents.log_shared:
-        delete_cascading(connection, "logs", [contents.log_id])
+def delete_dataset(workspace: Workspace, contents: DatasetContents) -> None:
+    """Delete a dataset with everything :class:`DatasetContents` lists, in one transaction."""
+    with deleting(workspace) as connection:
+        delete_cascading(connection, "datasets", [contents.dataset_id])
+        if not contents.log_shared:
+            delete_cascading(connection, "logs", [contents.log_id])
 
 
-def log_in_use(connection: Connection, log_id: int) -> bool:
-    return connection.scalar(select(Dataset.id).where(Dataset.log_id == log_id).limit(1)) is not None
+def delete_log(workspace: Workspace, log_id: int) -> None:
+    """Delete a stored log with its raw events and ids, in one transaction."""
+    with deleting(workspace) as connection:
+        delete_cascading(connection, "logs", [log_id])
 
+
+def log_in_use(workspace: Workspace, log_id: int) -> bool:
+    """Whether a dataset was prepared from the log."""
+    with workspace.session() as session:
+        return session.scalar(select(Dataset.id).where(Dataset.log_id == log_id).limit(1)) is not None
 
 
 def evaluation_candidates(workspace: Workspace, dataset_id: int) -> int | None:

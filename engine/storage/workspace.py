@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import WorkspaceError
@@ -218,6 +218,11 @@ class Workspace:
         return url.database or self.url if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
 
     @property
+    def backend(self) -> str:
+        """The database behind the workspace: "sqlite", "postgresql", ..."""
+        return make_url(self.url).get_backend_name()
+
+    @property
     def file_path(self) -> Path | None:
         """The SQLite file, or None for a server database."""
         return _sqlite_path(self.url)
@@ -279,3 +284,37 @@ class Workspace:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class WorkspaceInUse(Exception):
+    """Another connection reads or writes the workspace, so that it cannot be compacted now."""
+
+
+def vacuum(workspace: Workspace, busy_wait_ms: int) -> bool:
+    """Give the space of deleted rows back to the disk (VACUUM); on SQLite, only when no other
+    connection uses the file (waiting ``busy_wait_ms`` for one, else :class:`WorkspaceInUse`), then
+    empty its write-ahead log. Returns whether the log could be emptied (False: a program began
+    reading meanwhile, and the log keeps the old pages until it is done)."""
+    with workspace.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if workspace.engine.dialect.name != "sqlite":
+            connection.exec_driver_sql("VACUUM")
+            return True
+        return _vacuum_sqlite(connection, busy_wait_ms)
+
+
+def _vacuum_sqlite(connection: Connection, busy_wait_ms: int) -> bool:
+    """A no-op write then a checkpoint tell whether another connection reads (it holds a snapshot
+    the checkpoint may not overwrite) or writes."""
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_wait_ms}")
+    try:
+        try:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+        except OperationalError as exc:  # locked by a writer
+            raise WorkspaceInUse() from exc
+        if busy:
+            raise WorkspaceInUse()
+        connection.exec_driver_sql("VACUUM")
+        return not connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

@@ -12,20 +12,16 @@ budget is never exceeded by two workers asking at the same moment."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import warnings
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import optuna
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from engine.errors import InputError, NotFoundError, WorkspaceError
+from engine.storage.studies import DATABASE_ERRORS, create_schema, exclusive_lock, schema_exists, use_sqlite_settings
 from engine.storage.workspace import Workspace, problem_kind, read_only_url, unwritable_part
 
 log = logging.getLogger(__name__)
@@ -39,6 +35,10 @@ GRACE_PERIOD_S = 60
 #: Seconds a SQLite connection waits for another worker's write before giving up.
 SQLITE_TIMEOUT_S = 60
 
+#: What opening a study storage raises when its database cannot be used.
+STUDY_OPEN_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, optuna.exceptions.StorageInternalError)
+
+
 def studies_file(workspace: Workspace) -> Path | None:
     """The SQLite file of a SQLite workspace's studies (``NAME.optuna.sqlite``); None on a server."""
     path = workspace.file_path
@@ -46,7 +46,7 @@ def studies_file(workspace: Workspace) -> Path | None:
 
 
 def _backend(workspace: Workspace) -> str:
-    backend = make_url(workspace.url).get_backend_name()
+    backend = workspace.backend
     if backend not in ("sqlite", "postgresql"):
         raise InputError(f"tuning needs a SQLite or PostgreSQL workspace, not {backend}")
     return backend
@@ -63,10 +63,7 @@ def storage_exists(workspace: Workspace) -> bool:
     if _backend(workspace) == "sqlite":
         path = studies_file(workspace)
         return path is not None and path.exists()
-    with workspace.engine.connect() as connection:
-        found = connection.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
-                                   {"name": OPTUNA_SCHEMA}).first()
-    return found is not None
+    return schema_exists(workspace, OPTUNA_SCHEMA)
 
 
 def quiet_optuna() -> None:
@@ -75,19 +72,6 @@ def quiet_optuna() -> None:
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
-    cursor.close()
-
-
-def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
-    cursor.close()
 
 
 def studies_problem(workspace: Workspace, error: BaseException) -> str:
@@ -160,19 +144,17 @@ def open_study_storage(workspace: Workspace, create: bool, grace_period_s: int =
     else:
         url, connect_args = workspace.url, {"options": f"-csearch_path={OPTUNA_SCHEMA}"}
         if create:
-            with workspace.engine.begin() as connection:
-                connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {OPTUNA_SCHEMA}"))
+            create_schema(workspace, OPTUNA_SCHEMA)
     try:
         with warnings.catch_warnings():  # heartbeats are marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
                 url, engine_kwargs={"connect_args": connect_args}, heartbeat_interval=HEARTBEAT_INTERVAL_S,
                 grace_period=grace_period_s)
-    except (DBAPIError, optuna.exceptions.StorageInternalError, sqlite3.Error) as exc:
+    except STUDY_OPEN_ERRORS as exc:
         raise WorkspaceError(f"cannot open the studies: {studies_problem(workspace, exc)}") from exc
     if backend == "sqlite":
-        event.listen(storage.engine, "connect", _sqlite_read_pragmas if read_only else _sqlite_pragmas)
-        storage.engine.dispose()  # the connections opened so far lack the pragmas
+        use_sqlite_settings(storage.engine, SQLITE_TIMEOUT_S, read_only)
     return storage
 
 
@@ -196,16 +178,8 @@ def study_storage(workspace: Workspace, create: bool = False, grace_period_s: in
 
 @contextmanager
 def study_lock(workspace: Workspace, study_name: str) -> Iterator[None]:
-    """One claimer of ``study_name``'s trials at a time, across processes and machines: a write
-    transaction on a SQLite workspace, a transaction-level advisory lock on PostgreSQL. Keep the
-    block short and do not write to the workspace inside it."""
-    with workspace.engine.connect() as connection:
-        if workspace.engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": zlib.crc32(f"hrnn-study:{study_name}".encode())})
-        try:
-            yield
-        finally:
-            connection.rollback()
+    """One claimer of ``study_name``'s trials at a time, across processes and machines (see
+    :func:`engine.storage.studies.exclusive_lock`). Keep the block short and do not write to the
+    workspace inside it."""
+    with exclusive_lock(workspace, f"hrnn-study:{study_name}"):
+        yield

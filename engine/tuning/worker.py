@@ -36,8 +36,9 @@ from engine.runs.evaluate_run import dataset_settings, scorer_for_run
 from engine.runs.execute import execute_run
 from engine.runs.models import config_from_json, model_entry
 from engine.runs.planning import plan_runs
+from engine.storage import catalog
 from engine.storage.catalog import load_prepared
-from engine.storage.schema import Dataset
+from engine.storage.runs import EPOCH_SECONDS, validation_key
 from engine.storage.workspace import Workspace
 from engine.training.network_training import NETWORK_CONFIGS, Network
 from engine.tuning.space import searched_space, suggest
@@ -65,11 +66,6 @@ from engine.tuning.study import (
 from engine.tuning.validation import ValidationSample, network_score, sample_score, validation_sample
 
 log = logging.getLogger(__name__)
-
-
-def validation_key(metric: str) -> str:
-    """The run metric holding a trial's per-epoch validation score: ``valid_recall@5``."""
-    return f"valid_{metric}"
 
 
 @dataclass(frozen=True)
@@ -216,7 +212,7 @@ class StudyWorker:
             return self._score_baseline(trial, run_id, progress, cancel)
         hook = _EpochScorer(self.workspace, run_id, trial, self.spec, self.sample, self.settings, cancel)
         run = execute_run(self.workspace, run_id, progress, cancel, prepared=self.prepared, after_epoch=hook)
-        _, epoch_seconds = records.metric_series(self.workspace, run_id, "epoch_seconds")
+        _, epoch_seconds = records.metric_series(self.workspace, run_id, EPOCH_SECONDS)
         trial.set_user_attr("train_seconds", round(float(epoch_seconds.sum()), 3))
         trial.set_user_attr("scoring_seconds", round(sum(hook.scoring_seconds), 3))
         if run.status == "cancelled":
@@ -298,10 +294,9 @@ def work(worker: StudyWorker, progress: ProgressCallback = no_progress, cancel: 
 def _require_dataset(worker: StudyWorker) -> None:
     """NotFoundError when the study's dataset was deleted while it was tuned: the study stops
     (its trials could only fail)."""
-    with worker.workspace.session() as session:
-        if session.get(Dataset, worker.spec.dataset_id) is None:
-            raise NotFoundError(f"dataset '{worker.spec.dataset_name}' was deleted while study '{worker.spec.name}' "
-                                "tuned it: the study stops")
+    if not catalog.dataset_exists(worker.workspace, worker.spec.dataset_id):
+        raise NotFoundError(f"dataset '{worker.spec.dataset_name}' was deleted while study '{worker.spec.name}' "
+                            "tuned it: the study stops")
 
 
 def fail_dead_trials(workspace: Workspace, study_name: str, grace_period_s: int = GRACE_PERIOD_S) -> int:

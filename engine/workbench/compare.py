@@ -151,9 +151,8 @@ def _check(workspace: Workspace, request: CompareRequest, models: list[str]) -> 
     unused = set(request.fixed) - {key for model in models for key in _fixed_for(model, request.fixed)}
     if unused:
         raise InputError(f"no chosen model has the setting {', '.join(sorted(unused))}")
-    with workspace.session() as session:
-        dataset = catalog.find_dataset(session, request.dataset)
-        dataset_id, dataset_name = dataset.id, dataset.name
+    dataset = catalog.get_dataset(workspace, request.dataset)
+    dataset_id, dataset_name = dataset.id, dataset.name
     check_workers(workspace, dataset_id, request.workers)
     for model in models:
         tuning = _tuning_request(request, dataset_id, model, None)

@@ -7,27 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
 from engine.data.preparation import PrepareSettings
 from engine.progress import CancelToken, ProgressCallback
 from engine.runs import records
 from engine.storage import catalog
 from engine.storage.catalog import (
+    DatasetRecord,
     DatasetSummary,
     LogSummary,
     evaluation_candidates,
     list_datasets,
+    list_logs,
     set_evaluation_candidates,
 )
 from engine.storage.item_names import attach_item_names
-from engine.storage.schema import Dataset, ImportedLog
 from engine.storage.workspace import Workspace
 from engine.workbench.training import RunFacts, run_facts
 
 __all__ = ["TINY_EVENTS", "TINY_USERS", "DatasetDetails", "DatasetSummary", "LogSummary", "WorkspaceOverview",
            "attach_item_names", "attach_item_names_at", "dataset_details", "dataset_warnings",
-           "evaluation_candidates", "list_datasets", "load_overview", "set_evaluation_candidates"]
+           "evaluation_candidates", "list_datasets", "list_logs", "load_overview", "set_evaluation_candidates"]
 
 #: A dataset with fewer events or users than this is too small for metrics to mean much.
 TINY_EVENTS, TINY_USERS = 1_000, 20
@@ -50,16 +49,15 @@ class DatasetDetails:
     created_at: datetime | None = None
 
 
-def _details(row: Dataset, log_row: ImportedLog) -> DatasetDetails:
-    return DatasetDetails(row.id, row.name, row.log_id, log_row.name.split(".")[0], log_row.source_path,
-                          PrepareSettings.from_json(row.settings), dict(row.statistics), tuple(log_row.event_types),
-                          row.evaluation_candidates, row.note, row.created_at)
+def _details(dataset: DatasetRecord, log: LogSummary) -> DatasetDetails:
+    return DatasetDetails(dataset.id, dataset.name, dataset.log_id, log.name.split(".")[0], log.source_path,
+                          PrepareSettings.from_json(dataset.settings), dict(dataset.statistics), log.event_types,
+                          dataset.evaluation_candidates, dataset.note, dataset.created_at)
 
 
 def dataset_details(workspace: Workspace, dataset: str | int) -> DatasetDetails:
-    with workspace.session() as session:
-        row = catalog.find_dataset(session, dataset)
-        return _details(row, catalog.log_row(session, row.log_id))
+    found = catalog.get_dataset(workspace, dataset)
+    return _details(found, catalog.get_log(workspace, found.log_id))
 
 
 def dataset_warnings(statistics: dict) -> list[str]:
@@ -103,9 +101,8 @@ class WorkspaceOverview:
 def load_overview(url: str, progress: ProgressCallback, cancel: CancelToken) -> WorkspaceOverview:
     """Everything the shells list about the workspace at ``url`` (a background job's work)."""
     with Workspace(url) as workspace:
-        with workspace.session() as session:
-            datasets = [_details(row, catalog.log_row(session, row.log_id))
-                        for row in session.scalars(select(Dataset).order_by(Dataset.id))]
+        logs = {log.id: log for log in catalog.list_logs(workspace)}
+        datasets = [_details(dataset, logs[dataset.log_id]) for dataset in catalog.dataset_records(workspace)]
         runs = records.list_runs(workspace)
         return WorkspaceOverview(workspace.display_name, datasets, runs, run_facts(workspace, runs),
                                  catalog.list_logs(workspace, unprepared_only=True), workspace.read_only)

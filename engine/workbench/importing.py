@@ -8,8 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from engine.data.column_mapping import (
     FORMAT_PRESETS,
@@ -31,7 +29,7 @@ from engine.data.reading import (
     sniff_format,
 )
 from engine.data.statistics import table1_statistics
-from engine.errors import EmptyResultError, InputError
+from engine.errors import InputError, LogNotPreparedError
 from engine.files import file_digest
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.storage import catalog
@@ -83,20 +81,6 @@ class LogPreview:
     preset: FormatPreset | None
     mapping: ColumnMapping | None
     roles: dict[str, str | None] = field(default_factory=dict)
-
-
-class LogNotPreparedError(EmptyResultError):
-    """The log was read and stored, but its preparation under the requested settings gave no
-    dataset (``setting``: the one to change). ``log_id``: the stored log, which can be prepared
-    again with other settings without importing the file again."""
-
-    def __init__(self, message: str, setting: str | None = None, label: str | None = None,
-                 log_id: int | None = None) -> None:
-        super().__init__(message, setting, label)
-        self.log_id = log_id
-
-    def __reduce__(self) -> tuple:
-        return (type(self), (str(self), self.setting, self.label, self.log_id))
 
 
 def preview_log(path: Path, preset_name: str | None = None) -> LogPreview:
@@ -157,9 +141,8 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     digest = file_digest(path, cancel)
     progress(0.05, "checking the workspace")
 
-    with workspace.session() as session:
-        existing_log = catalog.find_log(session, digest, mapping.key())
-        existing_log_id = existing_log.id if existing_log is not None else None
+    existing_log = catalog.find_log(workspace, digest, mapping.key())
+    existing_log_id = existing_log.id if existing_log is not None else None
     if existing_log_id is not None:  # the same file under the same mapping: prepare the stored log
         return replace(prepare_dataset(workspace, existing_log_id, settings,
                                        request.name or _default_name(path, preview.preset), scaled(progress, 0.05, 1.0),
@@ -184,14 +167,10 @@ def import_log(workspace: Workspace, request: ImportRequest, progress: ProgressC
     try:
         return _store_import(workspace, path, request, preview, mapping, settings, digest, raw, events, statistics,
                              skipped, progress, cancel)
-    except IntegrityError:
+    except catalog.LogAlreadyStored as stored:
         # Another import of the same file under the same mapping committed first (the unique
         # digest and mapping): ours rolled back; prepare the stored log as a re-import would.
-        with workspace.session() as session:
-            existing = catalog.find_log(session, digest, mapping.key())
-            if existing is None:
-                raise
-            existing_log_id = existing.id
+        existing_log_id = stored.log_id
         log.info("%s was imported by another process meanwhile; using its stored log", path)
         return replace(prepare_dataset(workspace, existing_log_id, settings,
                                        request.name or _default_name(path, preview.preset), scaled(progress, 0.7, 1.0),
@@ -231,9 +210,8 @@ def _store_raw_log(workspace: Workspace, path: Path, preview: LogPreview, mappin
                    raw: RawLog, progress: ProgressCallback, cancel: CancelToken) -> int:
     """Store the raw log alone (its preparation failed): it can be prepared again without reading the file."""
     progress(0.45, "storing the raw log")
-    with workspace.engine.begin() as connection:
-        return catalog.store_log(connection, _log_row(path, preview, mapping, digest, raw), raw,
-                                 _cancellable(scaled(progress, 0.45, 1.0), cancel))
+    return catalog.add_log(workspace, _log_row(path, preview, mapping, digest, raw), raw,
+                           _cancellable(scaled(progress, 0.45, 1.0), cancel))
 
 
 def _store_import(workspace: Workspace, path: Path, request: ImportRequest, preview: LogPreview, mapping: ColumnMapping,
@@ -241,23 +219,18 @@ def _store_import(workspace: Workspace, path: Path, request: ImportRequest, prev
                   skipped: int,
                   progress: ProgressCallback, cancel: CancelToken) -> ImportOutcome:
     """Store the raw log and the dataset in one transaction."""
-    with workspace.engine.begin() as connection:
-        log_id = catalog.store_log(connection, _log_row(path, preview, mapping, digest, raw), raw,
-                                   _cancellable(scaled(progress, 0.45, 0.7), cancel))
-        dataset_id, name = _store_dataset(connection, log_id, request.name or _default_name(path, preview.preset),
-                                          settings, events, statistics, _cancellable(scaled(progress, 0.7, 1.0), cancel))
+    log_id, dataset_id, name = catalog.add_log_and_dataset(
+        workspace, _log_row(path, preview, mapping, digest, raw), raw,
+        _dataset_row(request.name or _default_name(path, preview.preset), settings, statistics), events,
+        _cancellable(scaled(progress, 0.45, 0.7), cancel), _cancellable(scaled(progress, 0.7, 1.0), cancel))
     progress(1.0, "imported")
     return ImportOutcome(dataset_id, name, log_id, False, False, statistics, skipped, _read_members(preview))
 
 
-def _store_dataset(connection: Connection, log_id: int, wanted_name: str, settings: PrepareSettings,
-                   events: PreparedEvents, statistics: dict, progress: ProgressCallback) -> tuple[int, str]:
-    name = catalog.unique_dataset_name(connection, wanted_name)
-    dataset_id = catalog.store_dataset(connection, {
-        "name": name, "log_id": log_id, "settings_key": settings.key(), "settings": settings.to_json(),
-        "statistics": statistics, "created_at": catalog.now_utc(),
-    }, events, progress)
-    return dataset_id, name
+def _dataset_row(wanted_name: str, settings: PrepareSettings, statistics: dict) -> dict:
+    """A dataset's stored fields (the store makes the name unique and adds its log)."""
+    return {"name": wanted_name, "settings_key": settings.key(), "settings": settings.to_json(),
+            "statistics": statistics, "created_at": catalog.now_utc()}
 
 
 def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings, name: str | None = None,
@@ -265,27 +238,25 @@ def prepare_dataset(workspace: Workspace, log_id: int, settings: PrepareSettings
     """Prepare an already imported log under (other) settings and store the dataset; the same
     settings again return the existing dataset."""
     cancel = cancel or CancelToken()
-    with workspace.session() as session:
-        found = catalog.find_dataset_by_settings(session, log_id, settings.key())
-        if found is not None:
-            progress(1.0, "already imported")
-            return ImportOutcome(found.id, found.name, log_id, True, True, found.statistics)
+    found = catalog.find_dataset_by_settings(workspace, log_id, settings.key())
+    if found is not None:
+        progress(1.0, "already imported")
+        return ImportOutcome(found.id, found.name, log_id, True, True, found.statistics)
     progress(0.0, "loading the imported log")
     raw = catalog.load_raw_log(workspace, log_id)
     cancel.raise_if_cancelled()
     progress(0.3, "sessionizing and filtering")
-    with workspace.session() as session:
-        log_name = catalog.log_name(session, log_id)
-        source = catalog.log_row(session, log_id).source_path
+    stored_log = catalog.get_log(workspace, log_id)
+    log_name, source = stored_log.name.split(".")[0], stored_log.source_path
     try:
         events = prepare_events(raw, settings)
     except InputError as exc:
         raise LogNotPreparedError(f"{source}: {exc}", exc.setting, exc.label, log_id) from exc
     statistics = table1_statistics(events)
     cancel.raise_if_cancelled()
-    with workspace.engine.begin() as connection:
-        dataset_id, stored_name = _store_dataset(connection, log_id, name or log_name, settings, events, statistics,
-                                                 _cancellable(scaled(progress, 0.5, 1.0), cancel))
+    dataset_id, stored_name = catalog.add_dataset(workspace, {**_dataset_row(name or log_name, settings, statistics),
+                                                              "log_id": log_id}, events,
+                                                  _cancellable(scaled(progress, 0.5, 1.0), cancel))
     progress(1.0, "prepared")
     return ImportOutcome(dataset_id, stored_name, log_id, True, False, statistics)
 

@@ -10,17 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
-
-from engine.errors import InputError, NotFoundError, WorkspaceError
+from engine.errors import InputError, WorkspaceError
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.runs import records
 from engine.runs.checkpoints import checkpoint_location
 from engine.runs.labels import run_label
 from engine.storage import catalog
-from engine.storage.schema import ImportedLog
-from engine.storage.workspace import BUSY_TIMEOUT_MS, Workspace
+from engine.storage import runs as run_store
+from engine.storage.workspace import Workspace, WorkspaceInUse, vacuum
 from engine.tuning.comparisons import running_comparisons
 from engine.tuning.study import studies_at_work
 
@@ -149,8 +146,7 @@ def plan_run_deletion(workspace: Workspace, run_ids: list[int]) -> DeletionPlan:
     if not runs:
         raise InputError("no run to delete")
     ids = [run.id for run in runs]
-    with workspace.session() as session:
-        n_evaluations, n_ranks = catalog.count_run_results(session, ids)
+    n_evaluations, n_ranks = run_store.count_run_results(workspace, ids)
     what = f"run {run_label(runs[0])}" if len(runs) == 1 else _plural(len(runs), "run")
     return DeletionPlan(what, tuple(_runs_part(workspace, runs, n_evaluations, n_ranks)),
                         refusal=_running_refusal(runs), run_ids=tuple(ids))
@@ -158,16 +154,10 @@ def plan_run_deletion(workspace: Workspace, run_ids: list[int]) -> DeletionPlan:
 
 def plan_log_deletion(workspace: Workspace, log_id: int) -> DeletionPlan:
     """What deleting a stored log that no dataset uses removes (its raw events and ids)."""
-    with workspace.session() as session:
-        row = session.get(ImportedLog, log_id)
-        if row is None:
-            raise NotFoundError(f"no imported log with id {log_id} in the workspace")
-        name, n_events = row.name, row.n_events
-    with workspace.engine.connect() as connection:
-        refusal = "datasets were prepared from it: delete them instead" if catalog.log_in_use(connection, log_id) \
-            else None
-    return DeletionPlan(f"the raw log {name}", (f"its {_plural(n_events, 'raw event')}",), ("the file on disk stays",),
-                        refusal, log_id=log_id)
+    stored = catalog.get_log(workspace, log_id)
+    refusal = "datasets were prepared from it: delete them instead" if catalog.log_in_use(workspace, log_id) else None
+    return DeletionPlan(f"the raw log {stored.name}", (f"its {_plural(stored.n_events, 'raw event')}",),
+                        ("the file on disk stays",), refusal, log_id=log_id)
 
 
 def _remove_files(paths: list[Path]) -> int:
@@ -197,8 +187,7 @@ def delete_dataset(workspace: Workspace, dataset: str | int, progress: ProgressC
         cancel.raise_if_cancelled()
     files = _checkpoints(workspace, runs)
     progress(0.1, "deleting the stored rows")
-    with catalog.deleting(workspace) as connection:
-        catalog.delete_dataset_rows(connection, contents)
+    catalog.delete_dataset(workspace, contents)
     progress(0.9, "removing checkpoint files")
     removed = _remove_files(files)
     events = contents.n_events + (0 if contents.log_shared else contents.log_events)
@@ -228,10 +217,8 @@ def delete_log(workspace: Workspace, log_id: int, progress: ProgressCallback = n
     plan = plan_log_deletion(workspace, log_id)
     if plan.refusal is not None:
         raise InputError(f"{plan.what} cannot be deleted: {plan.refusal}")
-    with workspace.session() as session:
-        n_events = session.get(ImportedLog, log_id).n_events  # type: ignore[union-attr]
-    with catalog.deleting(workspace) as connection:
-        catalog.delete_cascading(connection, "logs", [log_id])
+    n_events = catalog.get_log(workspace, log_id).n_events
+    catalog.delete_log(workspace, log_id)
     progress(1.0, "deleted")
     return DeletionOutcome(plan.what, 0, 0, n_events, time.perf_counter() - began)
 
@@ -290,25 +277,6 @@ def _in_use(workspace: Workspace) -> InputError:
                       "again")
 
 
-def _vacuum_sqlite(workspace: Workspace, connection: Connection) -> bool:
-    """VACUUM a SQLite workspace that no other connection uses, then empty its write-ahead log;
-    returns whether the log could be emptied. A no-op write then a checkpoint tell whether another
-    connection reads (it holds a snapshot the checkpoint may not overwrite) or writes."""
-    connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_WAIT_MS}")
-    try:
-        try:
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
-            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-        except OperationalError as exc:  # locked by a writer
-            raise _in_use(workspace) from exc
-        if busy:
-            raise _in_use(workspace)
-        connection.exec_driver_sql("VACUUM")
-        return not connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-    finally:
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-
-
 def compact_workspace(workspace: Workspace, progress: ProgressCallback = no_progress,
                       cancel: CancelToken | None = None) -> CompactOutcome:
     """Give the space of deleted rows back to the disk (VACUUM, then an emptied write-ahead log);
@@ -321,12 +289,10 @@ def compact_workspace(workspace: Workspace, progress: ProgressCallback = no_prog
     began = time.perf_counter()
     before = _disk_bytes(workspace.file_path)
     progress(0.0, "compacting")
-    complete = True
-    with workspace.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        if workspace.engine.dialect.name == "sqlite":
-            complete = _vacuum_sqlite(workspace, connection)
-        else:
-            connection.exec_driver_sql("VACUUM")
+    try:
+        complete = vacuum(workspace, BUSY_WAIT_MS)
+    except WorkspaceInUse as exc:
+        raise _in_use(workspace) from exc
     after = _disk_bytes(workspace.file_path)
     progress(1.0, "compacted")
     log.info("compacted workspace %s: %s -> %s bytes%s", workspace.display_name, before, after,

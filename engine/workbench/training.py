@@ -24,6 +24,7 @@ from engine.runs.models import MODELS, build_config, model_entry, presets_for
 from engine.runs.planning import plan_runs
 from engine.runs.records import RETRYABLE, RunSummary, get_run, list_runs
 from engine.storage.catalog import load_prepared
+from engine.storage.runs import EPOCH_SECONDS, TRAIN_LOSS
 from engine.storage.workspace import Workspace
 from engine.workbench.run_messages import (
     RunEpoch,
@@ -44,8 +45,8 @@ MessageSink = Callable[[RunMessage], None]
 
 __all__ = ["LOSS_KEY", "MODELS", "PROGRESS_EVERY_S", "RETRYABLE", "RunCurves", "RunFacts", "RunPlan", "RunSummary",
            "build_config", "execute_runs", "get_run", "list_runs", "load_curves", "model_entry", "model_label",
-           "plan_runs", "plan_runs_at", "presets_for", "record_run_end", "record_run_end_at", "run_curves", "run_facts",
-           "run_label", "validate_plans"]
+           "plan_runs", "plan_runs_at", "presets_for", "record_run_end", "record_run_end_at", "run_curves", "run_exists",
+           "run_facts", "run_label", "validate_plans"]
 
 
 class _RunReporter:
@@ -90,7 +91,7 @@ def execute_runs(workspace: Workspace, run_ids: Sequence[int], send: MessageSink
             run = execute_run(workspace, run_id, reporter.progress, cancel, reporter.on_epoch, reporter.on_started,
                               prepared[dataset_id])
         except NotFoundError:
-            if _exists(workspace, run_id):
+            if run_exists(workspace, run_id):
                 raise
             log.info("run %d was deleted before it ran: skipped", run_id)
             continue
@@ -103,7 +104,8 @@ def execute_runs(workspace: Workspace, run_ids: Sequence[int], send: MessageSink
     return done
 
 
-def _exists(workspace: Workspace, run_id: int) -> bool:
+def run_exists(workspace: Workspace, run_id: int) -> bool:
+    """Whether the run is (still) in the workspace."""
     try:
         get_run(workspace, run_id)
     except NotFoundError:
@@ -126,8 +128,8 @@ def _evaluate(workspace: Workspace, run: records.RunSummary, reporter: _RunRepor
     reporter.send(RunEvaluated(run.id, dict(evaluation.metrics["event"]), evaluation.n_events))
 
 
-#: The per-epoch training loss every network records; the wall seconds of each epoch.
-LOSS_KEY, SECONDS_KEY = "train_loss", "epoch_seconds"
+#: The per-epoch training loss every network records; the wall seconds of each epoch (the store's series keys).
+LOSS_KEY, SECONDS_KEY = TRAIN_LOSS, EPOCH_SECONDS
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ def plan_runs_at(url: str, dataset_id: int, plans: Sequence[RunPlan], seeds: Seq
 def record_run_end(workspace: Workspace, run_id: int, status: str, error: str) -> None:
     """Record a final status ("cancelled" or "failed" with ``error``) for a run whose process
     could not record it (it never started, or died); a run already ended, or deleted, is left as it is."""
-    if not _exists(workspace, run_id) or get_run(workspace, run_id).status not in ("queued", "running"):
+    if not run_exists(workspace, run_id) or get_run(workspace, run_id).status not in ("queued", "running"):
         return
     if status == "cancelled":
         records.cancel_run(workspace, run_id)

@@ -25,7 +25,6 @@ from typing import IO, Any
 import numpy as np
 import optuna
 from optuna.trial import TrialState
-from sqlalchemy import select
 
 import engine
 from engine.errors import Cancelled, InputError, WorkbenchError
@@ -35,7 +34,8 @@ from engine.runs import records
 from engine.runs.models import build_config, model_entry
 from engine.runs.saved_presets import save_preset
 from engine.storage import catalog
-from engine.storage.schema import RunMetric
+from engine.storage import runs as run_store
+from engine.storage.runs import VALIDATION_PREFIX, validation_key
 from engine.storage.workspace import Workspace
 from engine.tuning.space import default_point, searched_space
 from engine.tuning.storage import (
@@ -68,7 +68,6 @@ from engine.tuning.worker import (
     open_worker,
     trial_outcome,
     trial_overrides,
-    validation_key,
     work,
 )
 from engine.workbench.tuning_request import (
@@ -108,9 +107,8 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     Refuses, before storing anything, an unknown model or metric, an empty or impossible search
     space, a budget of zero, or a study of that name for another dataset, model or metric."""
     check_request(request)
-    with workspace.session() as session:
-        dataset = catalog.find_dataset(session, request.dataset)
-        dataset_id, dataset_name = dataset.id, dataset.name
+    dataset = catalog.get_dataset(workspace, request.dataset)
+    dataset_id, dataset_name = dataset.id, dataset.name
     check_fixed_memory(workspace, dataset_id, request)
     name = (request.study or default_study_name(dataset_id, request.model)).strip()
     if not name:
@@ -405,9 +403,8 @@ def validation_curve(workspace: Workspace, run_id: int) -> tuple[str, np.ndarray
 
 
 def _stored_validation_metrics(workspace: Workspace, run_id: int) -> list[str]:
-    with workspace.session() as session:
-        keys = session.scalars(select(RunMetric.key).where(RunMetric.run_id == run_id).distinct()).all()
-    return [key.removeprefix("valid_") for key in keys if key.startswith("valid_")]
+    keys = run_store.metric_keys(workspace, run_id)
+    return [key.removeprefix(VALIDATION_PREFIX) for key in keys if key.startswith(VALIDATION_PREFIX)]
 
 
 # ----- for the desktop app's background jobs: the workspace by its URL -----

@@ -76,8 +76,7 @@ def check_workers(workspace: Workspace, dataset: str | int, workers: int) -> Non
     holds (each loads the dataset)."""
     if workers < 1:
         raise InputError(f"a study needs at least 1 worker, not {workers}", setting="workers", label="Workers")
-    with workspace.session() as session:
-        events = int(catalog.find_dataset(session, dataset).statistics.get("events", 0))
+    events = int(catalog.get_dataset(workspace, dataset).statistics.get("events", 0))
     each = WORKER_BASE_BYTES + events * WORKER_BYTES_PER_EVENT
     cores = os.cpu_count() or 1
     if workers > cores:
@@ -101,6 +100,5 @@ def check_fixed_memory(workspace: Workspace, dataset_id: int, request: TuningReq
     config = build_config(request.model, None, {**request.fixed, "device": request.device}, 0)
     if not isinstance(config, TrainConfig):  # the estimate covers the recurrent networks
         return
-    with workspace.session() as session:
-        n_items = int(catalog.find_dataset(session, dataset_id).statistics.get("items", 0))
+    n_items = int(catalog.get_dataset(workspace, dataset_id).statistics.get("items", 0))
     check_training_memory(config, n_items, entry.label)

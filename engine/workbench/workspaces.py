@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.progress import CancelToken, ProgressCallback
-from engine.runs.checkpoints import relocate_legacy_checkpoints
+from engine.storage.runs import runs_to_relocate
 from engine.storage.workspace import (
     Workspace,
     database_problem,
@@ -25,10 +25,15 @@ log = logging.getLogger(__name__)
 def open_workspace(location: str | Path | None, create: bool = True) -> Workspace:
     """Open the workspace at ``location`` (None: the per-user default); a SQLite file that does
     not exist is created only with ``create``. Moves the checkpoints of a workspace written before
-    they had a folder of their own (see :func:`relocate_legacy_checkpoints`)."""
+    they had a folder of their own (see :func:`engine.runs.checkpoints.relocate_legacy_checkpoints`)."""
     workspace = Workspace(location, create=create)
     try:
-        relocate_legacy_checkpoints(workspace)
+        if not workspace.read_only and runs_to_relocate(workspace):
+            # imported here: reading checkpoints loads torch, which only such an old workspace needs
+            # (a command that refuses its input answers without it)
+            from engine.runs.checkpoints import relocate_legacy_checkpoints
+
+            relocate_legacy_checkpoints(workspace)
     except BaseException:
         workspace.close()
         raise
