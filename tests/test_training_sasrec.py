@@ -18,6 +18,8 @@ from engine.models.sasrec import SASRecNetwork
 from engine.models.sasrec_losses import SEQUENCE_LOSSES
 from engine.models.sasrec_scorer import SASRecStreamScorer
 from engine.progress import CancelToken
+from engine.runs import records
+from engine.runs.checkpoints import open_run_checkpoint
 from engine.runs.evaluate_run import evaluate_run, load_event_ranks
 from engine.runs.execute import execute_run
 from engine.runs.models import MODELS, build_config
@@ -28,8 +30,11 @@ from engine.training.presets import preset
 from engine.training.sasrec_checkpoint import load_sasrec_checkpoint, save_sasrec_checkpoint
 from engine.training.sasrec_config import SASRecConfig
 from engine.training.sasrec_training import train_sasrec, training_windows, window_batch
+from engine.tuning import worker as worker_module
+from engine.tuning.validation import network_score
 from engine.workbench.attention import sasrec_attention
 from engine.workbench.inspection import inspect_run_for_user
+from engine.workbench.tuning import TuningRequest, prepare_study, run_study
 
 # user 0: sessions [0 1 2] [3 4]; user 1: session [5 6 7 8 9 10]; times in minutes apart within
 # sessions, days between them
@@ -215,3 +220,23 @@ def test_inspection_replays_the_stored_ranks_of_sasrec(small_dataset) -> None:
             steps = inspect_run_for_user(workspace, run_id, int(user), k=5, prepared=prepared)
             stored = events[events["user"] == user]
             assert [s.target_rank for s in steps] == stored["rank"].tolist()
+
+
+def test_a_sasrec_study_scores_every_epoch_and_keeps_the_network_of_a_trial_stopped_early(small_dataset,
+                                                                                         monkeypatch) -> None:
+    workspace, dataset_id = small_dataset
+    scored = []
+
+    def score(network, model, *args, **kwargs):  # the real score, then a fall that patience stops
+        scored.append(network_score(network, model, *args, **kwargs))
+        return 0.5 - 0.1 * len(scored)
+
+    monkeypatch.setattr(worker_module, "network_score", score)
+    request = TuningRequest(dataset_id, "sasrec", 1, fixed={"epochs": 4, "hidden_size": 16, "max_length": 10},
+                            device="cpu", pruner="none", patience=1, study="sasrec", validation_users=20)
+    (trial,) = run_study(workspace, prepare_study(workspace, request).name).view.trials
+    assert trial.state == "complete" and trial.best_epoch == 1 and "stopped early at epoch 2" in trial.reason
+    assert len(scored) == 2 and all(0.0 <= value <= 1.0 for value in scored)
+    record = records.get_run(workspace, trial.run_id)
+    assert record.status == "finished" and record.checkpoint_path is not None  # the network of epoch 2, saved
+    assert isinstance(open_run_checkpoint(workspace, record).network, SASRecNetwork)
