@@ -48,10 +48,10 @@ from engine.data.preparation import PrepareSettings, prepare_events
 from engine.data.raw_log import build_raw_log
 from engine.data.session_log import SessionLog
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
-from engine.runs.models import MODELS
+from engine.runs.models import MODELS, model_names
 from engine.storage.catalog import prepared_dataset
 
-ALL_MODELS = ("pop", "item-knn", "sknn", "v-sknn", "stan", "sr", "markov", "v-sknn-ebr", "stan-ebr", "sr-br")
+ALL_MODELS = model_names("baseline")
 LOG_ARRAYS = ("user", "session", "item", "time")
 
 

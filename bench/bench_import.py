@@ -18,11 +18,11 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cli.synthetic_commands import write_log
 from engine.data import synthetic
 from engine.data.preparation import PrepareSettings
 from engine.data.synthetic import SYNTHETIC_MAPPING
 from engine.storage.workspace import Workspace
+from engine.workbench.generating import write_log
 from engine.workbench.importing import ImportRequest, import_log
 
 

@@ -22,16 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from engine.cli.synthetic_commands import write_log
 from engine.data import synthetic
 from engine.data.preparation import PrepareSettings
 from engine.data.synthetic import SYNTHETIC_MAPPING
 from engine.evaluation.evaluator import EvaluationSettings
 from engine.runs.evaluate_run import evaluate_run
 from engine.runs.execute import execute_run
+from engine.runs.models import model_entry
 from engine.runs.planning import plan_runs
 from engine.storage.catalog import load_prepared
 from engine.storage.workspace import Workspace
+from engine.workbench.generating import write_log
 from engine.workbench.importing import ImportRequest, import_log
 
 
@@ -87,7 +88,7 @@ def main() -> None:
           f"{prepared.test.n_sessions:,} sessions", flush=True)
     settings = EvaluationSettings(ks=(5, 10, 20), n_candidates=args.candidates)
     for model in args.models:
-        overrides = {} if model in ("pop", "personal-pop", "item-knn") else {"epochs": 1, "device": "cpu"}
+        overrides = {"epochs": 1, "device": "cpu"} if model_entry(model).neural else {}
         (run_id,) = plan_runs(workspace, outcome.dataset_id, model, [0], overrides=overrides)
         run = phases.run(f"train {model}" + (" (1 epoch)" if overrides else ""),
                          lambda run_id=run_id: execute_run(workspace, run_id, prepared=prepared))

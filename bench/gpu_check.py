@@ -50,6 +50,7 @@ from bench.bench_training import synthetic_log
 from engine.data.session_log import SessionLog
 from engine.evaluation.evaluator import EvaluationSettings, evaluate
 from engine.models.stream_scorers import RecurrentStreamScorer
+from engine.runs.models import MODELS as REGISTERED_MODELS
 from engine.training import loop
 from engine.training.config import TrainConfig
 from engine.training.presets import preset
@@ -57,7 +58,8 @@ from engine.training.sasrec_config import SASRecConfig
 from engine.training.sasrec_training import train_sasrec
 from engine.training.step_runner import GraphedSteps, make_step_runner
 
-MODELS = ("rnn", "rnn-concat", "hrnn-init", "hrnn-all")
+#: The recurrent networks (SASRec and its twin are checked apart): every registered model trained with a TrainConfig.
+MODELS = tuple(entry.name for entry in REGISTERED_MODELS if entry.config_type is TrainConfig)
 DEVICE = "cuda"  # --device cpu: a dry run of the script's plumbing on a machine without a GPU
 LOSS_RTOL = 1e-4
 WEIGHT_ATOL = 1e-4

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The quality bar of the evaluation and baselines issues: every baseline (the paper's three, the
-# session-based SKNN, V-SKNN, STAN, SR, Markov and the session-aware V-SKNN_EBR, STAN_EBR, SR_BR,
-# each with its defaults) and the networks (paper small presets, SEEDS seeds) on a dataset, then the
-# Table-3-style report with both breakdowns. Results go to RESULTS.md by hand.
-# NETWORKS="rnn hrnn-init" trains only those networks (default: all four).
+# The quality bar of the evaluation and baselines issues: every registered baseline (the paper's
+# three, the session-based SKNN, V-SKNN, STAN, SR, Markov and the session-aware V-SKNN_EBR, STAN_EBR,
+# SR_BR, ...; each with its defaults) and every registered network (its default preset: the paper's
+# small one for the recurrent networks; SEEDS seeds) on a dataset, then the Table-3-style report with
+# both breakdowns. The lists come from the model registry (python main.py models). Results go to
+# RESULTS.md by hand.
+# NETWORKS="rnn hrnn-init" trains only those networks (default: every registered one).
 #   bench/quality.sh xing   [SEEDS]   # synthetic log at XING scale (about 25 min on 2 cores)
 #   bench/quality.sh ml100k [SEEDS]   # MovieLens 100K from ../shared/data
 #   bench/quality.sh taobao [SEEDS]   # Taobao slice, category as item, from ../shared/data
@@ -16,11 +18,11 @@ mkdir -p "$folder"
 ws=(--workspace "$folder/workspace.sqlite")
 source bench/import_dataset.sh
 import_dataset "$which" "${ws[@]}"
-for model in pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br; do
+for model in $(python main.py models --kind baseline --names); do
   python main.py train "$which" --model "$model" "${ws[@]}"
 done
-for model in ${NETWORKS:-rnn rnn-concat hrnn-init hrnn-all}; do
-  python main.py train "$which" --model "$model" --preset small --seeds "$seeds" "${ws[@]}"
+for model in ${NETWORKS:-$(python main.py models --kind neural --names)}; do
+  python main.py train "$which" --model "$model" --seeds "$seeds" "${ws[@]}"
 done
 python main.py report "$which" --k 5 10 20 --breakdown history --breakdown position "${ws[@]}" \
   --csv "$folder/comparison.csv" | tee "$folder/report.txt"

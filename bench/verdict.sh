@@ -5,7 +5,8 @@
 # RESULTS.md by hand. The datasets are imported exactly as bench/quality.sh imports them.
 #   bench/verdict.sh ml100k [TRIALS] [SEEDS]
 #   bench/verdict.sh taobao [TRIALS] [SEEDS]
-#   bench/verdict.sh xing   [TRIALS] [SEEDS]   # MODELS="..." to compare fewer models
+#   bench/verdict.sh xing   [TRIALS] [SEEDS]   # MODELS="..." to compare fewer models (default: every
+#                                              # registered one, as python main.py models lists them)
 # TRIALS may be a time per model instead (30m, 1h): every model is tuned for that long.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ mkdir -p "$folder"
 ws=(--workspace "$folder/workspace.sqlite")
 source bench/import_dataset.sh
 import_dataset "$which" "${ws[@]}"
-models=${MODELS:-pop personal-pop item-knn sknn v-sknn stan sr markov v-sknn-ebr stan-ebr sr-br rnn hrnn-init hrnn-all}
+models=${MODELS:-$(python main.py models --names)}
 # shellcheck disable=SC2086
 /usr/bin/time -v python main.py compare "$which" --models $models "${budget[@]}" --seeds "$seeds" \
   --search-seed 0 "${ws[@]}" 2> >(tee "$folder/compare.err" >&2) | tee "$folder/compare.txt"

@@ -1,34 +1,21 @@
 """CLI subcommands for logs and datasets: import, stats, candidates, item names, presets (listing and
-deleting datasets: :mod:`engine.cli.managing_commands`)."""
+deleting datasets: :mod:`engine.cli.managing_commands`). Their handlers import the use cases when
+they run (see :mod:`engine.cli.command`)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.cli.evaluation_commands import parse_candidates
-from engine.cli.formatting import parse_duration, render_statistics, render_table
-from engine.errors import ConfigError, InputError
-from engine.evaluation.popularity import candidates_label, candidates_phrase
-from engine.storage import catalog
-from engine.storage.catalog import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
-from engine.storage.workspace import Workspace
+from engine.cli.command import Command
+from engine.cli.formatting import parse_candidates, parse_duration, render_statistics, render_table
+from engine.errors import ConfigError, InputError, LogNotPreparedError
 from engine.text import name_list
-from engine.workbench.datasets import attach_item_names, dataset_details, dataset_warnings
-from engine.workbench.importing import (
-    FORMAT_PRESETS,
-    ROLES,
-    ColumnMapping,
-    ImportRequest,
-    LogNotPreparedError,
-    LogPreview,
-    PrepareSettings,
-    detect_roles,
-    import_log,
-    mapping_from_roles,
-    preview_log,
-    settings_for,
-)
+
+if TYPE_CHECKING:
+    from engine.workbench.importing import ColumnMapping, LogPreview, PrepareSettings
+    from engine.workbench.workspaces import Workspace
 
 
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +33,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_arguments(args: argparse.Namespace, base: PrepareSettings) -> PrepareSettings:
+    from engine.workbench.importing import PrepareSettings
+
     changes = {
         "session_threshold_s": args.threshold, "drop_event_types": tuple(args.drop_event_types)
         if args.drop_event_types is not None else None,
@@ -63,10 +52,11 @@ def settings_from_arguments(args: argparse.Namespace, base: PrepareSettings) -> 
     return PrepareSettings.from_json(data)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("import", help="import a log file and prepare a dataset",
-                                   description="Import an interaction log (CSV/TSV, Parquet, JSON lines; gzip/zip) "
-                                               "and prepare it: sessions, filters, last-session-out split.")
+def _declare_import(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.importing import FORMAT_PRESETS
+
+    parser.description = ("Import an interaction log (CSV/TSV, Parquet, JSON lines; gzip/zip) and prepare it: "
+                          "sessions, filters, last-session-out split.")
     parser.add_argument("file", type=Path)
     parser.add_argument("--preset", choices=sorted(FORMAT_PRESETS), help="format preset (default: detected)")
     parser.add_argument("--name", help="dataset name (default: the file name)")
@@ -81,32 +71,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_prepare_arguments(parser)
     parser.set_defaults(handler=run_import, creates_workspace=True)
 
-    parser = subparsers.add_parser(
-        "candidates", help="show or set how a dataset's evaluations rank (among all items or the N most popular)",
-        description="Evaluations rank each target among all training items, or among the N most popular plus the "
-                    "target (the paper: 50,000 for its largest dataset). New datasets of more than "
-                    f"{LARGE_CATALOG_ITEMS:,} items get {LARGE_CATALOG_CANDIDATES:,}. Automatic evaluations, 'report' "
-                    "and the Results panel use this setting; evaluations already stored keep theirs.")
+
+def _declare_candidates(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.evaluating import LARGE_CATALOG_CANDIDATES, LARGE_CATALOG_ITEMS
+
+    parser.description = (
+        "Evaluations rank each target among all training items, or among the N most popular plus the target (the "
+        f"paper: 50,000 for its largest dataset). New datasets of more than {LARGE_CATALOG_ITEMS:,} items get "
+        f"{LARGE_CATALOG_CANDIDATES:,}. Automatic evaluations, 'report' and the Results panel use this setting; "
+        "evaluations already stored keep theirs.")
     parser.add_argument("dataset", help="dataset id or name")
     parser.add_argument("value", nargs="?", type=parse_candidates, metavar="N|all",
                         help="the new setting (default: show the current one)")
     parser.set_defaults(handler=run_candidates)
 
-    parser = subparsers.add_parser("stats", help="print a dataset's Table 1 statistics")
+
+def _declare_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="dataset id or name")
     parser.set_defaults(handler=run_stats)
 
-    parser = subparsers.add_parser("item-names", help="attach readable item names (titles) to a dataset's log",
-                                   description="Read a CSV/TSV/Parquet/JSON-lines file of items (e.g. MovieLens "
-                                               "u.item or RecBole .item) and show its names beside the item ids.")
+
+def _declare_item_names(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Read a CSV/TSV/Parquet/JSON-lines file of items (e.g. MovieLens u.item or RecBole .item) "
+                          "and show its names beside the item ids.")
     parser.add_argument("dataset", help="dataset id or name")
     parser.add_argument("file", type=Path)
     parser.add_argument("--id-column", help="column of the item ids (default: detected)")
     parser.add_argument("--name-column", help="column of the names (default: detected)")
     parser.set_defaults(handler=run_item_names)
 
-    parser = subparsers.add_parser("presets", help="list the known log format presets")
+
+def _declare_presets(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run_presets, needs_workspace=False)
+
+
+COMMANDS = (
+    Command("import", "import a log file and prepare a dataset", _declare_import),
+    Command("candidates", "show or set how a dataset's evaluations rank (among all items or the N most popular)",
+            _declare_candidates),
+    Command("stats", "print a dataset's Table 1 statistics", _declare_stats),
+    Command("item-names", "attach readable item names (titles) to a dataset's log", _declare_item_names),
+    Command("presets", "list the known log format presets", _declare_presets),
+)
 
 
 def _mapping(args: argparse.Namespace, preview: LogPreview) -> ColumnMapping | None:
@@ -117,6 +123,8 @@ def _mapping(args: argparse.Namespace, preview: LogPreview) -> ColumnMapping | N
     given = {role: column for role, column in given.items() if column is not None}
     if not given and args.time_unit is None:
         return None
+    from engine.workbench.importing import ROLES, detect_roles, mapping_from_roles
+
     if preview.preset is not None:
         data = preview.preset.mapping.to_json()
         data.update(given)
@@ -164,6 +172,8 @@ def setting_hint(error: InputError) -> str:
 
 
 def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.importing import ImportRequest, import_log, preview_log, settings_for
+
     preview = preview_log(args.file, args.preset)
     mapping = _mapping(args, preview)
     base = settings_for(preview.preset, None)
@@ -199,13 +209,18 @@ def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
         print(f"skipped {outcome.skipped_rows} invalid rows")
     print(settings.describe())
     print(render_statistics(outcome.dataset_name, outcome.statistics))
+    from engine.workbench.datasets import dataset_warnings  # after the import: a refusal answers without it
+
     for warning in dataset_warnings(outcome.statistics):
         print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
 def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
-    summaries = catalog.list_datasets(workspace)
+    from engine.workbench.datasets import list_datasets, list_logs
+    from engine.workbench.evaluating import candidates_label
+
+    summaries = list_datasets(workspace)
     if not summaries:
         print(f"no datasets in {workspace.display_name}; import one with: python main.py import FILE")
         return 0
@@ -214,7 +229,7 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
              s.source_path) for s in summaries]
     print(render_table(("id", "name", "users", "items", "sessions", "events", "ranked among", "created", "source"),
                        rows))
-    waiting = catalog.list_logs(workspace, unprepared_only=True)
+    waiting = list_logs(workspace, unprepared_only=True)
     if waiting:
         print("\nstored logs without a dataset (their preparation left nothing; import the file again with other "
               "settings):")
@@ -224,15 +239,20 @@ def run_datasets(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_candidates(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.datasets import dataset_details, evaluation_candidates, set_evaluation_candidates
+    from engine.workbench.evaluating import candidates_phrase
+
     details = dataset_details(workspace, args.dataset)
     if args.value is not None:
-        catalog.set_evaluation_candidates(workspace, details.id, args.value or None)
-    current = catalog.evaluation_candidates(workspace, details.id)
+        set_evaluation_candidates(workspace, details.id, args.value or None)
+    current = evaluation_candidates(workspace, details.id)
     print(f"{details.name}: evaluations rank each target among {candidates_phrase(current)}")
     return 0
 
 
 def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.datasets import dataset_details
+
     details = dataset_details(workspace, args.dataset)
     print(details.settings.describe())
     print(render_statistics(details.name, details.statistics))
@@ -240,12 +260,16 @@ def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_presets(args: argparse.Namespace, workspace: Workspace | None) -> int:
+    from engine.workbench.importing import FORMAT_PRESETS
+
     rows = [(p.name, p.description) for p in FORMAT_PRESETS.values()]
     print(render_table(("preset", "format"), rows))
     return 0
 
 
 def run_item_names(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.datasets import attach_item_names
+
     named, total = attach_item_names(workspace, args.dataset, args.file, args.id_column, args.name_column)
     print(f"named {named:,} of the log's {total:,} items from {args.file}")
     return 0

@@ -1,53 +1,32 @@
-"""CLI subcommands for results: evaluate (runs), report (a dataset's comparison and breakdowns), demo."""
+"""CLI subcommands for results: evaluate (runs), report (a dataset's comparison and breakdowns), demo.
+Their handlers import the use cases when they run (see :mod:`engine.cli.command`)."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from engine.cli.formatting import render_statistics, render_table
+from engine.cli.command import Command
+from engine.cli.formatting import parse_candidates, render_statistics, render_table
 from engine.errors import EmptyResultError, InputError
-from engine.evaluation.breakdowns import BREAKDOWNS
-from engine.evaluation.comparison import LEVELS
-from engine.evaluation.evaluator import EvaluationSettings
-from engine.evaluation.metrics import DEFAULT_CUTOFFS, metric_names
-from engine.evaluation.popularity import candidates_label
-from engine.evaluation.ranking import DEFAULT_TIE_MODE, TIE_MODES
-from engine.evaluation.significance import Level
-from engine.evaluation.ties import TIE_MODE_NAMES
-from engine.runs import records
-from engine.runs.evaluate_run import dataset_settings, evaluate_run
-from engine.runs.labels import model_label
-from engine.storage import catalog
-from engine.storage.workspace import Workspace
-from engine.workbench.demo import (
-    DEMO_EPOCHS,
-    SASREC_EPOCH_FACTOR,
-    default_demo_folder,
-    fresh_demo_workspace,
-    run_demo,
-)
-from engine.workbench.results import (
-    DatasetResults,
-    breakdown,
-    collect_results,
-    comparison,
-    dataset_popularity,
-    protocol_text,
-    tie_table,
-)
-from engine.workbench.verdict import build_verdict, untuned_note
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.workbench.evaluating import EvaluationSettings, Level
+    from engine.workbench.results import DatasetResults
+    from engine.workbench.workspaces import Workspace
 
 #: What the demo's closing sentences read from its table.
 DEMO_METRIC = "recall@5"
 
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.results import DEFAULT_CUTOFFS, DEFAULT_TIE_MODE, TIE_MODES
+
     group = parser.add_argument_group("evaluation")
     group.add_argument("--k", type=int, nargs="+", default=list(DEFAULT_CUTOFFS),
                        help=f"cut-offs (default {' '.join(map(str, DEFAULT_CUTOFFS))})")
@@ -60,39 +39,19 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
                             "(default: the dataset's setting; see 'datasets')")
 
 
-def parse_candidates(text: str) -> int:
-    """``all`` -> 0 (every item), else a positive number of candidates."""
-    if text.strip().lower() == "all":
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of items or 'all', not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"the number of candidates must be at least 1 (or 'all'), not {value}")
-    return value
-
-
-def evaluation_settings(args: argparse.Namespace, workspace: Workspace, dataset_id: int) -> EvaluationSettings:
-    """The settings the arguments ask for; without ``--candidates``, the dataset's default."""
-    settings = EvaluationSettings(ks=tuple(sorted(set(args.k))), tie_mode=args.ties)
-    if args.candidates is None:
-        return dataset_settings(workspace, dataset_id, settings)
-    return dataclasses.replace(settings, n_candidates=args.candidates or None)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("evaluate", help="evaluate finished runs (stores per-event ranks)",
-                                   description="Evaluate finished runs, or every finished run of a dataset "
-                                               "(--dataset), under the chosen settings; an evaluation already "
-                                               "stored under them is kept.")
+def _declare_evaluate(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Evaluate finished runs, or every finished run of a dataset (--dataset), under the chosen "
+                          "settings; an evaluation already stored under them is kept.")
     parser.add_argument("run_ids", type=int, nargs="*", metavar="RUN_ID")
     parser.add_argument("--dataset", help="evaluate every finished run of this dataset (id or name), e.g. to "
                                           "re-evaluate runs stored with another tie mode")
     add_evaluation_arguments(parser)
     parser.set_defaults(handler=run_evaluate)
 
-    parser = subparsers.add_parser("report", help="Table-3-style comparison of a dataset's runs")
+
+def _declare_report(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.results import BREAKDOWNS, LEVELS
+
     parser.add_argument("dataset", help="dataset id or name")
     add_evaluation_arguments(parser)
     parser.add_argument("--breakdown", choices=BREAKDOWNS.names(), action="append", default=[],
@@ -103,23 +62,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--csv", type=Path, help="also write the comparison table to this CSV file")
     parser.set_defaults(handler=run_report)
 
-    parser = subparsers.add_parser("demo", help="train and compare the paper's models on the synthetic demo log",
-                                   description="Import the seeded synthetic demo log into a workspace of its own "
-                                               "(kept afterwards, to open in the desktop app), train and evaluate "
-                                               "the paper's baselines and networks, and print the comparison.")
+
+def _declare_demo(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.demo import DEMO_EPOCHS, SASREC_EPOCH_FACTOR
+
+    parser.description = ("Import the seeded synthetic demo log into a workspace of its own (kept afterwards, to "
+                          "open in the desktop app), train and evaluate the paper's baselines and networks, and "
+                          "print the comparison.")
     parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"epochs of the neural models "
                         f"(default {DEMO_EPOCHS}; SASRec and its twin {SASREC_EPOCH_FACTOR} times as many)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.set_defaults(handler=run_demo_command, needs_workspace=False)
 
 
+COMMANDS = (
+    Command("evaluate", "evaluate finished runs (stores per-event ranks)", _declare_evaluate),
+    Command("report", "Table-3-style comparison of a dataset's runs", _declare_report),
+    Command("demo", "train and compare the paper's models on the synthetic demo log", _declare_demo),
+)
+
+
 def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.evaluating import evaluate_stored_run, finished_runs
+    from engine.workbench.results import metric_names, protocol_text
+    from engine.workbench.training import get_run
+
     run_ids = list(args.run_ids)
     if args.dataset is not None:
-        with workspace.session() as session:
-            dataset_id = catalog.find_dataset(session, args.dataset).id
-        run_ids += [run.id for run in records.list_runs(workspace, dataset_id)
-                    if run.status == "finished" and not run.validation and run.id not in run_ids]
+        run_ids += [run.id for run in finished_runs(workspace, args.dataset) if run.id not in run_ids]
         if not run_ids:
             raise EmptyResultError(f"dataset {args.dataset!r} has no finished runs to evaluate")
     elif not run_ids:
@@ -127,14 +97,13 @@ def run_evaluate(args: argparse.Namespace, workspace: Workspace) -> int:
     rows = []
     settings = None
     for index, run_id in enumerate(run_ids):
-        run = records.get_run(workspace, run_id)
-        settings = evaluation_settings(args, workspace, run.dataset_id)
+        get_run(workspace, run_id)
         print(f"evaluating run {run_id} ({index + 1} of {len(run_ids)}) ...", file=sys.stderr)
-        evaluation = evaluate_run(workspace, run_id, settings)
-        ties = evaluation.metrics.get("ties", {})
-        rows.append((run.id, model_label(run), run.seed, evaluation.n_events,
-                     *(f"{evaluation.metrics['event'][m]:.4f}" for m in metric_names(settings.ks)),
-                     _share(ties.get("tied_share"))))
+        evaluated = evaluate_stored_run(workspace, run_id, args.k, args.ties, args.candidates)
+        settings = evaluated.settings
+        rows.append((evaluated.run.id, evaluated.label, evaluated.run.seed, evaluated.n_events,
+                     *(f"{evaluated.metrics[m]:.4f}" for m in metric_names(settings.ks)),
+                     _share(evaluated.tied_share)))
     ks = tuple(sorted(set(args.k)))
     print(render_table(("run", "model", "seed", "events", *metric_names(ks), "tied targets"), rows))
     assert settings is not None
@@ -149,6 +118,8 @@ def _share(value: float | None) -> str:
 def format_ties(results: DatasetResults) -> str:
     """Per model: the share of targets tied with at least one item, the mean number of items tied
     with the target, and the share the model put at the very bottom (scored like the lowest items)."""
+    from engine.workbench.results import tie_table
+
     rows = [(row["model"], _share(row["tied_share"]),
              "n/a" if not math.isfinite(row["mean_tied"]) else f"{row['mean_tied']:,.1f}", _share(row["floor_share"]))
             for _, row in tie_table(results).iterrows()]
@@ -162,6 +133,8 @@ def other_modes_note(workspace: Workspace, results: DatasetResults, dataset_id: 
     """Which finished runs a table leaves out because their evaluations hold only other tie modes."""
     if not results.other_modes:
         return None
+    from engine.workbench.results import TIE_MODE_NAMES
+
     modes = sorted({mode for found in results.other_modes.values() for mode in found})
     ids = sorted(results.other_modes)
     shown = ", ".join(map(str, ids[:8])) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
@@ -172,6 +145,8 @@ def other_modes_note(workspace: Workspace, results: DatasetResults, dataset_id: 
 
 def format_comparison(table: pd.DataFrame, ks: list[int]) -> str:
     """Models as rows, metrics as columns: 'mean ± std' and the significance mark."""
+    from engine.workbench.results import metric_names
+
     metrics = metric_names(ks)
     rows = []
     for model, group in table.groupby("model", sort=False):
@@ -184,6 +159,8 @@ def format_comparison(table: pd.DataFrame, ks: list[int]) -> str:
 
 
 def format_breakdown(table: pd.DataFrame, ks: list[int], kind: str) -> str:
+    from engine.workbench.results import BREAKDOWNS, metric_names
+
     metrics = metric_names(ks)
     rows = []
     for _, row in table.iterrows():
@@ -199,6 +176,16 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
                  run_ids: list[int] | None = None, csv: Path | None = None) -> DatasetResults:
     """Print the comparison (and the ``kinds`` of breakdowns) of the dataset's evaluated runs;
     returns those results."""
+    from engine.workbench.results import (
+        breakdown,
+        candidates_label,
+        collect_results,
+        comparison,
+        dataset_popularity,
+        protocol_text,
+        tie_table,
+    )
+
     results = collect_results(workspace, dataset_id, settings, run_ids)
     note = other_modes_note(workspace, results, dataset_id)
     if results.runs.empty:
@@ -229,9 +216,11 @@ def print_report(workspace: Workspace, dataset_id: int, ks: list[int], settings:
 
 
 def run_report(args: argparse.Namespace, workspace: Workspace) -> int:
-    with workspace.session() as session:
-        dataset_id = catalog.find_dataset(session, args.dataset).id
-    settings = evaluation_settings(args, workspace, dataset_id)
+    from engine.workbench.datasets import dataset_details
+    from engine.workbench.evaluating import evaluation_settings
+
+    dataset_id = dataset_details(workspace, args.dataset).id
+    settings = evaluation_settings(workspace, dataset_id, args.k, args.ties, args.candidates)
     ks = sorted(set(args.k))
     print_report(workspace, dataset_id, ks, settings, args.breakdown, args.reference, args.level, csv=args.csv)
     return 0
@@ -246,6 +235,10 @@ def run_demo_command(args: argparse.Namespace, _: Workspace | None) -> int:
     import io
 
     from engine.cli.training_commands import print_message
+    from engine.workbench.demo import default_demo_folder, fresh_demo_workspace, run_demo
+    from engine.workbench.evaluating import dataset_settings
+    from engine.workbench.results import DEFAULT_CUTOFFS
+    from engine.workbench.verdict import build_verdict, untuned_note
     from engine.workbench.workspaces import open_workspace
 
     started = time.perf_counter()

@@ -1,6 +1,7 @@
 """Plain-text rendering of tables and statistics for the command line."""
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Sequence
 
@@ -15,6 +16,19 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"cannot read '{text}' as a duration; write e.g. 30m, 1800s, 1h or 2d")
     unit = match.group(2).lower() if match.group(2) else None
     return float(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+def parse_candidates(text: str) -> int:
+    """``all`` -> 0 (every item), else a positive number of candidates."""
+    if text.strip().lower() == "all":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of items or 'all', not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"the number of candidates must be at least 1 (or 'all'), not {value}")
+    return value
 
 
 def format_duration(seconds: float) -> str:

@@ -6,7 +6,17 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Sequence
 
+from engine.cli import (
+    data_commands,
+    evaluation_commands,
+    managing_commands,
+    synthetic_commands,
+    training_commands,
+    tuning_commands,
+)
+from engine.cli.command import Command
 from engine.errors import Cancelled, InputError, WorkbenchError
 
 log = logging.getLogger(__name__)
@@ -16,32 +26,32 @@ EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import (
-        data_commands,
-        evaluation_commands,
-        managing_commands,
-        synthetic_commands,
-        training_commands,
-        tuning_commands,
-    )
+#: Every subcommand, in the order ``--help`` lists them.
+COMMANDS: tuple[Command, ...] = (*data_commands.COMMANDS, *synthetic_commands.COMMANDS, *training_commands.COMMANDS,
+                                 *managing_commands.COMMANDS, *tuning_commands.COMMANDS,
+                                 *evaluation_commands.COMMANDS)
 
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``argv``: every subcommand by its name and help, and the arguments of the one
+    ``argv`` names (None: of every subcommand, which imports what all their choices need)."""
+    chosen = None if argv is None else next((word for word in argv if not word.startswith("-")), "")
     parser = argparse.ArgumentParser(prog="python main.py", description="HRNN Workbench, headless. Without a "
                                      "subcommand, main.py opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for commands in (data_commands, synthetic_commands, training_commands, managing_commands, tuning_commands,
-                     evaluation_commands):
-        commands.register(subparsers)
-    for subcommand in subparsers.choices.values():
-        subcommand.add_argument("--workspace", type=str, default=None,
-                                help="workspace file or SQLAlchemy URL (default: the per-user workspace)")
+    for command in COMMANDS:
+        subparser = subparsers.add_parser(command.name, help=command.help)
+        if chosen is None or command.name == chosen:
+            command.declare(subparser)
+            subparser.add_argument("--workspace", type=str, default=None,
+                                   help="workspace file or SQLAlchemy URL (default: the per-user workspace)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -74,15 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         if args.debug:
             raise
-        from engine.cli.data_commands import setting_hint
-
-        hint = setting_hint(exc) if isinstance(exc, InputError) else ""
+        hint = data_commands.setting_hint(exc) if isinstance(exc, InputError) else ""
         print(f"error: {exc}" + (f" ({hint})" if hint else ""), file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:
         if args.debug:
             raise
-        from engine.storage.workspace import database_problem, default_workspace_path, is_database_error
+        from engine.workbench.workspaces import database_problem, default_workspace_path, is_database_error
 
         if is_database_error(exc):
             print(f"error: {database_problem(exc, str(args.workspace or default_workspace_path()))}", file=sys.stderr)

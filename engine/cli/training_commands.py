@@ -1,4 +1,6 @@
-"""CLI subcommands for runs: train (plan + execute), execute (queued runs), runs (list)."""
+"""CLI subcommands for runs: train (plan + execute), execute (queued runs), runs (list), models (the
+registered models). Their handlers import the use cases when they run (see
+:mod:`engine.cli.command`)."""
 from __future__ import annotations
 
 import argparse
@@ -7,25 +9,29 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from engine.cli.command import Command
 from engine.cli.formatting import render_table
-from engine.errors import InputError, NotFoundError
+from engine.errors import InputError
 from engine.progress import CancelToken
 from engine.registry.settings import MAX_SEED
-from engine.runs import records
-from engine.runs.labels import model_label
-from engine.runs.models import model_names
-from engine.storage import catalog
-from engine.storage.workspace import Workspace
-from engine.workbench.run_messages import RunEpoch, RunEvaluated, RunEvaluationFailed, RunMessage, RunStarted, encode
-from engine.workbench.training import execute_runs, plan_runs
+
+if TYPE_CHECKING:
+    from engine.workbench.run_messages import RunMessage
+    from engine.workbench.training import RunSummary
+    from engine.workbench.workspaces import Workspace
+
+#: The kinds of model ``models --kind`` lists.
+MODEL_KINDS = ("baseline", "neural")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train a model (one run per seed) and record the runs",
-                                   description="Plan one run per seed and train them one after the other.")
+def _declare_train(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.training import MODELS
+
+    parser.description = "Plan one run per seed and train them one after the other."
     parser.add_argument("dataset", help="dataset id or name")
-    parser.add_argument("--model", required=True, choices=model_names())
+    parser.add_argument("--model", required=True, choices=MODELS.names())
     parser.add_argument("--preset", help="a built-in preset (neural models: small, the default, or large; the "
                         "paper's Table 2) or a saved one")
     seeds = parser.add_mutually_exclusive_group()
@@ -39,10 +45,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jsonl", action="store_true", help="machine-readable progress on stdout")
     parser.set_defaults(handler=run_train)
 
-    parser = subparsers.add_parser("execute", help="execute queued runs (used by the desktop app)")
+
+def _declare_execute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_ids", type=int, nargs="+", metavar="RUN_ID")
     parser.add_argument("--jsonl", action="store_true", help="machine-readable progress on stdout")
     parser.set_defaults(handler=run_execute)
+
+
+def _declare_models(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("The registered models in the order tables show them: name (what --model takes), label, "
+                          "kind, whether they use the user's past sessions, their session-only twin and presets. "
+                          "With --names, the names alone, one per line (for scripts).")
+    parser.add_argument("--kind", choices=MODEL_KINDS, help="only the baselines (fitted in one pass) or the neural "
+                        "networks (trained in epochs)")
+    parser.add_argument("--names", action="store_true", help="print the names alone, one per line")
+    parser.set_defaults(handler=run_models, needs_workspace=False)
+
+
+COMMANDS = (
+    Command("train", "train a model (one run per seed) and record the runs", _declare_train),
+    Command("execute", "execute queued runs (used by the desktop app)", _declare_execute),
+    Command("models", "list the registered models (names for --model; --kind baseline|neural)", _declare_models),
+)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, object]:
@@ -74,6 +98,8 @@ def cancel_on_sigterm(cancel: CancelToken) -> Iterator[None]:
 
 def print_message(message: RunMessage) -> None:
     """A run message as a readable line on stderr (progress is left out)."""
+    from engine.workbench.run_messages import RunEpoch, RunEvaluated, RunEvaluationFailed, RunStarted
+
     run = message.run
     if isinstance(message, RunStarted):
         print(f"run {run}: training on {message.device}", file=sys.stderr)
@@ -89,41 +115,39 @@ def print_message(message: RunMessage) -> None:
 
 def emit_message(message: RunMessage) -> None:
     """A run message as one JSON line on stdout (what the desktop app reads)."""
+    from engine.workbench.run_messages import encode
+
     print(encode(message), flush=True)
 
 
-def execute_and_report(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[records.RunSummary]:
+def execute_and_report(workspace: Workspace, run_ids: list[int], jsonl: bool) -> list[RunSummary]:
     """Execute (and evaluate) the runs, reporting as JSON lines or readable lines; SIGTERM cancels."""
+    from engine.workbench.training import execute_runs
+
     cancel = CancelToken()
     with cancel_on_sigterm(cancel):
         return execute_runs(workspace, run_ids, emit_message if jsonl else print_message, cancel)
 
 
-def _print_summary(runs: list[records.RunSummary], workspace: Workspace, run_ids: list[int] | None = None) -> None:
+def _print_summary(runs: list[RunSummary], workspace: Workspace, run_ids: list[int] | None = None) -> None:
     """The runs as a table; ``run_ids``: the runs asked for, those deleted meanwhile shown as deleted."""
+    from engine.workbench.training import model_label, run_exists, run_facts
+
     rows: list[tuple] = []
-    gone = [run_id for run_id in run_ids or () if run_id not in {run.id for run in runs} and not _exists(workspace,
-                                                                                                         run_id)]
+    gone = [run_id for run_id in run_ids or () if run_id not in {run.id for run in runs}
+            and not run_exists(workspace, run_id)]
+    facts = run_facts(workspace, runs)
     for run in runs:
-        _, losses = records.metric_series(workspace, run.id, "train_loss")
-        _, seconds = records.metric_series(workspace, run.id, "epoch_seconds")
+        loss, seconds = facts[run.id].final_loss, facts[run.id].train_seconds
         rows.append((run.id, model_label(run), run.seed, run.status, run.device or "",
-                     f"{losses[-1]:.4f}" if len(losses) else "", f"{seconds.sum():.1f}" if len(seconds) else "",
+                     f"{loss:.4f}" if loss is not None else "", f"{seconds:.1f}" if seconds is not None else "",
                      run.error or ""))
     rows += [(run_id, "", "", "deleted", "", "", "", "deleted while it waited to train") for run_id in gone]
     rows.sort(key=lambda row: row[0])
     print(render_table(("run", "model", "seed", "status", "device", "final loss", "train s", "error"), rows))
 
 
-def _exists(workspace: Workspace, run_id: int) -> bool:
-    try:
-        records.get_run(workspace, run_id)
-    except NotFoundError:
-        return False
-    return True
-
-
-def _exit_code(runs: list[records.RunSummary]) -> int:
+def _exit_code(runs: list[RunSummary]) -> int:
     if any(run.status == "cancelled" for run in runs):
         return 130
     return 0 if all(run.status == "finished" for run in runs) else 3
@@ -151,6 +175,8 @@ def train_seeds(args: argparse.Namespace, overrides: dict[str, object]) -> list[
 
 
 def run_train(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.training import plan_runs
+
     overrides = parse_overrides(args.set)
     seeds = train_seeds(args, overrides)
     run_ids = plan_runs(workspace, args.dataset, args.model, seeds, args.preset, overrides,
@@ -169,13 +195,28 @@ def run_execute(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_list(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.datasets import dataset_details
+    from engine.workbench.training import list_runs
+
     dataset_id = None
     if args.dataset is not None:
-        with workspace.session() as session:
-            dataset_id = catalog.find_dataset(session, args.dataset).id
-    runs = records.list_runs(workspace, dataset_id)
+        dataset_id = dataset_details(workspace, args.dataset).id
+    runs = list_runs(workspace, dataset_id)
     if not runs:
         print("no runs yet; train one with: python main.py train DATASET --model hrnn-init")
         return 0
     _print_summary(runs, workspace)
+    return 0
+
+
+def run_models(args: argparse.Namespace, workspace: Workspace | None) -> int:
+    from engine.workbench.training import MODELS
+
+    entries = [entry for entry in MODELS if args.kind is None or entry.kind == args.kind]
+    if args.names:
+        print("\n".join(entry.name for entry in entries))
+        return 0
+    rows = [(entry.name, entry.label, entry.kind, "yes" if entry.personalized else "no", entry.session_twin or "",
+             ", ".join(entry.presets)) for entry in entries]
+    print(render_table(("model", "label", "kind", "personalized", "session twin", "presets"), rows))
     return 0

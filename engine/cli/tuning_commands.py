@@ -1,35 +1,24 @@
 """CLI subcommands for tuning: tune (start or resume a study, with worker processes), tune-worker
 (join a study, here or on another machine), compare (tune every model with one budget, then a
-fair verdict on the test split)."""
+fair verdict on the test split). Their handlers import the use cases when they run (see
+:mod:`engine.cli.command`)."""
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
+from engine.cli.command import Command
 from engine.cli.evaluation_commands import format_comparison
 from engine.cli.formatting import format_duration, parse_duration, render_table
 from engine.cli.training_commands import cancel_on_sigterm, parse_overrides, print_message
 from engine.errors import Cancelled, InputError
 from engine.progress import CancelToken
-from engine.storage.workspace import Workspace
-from engine.workbench.compare import CompareRequest, compare
-from engine.workbench.tuning import (
-    DEFAULT_PATIENCE,
-    DEFAULT_VALIDATION_USERS,
-    PRUNERS,
-    SAMPLERS,
-    StudyRun,
-    StudySpec,
-    TrialOutcome,
-    TuningRequest,
-    check_workers,
-    prepare_study,
-    run_study,
-    run_worker,
-    save_best_as_preset,
-    search_space_text,
-)
+
+if TYPE_CHECKING:
+    from engine.workbench.tuning import StudyRun, StudySpec, TrialOutcome
+    from engine.workbench.workspaces import Workspace
 
 EXIT_CANCELLED = 130
 EXIT_NOTHING_COMPLETED = 3
@@ -38,6 +27,8 @@ TRIALS_SHOWN = 10
 
 
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.workbench.tuning import DEFAULT_PATIENCE, DEFAULT_VALIDATION_USERS, PRUNERS, SAMPLERS
+
     parser.add_argument("--metric", default="recall@5", help="what to maximise on the validation split (default "
                         "recall@5)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1); "
@@ -57,13 +48,12 @@ def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
                         "that repeats with one worker (default: random)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "tune", help="tune a model on the validation split (Optuna; resumable, several workers)",
-        description="Start a study, or resume it (same --study name, or the default one): each trial trains on "
-                    "the validation split's training part and is scored after every epoch on a fixed sample of its "
-                    "users; trials below the median are pruned, trials that stop improving stop early. Every "
-                    "trial is a run in the workspace. Workers on other machines join with tune-worker.")
+def _declare_tune(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Start a study, or resume it (same --study name, or the default one): each trial trains on the validation "
+        "split's training part and is scored after every epoch on a fixed sample of its users; trials below the "
+        "median are pruned, trials that stop improving stop early. Every trial is a run in the workspace. Workers "
+        "on other machines join with tune-worker.")
     parser.add_argument("dataset", help="dataset id or name")
     parser.add_argument("--model", required=True, help="the model to tune")
     budget = parser.add_mutually_exclusive_group()
@@ -75,20 +65,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_search_arguments(parser)
     parser.set_defaults(handler=run_tune)
 
-    parser = subparsers.add_parser(
-        "tune-worker", help="work on an existing study (from this or another machine)",
-        description="Join study STUDY of the workspace (for another machine: the same --workspace URL, e.g. "
-                    "postgresql+psycopg://user@host/db) and run its trials until its budget is spent.")
+
+def _declare_tune_worker(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Join study STUDY of the workspace (for another machine: the same --workspace URL, e.g. "
+                          "postgresql+psycopg://user@host/db) and run its trials until its budget is spent.")
     parser.add_argument("study", help="the study's name")
     parser.add_argument("--seed", type=int, help="seed of this worker's sampler (default: random)")
     parser.set_defaults(handler=run_tune_worker)
 
-    parser = subparsers.add_parser(
-        "compare", help="a fair verdict: tune every model with one budget, train the best with seeds, compare",
-        description="Tune every chosen model with the same budget on the validation split, train each one's best "
-                    "configuration with several seeds on the full training split, evaluate on the test split, and "
-                    "print the comparison (Table 3 layout, Wilcoxon marks against RNN) with a verdict in plain "
-                    "sentences. The verdict is stored with the workspace.")
+
+def _declare_compare(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Tune every chosen model with the same budget on the validation split, train each one's best configuration "
+        "with several seeds on the full training split, evaluate on the test split, and print the comparison "
+        "(Table 3 layout, Wilcoxon marks against RNN) with a verdict in plain sentences. The verdict is stored with "
+        "the workspace.")
     parser.add_argument("dataset", help="dataset id or name")
     parser.add_argument("--models", nargs="+", default=[], metavar="MODEL", help="the models (default: all)")
     budget = parser.add_mutually_exclusive_group()
@@ -97,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of each network's final training (default 5)")
     _add_search_arguments(parser)
     parser.set_defaults(handler=run_compare)
+
+
+COMMANDS = (
+    Command("tune", "tune a model on the validation split (Optuna; resumable, several workers)", _declare_tune),
+    Command("tune-worker", "work on an existing study (from this or another machine)", _declare_tune_worker),
+    Command("compare", "a fair verdict: tune every model with one budget, train the best with seeds, compare",
+            _declare_compare),
+)
 
 
 def validation_users(text: str) -> int | None:
@@ -163,6 +162,15 @@ def print_trials(run: StudyRun, metric: str) -> None:
 
 
 def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.tuning import (
+        TuningRequest,
+        check_workers,
+        prepare_study,
+        run_study,
+        save_best_as_preset,
+        search_space_text,
+    )
+
     seconds = budget_seconds(args.time)
     trials = args.trials if args.trials is not None or seconds is not None else 20
     request = TuningRequest(args.dataset, args.model, trials, seconds, args.metric, args.study, args.sampler,
@@ -199,6 +207,8 @@ def run_tune(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_tune_worker(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.tuning import run_worker
+
     cancel = CancelToken()
     with cancel_on_sigterm(cancel):
         outcomes = run_worker(workspace, args.study, cancel=cancel, seed=args.seed,
@@ -213,6 +223,8 @@ def announce_comparison(comparison_id: int, resumed: bool) -> None:
 
 
 def run_compare(args: argparse.Namespace, workspace: Workspace) -> int:
+    from engine.workbench.compare import CompareRequest, compare
+
     if "seed" in parse_overrides(args.set):
         raise InputError("compare tunes every trial with seed 0 and trains each best configuration with the seeds "
                          "0 ... N-1 of --seeds N: it takes no --set seed (tune --set seed=N fixes a study's seed)")
