@@ -16,8 +16,9 @@ from dataclasses import dataclass
 class Command:
     """A subcommand: its ``name`` and one-line ``help``, and ``declare``, which adds its arguments
     (importing what their choices and defaults need) to its parser and sets its defaults:
-    ``handler(args, workspace) -> exit code``, and ``creates_workspace`` (a command that stores
-    something) or ``needs_workspace=False``."""
+    ``handler(args, workspace) -> exit code``; ``creates_workspace`` (a command that stores
+    something) or ``needs_workspace=False``; and ``check(args)``, the refusals of the arguments
+    alone, run before the workspace is opened."""
 
     name: str
     help: str

@@ -53,7 +53,7 @@ def settings_from_arguments(args: argparse.Namespace, base: PrepareSettings) -> 
 
 
 def _declare_import(parser: argparse.ArgumentParser) -> None:
-    from engine.workbench.importing import FORMAT_PRESETS
+    from engine.workbench.log_files import FORMAT_PRESETS
 
     parser.description = ("Import an interaction log (CSV/TSV, Parquet, JSON lines; gzip/zip) and prepare it: "
                           "sessions, filters, last-session-out split.")
@@ -69,7 +69,7 @@ def _declare_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-invalid-rows", action="store_true",
                         help="skip rows with an empty field or unreadable time instead of refusing the file")
     add_prepare_arguments(parser)
-    parser.set_defaults(handler=run_import, creates_workspace=True)
+    parser.set_defaults(handler=run_import, creates_workspace=True, check=check_import)
 
 
 def _declare_candidates(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +171,13 @@ def setting_hint(error: InputError) -> str:
     return ""
 
 
+def check_import(args: argparse.Namespace) -> None:
+    """Refuse a log that is not a readable file before the workspace is opened (or created)."""
+    from engine.workbench.log_files import check_readable
+
+    check_readable(args.file)
+
+
 def run_import(args: argparse.Namespace, workspace: Workspace) -> int:
     from engine.workbench.importing import ImportRequest, import_log, preview_log, settings_for
 
@@ -260,7 +267,7 @@ def run_stats(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def run_presets(args: argparse.Namespace, workspace: Workspace | None) -> int:
-    from engine.workbench.importing import FORMAT_PRESETS
+    from engine.workbench.log_files import FORMAT_PRESETS
 
     rows = [(p.name, p.description) for p in FORMAT_PRESETS.values()]
     print(render_table(("preset", "format"), rows))

@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        check = getattr(args, "check", None)
+        if check is not None:  # the arguments' own refusals, before a workspace is opened or created
+            check(args)
         needs_workspace = getattr(args, "needs_workspace", True)
         if not needs_workspace:
             return int(args.handler(args, None) or 0)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import errno
 import gzip
 import io
 import json
 import logging
 import math
 import os
-import stat
 import zipfile
 import zlib
 from collections import Counter
@@ -46,6 +44,7 @@ from engine.data.sources import (
     zip_members,
 )
 from engine.errors import InputError
+from engine.files import check_readable
 from engine.memory import budget_advice, format_bytes, import_bytes, memory_budget
 from engine.text import elide, name_list, shorten
 
@@ -102,34 +101,6 @@ class SizeEstimate:
 
     events: int
     data_bytes: int
-
-
-def check_readable(path: Path) -> None:
-    """Raise InputError unless ``path`` is an existing, readable, non-empty regular file (a named
-    pipe or a device is refused without being opened)."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(f"{path} is a broken symbolic link: it points to {os.readlink(path)}, which does "
-                             "not exist; fix the link or give the log's real path") from None
-        raise InputError(f"{path}: no such file; check the path") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{path} is a symbolic link loop (it leads back to itself through links); give "
-                             "the log's real path") from None
-        if exc.errno == errno.EACCES:
-            raise InputError(f"{path}: permission denied; make the file and its folders readable") from None
-        raise InputError(f"{path}: cannot access the file ({exc.strerror}); check the path") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"{path} is a directory; choose a log file inside it")
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path} is not a regular file (a named pipe, socket or device); save the log to a "
-                         "file first and import that file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied; make the file readable")
-    if info.st_size == 0:
-        raise InputError(f"{path} is empty (0 bytes); export the log again")
 
 
 def _read_head(path: Path, compression: str, member: str | None) -> bytes:
