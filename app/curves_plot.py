@@ -1,6 +1,6 @@
 """Per-epoch curves of one or more runs overlaid (training loss, and any other per-epoch series the
-runs recorded, such as a validation metric while tuning), one colour per run with a legend; an
-empty plot says why it is empty."""
+runs recorded, such as a validation metric while tuning), one style per run (its colour; once the
+colours run out, also its line style and marker) with a legend; an empty plot says why it is empty."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.plot_style import series_style
 from app.plot_text import EmptyPlotText
-from app.results.breakdown_plot import model_colour
 from engine.workbench.training import LOSS_KEY
 
 MAX_LABELLED_EPOCHS = 20  # up to this many epochs, every epoch gets a tick
@@ -88,10 +88,10 @@ class CurvesPlot(QWidget):
             epochs, values = series.get(key, (np.zeros(0), np.zeros(0)))
             if not len(epochs):
                 continue
-            colour = model_colour(index)
+            style = series_style(index)
             name = label if len(self._curves) > 1 else None
-            self.items[label] = self.plot.plot(epochs, values, pen=pg.mkPen(colour, width=2), symbol="o",
-                                               symbolSize=5, symbolBrush=colour, symbolPen=None, name=name)
+            self.items[label] = self.plot.plot(epochs, values, pen=style.line_pen(2), symbol=style.marker,
+                                               symbolSize=6, symbolBrush=style.colour, symbolPen=None, name=name)
             longest = max(longest, int(np.max(epochs)))
         self.legend.setVisible(len(self.items) > 1)
         self.plot.setLabel("left", series_title(key))

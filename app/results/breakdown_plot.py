@@ -10,19 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-import pyqtgraph.exporters
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPainter
-from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+from PySide6.QtCore import QPointF, Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.plot_export import export_plot
+from app.plot_style import PlotLegend, series_style
 from app.plot_text import EmptyPlotText
 from app.results.comparison_model import metric_title
 
 log = logging.getLogger(__name__)
 
-MODEL_COLOURS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563",
-                 "#db2777", "#65a30d")
 GROUP_WIDTH = 0.8  # of the unit space between two groups, shared by the group's bars
 HEADROOM = 1.1  # room above the highest error bar
 RATE_MAX = 1.0  # Recall, MRR and Precision never exceed 1: the axis stops there
@@ -30,10 +28,8 @@ EMPTY = "No evaluated runs to break down yet"
 SELECTED_PEN = pg.mkPen("#111827", width=2.5)
 AXIS_TEXT = "#374151"
 BOTTOM_AXIS_HEIGHT = 46  # two lines of tick labels: the group and its number of events
-
-
-def model_colour(index: int) -> str:
-    return MODEL_COLOURS[index % len(MODEL_COLOURS)]
+#: The plot's least height: at 1280 x 720 with the log open it gets more (tests/test_app_layout.py).
+MIN_PLOT_HEIGHT = 180
 
 
 class BreakdownPlot(QWidget):
@@ -44,16 +40,15 @@ class BreakdownPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plot_widget = pg.PlotWidget(background="w")
-        self.plot_widget.setMinimumHeight(130)
+        self.plot_widget.setMinimumHeight(MIN_PLOT_HEIGHT)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         self.plot_item.setMenuEnabled(False)
         self.plot_item.setMouseEnabled(x=False, y=False)
         self.plot_item.hideButtons()
         self.plot_item.showGrid(y=True, alpha=0.25)
-        # the models' colours above the plot: an in-plot legend of many models covers the bars
-        self.legend = QLabel()
-        self.legend.setWordWrap(True)
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        # the models' styles above the plot (an in-plot legend of many models covers the bars); an
+        # entry is never broken inside its label
+        self.legend = PlotLegend()
         bottom = self.plot_item.getAxis("bottom")
         bottom.setHeight(BOTTOM_AXIS_HEIGHT)
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)
@@ -78,7 +73,7 @@ class BreakdownPlot(QWidget):
     def clear(self, empty: str = EMPTY) -> None:
         """Nothing drawn; ``empty`` says why."""
         self.plot_item.clear()
-        self.legend.clear()
+        self.legend.set_entries([])
         self.legend.hide()
         self.bars, self.error_bars, self._centres = {}, {}, {}
         self.groups, self.group_labels = [], []
@@ -109,9 +104,9 @@ class BreakdownPlot(QWidget):
             means = rows[f"{metric}_mean"].to_numpy(dtype=float)
             stds = rows[f"{metric}_std"].to_numpy(dtype=float)
             centres = positions - GROUP_WIDTH / 2 + self._width * (index + 0.5)
-            colour = model_colour(models.index(model))
+            style = series_style(models.index(model))
             bars = pg.BarGraphItem(x=centres, height=np.nan_to_num(means), width=self._width * 0.92,
-                                   brush=colour, pen=pg.mkPen(colour), name=model)
+                                   brush=style.brush(), pen=style.bar_pen(), name=model)
             self.plot_item.addItem(bars)
             self.bars[model], self._centres[model] = bars, centres
             spread = np.isfinite(stds) & np.isfinite(means)
@@ -121,9 +116,7 @@ class BreakdownPlot(QWidget):
                 self.plot_item.addItem(errors)
                 self.error_bars[model] = errors
             top = max(top, float(np.nanmax(np.nan_to_num(means) + np.where(spread, stds, 0.0))))
-        self.legend.setText("&nbsp;&nbsp; ".join(
-            f'<span style="color:{model_colour(models.index(model))}">&#9632;</span>&nbsp;{html.escape(model)}'
-            for model in shown))
+        self.legend.set_entries([(model, series_style(models.index(model))) for model in shown])
         self.legend.show()
         axis = self.plot_item.getAxis("bottom")
         axis.setTicks([list(zip(positions.tolist(), self.group_labels, strict=True)), []])
@@ -161,7 +154,7 @@ class BreakdownPlot(QWidget):
         self.bar_selected.emit(model, group)
 
     @Slot(object)
-    def _on_clicked(self, event: object) -> None:
+    def _on_clicked(self, event: MouseClickEvent) -> None:
         if not self.bars or not self.plot_item.sceneBoundingRect().contains(event.scenePos()):
             return
         point = self.plot_item.vb.mapSceneToView(event.scenePos())
@@ -181,38 +174,8 @@ class BreakdownPlot(QWidget):
             legend.addItem(bars, model)
         legend.setColumnCount(min(max(len(self.bars), 1), 4))
         try:
-            self._export(Path(path))
+            export_plot(self.plot_item, Path(path), self.plot_item.titleLabel.text or "breakdown",
+                        self.plot_widget.logicalDpiX())
         finally:
             self.plot_item.scene().removeItem(legend)
             self.plot_item.legend = None
-
-    def _export(self, path: Path) -> None:
-        if path.suffix.lower() == ".svg":
-            try:
-                pg.exporters.SVGExporter(self.plot_item).export(str(path))
-            except ValueError as exc:
-                # pyqtgraph 0.14's SVGExporter cannot parse the closing "Z" of the paths written by
-                # recent Qt versions (pyqtgraph issue #3485): let Qt's SVG generator draw the plot.
-                log.debug("pyqtgraph's SVG exporter failed (%s); using QSvgGenerator", exc)
-                self._render_svg(path)
-        else:
-            exporter = pg.exporters.ImageExporter(self.plot_item)
-            exporter.parameters()["width"] = max(1200, int(self.plot_item.sceneBoundingRect().width()))
-            exporter.export(str(path))
-        log.info("plot exported to %s", path)
-
-    def _render_svg(self, path: Path) -> None:
-        source = self.plot_item.sceneBoundingRect()
-        target = QRectF(0, 0, source.width(), source.height())
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        generator.setSize(source.size().toSize())
-        generator.setViewBox(target)
-        generator.setResolution(self.plot_widget.logicalDpiX())  # pyqtgraph sizes its items for the screen
-        generator.setTitle(self.plot_item.titleLabel.text or "breakdown")
-        painter = QPainter(generator)
-        try:
-            painter.fillRect(target, QColor("white"))
-            self.plot_item.scene().render(painter, target, source)
-        finally:
-            painter.end()
