@@ -1,7 +1,8 @@
 """The session and filter settings of a dataset (the engine's ``PrepareSettings``) as a form, shared
 by the import dialog and the threshold explorer: the idle threshold with its unit, the log's own
-sessions, event types to drop, repeats, and the filters in the paper's order. Field labels are the
-settings' declared labels, so that the engine's refusals name the fields the user sees."""
+sessions, event types to drop, repeats, and the filters in the paper's order. Every field's label,
+tooltip and lower bound are the setting's declaration (:func:`engine.registry.settings.settings_of`),
+so that the engine's refusals name the fields the user sees and nothing drifts."""
 from __future__ import annotations
 
 import logging
@@ -20,24 +21,24 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import InputError
+from engine.registry.settings import SettingInfo, settings_of
 from engine.workbench.importing import PREPARE_LABELS, PrepareSettings
 
 log = logging.getLogger(__name__)
 
 UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0}
 SPIN_WIDTH = 110
-EVENT_TYPES_PER_ROW = 3
-TIPS = {
-    "session_threshold_s": "A gap between two events of a user strictly greater than this starts a new session",
-    "use_given_sessions": "Cut sessions where the log's own session column changes, instead of by the idle threshold",
-    "drop_event_types": "Events of the checked types are removed before sessions are filtered (e.g. XING's deletes)",
-    "drop_repeats": "Remove repeats of the same item and event type inside a session",
-    "min_item_support": "Keep items with at least this many events",
-    "min_session_length": "Keep sessions with at least this many events (an input and a target at least)",
-    "min_user_sessions": "Keep users with at least this many sessions (the last one is their test session)",
-    "max_user_sessions": "Keep users with at most this many sessions (no limit: keep all)",
-    "repeat_until_stable": "Repeat the item, session and user filters until nothing changes (the paper filters once)",
-}
+EVENT_TYPES_PER_ROW = 4
+#: The spin boxes' upper ends (the declarations leave the counts unbounded).
+COUNT_MAX = 1_000_000_000
+#: Each preparation setting's declaration: its label, help and bounds.
+SETTINGS: dict[str, SettingInfo] = {info.name: info for info in settings_of(PrepareSettings)}
+
+
+def tip(name: str) -> str:
+    """A field's tooltip: the setting's declared help and its valid values."""
+    info = SETTINGS[name]
+    return f"{info.help} ({info.range_text()})"
 
 
 def unit_for(seconds: float) -> str:
@@ -54,7 +55,7 @@ class PrepareForm(QWidget):
         super().__init__(parent)
         self.threshold_spin = QDoubleSpinBox()
         self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setRange(0.01, 100_000.0)
+        self.threshold_spin.setRange(0.01, 100_000.0)  # the declared bound is open: greater than 0
         self.threshold_spin.setValue(30.0)
         self.threshold_spin.setMaximumWidth(SPIN_WIDTH)
         self.unit_combo = QComboBox()
@@ -64,11 +65,11 @@ class PrepareForm(QWidget):
         self.use_given_sessions = QCheckBox(PREPARE_LABELS["use_given_sessions"])
         self.drop_repeats = QCheckBox(f"{PREPARE_LABELS['drop_repeats']} of an item in a session")
         self.repeat_until_stable = QCheckBox(PREPARE_LABELS["repeat_until_stable"])
-        self.min_item_support = self._spin(1, 1_000_000)
-        self.min_session_length = self._spin(2, 10_000)
-        self.min_user_sessions = self._spin(2, 100_000)
-        self.max_user_sessions = self._spin(0, 1_000_000)
-        self.max_user_sessions.setSpecialValueText("no limit")
+        self.min_item_support = self._spin("min_item_support")
+        self.min_session_length = self._spin("min_session_length")
+        self.min_user_sessions = self._spin("min_user_sessions")
+        self.max_user_sessions = self._spin("max_user_sessions")
+        self.max_user_sessions.setSpecialValueText("no limit")  # its least value stands for None
         self._event_types_box = QWidget()
         self._event_types_layout = QGridLayout(self._event_types_box)
         self._event_types_layout.setContentsMargins(0, 0, 0, 0)
@@ -82,8 +83,8 @@ class PrepareForm(QWidget):
             "repeat_until_stable": self.repeat_until_stable,
         }
         for name, widget in self.fields.items():
-            widget.setToolTip(TIPS[name])
-        self.unit_combo.setToolTip(TIPS["session_threshold_s"])
+            widget.setToolTip(tip(name))
+        self.unit_combo.setToolTip(tip("session_threshold_s"))
         self.threshold_spin.valueChanged.connect(self._emit_changed)
         self.unit_combo.currentTextChanged.connect(self._on_unit_changed)
         for check in (self.use_given_sessions, self.drop_repeats, self.repeat_until_stable):
@@ -110,9 +111,14 @@ class PrepareForm(QWidget):
         layout.addWidget(self.filters_box, 1)
         self.set_event_types([])
 
-    def _spin(self, low: int, high: int) -> QSpinBox:
+    def _spin(self, name: str) -> QSpinBox:
+        """A count's spin box from its declaration: from its lower bound (an optional count starts one
+        below, its "none")."""
+        info = SETTINGS[name]
+        low = int(info.low) if info.low is not None else 0
         spin = QSpinBox()
-        spin.setRange(low, high)
+        spin.setRange(low - 1 if info.optional else low, int(min(info.high, COUNT_MAX)) if info.high is not None
+                      else COUNT_MAX)
         spin.setKeyboardTracking(False)
         spin.setMaximumWidth(SPIN_WIDTH)
         spin.valueChanged.connect(self._emit_changed)
@@ -131,9 +137,10 @@ class PrepareForm(QWidget):
         self.threshold_spin.blockSignals(False)
 
     # ----- values -----
-    def set_event_types(self, names: list[str], session_column: bool = True) -> None:
+    def set_event_types(self, names: list[str], session_column: bool = True, pending: bool = False) -> None:
         """The log's event types to offer for dropping (checked: those the settings drop) and
-        whether the log has a session column of its own."""
+        whether the log has a session column of its own; ``pending``: the whole log's types are
+        being read (``names`` are those of its first rows)."""
         wanted = {check.text() for check in self.event_type_checks if check.isChecked()} | self._wanted_drops
         for check in self.event_type_checks:
             check.deleteLater()
@@ -145,7 +152,7 @@ class PrepareForm(QWidget):
             self._event_types_layout.addWidget(check, *divmod(index, EVENT_TYPES_PER_ROW))
             self.event_type_checks.append(check)
         if len(names) <= 1:
-            note = QCheckBox("(one event type)")
+            note = QCheckBox("(reading the log's event types…)" if pending else "(one event type)")
             note.setEnabled(False)
             self._event_types_layout.addWidget(note, 0, 0)
             self.event_type_checks.append(note)
@@ -176,7 +183,7 @@ class PrepareForm(QWidget):
         self.min_item_support.setValue(settings.min_item_support)
         self.min_session_length.setValue(settings.min_session_length)
         self.min_user_sessions.setValue(settings.min_user_sessions)
-        self.max_user_sessions.setValue(settings.max_user_sessions or 0)
+        self.max_user_sessions.setValue(settings.max_user_sessions or self.max_user_sessions.minimum())
         self.drop_repeats.setChecked(settings.drop_repeats)
         self.repeat_until_stable.setChecked(settings.repeat_until_stable)
         self.use_given_sessions.setChecked(settings.use_given_sessions)
@@ -199,7 +206,8 @@ class PrepareForm(QWidget):
             min_item_support=self.min_item_support.value(),
             min_session_length=self.min_session_length.value(),
             min_user_sessions=self.min_user_sessions.value(),
-            max_user_sessions=self.max_user_sessions.value() or None,
+            max_user_sessions=(self.max_user_sessions.value()
+                               if self.max_user_sessions.value() > self.max_user_sessions.minimum() else None),
             repeat_until_stable=self.repeat_until_stable.isChecked(),
         )
 

@@ -14,9 +14,9 @@ from PySide6.QtGui import QFont
 
 from app.results.ties import NOT_STORED, TIE_TIPS, TIE_TITLES, format_tie
 from app.results.titles import LEVEL_TITLES
-from engine.workbench.results import DEFAULT_ALPHA, TIE_COLUMNS, ResultsView, parse_metric_name
+from engine.workbench.metrics import metric_description, metric_label
+from engine.workbench.results import DEFAULT_ALPHA, TIE_COLUMNS, ResultsView
 
-METRIC_TITLES = {"recall": "Recall", "mrr": "MRR", "precision": "Precision"}
 FIXED_COLUMNS = ("Model", "Seeds")
 #: The (model, metric) behind a cell; metric None for the model and seed columns, a tie column's
 #: name (``tied_share``, ``mean_tied``, ``floor_share``) for the tie statistics.
@@ -26,8 +26,8 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def metric_title(metric: str) -> str:
-    kind, k = parse_metric_name(metric)
-    return f"{METRIC_TITLES[kind]}@{k}"
+    """``"mrr@5"`` -> ``"MRR@5"``: the label the metric's registry entry declares."""
+    return metric_label(metric)
 
 
 def format_value(mean: float, std: float, mark: str) -> str:
@@ -77,7 +77,7 @@ class ComparisonModel(QAbstractTableModel):
             self._models = list(self._order)
             return
 
-        def key(model: str) -> object:
+        def key(model: str) -> Any:
             if column == 0:
                 return model.lower()
             _, metric = self.cell(0, column)
@@ -115,8 +115,8 @@ class ComparisonModel(QAbstractTableModel):
             if key is None:
                 return FIXED_COLUMNS[section]
             return TIE_TITLES[key] if key in TIE_COLUMNS else metric_title(key)
-        if role == Qt.ItemDataRole.ToolTipRole and key in TIE_COLUMNS:
-            return TIE_TIPS[key]
+        if role == Qt.ItemDataRole.ToolTipRole and key is not None:
+            return TIE_TIPS[key] if key in TIE_COLUMNS else metric_description(key)
         return None
 
     def cell(self, row: int, column: int) -> tuple[str, str | None]:
@@ -189,7 +189,7 @@ class ComparisonModel(QAbstractTableModel):
         text = f"{model}, {metric_title(metric)}: mean {row.mean:.4f} over {seeds} seed{'s' * (seeds != 1)}{spread}"
         if reference:
             return f"{text}\nThe reference of the significance tests."
-        if math.isfinite(row.p_value):
+        if math.isfinite(row.p_value) and self._view is not None:
             verdict = "significant" if row.p_value < DEFAULT_ALPHA else "not significant"
             level = LEVEL_TITLES.get(self._view.level, self._view.level)
             return (f"{text}\nWilcoxon signed-rank test against {self._view.reference} on {level}: "

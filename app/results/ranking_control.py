@@ -56,10 +56,10 @@ class RankingControl(QWidget):
     def _fill(self, current: int | None) -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
-        choices = list(CANDIDATE_CHOICES)
+        choices: list[int | None] = list(CANDIDATE_CHOICES)
         if current not in choices:
-            choices = sorted([c for c in choices if c is not None] + [current])
-            choices.insert(0, None)
+            numbers = sorted([c for c in choices if c is not None] + ([current] if current is not None else []))
+            choices = [None, *numbers]
         for value in choices:
             self.combo.addItem(candidates_label(value), value)
         self.combo.setCurrentIndex(choices.index(current))

@@ -15,47 +15,36 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
-from PySide6.QtCore import QModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.jobs import Job, JobManager
-from app.results.breakdown_plot import BreakdownPlot
-from app.results.comparison_model import CELL_ROLE, METRIC_TITLES, ComparisonModel
-from app.results.evaluation_notice import EvaluationNotice
-from app.results.ranking_control import RankingControl
-from app.results.selection_details import SelectionDetails
-from app.results.ties import protocol_caption, protocol_html
+from app.results.comparison_model import CELL_ROLE
+from app.results.results_layout import LEVEL_TOOLTIP, ResultsLayout
+from app.results.ties import protocol_caption, protocol_html, ties_words
 from app.results.titles import LEVEL_TITLES
 from app.settings import AppSettings
+from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.results import (
     BREAKDOWNS,
     DEFAULT_ALPHA,
-    DEFAULT_CUTOFFS,
     DEFAULT_TIE_MODE,
     LEVELS,
     TIE_MODE_NAMES,
+    Level,
     ResultsSnapshot,
     ResultsView,
+    TieMode,
     analyse,
     candidates_label,
+    candidates_phrase,
     evaluate_runs,
     load_results,
     set_dataset_candidates,
@@ -68,11 +57,7 @@ log = logging.getLogger(__name__)
 #: What the Wilcoxon test pairs at each level (the engine's levels).
 LEVEL_VALUES = {"event": "pairs of per-event values", "session": "pairs of per-session means",
                 "user": "pairs of per-user means"}
-LEVEL_TOOLTIP = ("What the Wilcoxon signed-rank test against the reference model pairs: the metric values of "
-                 "the two models per test event (events), per test session (sessions: a session's value is "
-                 "the mean over its events) or per user (users: the mean over the user's test events), each "
-                 "averaged over seeds.\nSessions and users give fewer pairs than events, but pairs that "
-                 "depend less on one another.")
+__all__ = ["LEVEL_TOOLTIP", "ResultsPanel", "evaluation_in_mode", "footnote"]
 LEVEL_KEY = "results/level"
 REFERENCE_KEY = "results/reference/{}"
 DETAILS_WIDTH = 360
@@ -82,8 +67,17 @@ NO_RUNS = ("No evaluated runs for this dataset yet. Finished runs are evaluated 
 
 
 def footnote(level: str, n_candidates: int | None = None, tie_mode: str = DEFAULT_TIE_MODE) -> str:
-    """The legend of the table with the significance tests paired by ``level``, for targets ranked
-    among all items or among the ``n_candidates`` most popular, with ``tie_mode`` ties."""
+    """The legend of the table (one line at 1280 px: the plots need the height) with the
+    significance tests paired by ``level``, for targets ranked among all items or among the
+    ``n_candidates`` most popular, with ``tie_mode`` ties; :func:`footnote_tip` says more."""
+    title = LEVEL_TITLES.get(level, level)
+    return (f"Ranked among <b>{html.escape(candidates_phrase(n_candidates))}</b> with <b>{ties_words(tie_mode)}</b>. "
+            f"Mean ± std over seeds; <b>bold</b>: best of its column; *: p &lt; {DEFAULT_ALPHA:g} against the "
+            f"reference (Wilcoxon test on <b>{title}</b>).")
+
+
+def footnote_tip(level: str, n_candidates: int | None = None, tie_mode: str = DEFAULT_TIE_MODE) -> str:
+    """The footnote in full (its tooltip)."""
     title = LEVEL_TITLES.get(level, level)
     values = LEVEL_VALUES.get(level, f"pairs of per-{level} values")
     return (f"{protocol_html(tie_mode, n_candidates)} Mean ± std over seeds; <b>bold</b>: the best mean of its "
@@ -91,13 +85,13 @@ def footnote(level: str, n_candidates: int | None = None, tie_mode: str = DEFAUL
             f"<b>{title}</b> ({values}). Hover a cell for its p-value.")
 
 
-def evaluation_in_mode(tie_mode: str) -> Callable[..., int]:
+def evaluation_in_mode(tie_mode: TieMode) -> Callable[..., int]:
     """:func:`evaluate_runs` ``(url, dataset_id, run_ids, progress, cancel)`` with ``tie_mode`` ties: a
     picklable function for the child process, named like the one it calls."""
     return functools.update_wrapper(functools.partial(evaluate_runs, tie_mode=tie_mode), evaluate_runs)
 
 
-class ResultsPanel(QWidget):
+class ResultsPanel(ResultsLayout):
     """Results of one dataset at a time; call :meth:`set_dataset` and, when runs change, :meth:`refresh`."""
 
     def __init__(self, workspace_path: str | Path, parent: QWidget | None = None,
@@ -116,110 +110,17 @@ class ResultsPanel(QWidget):
         self._analysing_key: tuple[int, int, str, str] | None = None
         self._evaluating: dict[int, Job] = {}  # dataset id -> job evaluating its runs
         self.view: ResultsView | None = None
-        self._build()
-
-    # ----- construction -----
-    def _build(self) -> None:
-        self.title = QLabel("Results")
-        self.title.setObjectName("panelTitle")
-        self.k_combo = QComboBox()
-        for k in DEFAULT_CUTOFFS:
-            self.k_combo.addItem(f"K = {k}", k)
-        self.k_combo.setToolTip("Cut-off K of Recall@K, MRR@K and Precision@K")
-        self.reference_combo = QComboBox()
-        self.reference_combo.setMinimumContentsLength(14)
-        self.reference_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.reference_combo.setToolTip("The model every other model is tested against (Wilcoxon signed-rank test); "
-                                        "remembered for each dataset")
-        self.level_combo = QComboBox()
-        for level, title in LEVEL_TITLES.items():
-            self.level_combo.addItem(title, level)
-        self.level_combo.setToolTip(LEVEL_TOOLTIP)
+        self._build(self.jobs)
         remembered = self.level_combo.findData(self._settings.value(LEVEL_KEY, LEVELS[0], str))
         self.level_combo.setCurrentIndex(max(remembered, 0))
-        self.ranking = RankingControl()
-        self.notice = EvaluationNotice()
-        self.export_table_button = QPushButton("Export table…")
-        self.export_table_button.setToolTip("Save the comparison table at this K as CSV")
-        self.status = QLabel()
-        self.status.setObjectName("mutedLabel")
-        self.status.setWordWrap(True)
-        heading = QHBoxLayout()  # the status beside the title: the plots need the height
-        heading.addWidget(self.title)
-        heading.addSpacing(12)
-        heading.addWidget(self.status, 1)
-        heading.addWidget(self.export_table_button)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Cut-off:"))
-        controls.addWidget(self.k_combo)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Reference:"))
-        controls.addWidget(self.reference_combo, 1)
-        controls.addSpacing(12)
-        self.level_label = QLabel("Test on:")
-        self.level_label.setToolTip(LEVEL_TOOLTIP)
-        controls.addWidget(self.level_label)
-        controls.addWidget(self.level_combo)
-        controls.addSpacing(12)
-        controls.addWidget(self.ranking)
-        controls.addStretch(1)
-
-        self.table_model = ComparisonModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.table_model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setMinimumSectionSize(90)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the paper's order first
-        self.table.setSortingEnabled(True)
-        self.table.setToolTip("Click a column's header to sort by it; select a cell to see the runs behind it")
-        self.footnote = QLabel(footnote(self.level()))
-        self.footnote.setWordWrap(True)
-        self.footnote.setObjectName("mutedLabel")
-
-        self.metric_combo = QComboBox()
-        for kind, title in METRIC_TITLES.items():
-            self.metric_combo.addItem(title, kind)
-        self.export_plot_button = QPushButton("Export plot…")
-        self.export_plot_button.setToolTip("Save the plot shown as PNG or SVG")
-        self.plots = {kind: BreakdownPlot() for kind in BREAKDOWNS.names()}
-        self.plot_tabs = QTabWidget()
-        self.plot_tabs.setDocumentMode(True)
-        for kind, plot in self.plots.items():
-            self.plot_tabs.addTab(plot, BREAKDOWNS[kind].title)
-        metric_box = QWidget()  # "Breakdown of [Recall]" left of the tabs, "Export plot…" right of them
-        metric_layout = QHBoxLayout(metric_box)
-        metric_layout.setContentsMargins(0, 0, 12, 0)
-        metric_layout.addWidget(QLabel("Breakdown of"))
-        metric_layout.addWidget(self.metric_combo)
-        self.plot_tabs.setCornerWidget(metric_box, Qt.Corner.TopLeftCorner)
-        self.plot_tabs.setCornerWidget(self.export_plot_button, Qt.Corner.TopRightCorner)
-
-        self.details = SelectionDetails()
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.table)
-        left_layout.addWidget(self.footnote)
-        left_layout.addWidget(self.plot_tabs, 1)
-        body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(left)
-        body.addWidget(self.details)
-        body.setStretchFactor(0, 1)
-        body.setCollapsible(1, True)
-        self.body = body
+        self._show_footnote(self.level())
         self.details.closed.connect(self._collapse_details)
         self._collapse_details()
-        layout = QVBoxLayout(self)
-        layout.addLayout(heading)
-        layout.addLayout(controls)
-        layout.addWidget(self.notice)
-        layout.addWidget(body, 1)
+        self._connect()
+        self._set_controls_enabled(False)
+        self._say(NO_RUNS)
 
+    def _connect(self) -> None:
         self.k_combo.currentIndexChanged.connect(self._on_choice_changed)
         self.reference_combo.currentIndexChanged.connect(self._on_reference_changed)
         self.ranking.setting_chosen.connect(self._on_ranking_chosen)
@@ -233,8 +134,6 @@ class ResultsPanel(QWidget):
         self.export_plot_button.clicked.connect(self._choose_plot_file)
         for plot in self.plots.values():
             plot.bar_selected.connect(self._on_bar_selected)
-        self._set_controls_enabled(False)
-        self._say(NO_RUNS)
 
     # ----- public slots -----
     @Slot(int)
@@ -270,6 +169,7 @@ class ResultsPanel(QWidget):
         self.table_model.set_view(None)
         self._clear_plots()
         self._clear_details()
+        self.verdict.clear()
         self._set_controls_enabled(False)
         self.notice.hide()
         self._say(NO_RUNS)
@@ -280,6 +180,7 @@ class ResultsPanel(QWidget):
             if job is not None:
                 job.discard()
         self._loading, self._analysing, self._analysing_key, self._evaluating = {}, None, None, {}
+        self.verdict.clear()
         if self._own_jobs:
             self.jobs.shutdown()
 
@@ -306,9 +207,9 @@ class ResultsPanel(QWidget):
             raise ValueError(f"unknown level {level!r}; choose one of {', '.join(LEVEL_TITLES)}")
         self.level_combo.setCurrentIndex(index)
 
-    def tie_mode(self) -> str:
+    def tie_mode(self) -> TieMode:
         """How ties count in every rank shown: ``"conservative"``, ``"median"`` or ``"standard"``."""
-        return self.ranking.tie_mode()
+        return cast(TieMode, self.ranking.tie_mode())
 
     def set_tie_mode(self, tie_mode: str) -> None:
         """Show the results with ``tie_mode`` ties (read again in the background)."""
@@ -321,7 +222,7 @@ class ResultsPanel(QWidget):
             return
         url, previous, tie_mode = self._url, self._snapshots.get(dataset_id), self.tie_mode()
 
-        def work(progress, cancel) -> ResultsSnapshot:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> ResultsSnapshot:
             return load_results(url, dataset_id, previous, progress, cancel, tie_mode=tie_mode)
 
         self._stale.discard(dataset_id)
@@ -374,6 +275,7 @@ class ResultsPanel(QWidget):
             self.table_model.set_view(None)
             self._clear_plots()
             self._clear_details()
+            self.verdict.clear()
             self._set_controls_enabled(False)
             self._say(NO_RUNS if not snapshot.unevaluated_runs() else
                       f"No run has an evaluation among {candidates_label(snapshot.settings.n_candidates)} with "
@@ -407,7 +309,7 @@ class ResultsPanel(QWidget):
         if dataset_id is None:
             return
 
-        def work(progress, cancel) -> None:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> None:
             set_dataset_candidates(url, dataset_id, n_candidates, progress, cancel)
 
         job = self.jobs.submit("Changing the evaluation setting", work, visible=False)
@@ -475,8 +377,10 @@ class ResultsPanel(QWidget):
         self._say("Computing the comparison…" if same_k is not None
                   else "Computing the comparison and the breakdowns…")
 
-        def work(progress, cancel) -> ResultsView:
-            return analyse(snapshot, key[1], key[2], progress, cancel, level=key[3], breakdowns_of=same_k)
+        level_key = cast(Level, key[3])
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> ResultsView:
+            return analyse(snapshot, key[1], key[2], progress, cancel, level=level_key, breakdowns_of=same_k)
 
         self._analysing_key = key
         level = LEVEL_TITLES.get(key[3], key[3])
@@ -504,15 +408,21 @@ class ResultsPanel(QWidget):
         self.view = view
         snapshot = self._snapshots[view.dataset_id]
         self.table_model.set_view(view, tie_table(snapshot.results()))
-        self.footnote.setText(footnote(view.level, snapshot.settings.n_candidates, snapshot.settings.tie_mode))
+        self._show_footnote(view.level, snapshot.settings.n_candidates, snapshot.settings.tie_mode)
         self._fit_table()
         self._clear_details()
         self._draw_plots()
+        self.verdict.show_context(snapshot, view.k, view.reference,
+                                  protocol_caption(snapshot.settings.tie_mode, snapshot.settings.n_candidates))
         runs, models = len(snapshot.rows), len(snapshot.models)
         parts = [f"{runs} evaluated run{'s' * (runs != 1)} of {models} model{'s' * (models != 1)}"]  # others: notice
         if snapshot.missing_checkpoints:
             parts.append(f"{len(snapshot.missing_checkpoints)} run(s) without their checkpoint (stored metrics shown)")
         self._say("; ".join(parts) + "." + "".join(f" {note}." for note in view.notes))
+
+    def _show_footnote(self, level: str, n_candidates: int | None = None, tie_mode: str = DEFAULT_TIE_MODE) -> None:
+        self.footnote.setText(footnote(level, n_candidates, tie_mode))
+        self.footnote.setToolTip(footnote_tip(level, n_candidates, tie_mode))
 
     def _fit_table(self) -> None:
         """Give the table the height of its rows, at least :data:`TABLE_ROWS` of them (the plots
@@ -629,7 +539,7 @@ class ResultsPanel(QWidget):
                 path += ".svg" if "svg" in chosen.lower() else ".png"
             self._export(self.export_plot, path)
 
-    def _export(self, export, path: str) -> None:
+    def _export(self, export: Callable[[str], None], path: str) -> None:
         try:
             export(path)
         except (OSError, RuntimeError) as exc:

@@ -130,4 +130,5 @@ class SelectionDetails(QGroupBox):
                 self.table.setItem(row, column, item)
 
     def run_ids(self) -> list[int]:
-        return [int(self.table.item(row, 0).text().lstrip("#")) for row in range(self.table.rowCount())]
+        items = (self.table.item(row, 0) for row in range(self.table.rowCount()))
+        return [int(item.text().lstrip("#")) for item in items if item is not None]

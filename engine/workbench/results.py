@@ -280,7 +280,8 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         new_ids = [run.id for run in finished if run.id not in known]
         other_modes: dict[int, list[str]] = {}
         cancel.raise_if_cancelled()
-        rows = {run.id: known[run.id] for run in finished if run.id in known}
+        # a run renamed since: its row under its new label (its ranks are not read again)
+        rows = {run.id: {**known[run.id], "model": model_label(run)} for run in finished if run.id in known}
         frames = {run_id: previous.frames[run_id] for run_id in rows} if previous is not None else {}
         if new_ids:
             progress(0.1, f"reading the ranks of {len(new_ids)} runs")
@@ -299,9 +300,9 @@ def load_results(url: str, dataset_id: int, previous: ResultsSnapshot | None, pr
         identity = f"{url}#{dataset_id}" + (f"@{summary.created_at.isoformat()}" if summary is not None else "")
         missing = frozenset(run.id for run in finished if model_entry(run.model).neural
                             and not checkpoint_available(workspace, run))
-    if (previous is not None and list(previous.runs) == [run.id for run in finished] and rows.keys() == known.keys()
+    if (previous is not None and list(previous.runs) == [run.id for run in finished] and rows == known
             and previous.missing_checkpoints == missing and previous.identity == identity
-            and previous.other_modes == other_modes):
+            and previous.other_modes == other_modes and previous.dataset_name == name):
         return previous
     log.info("results of dataset %d: %d evaluated runs (%d read now)", dataset_id, len(rows), len(new_ids))
     return ResultsSnapshot(dataset_id, name, rows, frames, {run.id: run for run in finished}, popularity, missing,
