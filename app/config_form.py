@@ -37,6 +37,7 @@ class ConfigForm(QWidget):
             editor.setObjectName(f"field_{info.name}")
             editor.setToolTip(f"{info.help} ({info.range_text()})")
             label = QLabel(info.label)
+            label.setWordWrap(True)  # a long label takes two lines rather than widening the column
             label.setToolTip(editor.toolTip())
             column, row = divmod(index, rows)
             grid.addWidget(label, row, 2 * column)
@@ -94,6 +95,7 @@ class ConfigForm(QWidget):
             return editor.currentText()
         if isinstance(editor, QCheckBox):
             return editor.isChecked()
+        assert isinstance(editor, (QSpinBox, QDoubleSpinBox))
         return editor.value()
 
     def set_values(self, values: dict[str, Any]) -> None:

@@ -11,24 +11,21 @@ import enum
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtCore import QPoint, Qt, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.data_panel import DataPanel
+from app.file_drops import FileDrops, is_item_names_file
 from app.help_dialogs import AboutDialog, UserGuideDialog
 from app.import_flow import FILE_FILTER, ImportFlow
-from app.inspection.inspection_panel import InspectionPanel
-from app.jobs import Job, JobManager, JobStatusWidget
-from app.log_panel import LogPanel
+from app.jobs import Job, JobManager
+from app.main_window_layout import PANELS, MainWindowLayout, MenuSlots, default_size
 from app.overview import WorkspaceState
-from app.results.results_panel import ResultsPanel
 from app.run_process import RunProcessQueue
 from app.settings import AppSettings
-from app.training_panel import TrainingPanel
 from app.tuning.tuning_dialog import TuningDialog
 from app.workspace_actions import WorkspaceActions
-from app.workspace_browser import WorkspaceBrowser, dropped_paths, is_item_names_file
+from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.datasets import WorkspaceOverview, dataset_warnings
 from engine.workbench.demo import create_demo_dataset
 from engine.workbench.importing import ImportOutcome
@@ -36,11 +33,10 @@ from engine.workbench.workspaces import WorkspaceInfo, check_workspace
 
 log = logging.getLogger(__name__)
 
-PANELS = ("Data", "Training", "Results", "Inspection")
+__all__ = ["PANELS", "MainWindow", "RunsOnClosing", "ask_about_runs"]
+
 WORKSPACE_FILTER = "Workspaces (*.sqlite *.db);;All files (*)"
 ITEM_NAMES_FILTER = "Item names (*.item u.item *.csv *.tsv *.txt *.parquet *.jsonl);;All files (*)"
-DEFAULT_SIZE = (1280, 760)
-MINIMUM_SIZE = (960, 600)  # set, so that what the panels hold never makes the window grow
 
 
 class RunsOnClosing(enum.Enum):
@@ -70,150 +66,68 @@ def ask_about_runs(parent: QWidget, running: int | None, queued: int, doing: str
         else RunsOnClosing.STAY
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MainWindowLayout):
     def __init__(self, settings: AppSettings, workspace_location: str | Path, create_demo: bool = False,
                  run_command: list[str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self._closed = False
+        self._create_demo = False
         self.info: WorkspaceInfo | None = None
         self.tuning_dialog: TuningDialog | None = None
         self._opening: Job | None = None
         self._select_next: tuple[str, int] | None = None  # what to select once the next overview arrives
         self._runs_signature: tuple = ()
-        self.setWindowTitle("HRNN Workbench")
-        self.setMinimumSize(*MINIMUM_SIZE)
         self.setAcceptDrops(True)
+        self._drops = FileDrops(self._on_window_drop)
         self.jobs = JobManager(parent=self)
         self.state = WorkspaceState(self.jobs, self)
+        self.queue = RunProcessQueue(self.jobs, run_command, self)
+        self.import_flow = ImportFlow(self.jobs, self)
+        self.workspace_actions = WorkspaceActions(self.jobs, self)
+        self._build(self.jobs, self.queue, workspace_location)
+        self._build_menus(self._menu_slots())
+        self._connect()
+        self.log_panel.attach()
+        self._route_drops_to_window()
+        self._restore_layout()
+        self.open_workspace(workspace_location, create_demo)
+
+    # ----- construction -----
+    def _menu_slots(self) -> MenuSlots:
+        return MenuSlots(
+            new_workspace=self.new_workspace, open_workspace=self.choose_workspace, fill_recent=self._fill_recent_menu,
+            import_logs=self.choose_logs_to_import, item_names=self.choose_item_names, demo=self.open_demo_dataset,
+            compact=self.workspace_actions.compact, quit=self.close, show_panel=self.tabs.setCurrentIndex,
+            refresh=self.refresh, tuning=self.open_tuning, cancel_run=self.queue.cancel_current,
+            cancel_all=self.queue.cancel_all, user_guide=self.show_user_guide, about=self.show_about)
+
+    def _connect(self) -> None:
         self.state.changed.connect(self._on_overview)
         self.state.failed.connect(self._on_overview_failed)
-        self.queue = RunProcessQueue(self.jobs, run_command, self)
         self.queue.run_started.connect(self._on_run_event)
         self.queue.run_finished.connect(self._on_run_event)
-        self.import_flow = ImportFlow(self.jobs, self)
         self.import_flow.imported.connect(self._on_imported)
         self.import_flow.log_stored.connect(self._on_log_stored)
-        self.actions = WorkspaceActions(self.jobs, self)
-        self.actions.changed.connect(self.refresh)
-        self.actions.retried.connect(self._on_retried)
-        self.actions.deleted_runs.connect(self.queue.forget)
-        self.actions.message.connect(self._say)
-
-        self.browser = WorkspaceBrowser()
-        self.browser.setMinimumWidth(160)
+        actions = self.workspace_actions
+        actions.changed.connect(self.refresh)
+        actions.retried.connect(self._on_retried)
+        actions.deleted_runs.connect(self.queue.forget)
+        actions.message.connect(self._say)
         self.browser.dataset_selected.connect(self._on_dataset_selected)
         self.browser.run_selected.connect(self._on_run_selected)
         self.browser.log_selected.connect(self._on_log_selected)
         self.browser.invitation.demo_requested.connect(self.open_demo_dataset)
         self.browser.files_dropped.connect(self._on_files_dropped)
         self.browser.item_names_requested.connect(self.choose_item_names_for)
-        self._connect_management(self.browser)
-        self.data_panel = DataPanel(self.jobs)
         self.data_panel.explorer.dataset_prepared.connect(self._on_dataset_prepared)
         self.data_panel.explorer.dataset_stored.connect(self.refresh)
-        self.training_panel = TrainingPanel(self.jobs, self.queue)
         self.training_panel.runs_changed.connect(self.refresh)
-        self._connect_management(self.training_panel)
-        location = str(workspace_location)
-        self.results_panel = ResultsPanel(location, jobs=self.jobs)
-        self.inspection_panel = InspectionPanel(location, jobs=self.jobs)
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        for name, panel in zip(PANELS, (self.data_panel, self.training_panel, self.results_panel,
-                                        self.inspection_panel), strict=True):
-            self.tabs.addTab(panel, name)
-        self.setCentralWidget(self.tabs)
-        self.log_panel = LogPanel()
-        self.log_panel.attach()
-        self.browser_dock = self._dock("Workspace", "workspaceDock", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.log_dock = self._dock("Log", "logDock", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.job_status = JobStatusWidget(self.jobs)
-        self.statusBar().addPermanentWidget(self.job_status)
-        self._build_menus()
-        self._route_drops_to_window()
-        self._restore_layout()
-        self.open_workspace(workspace_location, create_demo)
-
-    # ----- construction -----
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | str | None, slot,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _connect_management(self, source) -> None:
-        source.rename_requested.connect(self.actions.rename)
-        source.note_requested.connect(self.actions.edit_note)
-        source.delete_requested.connect(self.actions.delete)
-        source.retry_requested.connect(self.actions.retry)
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self._action("&New workspace…", QKeySequence.StandardKey.New, self.new_workspace,
-                                         "Create an empty workspace file"))
-        file_menu.addAction(self._action("&Open workspace…", QKeySequence.StandardKey.Open, self.choose_workspace,
-                                         "Open a workspace file"))
-        self.recent_menu = file_menu.addMenu("Recent workspaces")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Import log…", "Ctrl+I", self.choose_logs_to_import,
-                                         "Import interaction logs (or drop them on the window)"))
-        file_menu.addAction(self._action("Attach item &names…", None, self.choose_item_names,
-                                         "Attach readable item names (e.g. MovieLens u.item) to the selected dataset"))
-        file_menu.addAction(self._action("Open the &demo dataset", None, self.open_demo_dataset,
-                                         "Import the seeded synthetic demo log"))
-        file_menu.addSeparator()
-        self.compact_action = self._action("&Compact workspace", None, self.actions.compact,
-                                           "Give the space of deleted datasets and runs back to the disk")
-        file_menu.addAction(self.compact_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
-        edit_menu = self.menuBar().addMenu("&Edit")
-        for action in (self.browser.rename_action, self.browser.note_action, self.browser.retry_action,
-                       self.browser.delete_action):
-            edit_menu.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
-        for index, name in enumerate(PANELS):
-            view_menu.addAction(self._action(f"{name} panel", f"Ctrl+{index + 1}",
-                                             lambda _=False, i=index: self.tabs.setCurrentIndex(i)))
-        view_menu.addSeparator()
-        view_menu.addAction(self._action("&Refresh", QKeySequence.StandardKey.Refresh, self.refresh))
-        browser_toggle = self.browser_dock.toggleViewAction()
-        browser_toggle.setShortcut(QKeySequence("Ctrl+B"))
-        log_toggle = self.log_dock.toggleViewAction()
-        log_toggle.setShortcut(QKeySequence("Ctrl+L"))
-        view_menu.addAction(browser_toggle)
-        view_menu.addAction(log_toggle)
-        training_menu = self.menuBar().addMenu("&Training")
-        training_menu.addAction(self._action("&Tune and compare models…", "Ctrl+T", self.open_tuning,
-                                             "Tune each model on the selected dataset's validation split with the "
-                                             "same budget, then compare the best fairly on its test split"))
-        training_menu.addSeparator()
-        training_menu.addAction(self._action("Cancel current run", "Ctrl+.", self.queue.cancel_current))
-        training_menu.addAction(self._action("Cancel all runs", "Ctrl+Shift+.", self.queue.cancel_all))
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&User guide", QKeySequence.StandardKey.HelpContents, self.show_user_guide))
-        help_menu.addAction(self._action("&About HRNN Workbench", None, self.show_about))
-
-    def _route_drops_to_window(self) -> None:
-        """Drops anywhere on the window import logs: child widgets that would take a drop
-        themselves (line edits, plots, text views) pass it on to the window instead. The
-        workspace browser keeps its own: an item-names file dropped onto a dataset names its items."""
-        for child in self.findChildren(QWidget):
-            if child.acceptDrops():
-                child.setAcceptDrops(False)
-        self.browser.setAcceptDrops(True)
+        for source in (self.browser, self.training_panel):
+            source.rename_requested.connect(actions.rename)
+            source.note_requested.connect(actions.edit_note)
+            source.delete_requested.connect(actions.delete)
+            source.retry_requested.connect(actions.retry)
 
     # ----- workspace -----
     @property
@@ -230,7 +144,7 @@ class MainWindow(QMainWindow):
             self._opening.discard()
         self._create_demo = create_demo
 
-        def work(progress, cancel) -> WorkspaceInfo:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> WorkspaceInfo:
             return check_workspace(location, True, progress, cancel)
 
         self._opening = self.jobs.submit(f"Opening {Path(str(location)).name}", work)
@@ -251,7 +165,7 @@ class MainWindow(QMainWindow):
         location = str(info.file_path) if info.file_path is not None else info.url
         self.queue.set_workspace(info.url, location)
         self.import_flow.set_workspace(info.url)
-        self.actions.set_workspace(info.url)
+        self.workspace_actions.set_workspace(info.url)
         self.browser.show_overview(None)
         self.data_panel.set_workspace(info.url)
         self.training_panel.set_workspace(info.url)
@@ -318,7 +232,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_overview(self, overview: WorkspaceOverview) -> None:
         self.browser.show_overview(overview)
-        self.actions.set_overview(overview)
+        self.workspace_actions.set_overview(overview)
+        self.training_panel.set_saved_presets(self.state.saved_presets)
         self.training_panel.set_overview(overview)
         self.data_panel.set_overview(overview)
         signature = (tuple((run.id, run.status, run.name) for run in overview.runs),
@@ -428,7 +343,7 @@ class MainWindow(QMainWindow):
         folder = self.settings.value("import/folder", str(Path.home()), str)
         path, _ = QFileDialog.getOpenFileName(self, "Item names", folder, ITEM_NAMES_FILTER)
         if path:
-            self.actions.attach_item_names(dataset_id, Path(path))
+            self.workspace_actions.attach_item_names(dataset_id, Path(path))
 
     def _selected_dataset(self) -> int | None:
         selected = self.browser.selected_kind_and_id()
@@ -460,25 +375,20 @@ class MainWindow(QMainWindow):
                 QMessageBox.information(self, "Attach item names", f"{path.name} holds item names: drop it onto a "
                                         "dataset of the workspace browser.")
             else:
-                self.actions.attach_item_names(target, path)
+                self.workspace_actions.attach_item_names(target, path)
         if logs:
             self.import_flow.import_paths(logs)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self._drops.enter(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        event.acceptProposedAction()
+        self._drops.move(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event)
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
+        self._drops.drop(event)
+
+    def _on_window_drop(self, paths: list[Path], _position: QPoint) -> None:
         self._on_files_dropped(paths, None)
 
     # ----- tuning -----
@@ -513,7 +423,7 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         geometry = self.settings.bytes_value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(*DEFAULT_SIZE)
+            self.resize(*default_size())
         state = self.settings.bytes_value("window/state")
         if state is None or not self.restoreState(state):
             self.resizeDocks([self.log_dock], [90], Qt.Orientation.Vertical)

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.config_form import ConfigForm
 from engine.errors import ConfigError, WorkbenchError
+from engine.workbench.saved_presets import SavedPresetInfo
 from engine.workbench.training import MODELS, RunPlan, model_entry, validate_plans
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,19 @@ log = logging.getLogger(__name__)
 CUSTOM = "custom"
 LIST_ROWS = 8  # model rows shown before the list scrolls
 NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+class CurrentPageStack(QStackedWidget):
+    """A stack as large as the page shown (a QStackedWidget asks for room for its largest page, so
+    that once a wide form was shown every model's settings would clip)."""
+
+    def sizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.sizeHint() if current is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.minimumSizeHint() if current is not None else super().minimumSizeHint()
 
 
 class ModelSettings(QWidget):
@@ -42,6 +57,8 @@ class ModelSettings(QWidget):
         super().__init__(parent)
         self._preset: dict[str, str] = {}  # model -> preset name or CUSTOM
         self._base: dict[str, str] = {}  # model -> the preset a custom configuration starts from
+        self._saved: dict[str, dict[str, dict[str, Any]]] = {}  # model -> saved preset name -> configuration
+        self._wanted: dict[str, str] = {}  # model -> a saved preset remembered before the saved ones were read
         self.forms: dict[str, ConfigForm] = {}
         self.model_list = QListWidget()
         for entry in MODELS:
@@ -66,7 +83,8 @@ class ModelSettings(QWidget):
         self.caption = QLabel("")
         self.caption.setObjectName("mutedLabel")
         self.caption.setWordWrap(True)
-        self.stack = QStackedWidget()
+        self.stack = CurrentPageStack()
+        self.stack.currentChanged.connect(self._on_page_changed)
         preset_row = QHBoxLayout()
         preset_row.addWidget(QLabel("Preset"))
         preset_row.addWidget(self.preset_combo, 1)
@@ -81,6 +99,16 @@ class ModelSettings(QWidget):
         layout.addWidget(self.model_list)
         layout.addWidget(self.settings_box)
         self.model_list.setCurrentRow(0, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    @Slot()
+    def _on_page_changed(self) -> None:
+        for index in range(self.stack.count()):
+            page = self.stack.widget(index)
+            if page is not None:
+                shown = page is self.stack.currentWidget()
+                page.setSizePolicy(QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored,
+                                   QSizePolicy.Policy.Preferred if shown else QSizePolicy.Policy.Ignored)
+        self.stack.updateGeometry()
 
     # ----- models -----
     def _items(self) -> list[QListWidgetItem]:
@@ -123,6 +151,10 @@ class ModelSettings(QWidget):
         self.preset_combo.clear()
         for name in entry.presets:
             self.preset_combo.addItem(name, name)
+        for name in self._saved.get(model, {}):
+            self.preset_combo.addItem(f"{name} (saved)", name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, "A preset saved in this workspace (e.g. "
+                                          "a study's best configuration)", Qt.ItemDataRole.ToolTipRole)
         self.preset_combo.addItem("Custom", CUSTOM)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(self.preset(model)))
         self.preset_combo.setEnabled(bool(form.editors) or len(entry.presets) > 1)
@@ -149,14 +181,39 @@ class ModelSettings(QWidget):
         preset = self.preset(model)
         return self._base.get(model, model_entry(model).default_preset) if preset == CUSTOM else preset
 
-    @staticmethod
-    def _preset_values(model: str, preset: str) -> dict[str, Any]:
+    def _preset_values(self, model: str, preset: str) -> dict[str, Any]:
+        saved = self._saved.get(model, {})
+        if preset in saved:
+            return {**dataclasses.asdict(model_entry(model).presets[model_entry(model).default_preset]),
+                    **saved[preset]}
         return dataclasses.asdict(model_entry(model).presets[preset])
 
+    def presets_of(self, model: str) -> list[str]:
+        """The model's built-in presets, then those saved in the workspace."""
+        return [*model_entry(model).presets, *self._saved.get(model, {})]
+
+    def set_saved_presets(self, presets: list[SavedPresetInfo]) -> None:
+        """The presets saved in the workspace: each is offered in its model's preset list."""
+        saved: dict[str, dict[str, dict[str, Any]]] = {}
+        for info in presets:
+            saved.setdefault(info.model, {})[info.name] = dict(info.config)
+        if saved == self._saved:
+            return
+        self._saved = saved
+        for model, name in list(self._wanted.items()):
+            if name in saved.get(model, {}):
+                del self._wanted[model]
+                self.set_preset(model, name)
+        for model, name in list(self._preset.items()):
+            if name != CUSTOM and name not in self.presets_of(model):
+                self.set_preset(model, model_entry(model).default_preset)  # its saved preset is gone
+        self._on_current_changed()
+
     def set_preset(self, model: str, preset: str) -> None:
-        """Give ``model`` a preset of its own, or ``"custom"`` (starting from the preset it shows)."""
+        """Give ``model`` a preset of its own (built-in or saved), or ``"custom"`` (starting from the
+        preset it shows)."""
         entry = model_entry(model)
-        if preset != CUSTOM and preset not in entry.presets:
+        if preset != CUSTOM and preset not in self.presets_of(model):
             preset = entry.default_preset
         form = self.form(model)
         if preset == CUSTOM:
@@ -250,8 +307,11 @@ class ModelSettings(QWidget):
         for model, choice in presets.items() if isinstance(presets, dict) else []:
             if model not in MODELS.names() or not isinstance(choice, dict):
                 continue
+            base = str(choice.get("base", ""))
+            if base not in self.presets_of(model) and choice.get("preset") != CUSTOM:
+                self._wanted[model] = base  # a saved preset: chosen once the workspace's are read
             try:
-                self.set_preset(model, str(choice.get("base", "")))
+                self.set_preset(model, base)
                 if choice.get("preset") == CUSTOM:
                     self.set_custom_values(model, dict(choice.get("changes") or {}))
             except (TypeError, ValueError) as exc:

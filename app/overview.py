@@ -1,5 +1,5 @@
 """The open workspace as the panels see it: one :class:`WorkspaceOverview` (datasets, runs with what
-they recorded, stored logs waiting for settings) loaded in a background job whenever something
+they recorded, stored logs waiting for settings) and the presets saved in it, loaded in a background job whenever something
 changed, the latest request winning (a result requested before the last change is dropped), and
 fanned out to every panel through ``changed``. While runs of other processes are training (e.g.
 ones left to finish in the background), the overview is read again every few seconds."""
@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.jobs import Job, JobManager
 from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.datasets import WorkspaceOverview, load_overview
+from engine.workbench.saved_presets import SavedPresetInfo, load_saved_presets
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class WorkspaceState(QObject):
         self._jobs = jobs
         self.url: str | None = None
         self.overview: WorkspaceOverview | None = None
+        self.saved_presets: list[SavedPresetInfo] = []  # read with the overview
         self._request = 0
         self._job: Job | None = None
         self._wanted = False  # a change happened while a load was running
@@ -59,8 +61,9 @@ class WorkspaceState(QObject):
         self._request += 1
         request, url = self._request, self.url
 
-        def work(progress: ProgressCallback, cancel: CancelToken) -> tuple[int, WorkspaceOverview]:
-            return request, load_overview(url, progress, cancel)
+        def work(progress: ProgressCallback,
+                 cancel: CancelToken) -> tuple[int, WorkspaceOverview, list[SavedPresetInfo]]:
+            return request, load_overview(url, progress, cancel), load_saved_presets(url, progress, cancel)
 
         self._job = self._jobs.submit("Reading the workspace", work, visible=False)
         self._job.succeeded.connect(self._on_loaded)
@@ -68,11 +71,11 @@ class WorkspaceState(QObject):
         self._job.finished.connect(self._on_finished)
 
     @Slot(object)
-    def _on_loaded(self, result: tuple[int, WorkspaceOverview]) -> None:
-        request, overview = result
+    def _on_loaded(self, result: tuple[int, WorkspaceOverview, list[SavedPresetInfo]]) -> None:
+        request, overview, presets = result
         if request != self._request or self._wanted:
             return  # read before the latest change: the next load follows
-        self.overview = overview
+        self.overview, self.saved_presets = overview, presets
         foreign = any(run.status == "running" and run.id not in self.own_runs for run in overview.runs)
         if foreign and not self._poll.isActive():
             self._poll.start()

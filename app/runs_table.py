@@ -1,11 +1,13 @@
 """The runs table: every run of a dataset (or of the workspace) with its parameters, status, final
-loss, epochs, training time and test metrics; sorted by any column (numbers as numbers), filtered
+loss, epochs, training time and test metrics (tuning trials only on demand, with short labels, a
+trial that stopped early or was pruned showing that as its status); sorted by any column (numbers as numbers), filtered
 by text, several selected at once (their curves are drawn together). Delete, F2 and a context menu
 manage the selected runs like the workspace browser."""
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -33,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from app.workspace_browser import STATUS_COLOURS
 from engine.workbench.datasets import WorkspaceOverview
-from engine.workbench.training import MODELS, RETRYABLE, RunFacts, RunSummary, model_label
+from engine.workbench.studies import is_trial, study_groups, trial_status
+from engine.workbench.training import MODELS, RETRYABLE, RunFacts, RunSummary, model_label, run_label
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -73,21 +76,27 @@ class RunsTableModel(QAbstractTableModel):
         self._runs: list[RunSummary] = []
         self._facts: dict[int, RunFacts] = {}
         self._cells: list[list[tuple[str, Any]]] = []  # (text, sort key) per row and column
+        self._trial_labels: dict[int, str] = {}
 
-    def set_runs(self, runs: list[RunSummary], facts: dict[int, RunFacts]) -> None:
+    def set_runs(self, runs: list[RunSummary], facts: dict[int, RunFacts],
+                 trial_labels: dict[int, str] | None = None) -> None:
+        """``trial_labels``: the short labels of tuning trials ("trial 7 of RNN study")."""
         self.beginResetModel()
         self._runs, self._facts = list(runs), facts
+        self._trial_labels = trial_labels or {}
         self._cells = [self._row(run) for run in self._runs]
         self.endResetModel()
 
     def _row(self, run: RunSummary) -> list[tuple[str, Any]]:
         facts = self._facts.get(run.id, RunFacts(None, 0, None, {}))
+        status = trial_status(run)
+        label = self._trial_labels.get(run.id) or model_label(run)
         recall = facts.metrics.get(f"recall@{METRIC_K}")
         mrr = facts.metrics.get(f"mrr@{METRIC_K}")
         loss = facts.final_loss
         started = run.started_at.strftime("%d %b %H:%M") if run.started_at else ""
         return [
-            (f"#{run.id} {model_label(run)}", run.id), (run.status, run.status), (parameters_text(run), None),
+            (f"#{run.id} {label}", run.id), (status.status, status.status), (parameters_text(run), None),
             (f"{loss:.4f}" if loss is not None and math.isfinite(loss) else "", _number(loss)),
             (str(facts.epochs) if facts.epochs else "", facts.epochs),
             (duration_text(facts.train_seconds), _number(facts.train_seconds)),
@@ -95,7 +104,7 @@ class RunsTableModel(QAbstractTableModel):
             (f"{mrr:.4f}" if mrr is not None else "", _number(mrr)),
             (str(run.seed), run.seed), (run.device or "", None), (started, run.started_at.timestamp()
                                                                   if run.started_at else -math.inf),
-            (run.note or "", None), (run.error or "", None),
+            (run.note or "", None), (status.error, None),
         ]
 
     def run_at(self, row: int) -> RunSummary:
@@ -127,12 +136,16 @@ class RunsTableModel(QAbstractTableModel):
         if role == RUN_ROLE:
             return run.id
         if role == Qt.ItemDataRole.ForegroundRole and column == "Status":
-            return QBrush(QColor(STATUS_COLOURS.get(run.status, "#000000")))
+            return QBrush(QColor(STATUS_COLOURS.get(text, "#000000")))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == "Parameters":
                 return _config_tooltip(run)
+            if column == "Status":
+                return trial_status(run).reason or text or None
+            if column == "Run":
+                return run_label(run)
             if column in (f"Recall@{METRIC_K}", f"MRR@{METRIC_K}"):
                 metrics = self._facts.get(run.id, RunFacts(None, 0, None, {})).metrics
                 return "\n".join(f"{name} = {value:.4f}" for name, value in sorted(metrics.items())) or None
@@ -181,6 +194,9 @@ class RunsView(QWidget):
         self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
         self.all_datasets = QCheckBox("All datasets")
         self.all_datasets.setToolTip("List the runs of every dataset, not only of the dataset chosen above")
+        self.trials = QCheckBox("Tuning trials")
+        self.trials.setToolTip("Also list the runs tuning trained (each trial of a study, on the validation split); "
+                               "the workspace browser groups them under their study")
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -203,13 +219,14 @@ class RunsView(QWidget):
         self.retry_action = self._action("Retry", None, self._retry)
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(self.trials)
         bar.addWidget(self.all_datasets)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
 
-    def _action(self, text: str, shortcut: QKeySequence | None, slot) -> QAction:
+    def _action(self, text: str, shortcut: QKeySequence | None, slot: Callable[[], None]) -> QAction:
         action = QAction(text, self.table)
         if shortcut is not None:
             action.setShortcut(shortcut)
@@ -219,15 +236,19 @@ class RunsView(QWidget):
         return action
 
     def show_runs(self, overview: WorkspaceOverview | None, dataset_id: int | None) -> None:
-        """The runs of ``dataset_id`` (all with "All datasets"), keeping the selection."""
+        """The runs of ``dataset_id`` (all with "All datasets"; tuning trials with "Tuning trials"),
+        keeping the selection."""
         selected = self.selected_runs()
-        runs = [] if overview is None else [run for run in overview.runs if self.all_datasets.isChecked()
-                                            or run.dataset_id == dataset_id]
+        runs = [] if overview is None else [run for run in overview.runs if (self.all_datasets.isChecked()
+                                            or run.dataset_id == dataset_id)
+                                            and (self.trials.isChecked() or not is_trial(run))]
+        labels = {run_id: group.trial_label(run_id) for group in study_groups(overview.runs)
+                  for run_id in group.run_ids} if overview is not None and self.trials.isChecked() else {}
         self.table.selectionModel().blockSignals(True)
-        self.model.set_runs(runs, overview.facts if overview is not None else {})
+        self.model.set_runs(runs, overview.facts if overview is not None else {}, labels)
         self.select_runs(selected)
         self.table.selectionModel().blockSignals(False)
-        for column, width in ((0, 230), (1, 70), (2, 140)):
+        for column, width in ((0, 230), (1, 100), (2, 140)):  # "stopped early" whole
             self.table.setColumnWidth(column, width)
         for column in range(3, len(COLUMNS) - 1):
             self.table.resizeColumnToContents(column)

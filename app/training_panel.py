@@ -11,29 +11,16 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
-from app.curves_plot import CurvesPlot
 from app.jobs import Job, JobManager
-from app.model_settings import ModelSettings
 from app.run_process import RunProcessQueue
-from app.runs_table import RunsView
 from app.settings import AppSettings
+from app.training_layout import TrainingLayout
 from engine.errors import InputError
 from engine.workbench.datasets import WorkspaceOverview
+from engine.workbench.saved_presets import SavedPresetInfo
+from engine.workbench.studies import is_trial, study_groups
 from engine.workbench.training import (
     LOSS_KEY,
     MODELS,
@@ -49,7 +36,6 @@ log = logging.getLogger(__name__)
 
 PROGRESS_REFRESH_MS = 100
 MAX_SEEDS = 100
-LEFT_WIDTH = 360
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -87,7 +73,7 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(TrainingLayout):
     """Plan runs and watch them train."""
 
     runs_changed = Signal()  # runs were queued: the workspace changed
@@ -111,122 +97,31 @@ class TrainingPanel(QWidget):
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(PROGRESS_REFRESH_MS)
         self._progress_timer.timeout.connect(self._flush_progress)
-        self._build()
-        queue.run_started.connect(self._on_run_started)
-        queue.run_progress.connect(self._on_run_progress)
-        queue.run_epoch.connect(self._on_run_epoch)
-        queue.run_finished.connect(self._on_run_finished)
-        queue.queue_changed.connect(self._on_queue_changed)
+        self._build(cuda_available())
+        self._connect()
+        self._set_running(False)
         self._validate()
 
-    # ----- layout -----
-    def _build(self) -> None:
-        self.dataset_combo = QComboBox()
-        self.dataset_combo.setToolTip("The dataset the runs train on (and whose runs the table lists)")
+    def _connect(self) -> None:
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_changed)
-        self.models = ModelSettings()
         self.models.changed.connect(self._validate)
-        self.seeds_edit = QLineEdit("0")
-        self.seeds_edit.setToolTip("One run per model and seed: 0, 1, 2 or 0-9")
         self.seeds_edit.textChanged.connect(self._validate)
-        self.device_combo = QComboBox()
-        self.device_combo.setToolTip("Where the networks train (baselines always fit on the CPU)")
-        self.device_combo.addItem("CPU", "cpu")
-        if cuda_available():
-            self.device_combo.addItem("GPU (CUDA)", "cuda")
-            self.device_combo.setCurrentIndex(1)
-        self.validation_label = QLabel("")
-        self.validation_label.setObjectName("errorLabel")
-        self.validation_label.setWordWrap(True)
-        self.start_button = QPushButton("Start training")
-        self.start_button.setObjectName("primaryButton")
-        self.start_button.setShortcut("Ctrl+Return")
-        self.start_button.setToolTip("Queue one run per checked model and seed (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
-
-        choices = QWidget()
-        choices_layout = QVBoxLayout(choices)
-        choices_layout.setContentsMargins(0, 0, 4, 0)
-        choices_layout.addWidget(self.models)
-        choices_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(choices)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        top_form = QFormLayout()
-        top_form.addRow("Dataset", self.dataset_combo)
-        bottom_form = QFormLayout()
-        bottom_form.addRow("Seeds", self.seeds_edit)
-        bottom_form.addRow("Device", self.device_combo)
-        left = QWidget()
-        left.setMinimumWidth(300)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(top_form)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(bottom_form)  # always in view, with Start
-        left_layout.addWidget(self.validation_label)
-        left_layout.addWidget(self.start_button)
-
-        self.progress_label = QLabel("No run in progress.")
-        self.progress_label.setWordWrap(True)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setFormat("%p%")
-        self.cancel_button = QPushButton("Cancel run")
-        self.cancel_button.setToolTip("Cancel the running run; queued runs go on")
         self.cancel_button.clicked.connect(self.queue.cancel_current)
-        self.cancel_all_button = QPushButton("Cancel all")
-        self.cancel_all_button.setToolTip("Cancel the running run and every queued one")
         self.cancel_all_button.clicked.connect(self.queue.cancel_all)
-        self.queue_label = QLabel("")
-        self.queue_label.setObjectName("mutedLabel")
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.progress_bar, 1)
-        progress_row.addWidget(self.cancel_button)
-        progress_row.addWidget(self.cancel_all_button)
-        self.curves = CurvesPlot()
-        self.runs_view = RunsView()
         self.runs_view.selection_changed.connect(self._on_runs_selected)
         self.runs_view.all_datasets.toggled.connect(self._show_runs)
+        self.runs_view.trials.toggled.connect(self._show_runs)
         for source, target in ((self.runs_view.rename_requested, self.rename_requested),
                                (self.runs_view.note_requested, self.note_requested),
                                (self.runs_view.delete_requested, self.delete_requested),
                                (self.runs_view.retry_requested, self.retry_requested)):
             source.connect(target)
-        self.run_error = QLabel("")
-        self.run_error.setObjectName("errorLabel")
-        self.run_error.setWordWrap(True)
-        self.run_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.run_error.hide()
-
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.progress_label)
-        top_layout.addLayout(progress_row)
-        top_layout.addWidget(self.queue_label)
-        top_layout.addWidget(self.curves, 1)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.runs_view, 1)
-        bottom_layout.addWidget(self.run_error)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(bottom)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([LEFT_WIDTH, 700])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-        self._set_running(False)
+        self.queue.run_started.connect(self._on_run_started)
+        self.queue.run_progress.connect(self._on_run_progress)
+        self.queue.run_epoch.connect(self._on_run_epoch)
+        self.queue.run_finished.connect(self._on_run_finished)
+        self.queue.queue_changed.connect(self._on_queue_changed)
 
     # ----- the workspace -----
     def set_workspace(self, url: str | None) -> None:
@@ -243,6 +138,10 @@ class TrainingPanel(QWidget):
         self.progress_bar.setValue(0)
         self.run_error.hide()
         self._show_curves([])
+
+    def set_saved_presets(self, presets: list[SavedPresetInfo]) -> None:
+        """The presets saved in the workspace, offered in their models' preset lists."""
+        self.models.set_saved_presets(presets)
 
     def set_overview(self, overview: WorkspaceOverview) -> None:
         """The workspace changed: its datasets and runs (the selection and live curves stay)."""
@@ -381,8 +280,8 @@ class TrainingPanel(QWidget):
     @Slot(int, str, str)
     def _on_run_finished(self, run_id: int, status: str, error: str) -> None:
         self._flush_progress()
-        if status == "finished":
-            self.progress_bar.setValue(1000)
+        # a run that failed or was cancelled never reads 100% (its last progress may have been the end)
+        self.progress_bar.setValue(1000 if status == "finished" else 0)
         self.progress_label.setText(f"Run #{run_id} {status}." + (f" {error}" if error else ""))
         if status == "failed":
             log.warning("run %d failed: %s", run_id, error)
@@ -422,10 +321,13 @@ class TrainingPanel(QWidget):
 
     def _show_curves(self, run_ids: list[int]) -> None:
         runs = {run.id: run for run in (self.overview.runs if self.overview is not None else [])}
+        trials = {run_id: group.trial_label(run_id) for group in study_groups(list(runs.values()))
+                  for run_id in group.run_ids if run_id in run_ids}
         curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for run_id in run_ids:
             run = runs.get(run_id)
-            label = run_label(run) if run is not None else f"#{run_id}"
+            label = (f"#{run_id} {trials[run_id]}" if run_id in trials else run_label(run)) if run is not None \
+                else f"#{run_id}"
             if run_id in self._live and self._live[run_id][0]:
                 epochs, losses = self._live[run_id]
                 curves[label] = {LOSS_KEY: (np.asarray(epochs), np.asarray(losses, dtype=float))}
@@ -455,6 +357,8 @@ class TrainingPanel(QWidget):
         run = self.overview.run(run_id) if self.overview is not None else None
         if run is not None:
             self.select_dataset(run.dataset_id)
+            if is_trial(run) and not self.runs_view.trials.isChecked():
+                self.runs_view.trials.setChecked(True)  # a tuning trial chosen in the browser: list the trials
         self.runs_view.select_runs([run_id])
         self._on_runs_selected([run_id])
 

@@ -8,11 +8,12 @@ import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
 
-from app.jobs import JobManager
+from app.jobs import JobManager, JobWork
 from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.datasets import WorkspaceOverview, attach_item_names_at
 from engine.workbench.managing import (
@@ -33,6 +34,7 @@ from engine.workbench.managing import (
     set_dataset_note,
     set_run_note,
 )
+from engine.workbench.studies import delete_studies, plan_study_deletion, study_groups
 from engine.workbench.training import model_label
 
 log = logging.getLogger(__name__)
@@ -40,10 +42,14 @@ log = logging.getLogger(__name__)
 #: The property of a job that works on a dataset (tuning or comparing it): the dataset's id.
 DATASET_PROPERTY = "dataset_id"
 
-PLANS: dict[str, Callable] = {"dataset": lambda workspace, ids: plan_dataset_deletion(workspace, ids[0]),
-                              "run": plan_run_deletion, "log": lambda workspace, ids: plan_log_deletion(workspace, ids[0])}
-DELETIONS: dict[str, Callable] = {"dataset": lambda workspace, ids: delete_dataset(workspace, ids[0]),
-                                  "run": delete_runs, "log": lambda workspace, ids: delete_log(workspace, ids[0])}
+#: What deleting each kind removes, and the deletion itself: ``use_case(workspace, ids)`` (a study's
+#: ids are its names).
+PLANS: dict[str, Callable[..., DeletionPlan]] = {
+    "dataset": lambda workspace, ids: plan_dataset_deletion(workspace, ids[0]), "run": plan_run_deletion,
+    "log": lambda workspace, ids: plan_log_deletion(workspace, ids[0]), "study": plan_study_deletion}
+DELETIONS: dict[str, Callable[..., DeletionOutcome]] = {
+    "dataset": lambda workspace, ids: delete_dataset(workspace, ids[0]), "run": delete_runs,
+    "log": lambda workspace, ids: delete_log(workspace, ids[0]), "study": delete_studies}
 
 
 def deletion_question(plan: DeletionPlan) -> str:
@@ -76,7 +82,7 @@ class WorkspaceActions(QObject):
         self._window = window
         self.url: str | None = None
         self.overview: WorkspaceOverview | None = None
-        self._deleting: tuple[str, list[int]] | None = None
+        self._deleting: tuple[str, list] | None = None  # kind, ids (names of studies)
 
     def set_workspace(self, url: str | None) -> None:
         self.url, self.overview, self._deleting = url, None, None
@@ -84,7 +90,7 @@ class WorkspaceActions(QObject):
     def set_overview(self, overview: WorkspaceOverview) -> None:
         self.overview = overview
 
-    def _submit(self, title: str, work, on_success, visible: bool = False) -> None:
+    def _submit(self, title: str, work: JobWork, on_success: Callable[[Any], None], visible: bool = False) -> None:
         job = self._jobs.submit(title, work, visible)
         job.succeeded.connect(on_success)
         job.failed.connect(self._on_failed)
@@ -146,12 +152,18 @@ class WorkspaceActions(QObject):
     # ----- deleting -----
     @Slot(str, list)
     def delete(self, kind: str, identifiers: list[int]) -> None:
-        """Find what deleting would remove, ask, then delete in the background."""
+        """Find what deleting would remove, ask, then delete in the background (a study: ``identifiers``
+        are its first trial's run ids, as the browser's items carry them)."""
         if self.url is None or not identifiers or self._deleting is not None:
             return
-        self._deleting = (kind, list(identifiers))
-        self._submit("Finding what the deletion removes", _run_in(self.url, PLANS[kind], list(identifiers)),
-                     self._on_planned)
+        targets: list = list(identifiers)
+        if kind == "study":
+            groups = study_groups(self.overview.runs) if self.overview is not None else []
+            targets = [group.name for group in groups if group.run_ids[0] in identifiers]
+            if not targets:
+                return
+        self._deleting = (kind, targets)
+        self._submit("Finding what the deletion removes", _run_in(self.url, PLANS[kind], targets), self._on_planned)
 
     @Slot(object)
     def _on_planned(self, plan: DeletionPlan) -> None:
@@ -168,9 +180,7 @@ class WorkspaceActions(QObject):
         if answer != QMessageBox.StandardButton.Yes:
             self._deleting = None
             return
-        if kind == "run":
-            self.deleted_runs.emit(identifiers)
-        elif kind == "dataset":
+        if kind in ("run", "dataset", "study"):
             self.deleted_runs.emit(list(plan.run_ids))
         job = self._jobs.submit(f"Deleting {plan.what}", _run_in(self.url, DELETIONS[kind], identifiers))
         job.succeeded.connect(self._on_deleted)

@@ -1,10 +1,12 @@
-"""The workspace browser: datasets, under each its runs with their status, and the stored logs that
-wait for settings (their preparation left nothing). A context menu and the Delete and F2 keys
+"""The workspace browser: datasets, under each the runs the analyst trained with their status, then
+the tuning studies, each with its trials under it (collapsed, with short labels), and the stored
+logs that wait for settings (their preparation left nothing). A context menu and the Delete and F2 keys
 manage them; an item-names file dropped onto a dataset attaches its titles. An empty workspace
 invites the user to drop a log or to open the demo dataset."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, Signal, Slot
@@ -19,6 +21,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPixmap,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,17 +35,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.file_drops import FileDrops
 from engine.workbench.datasets import WorkspaceOverview
+from engine.workbench.studies import StudyGroup, is_trial, study_groups, trial_status
 from engine.workbench.training import RETRYABLE, RunSummary, run_label
 
 log = logging.getLogger(__name__)
 
 STATUS_COLOURS = {"queued": "#6b7280", "running": "#1d4ed8", "finished": "#15803d", "failed": "#b00020",
-                  "cancelled": "#a15c00"}
+                  "cancelled": "#a15c00", "stopped early": "#15803d", "pruned": "#9ca3af"}
 WAITING_COLOUR = "#a15c00"
 KIND_ROLE = Qt.ItemDataRole.UserRole
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
+STUDY_ROLE = Qt.ItemDataRole.UserRole + 3  # a study's name
+STUDY_COLOUR = "#7c3aed"
 NOTE_MARK = " ✎"
 DOT_PX = 10
 
@@ -58,11 +65,6 @@ def status_icon(colour: str) -> QIcon:
     painter.drawEllipse(1, 1, DOT_PX - 2, DOT_PX - 2)
     painter.end()
     return QIcon(pixmap)
-
-
-def is_item_names_file(path: Path) -> bool:
-    """Whether ``path`` looks like a file of item names (MovieLens ``u.item``, RecBole ``.item``)."""
-    return path.suffix.lower() == ".item" or path.name.lower().startswith("u.item")
 
 
 class EmptyWorkspaceInvitation(QWidget):
@@ -87,11 +89,6 @@ class EmptyWorkspaceInvitation(QWidget):
 
 
 
-def dropped_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    """The local files a drag carries (none: not a drop of files)."""
-    mime = event.mimeData()
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
-
 class WorkspaceBrowser(QTreeWidget):
     """Tree of the workspace's datasets, runs and waiting logs; emits what the user selects and
     what the user asks to do with it."""
@@ -101,7 +98,7 @@ class WorkspaceBrowser(QTreeWidget):
     log_selected = Signal(int)
     rename_requested = Signal(str, int)  # kind ("dataset" or "run"), id
     note_requested = Signal(str, int)
-    delete_requested = Signal(str, list)  # kind ("dataset", "run" or "log"), ids
+    delete_requested = Signal(str, list)  # kind ("dataset", "run", "study" or "log"), ids (a study's: its first run)
     retry_requested = Signal(list)  # run ids
     item_names_requested = Signal(int)  # dataset id: choose a file of item names
     files_dropped = Signal(list, object)  # paths, the dataset dropped onto (or None)
@@ -121,7 +118,9 @@ class WorkspaceBrowser(QTreeWidget):
         self.itemSelectionChanged.connect(self._on_selection)
         self.setAcceptDrops(True)
         self.setDropIndicatorShown(False)
+        self._drops = FileDrops(self._on_dropped)
         self.overview: WorkspaceOverview | None = None
+        self.studies: list[StudyGroup] = []
         self.invitation = EmptyWorkspaceInvitation(self.viewport())
         self.invitation.hide()
         self.delete_action = self._action("Delete…", QKeySequence.StandardKey.Delete, self.request_delete)
@@ -130,7 +129,8 @@ class WorkspaceBrowser(QTreeWidget):
         self.retry_action = self._action("Retry", None, self.request_retry)
         self.names_action = self._action("Attach item names…", None, self.request_item_names)
 
-    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None, slot) -> QAction:
+    def _action(self, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | None,
+                slot: Callable[[], None]) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -145,14 +145,18 @@ class WorkspaceBrowser(QTreeWidget):
 
     # ----- contents -----
     def show_overview(self, overview: WorkspaceOverview | None) -> None:
-        """Show ``overview`` (None: no workspace), keeping the selection and the collapsed datasets."""
+        """Show ``overview`` (None: no workspace), keeping the selection, the collapsed datasets and
+        the expanded studies (a study's trials are collapsed at first)."""
         selected = self.selected()
-        collapsed = {self.topLevelItem(i).data(0, ID_ROLE) for i in range(self.topLevelItemCount())
-                     if not self.topLevelItem(i).isExpanded()}
+        collapsed = {item.data(0, ID_ROLE) for item in self._top_items() if not item.isExpanded()}
+        expanded_studies = {item.data(0, STUDY_ROLE) for item in self._items()
+                            if item.data(0, KIND_ROLE) == "study" and item.isExpanded()}
         self.overview = overview
+        self.studies = study_groups(overview.runs) if overview is not None else []
         self.blockSignals(True)
         self.clear()
         datasets = overview.datasets if overview is not None else []
+        runs = {run.id: run for run in self.runs}
         for dataset in datasets:
             item = QTreeWidgetItem(self, [dataset.name + (NOTE_MARK if dataset.note else "")])
             item.setData(0, KIND_ROLE, "dataset")
@@ -160,14 +164,11 @@ class WorkspaceBrowser(QTreeWidget):
             events = f"{dataset.statistics.get('events', 0):,} events of {dataset.statistics.get('users', 0):,} users"
             item.setToolTip(0, "\n".join(part for part in (dataset.name, events, dataset.source_path, dataset.note)
                                          if part))
-            for run in (r for r in self.runs if r.dataset_id == dataset.id):
-                child = QTreeWidgetItem(item, [run_label(run) + (NOTE_MARK if run.note else "")])
-                child.setData(0, KIND_ROLE, "run")
-                child.setData(0, ID_ROLE, run.id)
-                child.setData(0, STATUS_ROLE, run.status)
-                child.setIcon(0, status_icon(STATUS_COLOURS.get(run.status, "#000000")))
-                child.setToolTip(0, "\n".join(part for part in (run_label(run), run.status, run.error, run.note)
-                                              if part))
+            for run in (r for r in self.runs if r.dataset_id == dataset.id and not is_trial(r)):
+                self._run_item(item, run, run_label(run))
+            for group in (g for g in self.studies if g.dataset_id == dataset.id):
+                self._study_item(item, group, [runs[run_id] for run_id in group.run_ids],
+                                 group.name in expanded_studies)
             item.setExpanded(dataset.id not in collapsed)
         for stored in overview.unprepared_logs if overview is not None else []:
             item = QTreeWidgetItem(self, [f"{stored.name} (no dataset yet)"])
@@ -182,7 +183,37 @@ class WorkspaceBrowser(QTreeWidget):
         if selected:
             self.select(*selected[0], extend=[(kind, identifier) for kind, identifier in selected[1:]])
 
-    def resizeEvent(self, event) -> None:
+    def _run_item(self, parent: QTreeWidgetItem, run: RunSummary, label: str) -> QTreeWidgetItem:
+        status = trial_status(run)
+        child = QTreeWidgetItem(parent, [label + (NOTE_MARK if run.note else "")])
+        child.setData(0, KIND_ROLE, "run")
+        child.setData(0, ID_ROLE, run.id)
+        child.setData(0, STATUS_ROLE, run.status)
+        child.setIcon(0, status_icon(STATUS_COLOURS.get(status.status, "#000000")))
+        child.setToolTip(0, "\n".join(part for part in (run_label(run), status.status, status.reason, status.error,
+                                                          run.note) if part))
+        return child
+
+    def _study_item(self, parent: QTreeWidgetItem, group: StudyGroup, trials: list[RunSummary],
+                    expanded: bool) -> None:
+        """A study with its trials under it (collapsed unless the user opened it)."""
+        counts: dict[str, int] = {}
+        for run in trials:
+            status = trial_status(run).status
+            counts[status] = counts.get(status, 0) + 1
+        summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+        item = QTreeWidgetItem(parent, [f"{group.title}: {len(trials)} trial{'s' * (len(trials) != 1)}"])
+        item.setData(0, KIND_ROLE, "study")
+        item.setData(0, ID_ROLE, group.run_ids[0])
+        item.setData(0, STUDY_ROLE, group.name)
+        item.setIcon(0, status_icon(STUDY_COLOUR))
+        item.setToolTip(0, f"Tuning study {group.name}: {len(trials)} trials on the validation split ({summary}). "
+                           "Open it to see its trials; Delete removes the study with its trials.")
+        for run in trials:
+            self._run_item(item, run, group.trial_label(run.id))
+        item.setExpanded(expanded)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._place_invitation()
 
@@ -226,13 +257,27 @@ class WorkspaceBrowser(QTreeWidget):
                 return item.text(0)
         return None
 
+    def _top_items(self) -> list[QTreeWidgetItem]:
+        return [item for item in (self.topLevelItem(i) for i in range(self.topLevelItemCount())) if item is not None]
+
     def _items(self) -> list[QTreeWidgetItem]:
-        found = []
-        for i in range(self.topLevelItemCount()):
-            top = self.topLevelItem(i)
-            found.append(top)
-            found += [top.child(j) for j in range(top.childCount())]
+        """Every item, depth first: datasets, their runs, their studies and the studies' trials."""
+        found: list[QTreeWidgetItem] = []
+
+        def walk(item: QTreeWidgetItem) -> None:
+            found.append(item)
+            for index in range(item.childCount()):
+                child = item.child(index)
+                if child is not None:
+                    walk(child)
+
+        for top in self._top_items():
+            walk(top)
         return found
+
+    def study_names(self, first_run_ids: list[int]) -> list[str]:
+        """The names of the studies whose items carry these ids (their first trial's run)."""
+        return [group.name for group in self.studies if group.run_ids[0] in first_run_ids]
 
     @Slot()
     def _on_selection(self) -> None:
@@ -240,7 +285,9 @@ class WorkspaceBrowser(QTreeWidget):
         if current is None:
             return
         kind, identifier = current
-        {"dataset": self.dataset_selected, "run": self.run_selected, "log": self.log_selected}[kind].emit(identifier)
+        signal = {"dataset": self.dataset_selected, "run": self.run_selected, "log": self.log_selected}.get(kind)
+        if signal is not None:
+            signal.emit(identifier)
 
     # ----- managing -----
     def _kinds(self) -> dict[str, list[int]]:
@@ -253,8 +300,9 @@ class WorkspaceBrowser(QTreeWidget):
     def request_delete(self) -> None:
         """Delete the selected runs, or the selected dataset or stored log (one at a time)."""
         grouped = self._kinds()
-        if "run" in grouped and len(grouped) == 1:
-            self.delete_requested.emit("run", grouped["run"])
+        if len(grouped) == 1 and ("run" in grouped or "study" in grouped):
+            kind = next(iter(grouped))
+            self.delete_requested.emit(kind, grouped[kind])
         elif (current := self.selected_kind_and_id()) is not None:
             self.delete_requested.emit(current[0], [current[1]])
 
@@ -314,24 +362,20 @@ class WorkspaceBrowser(QTreeWidget):
 
     # ----- dropping files -----
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self._drops.enter(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        event.acceptProposedAction()
+        self._drops.move(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event)
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        item = self.itemAt(event.position().toPoint())
+        self._drops.drop(event)
+
+    def _on_dropped(self, paths: list[Path], position: QPoint) -> None:
+        """Files dropped: onto a dataset (or one of its runs), or elsewhere (None)."""
+        item = self.itemAt(position)
         dataset_id = None
         if item is not None:
             top = item if item.parent() is None else item.parent()
-            if top.data(0, KIND_ROLE) == "dataset":
+            if top is not None and top.data(0, KIND_ROLE) == "dataset":
                 dataset_id = int(top.data(0, ID_ROLE))
         self.files_dropped.emit(paths, dataset_id)

@@ -4,6 +4,7 @@ child process (the protocol of ``main.py execute``), live curves, the runs table
 filtered, curves of several runs overlaid), cancel, failed, crashed and killed runs, and Retry."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from app.run_process import unexpected_end
 from app.training_panel import format_eta, parse_seeds
 from engine.errors import InputError
 from engine.runs.records import get_run, list_runs
+from engine.runs.saved_presets import save_preset
 from engine.workbench.training import MODELS, RunPlan
 from tests.app_support import open_window, opened, save_screenshot, wait_for_overview, wait_idle
 from tests.conftest import PROJECT_ROOT
@@ -281,3 +283,47 @@ def test_closing_with_runs_in_progress_asks_and_can_leave_them_to_finish(window,
     while time.monotonic() < deadline and statuses(window, run_ids) != ["finished", "finished"]:
         time.sleep(0.5)  # the window is gone: the running child and a headless executor finish the runs
     assert statuses(window, run_ids) == ["finished", "finished"]
+
+
+def test_a_saved_preset_reaches_the_training_panel_and_stays_chosen(window, qtbot, app_settings,
+                                                                     workspace_path) -> None:
+    """A preset saved in the workspace (Use as preset in the Tuning dialog, or tune --save-preset)
+    is in its model's preset list at once, gives its values, plans runs with it, and is still the
+    model's preset after a restart."""
+    with opened(window) as workspace:
+        save_preset(workspace, "tuned-rnn", "rnn", {**dataclasses.asdict(MODELS["rnn"].presets["small"]),
+                                                    "session_units": 37, "epochs": 2})
+    window.refresh()
+    models = window.training_panel.models
+    qtbot.waitUntil(lambda: "tuned-rnn" in models.presets_of("rnn"), timeout=30_000)
+    models.show_model("rnn")
+    assert "tuned-rnn (saved)" in [models.preset_combo.itemText(i) for i in range(models.preset_combo.count())]
+    models.set_preset("rnn", "tuned-rnn")
+    assert models.form("rnn").values()["session_units"] == 37 and models.preset("rnn") == "tuned-rnn"
+    models.set_checked_models(["rnn"])
+    assert models.plans() == [RunPlan("rnn", "tuned-rnn", {})]
+    window.close()
+    again = open_window(qtbot, app_settings, workspace_path, create_demo=False)
+    qtbot.waitUntil(lambda: again.training_panel.models.preset("rnn") == "tuned-rnn", timeout=30_000)
+    wait_idle(qtbot, again)
+    again.close()
+
+
+def test_the_settings_column_never_clips_after_a_wide_form(window, qtbot) -> None:
+    """Showing the session-aware kNN models' wider forms leaves every model's settings within the
+    column, Reset whole, at 1280 x 720."""
+    panel = window.training_panel
+    window.tabs.setCurrentWidget(panel)
+    models = panel.models
+    for name in MODELS.names():
+        models.show_model(name)
+        qtbot.wait(10)
+    for name in ("v-sknn-ebr", "stan-ebr", "rnn"):
+        models.show_model(name)
+        models.set_preset(name, "custom")
+        qtbot.wait(50)
+        viewport = panel.settings_scroll.viewport().width()
+        assert models.minimumSizeHint().width() <= viewport, name
+        assert models.width() <= viewport + 1, name
+        assert models.reset_button.width() >= models.reset_button.sizeHint().width(), name
+    save_screenshot(window, "training_settings_after_ebr")

@@ -85,17 +85,19 @@ def load_inspection(url: str, dataset_id: int, previous: InspectionSnapshot | No
         runs = sorted(finished, key=lambda r: (MODELS.index(r.model), r.preset or "", r.seed, r.id))
         name = next((d.name for d in catalog.list_datasets(workspace) if d.id == dataset_id), f"dataset {dataset_id}")
         labels = item_labels(workspace, dataset_id, prepared.item_ids)
+    run_labels = {run.id: run_label(run) for run in runs}
     if previous is not None and [run.id for run in previous.runs] == [run.id for run in runs] \
             and np.array_equal(previous.item_labels, labels):
-        return previous
+        if previous.labels == run_labels and previous.dataset_name == name:
+            return previous
+        return dataclasses.replace(previous, dataset_name=name, runs=runs, labels=run_labels)  # renamed since
     test_length = np.zeros(prepared.n_users, dtype=np.int64)
     test = prepared.test
     np.add.at(test_length, test.session_user, test.session_length)
     users = pd.DataFrame({"user": np.arange(prepared.n_users), "user_id": prepared.user_ids.astype(str),
                           "train_sessions": prepared.train.sessions_per_user, "test_length": test_length})
     users = users[users["test_length"] >= 2].reset_index(drop=True)
-    return InspectionSnapshot(dataset_id, name, prepared, runs, {run.id: run_label(run) for run in runs}, users,
-                              labels)
+    return InspectionSnapshot(dataset_id, name, prepared, runs, run_labels, users, labels)
 
 
 @dataclass(frozen=True, eq=False)
