@@ -6,6 +6,7 @@ that field marked."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -26,8 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.jobs import Job, JobManager
 from app.prepare_form import PrepareForm
 from engine.errors import InputError, WorkbenchError
+from engine.workbench.event_types import log_event_types
 from engine.workbench.importing import (
     FORMAT_PRESETS,
     PREPARE_LABELS,
@@ -75,10 +78,14 @@ class ImportDialog(QDialog):
     ``error``: an earlier attempt to show again, with the field its refusal names marked."""
 
     def __init__(self, path: Path, preview: LogPreview, parent: QWidget | None = None,
-                 request: ImportRequest | None = None, error: InputError | None = None) -> None:
+                 request: ImportRequest | None = None, error: InputError | None = None,
+                 jobs: JobManager | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
         self.preview = preview
+        self._jobs = jobs
+        self._event_types: dict[str, list[str]] = {}  # column -> the whole log's event types
+        self._scanning: dict[str, Job] = {}
         self.setWindowTitle(f"Import {self.path.name}")
         self.resize(900, 660)
         self.preset_combo = QComboBox()
@@ -170,7 +177,7 @@ class ImportDialog(QDialog):
         self.rows_table.resizeColumnsToContents()
         self._fill_mapping(columns, preview.roles, preview.mapping.time_unit if preview.mapping else "auto")
 
-    def _fill_mapping(self, columns: list[str], roles: dict[str, object], time_unit: str) -> None:
+    def _fill_mapping(self, columns: list[str], roles: Mapping[str, object], time_unit: str) -> None:
         for role, _label, _optional in ROLES:
             combo = self.role_combos[role]
             combo.blockSignals(True)
@@ -211,13 +218,55 @@ class ImportDialog(QDialog):
 
     @Slot()
     def _on_mapping_changed(self) -> None:
-        """Offer the event types seen in the first rows for dropping."""
+        """Offer the log's event types for dropping: those of the first rows at once, every type of
+        the whole log once a background job has read its event-type column."""
         column = self.role_combos["event_type"].currentData()
         types: list[str] = []
+        pending = False
+        if isinstance(column, str) and column in self._event_types:
+            types = self._event_types[column]
+        elif isinstance(column, str) and column in self.preview.rows.columns:
+            types = sorted({str(value) for value in self.preview.rows[column].dropna()})
+            pending = self._scan_event_types(column)
+        self.form.set_event_types(types, self.role_combos["session"].currentData() is not None, pending)
+        self._check()
+
+    def _scan_event_types(self, column: str) -> bool:
+        """Read the whole log's event types of ``column`` in the background; whether it is under way."""
+        if self._jobs is None:
+            return False
+        if column not in self._scanning:
+            job = self._jobs.submit_in_process(f"Reading the event types of {self.path.name}", log_event_types,
+                                               (self.path, self.preview.file_format, column), visible=False)
+            job.setProperty("column", column)
+            job.succeeded.connect(self._on_event_types)
+            job.failed.connect(self._on_event_types_failed)
+            self._scanning[column] = job
+        return self._scanning[column].running
+
+    @Slot(object)
+    def _on_event_types(self, types: list[str]) -> None:
+        job = self.sender()
+        column = job.property("column") if job is not None else None
+        if not isinstance(column, str):
+            return
+        self._event_types[column] = types
+        if self.role_combos["event_type"].currentData() == column:
+            self.form.set_event_types(types, self.role_combos["session"].currentData() is not None)
+            self._check()
+
+    @Slot(object)
+    def _on_event_types_failed(self, error: Exception) -> None:
+        log.info("event types not read: %s", error)
+        column = self.role_combos["event_type"].currentData()
         if isinstance(column, str) and column in self.preview.rows.columns:
             types = sorted({str(value) for value in self.preview.rows[column].dropna()})
-        self.form.set_event_types(types, self.role_combos["session"].currentData() is not None)
-        self._check()
+            self.form.set_event_types(types, self.role_combos["session"].currentData() is not None)
+
+    def stop_jobs(self) -> None:
+        """Stop reading the log's event types (the dialog is going away)."""
+        for job in self._scanning.values():
+            job.discard()
 
     def mapping(self) -> ColumnMapping | None:
         """The mapping the combo boxes show, or None when it lacks a required column."""

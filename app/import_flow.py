@@ -105,7 +105,7 @@ class ImportFlow(QObject):
     def _on_preview(self, result: tuple[Pending, LogPreview]) -> None:
         self._preview_job = None
         (path, request, error), preview = result
-        self.current_dialog = ImportDialog(path, preview, self._window, request, error)
+        self.current_dialog = ImportDialog(path, preview, self._window, request, error, self._jobs)
         self.current_dialog.finished.connect(self._on_dialog_finished)
         self.current_dialog.open()
 
@@ -124,6 +124,7 @@ class ImportFlow(QObject):
     def _on_dialog_finished(self, result: int) -> None:
         dialog, self.current_dialog = self.current_dialog, None
         if dialog is not None:
+            dialog.stop_jobs()
             if result == QDialog.DialogCode.Accepted:
                 self.start_import(dialog.request())
             dialog.deleteLater()
@@ -155,7 +156,8 @@ class ImportFlow(QObject):
         log.warning("import failed: %s", error)
         if isinstance(error, LogNotPreparedError) and error.log_id is not None:
             self.log_stored.emit(error.log_id)
-        request = self._requests.get(self.sender())
+        sender = self.sender()
+        request = self._requests.get(sender) if isinstance(sender, Job) else None
         if isinstance(error, InputError) and error.setting is not None and request is not None:
             self._queue.insert(0, (Path(request.path), request, error))  # again, with the field to change
             if self.current_dialog is None and self._preview_job is None:
@@ -165,7 +167,9 @@ class ImportFlow(QObject):
 
     @Slot()
     def _on_import_finished(self) -> None:
-        self._requests.pop(self.sender(), None)
+        sender = self.sender()
+        if isinstance(sender, Job):
+            self._requests.pop(sender, None)
 
     @Slot()
     def _on_import_cancelled(self) -> None:

@@ -35,6 +35,7 @@ from engine.workbench.importing import ImportOutcome, PrepareSettings
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
+MIN_PLOT_HEIGHT = 180  # at 1280 x 720 with the log open (tests/test_app_layout.py)
 FIGURES_PER_ROW = 3
 FIGURE_LABELS = (("sessions_cut", "Sessions cut"), ("sessions", "Sessions kept"),
                  ("events_per_session", "Events per session"), ("users", "Users kept"),
@@ -78,7 +79,7 @@ class ThresholdExplorer(QWidget):
         self.plot.setBackground("w")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(MIN_PLOT_HEIGHT)
         self.plot.setLabel("bottom", "Idle gap between a user's consecutive events (log scale)")
         self.plot.setLabel("left", "Gaps")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
@@ -110,8 +111,9 @@ class ThresholdExplorer(QWidget):
         self.form.threshold_spin.valueChanged.connect(self._on_spin_changed)
 
         figures_box = QGroupBox("Result of these settings")
-        figures_grid = QGridLayout(figures_box)
-        figures_grid.setVerticalSpacing(0)
+        figures_grid = QGridLayout(figures_box)  # each figure on one line with its caption: the histogram
+        figures_grid.setVerticalSpacing(2)      # needs the height
+        figures_grid.setContentsMargins(8, 4, 8, 4)
         self.figure_values: dict[str, QLabel] = {}
         for index, (key, label) in enumerate(FIGURE_LABELS):
             value = QLabel("–")
@@ -119,8 +121,9 @@ class ThresholdExplorer(QWidget):
             caption = QLabel(label)
             caption.setObjectName("mutedLabel")
             row, column = divmod(index, FIGURES_PER_ROW)
-            figures_grid.addWidget(value, 2 * row, column, Qt.AlignmentFlag.AlignHCenter)
-            figures_grid.addWidget(caption, 2 * row + 1, column, Qt.AlignmentFlag.AlignHCenter)
+            figures_grid.addWidget(value, row, 2 * column, Qt.AlignmentFlag.AlignRight)
+            figures_grid.addWidget(caption, row, 2 * column + 1, Qt.AlignmentFlag.AlignLeft)
+            figures_grid.setColumnStretch(2 * column + 1, 1)
             self.figure_values[key] = value
         self.message = QLabel("")
         self.message.setObjectName("errorLabel")
@@ -230,8 +233,8 @@ class ThresholdExplorer(QWidget):
         self.plot.setXRange(0.0, top, padding=0.02)
         self.threshold_line.setBounds((0.0, top))
         short = f"; {histogram.n_short:,} gaps under 1 s are counted in the first bar" if histogram.n_short else ""
-        self._caption.setText(f"{histogram.n_gaps:,} gaps between consecutive events of the same user{short}. "
-                              "Drag the line or type a threshold.")
+        self._caption.setText(f"{histogram.n_gaps:,} gaps between a user's consecutive events{short}; drag the "
+                              "line or type a threshold.")
         self.form.set_event_types(raw.event_types, raw.session_key is not None)
         self._set_enabled(True)
         self._move_line_to(self.form.threshold_seconds())

@@ -1,8 +1,8 @@
 """Importing from the window: drag and drop, the preview dialog (column detection that keeps what it
 found, the session and filter settings, impossible settings refused with the field named), the
 background import with a moving progress bar, a refusal that reopens the dialog with its field
-marked (the raw log already stored), logs that the default filters empty imported in one pass,
-a tiny dataset's warning, refusals of what is not a log, cancel, and item names dropped onto a
+marked (the raw log already stored), every event type of the whole log offered, a tiny log whose
+refusal points at the idle threshold (the marked spin box keeps its arrows), a tiny dataset's warning, refusals of what is not a log, cancel, and item names dropped onto a
 dataset."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QStyle, QStyleOptionSpinBox
 from sqlalchemy import func, select
 
 from app.import_flow import refusal_reason
@@ -124,17 +124,42 @@ def test_the_dialog_refuses_impossible_settings_naming_the_field(window, qtbot, 
     dialog.reject()
 
 
-def test_a_log_the_default_filters_empty_imports_in_one_pass_with_the_dialogs_filters(window, qtbot) -> None:
+def spin_has_arrows(spin) -> bool:
+    """Whether the spin box draws its up and down arrows (dark pixels in both buttons)."""
+    option = QStyleOptionSpinBox()
+    spin.initStyleOption(option)
+    image = spin.grab().toImage()
+    for control in (QStyle.SubControl.SC_SpinBoxUp, QStyle.SubControl.SC_SpinBoxDown):
+        rect = spin.style().subControlRect(QStyle.ComplexControl.CC_SpinBox, option, control, spin)
+        dark = [image.pixelColor(x, y).lightness() < 110 for x in range(rect.left(), rect.right())
+                for y in range(rect.top(), rect.bottom())]
+        if not rect.isValid() or not any(dark):
+            return False
+    return True
+
+
+def test_a_tiny_log_the_guides_loose_filters_leave_without_test_sessions_points_at_the_threshold(window,
+                                                                                                  qtbot) -> None:
+    """The OTTO sample with item support 1 and 2 sessions per user (the user guide's loose filters):
+    at 30 minutes no test session keeps an item seen in training, and item support is 1 already;
+    the refusal names the idle threshold (marked, its arrows kept), and 2 hours import it."""
     otto = shared_log("otto_tiny/train_first20_sessions.jsonl")
     window.import_flow.import_paths([otto])
     dialog = dialog_of(qtbot, window)
     assert dialog.preset_combo.currentData() == "otto"
-    dialog.form.unit_combo.setCurrentText("h")
-    dialog.form.threshold_spin.setValue(2.0)  # 30 minutes leave no test session with a trained item
     dialog.form.min_item_support.setValue(1)
-    dialog.form.min_session_length.setValue(2)
     dialog.form.min_user_sessions.setValue(2)
     dialog.accept()
+    qtbot.waitUntil(lambda: window.import_flow.current_dialog not in (None, dialog), timeout=60_000)
+    again = window.import_flow.current_dialog
+    assert "min item support is already 1" in again.problem.text()
+    assert "lower the min item support" not in again.problem.text()
+    assert "Change “Idle threshold” and import again." in again.problem.text()
+    assert again.form.threshold_spin.property("invalid") and spin_has_arrows(again.form.threshold_spin)
+    save_screenshot(again, "import_dialog_tiny_log_threshold")
+    again.form.unit_combo.setCurrentText("h")
+    again.form.threshold_spin.setValue(2.0)
+    again.accept()
     qtbot.waitUntil(lambda: len(window.browser.dataset_ids()) == 2, timeout=60_000)
     qtbot.waitUntil(lambda: window.data_panel.dataset_id == window.browser.dataset_ids()[1], timeout=30_000)
     assert window.data_panel.warning.isVisible() and "too small" in window.data_panel.warning.text()
@@ -147,6 +172,9 @@ def test_a_refused_import_reopens_the_dialog_with_the_field_and_keeps_the_raw_lo
     window.import_flow.import_paths([taobao])
     dialog = dialog_of(qtbot, window)
     assert dialog.preset_combo.currentData() == "taobao"
+    # its first rows are all "pv": every event type of the whole log is offered once it is read
+    qtbot.waitUntil(lambda: [check.text() for check in dialog.form.event_type_checks] == ["buy", "cart", "fav", "pv"],
+                    timeout=60_000)
     dialog.skip_invalid.setChecked(True)  # the file ends with a truncated row
     dialog.form.min_item_support.setValue(100)  # the most frequent item of the slice has 31 events
     dialog.accept()

@@ -216,6 +216,21 @@ def _empty_error(step: str, settings: PrepareSettings, user: np.ndarray, session
     return _empty(f"the {step} step removed every event")
 
 
+def _no_test_session(settings: PrepareSettings) -> EmptyResultError:
+    """Every user's last session kept fewer than 2 events whose item occurs in training: the remedy
+    that can still help (a lower item support keeps more items; at 1 it cannot, but longer sessions
+    hold more events, and a longer idle threshold cuts longer sessions)."""
+    lost = "no test session is left: every user's last session lost all but one event to the unseen-item cleaning"
+    if settings.min_item_support > 1:
+        return _empty(f"{lost}; lower the min item support or use more data", "min_item_support")
+    if not settings.use_given_sessions:
+        return _empty(f"{lost} (its items never occur in the user's earlier sessions, and the min item support is "
+                      f"already 1); cut longer sessions with a longer idle threshold (now "
+                      f"{_duration(settings.session_threshold_s)}), or use more data", "session_threshold_s")
+    return _empty(f"{lost} (its items never occur in the user's earlier sessions, and the min item support is "
+                  "already 1); use more data")
+
+
 def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
     """Sessionize, filter and split ``raw``; raises EmptyResultError naming the filter that left nothing."""
     if raw.n_events == 0:
@@ -253,8 +268,7 @@ def prepare_events(raw: RawLog, settings: PrepareSettings) -> PreparedEvents:
     split = _last_session_split(user, session, item, np.ones(len(item), dtype=bool))
     counts["test cleaning"] = int((split >= 0).sum())
     if not (split == TEST).any():
-        raise _empty("no test session is left: every user's last session lost all but one event to the unseen-item "
-                     "cleaning; lower the min item support or use more data", "min_item_support")
+        raise _no_test_session(settings)
     valid_split = _last_session_split(user, session, item, split == TRAIN)
     return PreparedEvents(user, session, item, time, split.astype(np.int8), valid_split.astype(np.int8), counts)
 
