@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.jobs import Job, JobManager
+from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.attention import SASREC_MODELS, AttentionTimeline, UserAttention, attention_for_user
 from engine.workbench.inspection import InspectionSnapshot
 
@@ -110,7 +111,7 @@ class AttentionView(QWidget):
             return
         prepared = snapshot.prepared
 
-        def work(progress, cancel) -> UserAttention:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> UserAttention:
             return attention_for_user(url, run_id, user, prepared, progress, cancel)
 
         job = self.jobs.submit(f"Attention of run {run_id}", work, False)
@@ -168,7 +169,7 @@ class AttentionView(QWidget):
             test = bool(timeline.test[start])
             if start - labelled < LABEL_EVENTS and not test:
                 continue  # no room for this session's date next to the previous one's
-            labelled = start
+            labelled = int(start)
             text = pg.TextItem(("test · " if test else "") + _date(timeline.time[start]), color=AXIS_TEXT,
                                anchor=(1, 0) if test else (0, 0))
             text.setPos(read - 0.5 if test else start - 0.4, top * 1.32)

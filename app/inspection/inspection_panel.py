@@ -7,30 +7,18 @@ recommendations for a user (recomputed from its checkpoint once per run and user
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, Slot
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSlider,
-    QSplitter,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
-from app.inspection.attention_view import AttentionView
-from app.inspection.recommendation_column import RecommendationColumn
-from app.inspection.session_timeline import SessionTimeline
-from app.inspection.user_table import USER_ROLE, UserFilterProxy, UserTableModel
-from app.jobs import Job, JobManager
+from app.inspection.inspection_layout import PAIR_TIP, InspectionLayout
+from app.inspection.user_table import USER_ROLE
+from app.jobs import Job, JobManager, JobWork
+from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.inspection import (
     HRNN_MODELS,
     InspectionSnapshot,
@@ -42,17 +30,11 @@ from engine.workbench.inspection import (
     recommend_for_user,
     user_sessions,
 )
-from engine.workbench.results import DEFAULT_CUTOFFS
 from engine.workbench.workspaces import workspace_url
 
 log = logging.getLogger(__name__)
 
-N_COLUMNS = 3
-USERS_WIDTH = 370  # room for the id, sessions, test length and three runs' hits
-DEFAULT_K = 10
 NO_RUN = "(none)"
-RESIZE_PRECISION_ROWS = 200  # column widths from this many rows, not from every user
-PAIR_TIP = "Put the session-only RNN beside HRNN: an HRNN run and an RNN run of the same seed"
 
 
 def stored_tied(ranks: StoredRanks | None, user: int, position: int) -> int | None:
@@ -64,7 +46,7 @@ def stored_tied(ranks: StoredRanks | None, user: int, position: int) -> int | No
     return int(found.iloc[0]) if len(found) and found.notna().iloc[0] else None
 
 
-class InspectionPanel(QWidget):
+class InspectionPanel(InspectionLayout):
     """Inspection of one dataset at a time; call :meth:`set_dataset` and, when runs change, :meth:`refresh`."""
 
     def __init__(self, workspace_path: str | Path, parent: QWidget | None = None,
@@ -83,103 +65,11 @@ class InspectionPanel(QWidget):
         self.snapshot: InspectionSnapshot | None = None
         self.user: int | None = None
         self.sessions: UserSessions | None = None
-        self._build()
+        self._build(self.jobs)
+        self._connect()
+        self._show_nothing("Select a dataset to inspect its users.")
 
-    # ----- construction -----
-    def _build(self) -> None:
-        self.title = QLabel("Inspection")
-        self.title.setObjectName("panelTitle")
-        self.k_combo = QComboBox()
-        for k in DEFAULT_CUTOFFS:
-            self.k_combo.addItem(f"top {k}", k)
-        self.k_combo.setCurrentIndex(DEFAULT_CUTOFFS.index(DEFAULT_K))
-        self.run_combos = [QComboBox() for _ in range(N_COLUMNS)]
-        for combo in self.run_combos:
-            combo.setMinimumContentsLength(16)
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.pair_button = QPushButton("RNN beside HRNN")
-        self.pair_button.setCheckable(True)
-        self.pair_button.setToolTip(PAIR_TIP)
-        top = QHBoxLayout()
-        top.addWidget(self.title)
-        top.addStretch(1)
-        top.addWidget(QLabel("Recommendations:"))
-        top.addWidget(self.k_combo)
-        runs = QHBoxLayout()
-        runs.addWidget(QLabel("Runs side by side:"))
-        for combo in self.run_combos:
-            runs.addWidget(combo, 1)
-        runs.addWidget(self.pair_button)
-        self.status = QLabel()
-        self.status.setObjectName("mutedLabel")
-        self.status.setWordWrap(True)
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Find a user by id…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.user_model = UserTableModel(self)
-        self.user_proxy = UserFilterProxy(self)
-        self.user_proxy.setSourceModel(self.user_model)
-        self.user_table = QTableView()
-        self.user_table.setModel(self.user_proxy)
-        self.user_table.setSortingEnabled(True)
-        self.user_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.user_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.user_table.verticalHeader().setVisible(False)
-        self.user_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        self.user_table.setAlternatingRowColors(True)
-        self.user_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.user_table.horizontalHeader().setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
-        users = QWidget()
-        users.setMinimumWidth(USERS_WIDTH)
-        users_layout = QVBoxLayout(users)
-        users_layout.setContentsMargins(0, 0, 0, 0)
-        users_layout.addWidget(self.filter_edit)
-        users_layout.addWidget(self.user_table, 1)
-
-        self.timeline = SessionTimeline()
-        self.timeline.setMinimumHeight(150)
-        self.previous_button = QPushButton("◀ Previous")
-        self.next_button = QPushButton("Next ▶")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setPageStep(1)
-        self.step_label = QLabel()
-        self.step_label.setWordWrap(True)
-        steps = QHBoxLayout()
-        steps.addWidget(self.previous_button)
-        steps.addWidget(self.slider, 1)
-        steps.addWidget(self.next_button)
-        self.columns = [RecommendationColumn() for _ in range(N_COLUMNS)]
-        self.attention = AttentionView(self.jobs)  # SASRec's attention, under the columns when one is shown
-        columns = QHBoxLayout()
-        for column in self.columns:
-            columns.addWidget(column, 1)
-        timeline = QWidget()
-        timeline_layout = QVBoxLayout(timeline)
-        timeline_layout.setContentsMargins(0, 0, 0, 0)
-        timeline_layout.addWidget(self.timeline, 1)
-        timeline_layout.addLayout(steps)
-        timeline_layout.addWidget(self.step_label)
-        recommendations = QWidget()
-        recommendations.setLayout(columns)
-        columns.setContentsMargins(0, 0, 0, 0)
-        right = QSplitter(Qt.Orientation.Vertical)  # the user shares the height between the two
-        right.addWidget(timeline)
-        right.addWidget(recommendations)
-        right.addWidget(self.attention)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 1)
-        body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(users)
-        body.addWidget(right)
-        body.setStretchFactor(1, 1)
-        body.setSizes([USERS_WIDTH, 1200 - USERS_WIDTH])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(runs)
-        layout.addWidget(self.status)
-        layout.addWidget(body, 1)
-
+    def _connect(self) -> None:
         self.filter_edit.textChanged.connect(self.user_proxy.setFilterFixedString)
         self.user_table.selectionModel().selectionChanged.connect(self._on_user_selected)
         for combo in self.run_combos:
@@ -189,7 +79,6 @@ class InspectionPanel(QWidget):
         self.slider.valueChanged.connect(self._on_step_changed)
         self.previous_button.clicked.connect(self.previous_step)
         self.next_button.clicked.connect(self.next_step)
-        self._show_nothing("Select a dataset to inspect its users.")
 
     # ----- public slots -----
     @Slot(int)
@@ -232,7 +121,7 @@ class InspectionPanel(QWidget):
     def chosen_runs(self) -> list[int]:
         return [combo.currentData() for combo in self.run_combos if combo.currentData() is not None]
 
-    def choose_runs(self, run_ids: list[int | None]) -> None:
+    def choose_runs(self, run_ids: Sequence[int | None]) -> None:
         """Show these runs side by side (None: an empty column); releases the RNN-beside-HRNN toggle."""
         self._release_pair()
         self._apply_runs(run_ids)
@@ -243,7 +132,7 @@ class InspectionPanel(QWidget):
         self.pair_button.setChecked(False)
         self.pair_button.blockSignals(False)
 
-    def _apply_runs(self, run_ids: list[int | None]) -> None:
+    def _apply_runs(self, run_ids: Sequence[int | None]) -> None:
         for combo, run_id in zip(self.run_combos, [*run_ids, None, None, None], strict=False):
             combo.blockSignals(True)
             combo.setCurrentIndex(max(0, combo.findData(run_id)) if run_id is not None else 0)
@@ -279,7 +168,8 @@ class InspectionPanel(QWidget):
         self.slider.setValue(self.slider.value() - 1)
 
     # ----- jobs -----
-    def _submit(self, key: tuple, title: str, work, on_success, visible: bool = False) -> None:
+    def _submit(self, key: tuple, title: str, work: JobWork, on_success: Callable[[Any], None],
+                visible: bool = False) -> None:
         if key in self._pending and self._pending[key].running:
             return
         job = self.jobs.submit(title, work, visible)
@@ -303,7 +193,7 @@ class InspectionPanel(QWidget):
     def _load(self, dataset_id: int) -> None:
         url, previous = self._url, self._snapshots.get(dataset_id)
 
-        def work(progress, cancel) -> InspectionSnapshot:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> InspectionSnapshot:
             return load_inspection(url, dataset_id, previous, progress, cancel)
 
         self._submit(("dataset", dataset_id), f"Reading dataset {dataset_id} for inspection", work,
@@ -320,7 +210,7 @@ class InspectionPanel(QWidget):
     def _need_ranks(self, run_id: int) -> None:
         url = self._url
 
-        def work(progress, cancel) -> StoredRanks:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> StoredRanks:
             return load_stored_ranks(url, run_id, progress, cancel)
 
         self._submit(("ranks", run_id), f"Reading the ranks of run {run_id}", work, self._on_ranks)
@@ -332,9 +222,11 @@ class InspectionPanel(QWidget):
         self._show_columns()
 
     def _need_recommendations(self, run_id: int, user: int) -> None:
+        if self.snapshot is None:
+            return
         url, prepared = self._url, self.snapshot.prepared
 
-        def work(progress, cancel) -> UserRecommendations:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> UserRecommendations:
             return recommend_for_user(url, run_id, user, prepared, progress, cancel)
 
         self._submit(("recommend", run_id, user), f"Recommendations of run {run_id}", work, self._on_recommendations)

@@ -85,9 +85,11 @@ class RecommendationColumn(QFrame):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeaderItem(3).setToolTip(SEEN_TIP)
+        seen_header = self.table.horizontalHeaderItem(3)
+        if seen_header is not None:
+            seen_header.setToolTip(SEEN_TIP)
         self.table.verticalHeader().setVisible(False)
-        row_height = self.fontMetrics().height() + 8
+        row_height = self.fontMetrics().height() + 5  # 8 rows at 1280 x 720 with the log open
         self.table.verticalHeader().setDefaultSectionSize(row_height)
         self._preferred_height = row_height * (ROWS_SHOWN + 1) + 4 * self.fontMetrics().height() + 24
         self.setMinimumHeight(row_height * (ROWS_AT_LEAST + 1) + 4 * self.fontMetrics().height() + 24)
@@ -159,4 +161,5 @@ class RecommendationColumn(QFrame):
                 self.target_row = row
 
     def items(self) -> list[str]:
-        return [self.table.item(row, 1).text() for row in range(self.table.rowCount())]
+        cells = (self.table.item(row, 1) for row in range(self.table.rowCount()))
+        return [cell.text() if cell is not None else "" for cell in cells]
