@@ -17,9 +17,9 @@ def run() -> int:
     from app.launch import has_display, launch
 
     if not has_display():
-        print("No display found (DISPLAY / WAYLAND_DISPLAY unset): running the headless demo instead. "
-              "Set QT_QPA_PLATFORM=offscreen to start the window anyway; `python main.py --help` lists the "
-              "headless commands.")
+        print("No display to show the window on: running the headless demo instead (the desktop app opens "
+              "its workspace at its first launch on a display); `python main.py --help` lists the headless "
+              "commands.")
         return main(["demo"])
     return launch()
 

@@ -64,10 +64,16 @@ class DemoOutcome:
     run_ids: list[int]
 
 
+def demo_workspace_path(folder: Path | None = None) -> Path:
+    """The headless demo's workspace file (in ``folder``, default :func:`default_demo_folder`): the
+    desktop app opens it at its first launch, so that the demo's runs are there."""
+    return Path(folder if folder is not None else default_demo_folder()) / "demo-workspace.sqlite"
+
+
 def fresh_demo_workspace(folder: Path) -> Path:
     """The demo's workspace file in ``folder``, after removing the previous demo's (and its
     checkpoints); the demo log itself is kept."""
-    location = folder / "demo-workspace.sqlite"
+    location = demo_workspace_path(folder)
     for stale in (location, location.with_name(location.name + "-wal"), location.with_name(location.name + "-shm")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(folder / "demo-workspace.checkpoints", ignore_errors=True)
