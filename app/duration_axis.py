@@ -26,8 +26,8 @@ def format_duration(seconds: float) -> str:
 class DurationAxis(pg.AxisItem):
     """Bottom axis whose values are log10(seconds), labelled at round durations."""
 
-    def tickValues(self, minVal: float, maxVal: float, size: float):
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
         return [(1.0, [value for value in _TICKS if minVal <= value <= maxVal])]
 
-    def tickStrings(self, values, scale, spacing):
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [_TICKS.get(round(value, 6), format_duration(10 ** value)) for value in values]

@@ -42,6 +42,17 @@ def application_version() -> str:
         return "unknown (not installed)"
 
 
+def _field(meta: metadata.PackageMetadata, name: str) -> str | None:
+    """A metadata field's first value, None where the distribution does not declare it."""
+    values = meta.get_all(name)
+    return str(values[0]) if values else None
+
+
+def _text(table: QTableWidget, row: int, column: int) -> str:
+    item = table.item(row, column)
+    return item.text() if item is not None else ""
+
+
 def licence_of(distribution: str) -> str:
     """The licence an installed distribution declares (its SPDX expression, its License field or
     its licence classifiers), else the one known for it."""
@@ -49,10 +60,10 @@ def licence_of(distribution: str) -> str:
         meta = metadata.metadata(distribution)
     except metadata.PackageNotFoundError:
         return KNOWN_LICENCES.get(distribution, "unknown")
-    expression = meta.get("License-Expression")
+    expression = _field(meta, "License-Expression")
     if expression:
         return str(expression)
-    declared = (meta.get("License") or "").strip()
+    declared = (_field(meta, "License") or "").strip()
     if declared and "\n" not in declared and len(declared) <= 60:
         return declared
     classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
@@ -105,7 +116,7 @@ class AboutDialog(QDialog):
         layout.addWidget(buttons)
 
     def licences(self) -> dict[str, str]:
-        return {self.table.item(row, 0).text(): self.table.item(row, 2).text() for row in range(self.table.rowCount())}
+        return {_text(self.table, row, 0): _text(self.table, row, 2) for row in range(self.table.rowCount())}
 
 
 class UserGuideDialog(QDialog):

@@ -65,7 +65,7 @@ def run_in_child(function: Callable[..., Any], args: tuple, progress: ProgressCa
             process.join(JOIN_TIMEOUT_S)
 
 
-def _child_main(sender: Connection, stop, function: Callable[..., Any], args: tuple) -> None:
+def _child_main(sender: Connection, stop: Any, function: Callable[..., Any], args: tuple) -> None:
     token = CancelToken()
 
     def cancel_when_asked() -> None:

@@ -56,6 +56,7 @@ class StatisticsTable(QTableWidget):
 
     def value_text(self, label: str) -> str | None:
         for row in range(self.rowCount()):
-            if self.item(row, 0).text() == label:
-                return self.item(row, 1).text()
+            name, value = self.item(row, 0), self.item(row, 1)
+            if name is not None and value is not None and name.text() == label:
+                return value.text()
         return None

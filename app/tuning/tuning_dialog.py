@@ -313,7 +313,7 @@ class TuningDialog(QDialog):
         job = self.jobs.submit_in_process(title, compare_in_background, (self.url, request))
         self._start(job, self._on_compared)
 
-    def _start(self, job: Job, on_success) -> None:
+    def _start(self, job: Job, on_success: Callable[[Any], None]) -> None:
         self.work = job
         job.setProperty(DATASET_PROPERTY, self.dataset_id)  # the dataset is held: deleting it offers to cancel
         self._follow = True
@@ -387,7 +387,7 @@ class TuningDialog(QDialog):
         self._read_view()
 
     # ----- reading the studies back -----
-    def _read(self, key: str, work, on_success) -> None:
+    def _read(self, key: str, work: JobWork, on_success: Callable[[Any], None]) -> None:
         """Read something back in the background, one read of each kind at a time."""
         if self._closing:
             return
