@@ -29,7 +29,13 @@ from engine.training.checkpoint import save_checkpoint
 from engine.training.presets import preset
 from engine.training.sasrec_checkpoint import load_sasrec_checkpoint, save_sasrec_checkpoint
 from engine.training.sasrec_config import SASRecConfig
-from engine.training.sasrec_training import train_sasrec, training_windows, window_batch
+from engine.training.sasrec_training import (
+    TrainingWindows,
+    batch_order,
+    train_sasrec,
+    training_windows,
+    window_batch,
+)
 from engine.tuning import worker as worker_module
 from engine.tuning.validation import network_score
 from engine.workbench.attention import sasrec_attention
@@ -240,3 +246,17 @@ def test_a_sasrec_study_scores_every_epoch_and_keeps_the_network_of_a_trial_stop
     record = records.get_run(workspace, trial.run_id)
     assert record.status == "finished" and record.checkpoint_path is not None  # the network of epoch 2, saved
     assert isinstance(open_run_checkpoint(workspace, record).network, SASRecNetwork)
+
+
+def test_an_epoch_takes_every_window_once_in_batches_of_similar_length() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 30, size=1000)
+    end = np.cumsum(lengths)
+    windows = TrainingWindows(end - lengths, end, np.zeros(int(end[-1]), dtype=np.int8))
+    order = batch_order(windows, 10, np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(1000))  # a permutation: every window once
+    widths = lengths[order].reshape(100, 10)
+    padding = (widths.max(axis=1, keepdims=True) - widths).sum()
+    random_widths = lengths[np.random.default_rng(1).permutation(1000)].reshape(100, 10)
+    assert padding < 0.2 * (random_widths.max(axis=1, keepdims=True) - random_widths).sum()
+    assert not np.array_equal(order, batch_order(windows, 10, np.random.default_rng(2)))  # shuffled per seed

@@ -5,8 +5,9 @@ evaluator feeds them, "all_events"); the twin reads each session alone. A sequen
 n - 1 (input, target) pairs; with ``windows="all"`` it is cut, from its end, into windows of at
 most L inputs (each with its targets, the next events), so that every pair is trained once per
 epoch; with ``"latest"`` only the last window of each sequence is (the paper's sampler). Windows
-are shuffled each epoch and batched ``batch_size`` at a time, left-padded to the widest window of
-the batch. Adam (betas 0.9, 0.98) on every weight; the loss is the mean over the batch's targets.
+are shuffled each epoch and batched ``batch_size`` at a time, windows of similar length together
+(:func:`batch_order`), left-padded to the widest window of the batch. Adam (betas 0.9, 0.98) on
+every weight; the loss is the mean over the batch's targets.
 
 Memory: a batch is built from index arithmetic on the log (B x L numbers); the full cross-entropy
 holds scores for a chunk of rows at a time, the sampled losses B x L x K scores: nothing grows with
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 FINITE_CHECK_STEPS = 32
 #: Seconds between two progress reports.
 PROGRESS_SECONDS = 0.25
+#: Batches whose windows are grouped by length (see :func:`batch_order`).
+LENGTH_GROUP_BATCHES = 32
 
 EpochCallback = Callable[[int, float, float], None]
 #: after_epoch(epoch, network): the network as trained so far (read it, do not change it).
@@ -121,6 +124,21 @@ def window_batch(windows: TrainingWindows, chosen: np.ndarray, data: SessionLog,
     targets = np.where(valid, data.item[safe + 1], pad_item)
     gaps = np.where(valid, windows.gaps[safe], 0).astype(np.int64)
     return inputs, gaps, targets
+
+
+def batch_order(windows: TrainingWindows, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """The windows in the order an epoch takes them: shuffled, then sorted by length within groups
+    of :data:`LENGTH_GROUP_BATCHES` batches, whose batches are shuffled again. A batch is padded to
+    its widest window: the twin's windows are whole sessions of 2 to L events, and grouping similar
+    lengths saves that padding (SASRec's windows are nearly all L long)."""
+    order = rng.permutation(windows.n_windows)
+    length = (windows.input_end - windows.input_start)[order]
+    group = batch_size * LENGTH_GROUP_BATCHES
+    for start in range(0, len(order), group):
+        part = slice(start, start + group)
+        order[part] = order[part][np.argsort(length[part], kind="stable")]
+    batches = [order[start: start + batch_size] for start in range(0, len(order), batch_size)]
+    return np.concatenate([batches[i] for i in rng.permutation(len(batches))]) if batches else order
 
 
 class NegativeSampler:
@@ -221,7 +239,7 @@ def _fit(config: SASRecConfig, data: SessionLog, device: torch.device, progress:
     last_report = 0.0
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        order = rng.permutation(windows.n_windows)
+        order = batch_order(windows, config.batch_size, rng)
         record = torch.zeros(n_steps, 2, device=device)  # per step: loss, targets
         checked = 0
         for step in range(n_steps):
