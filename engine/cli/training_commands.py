@@ -32,8 +32,8 @@ def _declare_train(parser: argparse.ArgumentParser) -> None:
     parser.description = "Plan one run per seed and train them one after the other."
     parser.add_argument("dataset", help="dataset id or name")
     parser.add_argument("--model", required=True, choices=MODELS.names())
-    parser.add_argument("--preset", help="a built-in preset (neural models: small, the default, or large; the "
-                        "paper's Table 2) or a saved one")
+    parser.add_argument("--preset", help="a built-in preset (the recurrent networks: small, the default, or large, "
+                        "the paper's Table 2, or gru4rec-official; SASRec: default or paper) or a saved one")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=int, help="number of seeds: 0, 1, ... N-1 (default 1)")
     seeds.add_argument("--seed", type=int, nargs="+", dest="seed_list", help="explicit seeds (--set seed=N is "
