@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, Slot
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 __all__ = ["PANELS", "MainWindow", "RunsOnClosing", "ask_about_runs"]
 
 WORKSPACE_FILTER = "Workspaces (*.sqlite *.db);;All files (*)"
+#: Seconds a background thread may hold the interpreter before the GUI thread, asking for it, gets
+#: it (Python's default is 5 ms; jobs reading a dataset in pure Python kept the window waiting).
+GIL_SWITCH_S = 0.001
 ITEM_NAMES_FILTER = "Item names (*.item u.item *.csv *.tsv *.txt *.parquet *.jsonl);;All files (*)"
 
 
@@ -70,6 +74,7 @@ class MainWindow(MainWindowLayout):
     def __init__(self, settings: AppSettings, workspace_location: str | Path, create_demo: bool = False,
                  run_command: list[str] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        sys.setswitchinterval(GIL_SWITCH_S)
         self.settings = settings
         self._closed = False
         self._create_demo = False

@@ -32,7 +32,6 @@ from engine.workbench.results import DEFAULT_CUTOFFS
 N_COLUMNS = 3
 USERS_WIDTH = 370  # room for the id, sessions, test length and three runs' hits
 DEFAULT_K = 10
-RESIZE_PRECISION_ROWS = 200  # column widths from this many rows, not from every user
 PAIR_TIP = "Put the session-only RNN beside HRNN: an HRNN run and an RNN run of the same seed"
 TIMELINE_HEIGHT = 180
 
@@ -99,8 +98,7 @@ class InspectionLayout(QWidget):
         table.verticalHeader().setVisible(False)
         table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         table.setAlternatingRowColors(True)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # the panel fits them
         self.user_table = table
         users = QWidget()
         users.setMinimumWidth(USERS_WIDTH)

@@ -270,6 +270,7 @@ class InspectionPanel(InspectionLayout):
                                     f"{PAIR_TIP} (this dataset has no such pair of finished runs)")
         self.user_model.set_users(snapshot.users)
         self.user_table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+        self._fit_user_columns()
         kept = [run_id for run_id in previous_runs if any(run.id == run_id for run in snapshot.runs)]
         self._release_pair()
         if not kept and pair is not None:
@@ -327,8 +328,21 @@ class InspectionPanel(InspectionLayout):
             tip = f"Hits@{self.k} of {self.snapshot.labels[run_id]} in the user's test session (stored ranks)"
             columns.append((f"Hits #{run_id}", tip, ranks.hits(self.k) if ranks is not None else None))
         self.user_model.set_hits(columns)
+        self._fit_user_columns()
         if self.user is not None:
             self.select_user(self.user)
+
+    def _fit_user_columns(self) -> None:
+        """Each column as wide as its longest text (measured on the model's lists: asking every cell
+        for its size stalled the window on large datasets)."""
+        metrics = self.user_table.fontMetrics()
+        header = self.user_table.horizontalHeader()
+        for column in range(self.user_model.columnCount()):
+            texts = self.user_model.column_texts(column)
+            longest = sorted(texts[1:], key=len)[-20:]  # the widest text is among the longest
+            width = max([header.fontMetrics().horizontalAdvance(texts[0]) + 24,
+                         *(metrics.horizontalAdvance(text) + 16 for text in longest)])
+            header.resizeSection(column, width)
 
     @Slot(QItemSelection, QItemSelection)
     def _on_user_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:

@@ -178,14 +178,15 @@ class SessionTimeline(QWidget):
         ys = np.repeat(np.arange(len(rows)), lengths)
         xs = np.concatenate([np.arange(1, n + 1) for n in lengths]) if len(rows) else np.zeros(0)
         history = ys < test_row
-        returning = np.isin(every[history], list(test_items))
-        brushes = np.where(returning, RETURNING_COLOUR, HISTORY_COLOUR)
-        history_brushes = {colour: pg.mkBrush(colour) for colour in (RETURNING_COLOUR, HISTORY_COLOUR)}
-        self.history = pg.ScatterPlotItem(
-            x=xs[history], y=ys[history], size=MARKER_SIZE, pen=None,
-            brush=[history_brushes[c] for c in brushes.tolist()],
-            data=[str(titles[item]) for item in every[history].tolist()], hoverable=True, tip="item {data}".format)
-        self.plot_item.addItem(self.history)
+        returning = history.copy()
+        returning[history] = np.isin(every[history], list(test_items))
+        for mask, colour in ((history & ~returning, HISTORY_COLOUR), (returning, RETURNING_COLOUR)):
+            scatter = pg.ScatterPlotItem(  # one brush per item: no brush per point to build
+                x=xs[mask], y=ys[mask], size=MARKER_SIZE, pen=None, brush=pg.mkBrush(colour),
+                data=[str(titles[item]) for item in every[mask].tolist()], hoverable=True, tip="item {data}".format)
+            self.plot_item.addItem(scatter)
+            if colour == HISTORY_COLOUR:
+                self.history = scatter
         self.labels.set_labels(xs, ys, [str(item_ids[item]) for item in every.tolist()])
         self.plot_item.addItem(self.labels)
         ticks = [(row, _date(start) if start is not None else "") for row, start in enumerate(starts)]

@@ -1,5 +1,9 @@
 """The users one can inspect, as a sortable and filterable table: original id, number of training
-sessions, length of the test session, and the hits@K of each chosen run in the test session."""
+sessions, length of the test session, and the hits@K of each chosen run in the test session.
+
+Tens of thousands of users stay smooth: the model sorts its own rows (one Python sort over a key
+list, not a comparison per pair through the proxy), the proxy only filters, and the columns are as
+wide as their longest text (measured on the lists, not by asking every cell)."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +29,7 @@ class UserTableModel(QAbstractTableModel):
         self._columns: list[list] = [[], [], []]  # user id, training sessions, test events
         self._id_keys: list = []  # sort keys of the ids: numbers when every id is a number
         self._hits: list[tuple[str, str, list[int] | None]] = []  # (header, tooltip, hits per row or None)
+        self._sort: tuple[int, Qt.SortOrder] | None = None  # the order shown (kept across new data)
 
     def set_users(self, users: pd.DataFrame) -> None:
         """``users``: columns user (code), user_id (original, text), train_sessions, test_length."""
@@ -35,7 +40,36 @@ class UserTableModel(QAbstractTableModel):
         numeric = bool(ids) and all(i.isdigit() and len(i) < 19 for i in ids)
         self._id_keys = [int(i) for i in ids] if numeric else ids
         self._hits = []
+        self._apply_sort()
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by a column's values (numbers as numbers; users still loading last)."""
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._apply_sort()
+        self.layoutChanged.emit()
+
+    def _apply_sort(self) -> None:
+        if self._sort is None or not self._codes or self._sort[0] >= self.columnCount():
+            return
+        column, order = self._sort
+        keys = self._id_keys if column == 0 else [-1 if value is None else value for value in
+                                                  (self._value(row, column) for row in range(len(self._codes)))]
+        rows = sorted(range(len(self._codes)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        self._codes = [self._codes[row] for row in rows]
+        self._columns = [[values[row] for row in rows] for values in self._columns]
+        self._id_keys = [self._id_keys[row] for row in rows]
+        self._hits = [(header, tip, None if hits is None else [hits[row] for row in rows])
+                      for header, tip, hits in self._hits]
+
+    def column_texts(self, column: int) -> list[str]:
+        """Every text of a column (its header first): what its width must hold."""
+        header = str(self.headerData(column, Qt.Orientation.Horizontal))
+        if column < len(FIXED_COLUMNS):
+            return [header, *map(str, self._columns[column])]
+        hits = self._hits[column - len(FIXED_COLUMNS)][2]
+        return [header, *(map(str, hits) if hits is not None else ["…"])]
 
     def clear(self) -> None:
         self.set_users(pd.DataFrame({"user": [], "user_id": [], "train_sessions": [], "test_length": []}))
@@ -46,6 +80,7 @@ class UserTableModel(QAbstractTableModel):
         self._hits = [(header, tip, None if hits is None else
                        hits.reindex(self._codes, fill_value=0).astype(int).tolist())
                       for header, tip, hits in columns]
+        self._apply_sort()
         self.endResetModel()
 
     def user_at(self, row: int) -> int:
@@ -56,6 +91,9 @@ class UserTableModel(QAbstractTableModel):
             return self._codes.index(user)
         except ValueError:
             return None
+
+    def sort_column(self) -> tuple[int, Qt.SortOrder] | None:
+        return self._sort
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._codes)
@@ -100,10 +138,16 @@ class UserTableModel(QAbstractTableModel):
 
 
 class UserFilterProxy(QSortFilterProxyModel):
-    """Sorts by value (numbers as numbers) and keeps the users whose id contains the filter text."""
+    """Keeps the users whose id contains the filter text; sorting is the source model's own."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
         self.setFilterKeyColumn(0)
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(False)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if isinstance(source, UserTableModel):
+            source.sort(column, order)  # the proxy keeps the source's order (it never sorts itself)

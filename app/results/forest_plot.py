@@ -136,11 +136,14 @@ class ForestPlot(QWidget):
         for index, link in enumerate(data.links):
             self._draw_link(link, low + GUTTER * (high - low) * (0.6 + index % 3))
         left = self.plot_item.getAxis("left")
-        left.setTicks([[(index, row.label) for index, row in enumerate(rows)], []])
+        labels = [row.label for row in rows]
+        left.setTicks([list(enumerate(labels)), []])
         right = self.plot_item.getAxis("right")
         figures = [row_figures(row) for row in rows]
         right.setTicks([list(enumerate(figures)), []])
         metrics = [QFontMetrics(font) for font in (right.font(), self.plot_widget.font())]
+        # both axes as wide as their longest text (an offscreen export draws before they would grow)
+        left.setWidth(max(m.horizontalAdvance(text) for m in metrics for text in labels) + 16)
         right.setWidth(max(m.horizontalAdvance(text) for m in metrics for text in figures) + 28)
         self.plot_item.setLabel("bottom", f"{data.metric_title}: difference to {data.reference} (%)")
         self.plot_item.setYRange(-0.7, len(rows) - 0.3, padding=0)

@@ -5,6 +5,7 @@ reading works, writing is refused with a message that says why. Database errors 
 :class:`WorkspaceError` messages (damaged, read-only, locked, disk full), never an SQL dump."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -182,6 +183,14 @@ def _foreign_keys_off(engine: Engine) -> Iterator[Connection]:
                 connection.commit()
 
 
+@functools.lru_cache(maxsize=1)
+def _revisions() -> tuple[frozenset[str], str]:
+    """Every schema revision this program knows, and the newest: read from the migration scripts once
+    per process (loading them took half of each opening, on every background job of the desktop app)."""
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    return frozenset(rev.revision for rev in scripts.walk_revisions()), str(scripts.get_current_head())
+
+
 def _alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -243,8 +252,7 @@ class Workspace:
         return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "checkpoints" / f"{safe}-{identity}"
 
     def _migrate(self) -> None:
-        scripts = ScriptDirectory(str(MIGRATIONS_DIR))
-        known = {rev.revision for rev in scripts.walk_revisions()}
+        known, head = _revisions()
         try:
             with _foreign_keys_off(self.engine) as connection, connection.begin():
                 current = MigrationContext.configure(connection).get_current_heads()
@@ -254,12 +262,12 @@ class Workspace:
                         f"workspace {self.display_name} was written by a newer version of HRNN Workbench "
                         f"(schema {', '.join(unknown)}); upgrade the application to open it"
                     )
-                if tuple(current) != (scripts.get_current_head(),):
+                if tuple(current) != (head,):
                     if self.read_only:
                         raise WorkspaceError(
                             f"workspace {self.display_name} was written by an older version and needs an "
                             "upgrade, which needs write access: make it writable (or open a writable copy)")
-                    log.info("migrating workspace %s from %s to %s", self.display_name, current, scripts.get_current_head())
+                    log.info("migrating workspace %s from %s to %s", self.display_name, current, head)
                     command.upgrade(_alembic_config(connection), "head")
         except DBAPIError as exc:
             if self.read_only and "unable to open" in str(exc).lower():
