@@ -27,15 +27,17 @@ TRIALS_SHOWN = 10
 
 
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.workbench.tuning import DEFAULT_PATIENCE, DEFAULT_VALIDATION_USERS, PRUNERS, SAMPLERS
+    from engine.workbench.tuning import DEFAULT_PATIENCE, DEFAULT_PRUNER, DEFAULT_VALIDATION_USERS, PRUNERS, SAMPLERS
 
     parser.add_argument("--metric", default="recall@5", help="what to maximise on the validation split (default "
                         "recall@5)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1); "
                         "more join from other machines with tune-worker")
     parser.add_argument("--sampler", default="tpe", help=f"{' or '.join(SAMPLERS)} (default tpe)")
-    parser.add_argument("--pruner", default="median", help=f"{' or '.join(PRUNERS)}: stop a trial below the "
-                        "median of earlier trials at the same epoch (default median)")
+    parser.add_argument("--pruner", default=DEFAULT_PRUNER, help=f"{', '.join(PRUNERS)}: hyperband trains a network's "
+                        "trials for 1, 3, 9 ... epochs (rungs) and keeps the best third at each; median stops a trial "
+                        f"below the median of earlier trials at the same epoch (default {DEFAULT_PRUNER}; a resumed "
+                        "study keeps its own)")
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="stop a trial after this many "
                         f"epochs without a better validation score (default {DEFAULT_PATIENCE}; 0: never)")
     parser.add_argument("--validation-users", default=str(DEFAULT_VALIDATION_USERS), metavar="N|all",
@@ -129,6 +131,9 @@ def trial_line(trial: TrialOutcome, metric: str) -> str:
     """One finished trial, for the progress on stderr."""
     score = f"{metric or 'score'} {trial.value:.4f}" if math.isfinite(trial.value) else "no score"
     epoch = f" at epoch {trial.best_epoch}" if trial.best_epoch else ""
+    if trial.epochs is not None and not trial.reason.startswith("pruned at rung"):
+        rung = f", rung {trial.rung}" if trial.rung is not None else ""
+        epoch += f" ({trial.epochs} epoch{'s' if trial.epochs != 1 else ''} trained{rung})"
     run = f" run {trial.run_id}{' (deleted)' if trial.run_deleted else ''}" if trial.run_id is not None else ""
     reason = f" ({trial.reason})" if trial.reason else ""
     defaults = " [the defaults]" if trial.defaults else ""
@@ -137,9 +142,11 @@ def trial_line(trial: TrialOutcome, metric: str) -> str:
 
 
 def describe_study(spec: StudySpec, workers: int) -> str:
+    from engine.workbench.tuning import describe_pruner
+
     users = "every validation user" if spec.validation_users is None else f"{spec.validation_users:,} validation users"
     return (f"study '{spec.name}': {spec.model} on '{spec.dataset_name}', maximising {spec.metric} on {users}, "
-            f"{spec.sampler} sampler, {spec.pruner} pruning, patience {spec.patience or 'off'}; budget "
+            f"{spec.sampler} sampler, {describe_pruner(spec)}, patience {spec.patience or 'off'}; budget "
             f"{spec.describe_budget()}; {workers} worker{'s' if workers != 1 else ''}")
 
 
@@ -154,8 +161,10 @@ def print_trials(run: StudyRun, metric: str) -> None:
     ranked = sorted(run.view.trials, key=lambda t: (t.state != "complete", -t.value if math.isfinite(t.value)
                                                     else math.inf, t.number))
     rows = [(t.number, t.state, f"{t.value:.4f}" if math.isfinite(t.value) else "", t.best_epoch or "",
-             _run_cell(t), _settings_text(t.params)) for t in ranked[:TRIALS_SHOWN]]
-    print(render_table(("trial", "state", metric, "epoch", "run", "settings"), rows, align_right={0, 2, 3, 4}))
+             "" if t.epochs is None else t.epochs, "" if t.rung is None else t.rung, _run_cell(t),
+             _settings_text(t.params)) for t in ranked[:TRIALS_SHOWN]]
+    print(render_table(("trial", "state", metric, "epoch", "trained", "rung", "run", "settings"), rows,
+                       align_right={0, 2, 3, 4, 5, 6}))
     counts = ", ".join(f"{run.view.count(state)} {state}" for state in ("complete", "pruned", "failed", "running",
                                                                           "waiting") if run.view.count(state))
     print(f"{len(run.view.trials)} trials ({counts or 'none'}) in {format_duration(round(run.seconds))}")

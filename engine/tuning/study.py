@@ -6,7 +6,23 @@ cancelled, is retried with the same settings) and/or a deadline after which no t
 worker claims a trial under the study's lock: it first marks the trials of dead workers failed,
 then takes a retry waiting in the queue, or asks the sampler for a new trial while the budget
 allows. Two workers asking at once therefore never run more trials than the budget, nor the same
-trial twice."""
+trial twice.
+
+Pruning (:func:`make_pruner`): by default Optuna's :class:`~optuna.pruners.HyperbandPruner` with
+epochs as the resource (multi-fidelity tuning). The resource levels, the *rungs*, are
+``min_resource * reduction_factor**r`` epochs for r = 0, 1, ... up to the epochs a trial trains at
+most (``max_resource``); with the defaults (1 and 3) and 10 epochs: 1, 3 and 9 epochs. Hyperband
+runs ``n`` brackets of successive halving (:func:`hyperband_brackets`); bracket s judges its trials
+at rungs s, s + 1, ...; at each rung a trial goes on only when its validation score is among the
+best ``1/reduction_factor`` of the trials of its bracket that reached that rung. A trial is only
+ever pruned right after the epoch of a rung, so **a trial pruned at rung r trained exactly
+``min_resource * reduction_factor**r`` epochs** (:func:`rung_epochs`) and was scored on the
+validation sample after each of them: that is all it cost. The best configuration is only ever
+taken from a trial that completed (never a pruned one), and is retrained in full (see
+:func:`engine.workbench.tuning.best_configuration`). The most exploratory bracket starts
+``reduction_factor**(n - 1)`` trials so that one of them reaches the full epochs
+(:func:`bracket_trials`): what a time budget should at least buy a network. The median rule
+(``median``) and no pruning (``none``) remain; a study keeps the pruner it was created with."""
 from __future__ import annotations
 
 import dataclasses
@@ -34,9 +50,18 @@ ORIGIN_ATTR = "origin"
 DEFAULTS_ORIGIN = "defaults"
 #: Sampling strategies a study may use.
 SAMPLERS = ("tpe", "random")
-#: Pruning rules: the median rule (a trial below the median of earlier trials at the same epoch
-#: stops), or none.
-PRUNERS = ("median", "none")
+#: Pruning rules: Hyperband over epochs (the default), the median rule (a trial below the median of
+#: earlier trials at the same epoch stops), or none.
+PRUNERS = ("hyperband", "median", "none")
+#: The pruner of a new study unless the request names another.
+DEFAULT_PRUNER = "hyperband"
+#: The pruner of a study stored before studies recorded theirs (the default then).
+LEGACY_PRUNER = "median"
+#: Hyperband's smallest resource: the epochs of its first rung.
+HYPERBAND_MIN_EPOCHS = 1
+#: Hyperband's reduction factor: each rung trains this many times the epochs of the one before,
+#: and keeps the best 1/this of the trials that reach it.
+HYPERBAND_REDUCTION_FACTOR = 3
 #: Trials drawn at random before TPE models the results (and before the median rule prunes).
 STARTUP_TRIALS = 5
 #: Epochs always trained before the median rule may prune a trial.
@@ -57,7 +82,9 @@ class StudySpec:
     fixed sample each epoch is scored on (None: every validation user); ``tie_mode``: how the
     validation ranks count ties (a study stored before it was recorded scored with optimistic
     ties, "standard"). Budget: ``n_trials`` trials that did not fail and/or no trial started after
-    ``deadline`` (unix seconds)."""
+    ``deadline`` (unix seconds). ``min_resource``, ``reduction_factor`` and ``max_resource`` are
+    the Hyperband pruner's epochs (``max_resource``: the epochs a trial trains at most; None for a
+    model without epochs, which Hyperband never prunes)."""
 
     name: str
     dataset_id: int
@@ -65,7 +92,7 @@ class StudySpec:
     model: str
     metric: str
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = DEFAULT_PRUNER
     patience: int = DEFAULT_PATIENCE
     fixed: dict[str, Any] = field(default_factory=dict)
     validation_users: int | None = DEFAULT_VALIDATION_USERS
@@ -75,6 +102,14 @@ class StudySpec:
     n_trials: int | None = None
     deadline: float | None = None
     tie_mode: TieMode = DEFAULT_TIE_MODE
+    min_resource: int = HYPERBAND_MIN_EPOCHS
+    reduction_factor: int = HYPERBAND_REDUCTION_FACTOR
+    max_resource: int | None = None
+
+    @property
+    def hyperband(self) -> bool:
+        """Whether Hyperband prunes this study's trials (a network's study with the hyperband pruner)."""
+        return self.pruner == "hyperband" and self.max_resource is not None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -82,7 +117,8 @@ class StudySpec:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "StudySpec":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{"tie_mode": LEGACY_TIE_MODE, **{key: value for key, value in data.items() if key in known}})
+        return cls(**{"tie_mode": LEGACY_TIE_MODE, "pruner": LEGACY_PRUNER,
+                      **{key: value for key, value in data.items() if key in known}})
 
     def describe_budget(self) -> str:
         parts = []
@@ -148,7 +184,64 @@ def make_sampler(spec: StudySpec, seed: int | None) -> optuna.samplers.BaseSampl
         return optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True)
 
 
+def hyperband_brackets(min_resource: int, max_resource: int, reduction_factor: int) -> int:
+    """The brackets Optuna's HyperbandPruner runs: floor(log_eta(max / min)) + 1 (its own formula,
+    so that the count agrees with it)."""
+    return math.floor(math.log(max_resource / min_resource, reduction_factor)) + 1
+
+
+def rung_epochs(spec: StudySpec, rung: int) -> int:
+    """The epochs of rung ``rung``: what a trial pruned there trained, ``min_resource *
+    reduction_factor**rung``."""
+    return spec.min_resource * spec.reduction_factor ** rung
+
+
+def rungs(spec: StudySpec) -> list[int]:
+    """The epochs of every rung of a Hyperband study (empty for another pruner): [1, 3, 9] for 10 epochs."""
+    if not spec.hyperband:
+        return []
+    assert spec.max_resource is not None
+    return [rung_epochs(spec, rung) for rung in
+            range(hyperband_brackets(spec.min_resource, spec.max_resource, spec.reduction_factor))]
+
+
+def rung_of(spec: StudySpec, epochs: int) -> int | None:
+    """The last rung a trial that trained ``epochs`` epochs reached (None: none, or no Hyperband)."""
+    reached = [rung for rung, needed in enumerate(rungs(spec)) if epochs >= needed]
+    return reached[-1] if reached else None
+
+
+def bracket_trials(spec: StudySpec) -> int | None:
+    """The trials one Hyperband bracket needs: its most exploratory bracket starts
+    ``reduction_factor**(n - 1)`` trials at the first rung so that, keeping the best
+    ``1/reduction_factor`` at each rung, one reaches the last (9 with 3 rungs and a factor 3;
+    Optuna allots it the same share). None for a study Hyperband does not prune."""
+    levels = rungs(spec)
+    return spec.reduction_factor ** (len(levels) - 1) if levels else None
+
+
+def describe_pruner(spec: StudySpec) -> str:
+    """The study's pruning in words: 'hyperband pruning (rungs at 1, 3 and 9 epochs, the best 1/3 go
+    on; a bracket needs 9 trials)', 'median pruning', 'no pruning'."""
+    if spec.pruner == "hyperband" and not spec.hyperband:
+        return "no pruning (scored once)"
+    if spec.hyperband:
+        levels = [str(epochs) for epochs in rungs(spec)]
+        listed = levels[0] if len(levels) == 1 else f"{', '.join(levels[:-1])} and {levels[-1]}"
+        return (f"hyperband pruning (rung{'s' if len(levels) > 1 else ''} at {listed} epoch"
+                f"{'s' if levels != ['1'] else ''} of {spec.max_resource}, the best 1/{spec.reduction_factor} "
+                f"go on; a bracket needs {bracket_trials(spec)} trials)")
+    return "no pruning" if spec.pruner == "none" else f"{spec.pruner} pruning"
+
+
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    """The study's pruner: Hyperband over its epochs, the median rule, or none (a study of a
+    model without epochs is scored once: nothing to prune)."""
+    if spec.pruner == "hyperband":
+        if spec.max_resource is None:
+            return optuna.pruners.NopPruner()
+        return optuna.pruners.HyperbandPruner(min_resource=spec.min_resource, max_resource=spec.max_resource,
+                                              reduction_factor=spec.reduction_factor)
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=WARMUP_EPOCHS)

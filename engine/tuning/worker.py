@@ -4,12 +4,15 @@ name).
 
 A network trial is scored on the validation sample after every epoch; the score is stored with the
 run (``valid_<metric>`` per epoch) and reported to Optuna. The trial stops early when the pruner
-says so (the trial is PRUNED, its run failed with "pruned at epoch N"), when its score has not
+says so (the trial is PRUNED, its run failed with "pruned at rung R (E epochs)" under Hyperband, or
+"pruned at epoch N" under the median rule), when its score has not
 improved for ``patience`` epochs, or at the study's deadline (both: the trial completes with its
 best score, its run finishes with the network of the last epoch). A baseline trial is scored once.
 A trial whose settings are refused, whose training diverges or that fails in any other way is
 pruned with the reason, never fatal to the study; a cancelled trial is marked failed and queued
-again."""
+again. Each network trial records the epochs it trained and, under Hyperband, the last rung it
+reached (user attributes ``epochs`` and ``rung``): a trial pruned at rung r trained
+``min_resource * reduction_factor**r`` epochs (:mod:`engine.tuning.study`)."""
 from __future__ import annotations
 
 import logging
@@ -60,6 +63,7 @@ from engine.tuning.study import (
     fail_stale_trials,
     find_study,
     open_for_work,
+    rung_of,
     trial_id,
     trial_value,
 )
@@ -72,7 +76,10 @@ log = logging.getLogger(__name__)
 class TrialOutcome:
     """A trial as the study records it. ``state``: complete, pruned, failed, running or waiting;
     ``value``: its best validation score (NaN when it has none); ``best_epoch``: where it was
-    reached (0 for a baseline); ``reason``: why it stopped early or was pruned."""
+    reached (0 for a baseline); ``reason``: why it stopped early or was pruned; ``epochs``: the
+    epochs a network trial trained; ``rung``: the last Hyperband rung it reached (None: none, or
+    another pruner); ``stop``: what ended it before its epochs ("pruned", "patience",
+    "deadline", or "")."""
 
     number: int
     state: str
@@ -89,6 +96,9 @@ class TrialOutcome:
     ended_at: float | None = None
     defaults: bool = False  # the study's first trial: the model's defaults (engine.tuning.space.default_point)
     run_deleted: bool = False  # its run is gone (``run_id`` names the deleted one): see study_view
+    epochs: int | None = None  # epochs trained (a network trial)
+    rung: int | None = None  # the last Hyperband rung reached
+    stop: str = ""  # "pruned", "patience" or "deadline": what ended it before its epochs
 
 
 def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
@@ -101,7 +111,8 @@ def trial_outcome(trial: FrozenTrial) -> TrialOutcome:
     return TrialOutcome(trial.number, state, trial_value(trial), dict(trial.params),
                         attrs.get("run_id"), attrs.get("best_epoch"), str(attrs.get("reason", "")), seconds,
                         attrs.get("train_seconds"), attrs.get("scoring_seconds"), str(attrs.get("worker", "")),
-                        started, ended, attrs.get(ORIGIN_ATTR) == DEFAULTS_ORIGIN)
+                        started, ended, attrs.get(ORIGIN_ATTR) == DEFAULTS_ORIGIN, epochs=attrs.get("epochs"),
+                        rung=attrs.get("rung"), stop=str(attrs.get("stop", "")))
 
 
 def trial_overrides(spec: StudySpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -113,11 +124,13 @@ def trial_overrides(spec: StudySpec, params: dict[str, Any]) -> dict[str, Any]:
 
 class TrialStopped(WorkbenchError):
     """Raised from the epoch hook to end a trial's training: ``pruned`` (the trial is pruned), or
-    not (patience or deadline: the trial completes with its best score)."""
+    not (patience or deadline: the trial completes with its best score); ``cause``: "pruned",
+    "patience" or "deadline"."""
 
-    def __init__(self, message: str, pruned: bool) -> None:
+    def __init__(self, message: str, pruned: bool, cause: str = "") -> None:
         super().__init__(message)
         self.pruned = pruned
+        self.cause = cause or ("pruned" if pruned else "")
 
 
 @dataclass
@@ -135,6 +148,7 @@ class _EpochScorer:
     best_epoch: int = 0
     network: Network | None = None
     stop: TrialStopped | None = None
+    rung: int | None = None
     scoring_seconds: list[float] = field(default_factory=list)
 
     def __call__(self, epoch: int, network: Network) -> None:
@@ -144,19 +158,29 @@ class _EpochScorer:
         self.scoring_seconds.append(time.perf_counter() - started)
         records.record_metric(self.workspace, self.run_id, validation_key(self.spec.metric), epoch, value)
         self.trial.report(value, epoch)
+        self.trial.set_user_attr("epochs", epoch)
+        rung = rung_of(self.spec, epoch)
+        if rung is not None and rung != self.rung:
+            self.rung = rung
+            self.trial.set_user_attr("rung", rung)
         if value > self.best:
             self.best, self.best_epoch = value, epoch
         shown = f"{self.spec.metric} {value:.4f} on the validation sample"
         if self.trial.should_prune():
-            self._raise(f"pruned at epoch {epoch}: {shown}, below the median of earlier trials", pruned=True)
+            if self.spec.hyperband:
+                # Hyperband prunes only right after a rung's epoch: this one, min * factor**rung epochs
+                self._raise(f"pruned at rung {rung} ({epoch} epoch{'s' if epoch != 1 else ''}): {shown}, not among "
+                            f"the best 1/{self.spec.reduction_factor} of its bracket at that rung", "pruned")
+            self._raise(f"pruned at epoch {epoch}: {shown}, below the median of earlier trials", "pruned")
         if self.spec.patience and epoch - self.best_epoch >= self.spec.patience:
             self._raise(f"stopped early at epoch {epoch}: no better score for {self.spec.patience} epochs (best "
-                        f"{self.best:.4f} at epoch {self.best_epoch})", pruned=False)
+                        f"{self.best:.4f} at epoch {self.best_epoch})", "patience")
         if self.spec.deadline is not None and time.time() >= self.spec.deadline:
-            self._raise(f"stopped at epoch {epoch}: the study's time is up", pruned=False)
+            self._raise(f"stopped at epoch {epoch}: the study's time is up", "deadline")
 
-    def _raise(self, message: str, pruned: bool) -> None:
-        self.stop = TrialStopped(message, pruned)
+    def _raise(self, message: str, cause: str) -> None:
+        self.stop = TrialStopped(message, cause == "pruned", cause)
+        self.trial.set_user_attr("stop", cause)
         raise self.stop
 
 

@@ -51,16 +51,20 @@ from engine.workbench.run_messages import RunMessage
 from engine.workbench.training import execute_runs
 from engine.workbench.tuning import (
     DEFAULT_PATIENCE,
+    DEFAULT_PRUNER,
     DEFAULT_VALIDATION_USERS,
+    LEGACY_PRUNER,
     TrialOutcome,
     TuningRequest,
     best_configuration,
+    bracket_trials,
     check_fixed_memory,
     check_request,
     check_workers,
     fail_dead_trials,
     prepare_study,
     run_study,
+    rungs,
     study_view,
 )
 from engine.workbench.verdict import Verdict, build_verdict
@@ -86,7 +90,7 @@ class CompareRequest:
     workers: int = 1
     metric: str = "recall@5"
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = DEFAULT_PRUNER
     patience: int = DEFAULT_PATIENCE
     fixed: dict[str, Any] = field(default_factory=dict)
     validation_users: int | None = DEFAULT_VALIDATION_USERS
@@ -203,12 +207,21 @@ def resumable_request(record: ComparisonRecord) -> CompareRequest | None:
 
 
 def _start_or_resume(workspace: Workspace, request: CompareRequest, models: list[str], dataset_id: int,
-                     budget: dict[str, Any]) -> tuple[int, dict[str, dict[str, Any]], float | None]:
+                     budget: dict[str, Any]) -> tuple[int, dict[str, dict[str, Any]], float | None, CompareRequest]:
     """The comparison to work on: the same one cancelled or interrupted earlier (resumed: its id,
-    its progress and the seconds it already took), or a new one (None seconds). A running one is
-    refused."""
+    its progress and the seconds it already took), or a new one (None seconds); and the request
+    it goes on with. A running one is refused. A comparison stored when the median rule was the
+    default is the same one as a request that names no pruner: it resumes with the median rule,
+    its studies unchanged."""
+    original = request
     key = request_key(request_fields(request, dataset_id, models))
     existing = find_resumable(workspace, dataset_id, key)
+    if existing is None and request.pruner == DEFAULT_PRUNER:
+        legacy = dataclasses.replace(request, pruner=LEGACY_PRUNER)
+        legacy_key = request_key(request_fields(legacy, dataset_id, models))
+        existing = find_resumable(workspace, dataset_id, legacy_key)
+        if existing is not None:
+            key, request = legacy_key, legacy
     if existing is not None and existing.status == "running":
         silent = (now_utc() - existing.heartbeat_at).total_seconds() if existing.heartbeat_at else 0.0
         raise InputError(f"comparison #{existing.id} of these models with this budget is running on this dataset "
@@ -217,8 +230,9 @@ def _start_or_resume(workspace: Workspace, request: CompareRequest, models: list
                          "and can then be resumed")
     if existing is not None and resume_comparison(workspace, existing.id, budget):
         log.info("resuming comparison #%d (%s)", existing.id, existing.status)
-        return existing.id, dict(existing.best_runs), existing.seconds or 0.0
-    return create_comparison(workspace, dataset_id, models, request.metric, budget, key), {}, None
+        return existing.id, dict(existing.best_runs), existing.seconds or 0.0, request
+    key = request_key(request_fields(original, dataset_id, models))
+    return create_comparison(workspace, dataset_id, models, original.metric, budget, key), {}, None, original
 
 
 def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCallback = no_progress,
@@ -239,7 +253,7 @@ def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCal
     dataset_id, dataset_name = _check(workspace, request, models)
     budget = {"trials": request.n_trials, "seconds": request.seconds, "workers": request.workers,
               "seeds": request.seeds, "validation_users": request.validation_users}
-    comparison_id, results, earlier = _start_or_resume(workspace, request, models, dataset_id, budget)
+    comparison_id, results, earlier, request = _start_or_resume(workspace, request, models, dataset_id, budget)
     started = time.perf_counter() - (earlier or 0.0)
     if on_start is not None:
         on_start(comparison_id, earlier is not None)
@@ -262,11 +276,24 @@ def compare(workspace: Workspace, request: CompareRequest, progress: ProgressCal
 Chosen = tuple[str | None, TrialOutcome | None, dict[str, Any], str]
 
 
+@dataclass(frozen=True)
+class TrialTally:
+    """The trials a model's study got: ``finished`` (complete or pruned), of which ``pruned``;
+    ``needed``: the trials one Hyperband bracket needs (None: a study Hyperband does not prune),
+    whose rungs train ``rung_epochs`` epochs and keep the best 1/``reduction_factor``."""
+
+    finished: int = 0
+    pruned: int = 0
+    needed: int | None = None
+    rung_epochs: tuple[int, ...] = ()
+    reduction_factor: int = 0
+
+
 def _tune(workspace: Workspace, request: CompareRequest, model: str, dataset_id: int, comparison_id: int,
           progress: ProgressCallback, cancel: CancelToken, on_trial: Callable[[str, TrialOutcome], None] | None,
-          stored: dict[str, dict[str, Any]]) -> tuple[Chosen, int]:
+          stored: dict[str, dict[str, Any]]) -> tuple[Chosen, int, TrialTally]:
     """Tune one model (its study resumed when the comparison resumes; not at all when its tuning
-    was done) and store the outcome; returns it and the study's number of trials."""
+    was done) and store the outcome; returns it, the study's number of trials and its tally."""
     name = model_study(comparison_id, model)
     if not stored.get(model, {}).get("tuned"):
         fail_dead_trials(workspace, name)  # of a process that died: retried like a dead worker's
@@ -278,9 +305,12 @@ def _tune(workspace: Workspace, request: CompareRequest, model: str, dataset_id:
                             on_trial=_for_model(on_trial, model), seed=request.search_seed)
             if run.cancelled:
                 raise Cancelled("cancelled by the user")
-    n_trials = 0
+    n_trials, tally = 0, TrialTally()
     try:
-        n_trials = len(study_view(workspace, name).trials)
+        view = study_view(workspace, name)
+        n_trials = len(view.trials)
+        tally = TrialTally(view.count("complete") + view.count("pruned"), view.count("pruned"),
+                           bracket_trials(view.spec), tuple(rungs(view.spec)), view.spec.reduction_factor)
         best = best_configuration(workspace, name)
     except (InputError, NotFoundError):  # no trial completed, or none started before the time was up
         chosen: Chosen = (name, None, {}, "no trial completed: its preset")
@@ -291,7 +321,7 @@ def _tune(workspace: Workspace, request: CompareRequest, model: str, dataset_id:
     stored[model] = {"study": name, "trial_run": chosen[1].run_id if chosen[1] else None, "runs": [],
                      "config": chosen[2], "note": chosen[3], "tuned": True}
     save_progress(workspace, comparison_id, stored)
-    return chosen, n_trials
+    return chosen, n_trials, tally
 
 
 def _seconds_left(workspace: Workspace, study: str, seconds: float | None) -> float | None:
@@ -339,6 +369,7 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
     tuned = [model for model in models if model_entry(model).search_space]
     chosen: dict[str, Chosen] = {}
     n_trials = 0
+    tallies: dict[str, TrialTally] = {}
     for model in models:
         if model not in tuned:
             chosen[model] = (None, None, {}, "nothing to tune: its preset")
@@ -346,8 +377,8 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
         share = scaled(progress, TUNING_SHARE * tuned.index(model) / len(tuned),
                        TUNING_SHARE * (tuned.index(model) + 1) / len(tuned))
         share(0.0, f"tuning {model_entry(model).label}")
-        chosen[model], count = _tune(workspace, request, model, dataset_id, comparison_id, share, cancel, on_trial,
-                                     stored)
+        chosen[model], count, tallies[model] = _tune(workspace, request, model, dataset_id, comparison_id, share,
+                                                     cancel, on_trial, stored)
         n_trials += count
     run_ids: list[int] = []
     planned: dict[str, list[int]] = {}
@@ -375,7 +406,8 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
     table = comparison(results, ks)
     labels = {model: _label(workspace, ids) for model, ids in planned.items()}
     seconds = time.perf_counter() - started
-    verdict = build_verdict(results, request.metric, _spent(request, chosen, planned, workspace, n_trials, seconds))
+    verdict = build_verdict(results, request.metric, _spent(request, chosen, planned, workspace, n_trials, seconds,
+                                                                tallies))
     outcome_models = tuple(ModelResult(model, labels[model], chosen[model][0], chosen[model][1], chosen[model][2],
                                        tuple(planned[model]), chosen[model][3]) for model in models)
     progress(1.0, "done")
@@ -411,9 +443,38 @@ def _label(workspace: Workspace, run_ids: list[int]) -> str:
     return model_label(get_run(workspace, run_ids[0]))
 
 
+def trials_sentences(request: CompareRequest, tallies: dict[str, TrialTally]) -> list[str]:
+    """How many trials each tuned model got, in one sentence ("Trials: RNN 9 (5 pruned), SKNN
+    140."), and, for each network Hyperband prunes that got fewer than one bracket needs, why."""
+    if not tallies:
+        return []
+    label = {model: model_entry(model).label for model in tallies}
+    counts = ", ".join(f"{label[model]} {tally.finished}" + (f" ({tally.pruned} pruned)" if tally.pruned else "")
+                       for model, tally in tallies.items())
+    sentences = [f"Trials: {counts}."]
+    for model, tally in tallies.items():
+        if tally.needed is None or tally.finished >= tally.needed:
+            continue
+        got = f"{tally.finished} trial{'s' if tally.finished != 1 else ''}"
+        if request.seconds is not None:
+            why = f"the {_duration(request.seconds)} budget ran out after {got}"
+        elif request.n_trials is not None and request.n_trials < tally.needed:
+            why = f"the budget of {request.n_trials} trials is smaller"
+        else:  # trials that failed (a worker died) and were not run again
+            why = f"only {tally.finished} of its {request.n_trials} trials finished"
+        levels = [str(epochs) for epochs in tally.rung_epochs]
+        listed = levels[0] if len(levels) == 1 else f"{', '.join(levels[:-1])} and {levels[-1]}"
+        sentences.append(f"{label[model]} got {got}, fewer than the {tally.needed} one Hyperband bracket needs "
+                         f"(rungs at {listed} epochs, the best 1/{tally.reduction_factor} going on at each): {why}, "
+                         f"so its tuning is thin (a longer budget, or --trials {tally.needed}, buys a bracket).")
+    return sentences
+
+
 def _spent(request: CompareRequest, chosen: dict[str, tuple[str | None, TrialOutcome | None, dict[str, Any], str]],
-           planned: dict[str, list[int]], workspace: Workspace, n_trials: int, seconds: float) -> list[str]:
-    """The verdict's last sentences: what was not tuned, what failed, and what was spent."""
+           planned: dict[str, list[int]], workspace: Workspace, n_trials: int, seconds: float,
+           tallies: dict[str, TrialTally] | None = None) -> list[str]:
+    """The verdict's last sentences: what was not tuned, what failed, how many trials each model
+    got (and why a network got fewer than a Hyperband bracket), and what was spent."""
     label = {model: model_entry(model).label for model in chosen}
     untuned = [label[model] for model, (study, _, _, _) in chosen.items() if study is None]
     sentences = []
@@ -428,6 +489,7 @@ def _spent(request: CompareRequest, chosen: dict[str, tuple[str | None, TrialOut
         if failed:
             sentences.append(f"{len(failed)} of {len(ids)} final runs of {label[model]} failed ({failed[0].error}); "
                              "the table leaves them out.")
+    sentences += trials_sentences(request, tallies or {})
     workers = f"{request.workers} worker{'s' if request.workers != 1 else ''}"
     sentences.append(f"Each model was tuned with the same budget, {_budget_text(request)}, on the validation split "
                      f"({workers}, {n_trials} trials in all), then trained with {request.seeds} seed"

@@ -48,16 +48,21 @@ from engine.tuning.storage import (
 )
 from engine.tuning.study import (
     DEFAULT_PATIENCE,
+    DEFAULT_PRUNER,
     DEFAULTS_ORIGIN,
+    LEGACY_PRUNER,
     ORIGIN_ATTR,
     PRUNERS,
     SAMPLERS,
     SPEC_ATTR,
     StudySpec,
+    bracket_trials,
     budget_fraction,
     check_same_search,
+    describe_pruner,
     find_study,
     require_study,
+    rungs,
     save_spec,
     study_spec,
 )
@@ -79,12 +84,13 @@ from engine.workbench.tuning_request import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_PATIENCE", "DEFAULT_VALIDATION_USERS", "PRUNERS", "SAMPLERS", "BestConfiguration", "StudyRun",
-           "StudySpec", "StudyView", "TrialOutcome", "TuningRequest", "best_configuration", "check_request",
-           "check_fixed_memory", "check_workers", "default_study_name", "fail_dead_trials",
-           "list_studies", "load_importances", "load_study_view", "parameter_importances", "prepare_study",
-           "load_studies", "run_study", "run_worker", "save_best_as_preset", "save_study_preset", "search_space_text",
-           "study_view", "tune_in_background", "validation_curve"]
+__all__ = ["DEFAULT_PATIENCE", "DEFAULT_PRUNER", "DEFAULT_VALIDATION_USERS", "LEGACY_PRUNER", "PRUNERS", "SAMPLERS",
+           "BestConfiguration", "StudyRun", "StudySpec", "StudyView", "TrialOutcome", "TuningRequest",
+           "best_configuration", "bracket_trials", "check_request", "check_fixed_memory", "check_workers",
+           "default_study_name", "describe_pruner", "fail_dead_trials", "list_studies", "load_importances",
+           "load_study_view", "parameter_importances", "prepare_study", "load_studies", "rungs", "run_study", "run_worker",
+           "save_best_as_preset", "save_study_preset", "search_space_text", "study_view", "tune_in_background",
+           "validation_curve"]
 
 #: Seconds between two looks at the study while waiting for worker processes.
 POLL_S = 1.0
@@ -103,7 +109,8 @@ def search_space_text(model: str, fixed: dict[str, Any] | None = None) -> str:
 
 
 def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
-    """Create the study, or resume it with the request's budget (its search settings are kept).
+    """Create the study, or resume it with the request's budget (its search settings, its pruner
+    among them, are kept: a study stored with the median rule resumes with it).
     Refuses, before storing anything, an unknown model or metric, an empty or impossible search
     space, a budget of zero, or a study of that name for another dataset, model or metric."""
     check_request(request)
@@ -116,11 +123,15 @@ def prepare_study(workspace: Workspace, request: TuningRequest) -> StudySpec:
     deadline = time.time() + request.seconds if request.seconds is not None else None
     fixed = dict(request.fixed)
     seed = fixed.pop("seed", 0)  # the seed every trial trains with, fixed like a setting
-    build_config(request.model, None, {}, seed)  # a seed out of range is refused naming it
+    config = build_config(request.model, None, fixed, seed)  # a seed out of range is refused naming it
+    # Hyperband's resource: the epochs every trial trains at most (a baseline has none: scored once)
+    epochs = getattr(config, "epochs", None) if model_entry(request.model).neural else None
+    max_resource = int(epochs) if epochs is not None else None
     wanted = StudySpec(name=name, dataset_id=dataset_id, dataset_name=dataset_name, model=request.model,
                        metric=request.metric, sampler=request.sampler, pruner=request.pruner,
                        patience=request.patience, fixed=fixed, validation_users=request.validation_users,
-                       seed=seed, device=request.device, n_trials=request.n_trials, deadline=deadline)
+                       seed=seed, device=request.device, n_trials=request.n_trials, deadline=deadline,
+                       max_resource=max_resource)
     if storage_exists(workspace):
         with study_storage(workspace) as storage:
             existing = find_study(storage, name)
@@ -359,7 +370,12 @@ class BestConfiguration:
 def best_configuration(workspace: Workspace, name: str) -> BestConfiguration:
     """The study's best trial; :class:`InputError` when no trial completed. Its configuration is
     its run's, or, when that run was deleted, rebuilt from the trial's own parameters (and the
-    ``note`` says so)."""
+    ``note`` says so).
+
+    The best trial is a complete one, never one pruned at a rung, so it is retrained in full: a
+    network for the epoch at which it scored best after training to its end (or until patience
+    stopped it: the epochs past its best were seen); one the study's deadline stopped before its
+    epochs (its score is that of an early rung) for all its epochs, never the few it had time for."""
     view = study_view(workspace, name)
     best = view.best
     if best is None or best.run_id is None:
@@ -375,7 +391,7 @@ def best_configuration(workspace: Workspace, name: str) -> BestConfiguration:
     else:
         config = dict(records.get_run(workspace, best.run_id).config)
     config.pop("seed", None)
-    if model_entry(view.spec.model).neural and best.best_epoch:
+    if model_entry(view.spec.model).neural and best.best_epoch and best.stop != "deadline":
         config["epochs"] = int(best.best_epoch)
     return BestConfiguration(name, view.spec.model, best, config, note)
 

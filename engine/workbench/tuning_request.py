@@ -16,7 +16,7 @@ from engine.storage import catalog
 from engine.storage.workspace import Workspace
 from engine.training.config import TrainConfig
 from engine.tuning.space import searched_space
-from engine.tuning.study import DEFAULT_PATIENCE, PRUNERS, SAMPLERS
+from engine.tuning.study import DEFAULT_PATIENCE, DEFAULT_PRUNER, PRUNERS, SAMPLERS
 from engine.tuning.validation import DEFAULT_VALIDATION_USERS
 
 
@@ -25,7 +25,8 @@ class TuningRequest:
     """A study to start (or resume, when ``study`` names an existing one of the same dataset,
     model and metric). Budget: ``n_trials`` trials in all, and/or ``seconds`` from now.
     ``fixed``: settings every trial shares (removed from the search; e.g. ``{"epochs": 5}``, the
-    most a trial trains); ``validation_users``: the sample each epoch is scored on (None: all)."""
+    most a trial trains, Hyperband's largest resource); ``validation_users``: the sample each epoch
+    is scored on (None: all); ``pruner``: "hyperband" (the default), "median" or "none"."""
 
     dataset: str | int
     model: str
@@ -34,7 +35,7 @@ class TuningRequest:
     metric: str = "recall@5"
     study: str | None = None
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = DEFAULT_PRUNER  # Hyperband over epochs (a baseline, scored once, is never pruned)
     patience: int = DEFAULT_PATIENCE
     fixed: dict[str, Any] = field(default_factory=dict)
     validation_users: int | None = DEFAULT_VALIDATION_USERS
