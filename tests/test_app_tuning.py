@@ -38,8 +38,9 @@ def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset
     qtbot.waitUntil(lambda: dialog.view is not None and bool(dialog.importances), timeout=30_000)
     assert dialog.study_combo.currentData() == "rnn-study"
     assert dialog.trials_plot.points("complete") == 4 and dialog.trials_table.rowCount() == 4
-    assert dialog.trials_table.item(3, 0).text() == "0" and dialog.trials_table.item(3, 5).text().startswith(
+    assert dialog.trials_table.item(3, 0).text() == "0" and dialog.trials_table.item(3, 6).text().startswith(
         "the defaults: batch_size=50")
+    assert dialog.trials_table.item(3, 4).text() == "2 epochs"  # no pruner: no rungs, the epochs it trained
     assert not dialog.trials_plot.empty_text.isVisible() and not dialog.importances_plot.empty_text.isVisible()
     best = dialog.view.best
     assert f"trial {best.number}, recall@5 {best.value:.4f}" in dialog.best_label.text()
@@ -50,6 +51,31 @@ def test_the_dialog_shows_a_study_its_importances_and_saves_the_best_as_a_preset
     qtbot.waitUntil(lambda: "Saved the best configuration" in dialog.status.text(), timeout=10_000)
     assert [(name, model) for name, model, _ in list_saved_presets(workspace)] == [("best-rnn", "rnn")]
     save_screenshot(dialog, "tuning_dialog")
+
+
+def test_the_dialog_shows_each_trials_rung(qtbot, app_settings, small_dataset, jobs, monkeypatch) -> None:
+    from engine.tuning import worker as worker_module
+
+    workspace, dataset_id = small_dataset
+    # by epoch: trial 0 (3 epochs) leads bracket 0, trial 1 (3 epochs) bracket 1, trial 2 falls below trial 0
+    scores = iter([0.5, 0.4, 0.3, 0.1, 0.05, 0.04, 0.03])
+    monkeypatch.setattr(worker_module, "network_score", lambda *args, **kwargs: next(scores))
+    # study "hb": trial 0 in Hyperband's bracket 0 (rungs at 1 and 3 epochs), trial 1 in bracket 1 (at 3)
+    spec = prepare_study(workspace, TuningRequest(dataset_id, "rnn", 3, fixed={"epochs": 3}, study="hb",
+                                                  sampler="random", patience=0, device="cpu", validation_users=30))
+    assert spec.pruner == "hyperband"
+    run_study(workspace, spec.name)
+    dialog = _dialog(qtbot, workspace, dataset_id, jobs)
+    qtbot.waitUntil(lambda: dialog.view is not None and dialog.trials_table.rowCount() == 3, timeout=30_000)
+    rows = {dialog.trials_table.item(row, 0).text(): [dialog.trials_table.item(row, column).text()
+                                                       for column in range(dialog.trials_table.columnCount())]
+            for row in range(3)}
+    assert dialog.trials_table.horizontalHeaderItem(4).text() == "rung"
+    assert rows["0"][1:5] == ["complete", "0.5000", "1", "1 (3 epochs)"]
+    assert rows["1"][1] == "complete" and rows["1"][4] == "1 (3 epochs)"  # bracket 1's first trial leads it
+    assert rows["2"][1:5] == ["pruned", "0.0300", "", "0 (1 epoch)"]  # below trial 0 at rung 0
+    assert rows["2"][6].startswith("pruned at rung 0 (1 epoch)")
+    assert "hyperband pruning (rungs at 1 and 3 epochs of 3" in dialog.best_label.toolTip()
 
 
 def test_tuning_without_a_tunable_model_says_so(qtbot, app_settings, small_dataset, jobs) -> None:

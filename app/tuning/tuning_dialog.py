@@ -60,6 +60,7 @@ from engine.workbench.tuning import (
     StudyView,
     TrialOutcome,
     TuningRequest,
+    describe_pruner,
     load_importances,
     load_studies,
     load_study_view,
@@ -75,12 +76,21 @@ REFRESH_MS = 1500
 #: Models checked when the dialog opens: the question the workbench asks.
 DEFAULT_MODELS = ("rnn", "hrnn-init")
 BUDGET_KINDS = (("trials", "trials per model"), ("minutes", "minutes per model"))
-TABLE_COLUMNS = ("trial", "state", "score", "epoch", "run", "settings")
+TABLE_COLUMNS = ("trial", "state", "score", "epoch", "rung", "run", "settings")
 
 
 def _settings_text(params: dict) -> str:
     return ", ".join(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}"
                      for key, value in sorted(params.items()))
+
+
+def _rung_text(trial: TrialOutcome) -> str:
+    """The last Hyperband rung a trial reached and the epochs it trained: '1 (3 epochs)'; the
+    epochs alone under another pruner; nothing for a baseline."""
+    if trial.epochs is None:
+        return ""
+    epochs = f"{trial.epochs} epoch{'s' if trial.epochs != 1 else ''}"
+    return epochs if trial.rung is None else f"{trial.rung} ({epochs})"
 
 
 def _run_text(trial: TrialOutcome) -> str:
@@ -212,6 +222,10 @@ class TuningDialog(QDialog):
         self.importances_plot = ImportancesPlot()
         self.trials_table = QTableWidget(0, len(TABLE_COLUMNS))
         self.trials_table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        rung_header = self.trials_table.horizontalHeaderItem(TABLE_COLUMNS.index("rung"))
+        if rung_header is not None:
+            rung_header.setToolTip("Hyperband's last rung the trial reached and the epochs it trained: a trial pruned "
+                                   "at rung r trained 1 x 3^r epochs (1, 3, 9 ...); only complete trials can be best")
         self.trials_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.trials_table.setAlternatingRowColors(True)
         self.trials_table.verticalHeader().setVisible(False)
@@ -448,6 +462,7 @@ class TuningDialog(QDialog):
         else:
             deleted = (f"\nIts run #{best.run_id} was deleted: a preset takes the trial's own settings"
                        if best.run_deleted else "")
+            self.best_label.setToolTip(describe_pruner(view.spec))
             self.best_label.setText(
                 f"{view.spec.name}: trial {best.number}, {view.spec.metric} {best.value:.4f}"
                 f"{f' at epoch {best.best_epoch}' if best.best_epoch else ''}\n{_settings_text(best.params)}{deleted}")
@@ -466,7 +481,7 @@ class TuningDialog(QDialog):
         for row, trial in enumerate(trials):
             settings = ("the defaults: " if trial.defaults else "") + _settings_text(trial.params)
             cells = (str(trial.number), trial.state, f"{trial.value:.4f}" if math.isfinite(trial.value) else "",
-                     str(trial.best_epoch or ""), _run_text(trial), trial.reason or settings)
+                     str(trial.best_epoch or ""), _rung_text(trial), _run_text(trial), trial.reason or settings)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == len(cells) - 1:
