@@ -31,7 +31,7 @@ LABEL_WIDTH = 230  # pixels of a job's title and message (elided beyond)
 
 
 class _JobRunnable(QRunnable):
-    def __init__(self, job: "Job", work: JobWork) -> None:
+    def __init__(self, job: Job, work: JobWork) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self._job = job

@@ -53,7 +53,7 @@ def peak_rss_gib() -> float:
 class Clock:
     """Wall and CPU seconds of a block."""
 
-    def __enter__(self) -> "Clock":
+    def __enter__(self) -> Clock:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 

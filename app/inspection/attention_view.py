@@ -9,7 +9,7 @@ the first such run is the one drawn. The attention of every step of a user is co
 the background, and kept."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyqtgraph as pg
@@ -38,7 +38,7 @@ KEY = (f'<span style="color:{HISTORY_COLOUR}">■</span> event of a training ses
 
 
 def _date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d")
 
 
 class AttentionView(QWidget):

@@ -10,7 +10,7 @@ history's markers, one of the test session's, and one layer that paints every la
 nothing until the panel is opened."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,7 +43,7 @@ KEY_TIP = ("Grey: an item of one of the user's training sessions; orange: one th
 
 
 def _date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 class LabelLayer(pg.GraphicsObject):

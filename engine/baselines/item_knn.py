@@ -148,7 +148,7 @@ class ItemKnnScorer:
     def fit(
         cls, train: SessionLog, n_neighbors: int = 300, device: torch.device | str = "cpu",
         progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-    ) -> "ItemKnnScorer":
+    ) -> ItemKnnScorer:
         """Fit on ``train``: the similarities of :func:`session_cosine_similarity`."""
         similarity = session_cosine_similarity(train, n_neighbors, progress=progress, cancel=cancel)
         logger.info("Item-KNN: %d items, %d similarities kept", train.n_items, similarity.nnz)

@@ -64,7 +64,7 @@ class PersonalPopScorer:
         self._session_len = np.zeros(0, dtype=np.int64)  # [B]
 
     @classmethod
-    def fit(cls, train: SessionLog, device: torch.device | str = "cpu") -> "PersonalPopScorer":
+    def fit(cls, train: SessionLog, device: torch.device | str = "cpu") -> PersonalPopScorer:
         counts = sp.csr_matrix(
             (np.ones(train.n_events, dtype=np.float32), (train.user, train.item)),
             shape=(train.n_users, train.n_items),

@@ -31,7 +31,7 @@ class PopScorer:
         self._scores = torch.as_tensor(popularity, dtype=torch.float32, device=device)  # [n_items]
 
     @classmethod
-    def fit(cls, train: SessionLog, device: torch.device | str = "cpu") -> "PopScorer":
+    def fit(cls, train: SessionLog, device: torch.device | str = "cpu") -> PopScorer:
         return cls(item_popularity(train), device)
 
     def reset(self, n_slots: int) -> None:

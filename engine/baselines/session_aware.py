@@ -95,7 +95,7 @@ class UserHistory:
     end_time: float
 
     @classmethod
-    def of(cls, train: SessionLog) -> "UserHistory":
+    def of(cls, train: SessionLog) -> UserHistory:
         offsets = np.searchsorted(train.user, np.arange(train.n_users + 1)).astype(np.int64)
         return cls(train, offsets, float(train.time.max()) if train.n_events else 0.0)
 

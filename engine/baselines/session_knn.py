@@ -63,7 +63,7 @@ class SessionIndex:
 
     @classmethod
     def build(cls, train: SessionLog, sample_size: int, progress: ProgressCallback = no_progress,
-              cancel: CancelToken | None = None) -> "SessionIndex":
+              cancel: CancelToken | None = None) -> SessionIndex:
         """Index ``train``; memory: about 40 bytes per distinct (session, item) pair, plus
         transient sort arrays of 8 bytes per training event."""
         n_sessions, n_items = train.n_sessions, train.n_items
@@ -121,7 +121,7 @@ class Query:
 
     @classmethod
     def of(cls, rows: np.ndarray, items: np.ndarray, n_rows: int, n_items: int,
-           weights: PositionWeights) -> "Query":
+           weights: PositionWeights) -> Query:
         """The query of sequences given event by event (``rows`` non-decreasing, each row's events
         in order); every distinct item weighs ``weights(last position, length)``."""
         length = np.bincount(rows, minlength=n_rows).astype(np.int64)
@@ -213,7 +213,7 @@ class PairItems:
     query_position: np.ndarray  # float64 [N]: 1-based last position in the pair's query, 0 when not in it
 
     @classmethod
-    def of(cls, index: SessionIndex, query: Query, rows: np.ndarray, sessions: np.ndarray) -> "PairItems":
+    def of(cls, index: SessionIndex, query: Query, rows: np.ndarray, sessions: np.ndarray) -> PairItems:
         pair, at = ragged_indices(index.offsets[sessions], index.offsets[sessions + 1])
         item = index.item[at].astype(np.int64)
         keys = rows[pair] * index.n_items + item

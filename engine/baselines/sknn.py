@@ -133,7 +133,7 @@ class SknnScorer(SessionKnnScorer):
 
     @classmethod
     def fit(cls, config: SknnConfig, train: SessionLog, device: torch.device | str = "cpu",
-            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> "SknnScorer":
+            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> SknnScorer:
         config.validate()
         index = SessionIndex.build(train, config.sample_size, progress, cancel)
         logger.info("SKNN: %d sessions indexed", index.n_sessions)
@@ -166,7 +166,7 @@ class VsknnScorer(SessionKnnScorer):
 
     @classmethod
     def fit(cls, config: VsknnConfig, train: SessionLog, device: torch.device | str = "cpu",
-            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> "VsknnScorer":
+            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> VsknnScorer:
         config.validate()
         index = SessionIndex.build(train, config.sample_size, progress, cancel)
         history = UserHistory.of(train) if isinstance(config, VsknnEbrConfig) else None

@@ -114,7 +114,7 @@ class StanScorer(SessionKnnScorer):
 
     @classmethod
     def fit(cls, config: StanConfig, train: SessionLog, device: torch.device | str = "cpu",
-            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> "StanScorer":
+            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None) -> StanScorer:
         config.validate()
         index = SessionIndex.build(train, config.sample_size, progress, cancel)
         history = UserHistory.of(train) if isinstance(config, StanEbrConfig) else None

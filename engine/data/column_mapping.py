@@ -40,7 +40,7 @@ class ColumnMapping:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ColumnMapping":
+    def from_json(cls, data: dict[str, Any]) -> ColumnMapping:
         item = data["item"]
         return cls(**{**data, "item": item if isinstance(item, str) else tuple(item)})
 

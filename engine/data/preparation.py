@@ -84,7 +84,7 @@ class PrepareSettings:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PrepareSettings":
+    def from_json(cls, data: dict[str, Any]) -> PrepareSettings:
         return cls(**{**data, "drop_event_types": tuple(data.get("drop_event_types", ()))})
 
     def key(self) -> str:

@@ -249,7 +249,7 @@ def _unix_seconds(times: pd.Series) -> np.ndarray:
 def _date(seconds: float) -> str:
     """A unix time in seconds as an ISO date, or where it lies when no calendar date is."""
     try:
-        moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+        moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(seconds=seconds)
     except OverflowError:
         return "after the year 9999" if seconds > 0 else "before the year 1"
     return moment.isoformat().replace("+00:00", "Z")

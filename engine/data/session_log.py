@@ -33,7 +33,7 @@ class SessionLog:
     def from_arrays(
         cls, user: np.ndarray, session_key: np.ndarray, item: np.ndarray, time: np.ndarray,
         n_users: int, n_items: int,
-    ) -> "SessionLog":
+    ) -> SessionLog:
         """Build a log from events already sorted by (user, session, time); ``session_key`` is any
         per-event session label that changes exactly where a new session starts."""
         session_key = np.asarray(session_key)
@@ -88,7 +88,7 @@ class SessionLog:
         """int64 [n_users]: number of sessions of each user in this log."""
         return np.diff(self.user_session_offsets)
 
-    def select_sessions(self, keep: np.ndarray) -> "SessionLog":
+    def select_sessions(self, keep: np.ndarray) -> SessionLog:
         """A new log with only the sessions where the boolean ``keep`` [S] is true."""
         event_mask = np.repeat(np.asarray(keep, dtype=bool), self.session_length)
         return SessionLog.from_arrays(

@@ -287,7 +287,7 @@ class Workspace:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union, get_type_hints
+from typing import Any, ClassVar, get_type_hints
 
 from engine.errors import WorkbenchError
 
@@ -67,7 +67,7 @@ class RunFinished:
     error: str | None = None
 
 
-RunMessage = Union[RunStarted, RunProgress, RunEpoch, RunEvaluated, RunEvaluationFailed, RunFinished]
+RunMessage = RunStarted | RunProgress | RunEpoch | RunEvaluated | RunEvaluationFailed | RunFinished
 _KINDS: dict[str, Any] = {kind.event: kind for kind in
                            (RunStarted, RunProgress, RunEpoch, RunEvaluated, RunEvaluationFailed, RunFinished)}
 
