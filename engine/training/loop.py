@@ -19,8 +19,9 @@ from engine.models.network import RecurrentNetwork
 from engine.progress import CancelToken, ProgressCallback, no_progress
 from engine.training.batching import SessionParallelBatcher, UserParallelBatcher
 from engine.training.config import TrainConfig
+from engine.training.fused_step import make_train_step
 from engine.training.step_runner import EagerSteps, make_step_runner
-from engine.training.train_step import TrainStep, epoch_tensors
+from engine.training.train_step import epoch_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def _fit(config: TrainConfig, data: SessionLog, device: torch.device, progress: 
     generator = torch.Generator(device=device).manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     popularity = np.bincount(data.item, minlength=data.n_items).astype(np.float64)
-    step = TrainStep(config, network, popularity, generator)
+    step = make_train_step(config, network, popularity, generator)  # the fused step on a CPU where it can
     runner, eager = make_step_runner(step, config.cuda_graph_steps), EagerSteps(step)
     batcher = make_batcher(config)
     losses: list[float] = []

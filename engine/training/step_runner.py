@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.training.fused_step import FusedSteps, FusedTrainStep
 from engine.training.train_step import EpochTensors, TrainStep
 
 logger = logging.getLogger(__name__)
@@ -147,8 +148,11 @@ class GraphedSteps(BlockSteps):
         logger.info("training step captured in a CUDA graph of %d steps", self.block)
 
 
-def make_step_runner(step: TrainStep, graph_steps: int) -> EagerSteps | GraphedSteps:
-    """Graphed blocks of ``graph_steps`` steps on a CUDA device (``graph_steps`` > 0), else eager."""
+def make_step_runner(step: TrainStep, graph_steps: int) -> EagerSteps | GraphedSteps | FusedSteps:
+    """Graphed blocks of ``graph_steps`` steps on a CUDA device (``graph_steps`` > 0), blocks of the
+    fused kernel for a fused step (a CPU), else eager."""
     if step.device.type == "cuda" and graph_steps > 0:
         return GraphedSteps(step, graph_steps)
+    if isinstance(step, FusedTrainStep):
+        return FusedSteps(step)
     return EagerSteps(step)
