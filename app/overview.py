@@ -1,8 +1,9 @@
 """The open workspace as the panels see it: one :class:`WorkspaceOverview` (datasets, runs with what
-they recorded, stored logs waiting for settings) and the presets saved in it, loaded in a background job whenever something
-changed, the latest request winning (a result requested before the last change is dropped), and
-fanned out to every panel through ``changed``. While runs of other processes are training (e.g.
-ones left to finish in the background), the overview is read again every few seconds."""
+they recorded, stored logs waiting for settings) and the presets saved in it, loaded in a background
+job whenever something changed, the latest request winning (a result requested before the last
+change is dropped), and fanned out to every panel through ``changed``. While runs of other processes
+are training (e.g. ones left to finish in the background), the overview is read again every few
+seconds."""
 from __future__ import annotations
 
 import logging

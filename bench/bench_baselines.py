@@ -130,7 +130,8 @@ def child(model: str, folder: Path, evaluate_users: int | None, candidates: int 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(ALL_MODELS), choices=list(MODELS.names()))
-    parser.add_argument("--events", type=int, default=None, help="a generated log of about N events instead of XING scale")
+    parser.add_argument("--events", type=int, default=None,
+                        help="a generated log of about N events instead of XING scale")
     parser.add_argument("--evaluate-users", type=int, default=None,
                         help="with --events: evaluate the test sessions of the first U users (default: fit only)")
     parser.add_argument("--candidates", type=int, default=None,
@@ -155,7 +156,8 @@ def main() -> None:
     print(f"log: {'XING scale' if not scale else f'{args.events:,} generated events'}, prepared in "
           f"{time.perf_counter() - started:.0f} s (peak {peak_rss_mib():,.0f} MiB): train {train.n_events:,} events, "
           f"{train.n_sessions:,} sessions, {train.n_items:,} items; test {test.n_events:,} events in "
-          f"{test.n_sessions:,} sessions; ranked among {'all items' if candidates is None else f'{candidates:,} candidates'}, conservative ties",
+          f"{test.n_sessions:,} sessions; ranked among "
+          f"{'all items' if candidates is None else f'{candidates:,} candidates'}, conservative ties",
           flush=True)
     print(f"{'model':12} {'fit s':>7} {'eval s':>7} {'total s':>8} {'predictions':>11} {'recall@20':>9} "
           f"{'mrr@20':>7} {'fit MiB':>8} {'peak MiB':>9}", flush=True)
@@ -181,9 +183,10 @@ def main() -> None:
                 continue
             best = min(runs, key=lambda r: r["fit_s"] + r.get("eval_s", 0.0))
             evaluated = "eval_s" in best
-            print(f"{model:12} {best['fit_s']:>7.2f} "
-                  + (f"{best['eval_s']:>7.1f} {best['fit_s'] + best['eval_s']:>8.1f} {best['predictions']:>11,} "
-                     f"{best['recall']:>9.4f} {best['mrr']:>7.4f}" if evaluated else f"{'':>7} {'':>8} {'':>11} {'':>9} {'':>7}")
+            eval_columns = (f"{best['eval_s']:>7.1f} {best['fit_s'] + best['eval_s']:>8.1f} {best['predictions']:>11,} "
+                            f"{best['recall']:>9.4f} {best['mrr']:>7.4f}" if evaluated
+                            else f"{'':>7} {'':>8} {'':>11} {'':>9} {'':>7}")
+            print(f"{model:12} {best['fit_s']:>7.2f} " + eval_columns
                   + f" {best['fit_mib']:>8,.0f} {best['peak_mib']:>9,.0f}", flush=True)
 
 

@@ -59,7 +59,8 @@ def main() -> None:
                                                   settings=PrepareSettings(min_item_support=5)), progress)
     wall = time.perf_counter() - started
     workspace.close()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
     print(f"import + prepare of {n_events:,} events: {wall:.2f} s wall ({n_events / wall:,.0f} events/s), "
           f"peak RSS {peak_rss_mib():,.0f} MiB")
     print(f"prepared: {outcome.statistics['events']:,} events, {outcome.statistics['users']:,} users, "

@@ -96,9 +96,11 @@ def main() -> None:
             print(f"           run {run_id} {run.status}: {run.error}")
             continue
         evaluation = phases.run(f"evaluate {model} among {args.candidates:,} candidates (ranks stored)",
-                                lambda run_id=run_id: evaluate_run(workspace, run_id, settings, prepared=prepared, device="cpu"))
+                                lambda run_id=run_id: evaluate_run(workspace, run_id, settings, prepared=prepared,
+                                                                   device="cpu"))
         metrics = evaluation.metrics["event"]
-        print(f"           {evaluation.n_events:,} predictions ({settings.tie_mode} ties); recall@20 {metrics['recall@20']:.4f}, "
+        print(f"           {evaluation.n_events:,} predictions ({settings.tie_mode} ties); "
+              f"recall@20 {metrics['recall@20']:.4f}, "
               f"mrr@20 {metrics['mrr@20']:.4f}", flush=True)
     workspace.close()
     size = (folder / "workspace.sqlite").stat().st_size / 2**30

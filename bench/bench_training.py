@@ -7,8 +7,9 @@ items with Zipf-like popularity), then times ``--steps`` training steps (after a
 and HRNN Init/All, small and large, at batch size 100, plus HRNN Init small with its paper preset
 (batch 50); each figure is the best of ``--repeats`` timed runs. A *pair* is one (input, target)
 training example; events/s scales pairs/s by events/pairs of the log (a session of L events gives
-L - 1 pairs), the way throughput is usually quoted. ``--profile`` prints where the time of HRNN Init small goes (cProfile and torch
-profiler); ``--full-epoch`` also times one complete epoch of it through ``train()``.
+L - 1 pairs), the way throughput is usually quoted. ``--profile`` prints where the time of HRNN
+Init small goes (cProfile and torch profiler); ``--full-epoch`` also times one complete epoch of it
+through ``train()``.
 """
 from __future__ import annotations
 

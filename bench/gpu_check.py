@@ -262,7 +262,8 @@ def measure_training(report: dict, quick: bool, scale: float) -> list[str]:
             report.setdefault("training", []).append({
                 "model": name, "cuda_graph_steps": graph_steps, "graph_captured": graphed,
                 "epoch_seconds": result.epoch_seconds, "events_per_second": rate, "losses": result.epoch_losses})
-            label = f"{graph_steps} steps" + ("" if graphed or not graph_steps or DEVICE != "cuda" else " (capture FAILED)")
+            failed = not graphed and graph_steps and DEVICE == "cuda"
+            label = f"{graph_steps} steps" + (" (capture FAILED)" if failed else "")
             second_text = f"{second:.2f}" if graph_steps else "-"
             line = f"| {name} | {label if graph_steps else 'no'} | {first:.2f} | {second_text} | {rate:,.0f} |"
             lines.append(line)

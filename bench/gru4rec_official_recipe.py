@@ -107,7 +107,8 @@ def train_reference(log: SessionLog, epochs: int, seed: int = 0) -> OfficialReci
             own = torch.eye(*y.shape, dtype=torch.bool)
             weights = torch.softmax(y.masked_fill(own, -math.inf), dim=1)
             positive = y.diagonal().unsqueeze(1)
-            per_row = -torch.log((weights * torch.sigmoid(positive - y)).sum(1) + 1e-24) + reg * (weights * y * y).sum(1)
+            per_row = (-torch.log((weights * torch.sigmoid(positive - y)).sum(1) + 1e-24)
+                       + reg * (weights * y * y).sum(1))
             loss = per_row.sum() / batch
             net.zero_grad()
             loss.backward()
@@ -188,7 +189,8 @@ def main() -> None:
         started = time.perf_counter()
         network = train(preset(f"rnn-{name}", epochs=args.epochs, device="cpu", seed=args.seed), data.train).network
         seconds = time.perf_counter() - started
-        report(f"RNN, {name}", evaluate(RecurrentStreamScorer(network, "rnn"), data.train, data.test, SETTINGS), seconds)
+        result = evaluate(RecurrentStreamScorer(network, "rnn"), data.train, data.test, SETTINGS)
+        report(f"RNN, {name}", result, seconds)
     if args.reference:
         started = time.perf_counter()
         net = train_reference(data.train, args.epochs, args.seed)

@@ -32,7 +32,8 @@ from engine.runs.models import MODELS, build_config
 from engine.storage import catalog
 from engine.storage.workspace import Workspace
 
-FILLED = tuple(entry.name for entry in MODELS if FILL_SETTING in {f.name for f in dataclasses.fields(entry.config_type)})
+FILLED = tuple(entry.name for entry in MODELS
+               if FILL_SETTING in {f.name for f in dataclasses.fields(entry.config_type)})
 
 
 def main() -> int:

@@ -188,7 +188,8 @@ def main() -> None:
     ours_config = build_config("sasrec", "paper", {"epochs": args.epochs, "dropout": args.dropout, "device": "cpu"}, 0)
     assert isinstance(ours_config, SASRecConfig)
     c = ours_config
-    print(f"{args.dataset}: {prepared.train.n_events:,} training events, {prepared.n_items:,} items; d {c.hidden_size}, "
+    print(f"{args.dataset}: {prepared.train.n_events:,} training events, {prepared.n_items:,} items; "
+          f"d {c.hidden_size}, "
           f"{c.blocks} blocks, L {c.max_length}, dropout {c.dropout}, batch {c.batch_size}, {c.epochs} epochs, "
           f"loss {c.loss}, windows {c.windows}", flush=True)
     results: dict[str, list[dict[str, float]]] = {"ours": [], "reference": []}

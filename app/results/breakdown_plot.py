@@ -95,7 +95,8 @@ class BreakdownPlot(QWidget):
         self.empty_text.show_text(None)
         first = table.drop_duplicates("group")
         self.groups = first["group"].tolist()
-        self.group_labels = [f"{label}\n{n:,} events" for label, n in zip(first["label"], first["n_events"], strict=True)]
+        self.group_labels = [f"{label}\n{n:,} events"
+                             for label, n in zip(first["label"], first["n_events"], strict=True)]
         self._width = GROUP_WIDTH / len(shown)
         positions = np.arange(len(self.groups), dtype=float)
         top = 0.0

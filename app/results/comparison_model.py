@@ -137,7 +137,8 @@ class ComparisonModel(QAbstractTableModel):
 
     def is_best(self, row: int, column: int) -> bool:
         model, metric = self.cell(row, column)
-        return metric is not None and metric not in TIE_COLUMNS and math.isclose(self._cells[(model, metric)].mean, self._best[metric])
+        return (metric is not None and metric not in TIE_COLUMNS
+                and math.isclose(self._cells[(model, metric)].mean, self._best[metric]))
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self._view is None:

@@ -61,7 +61,8 @@ class SrConfig(ModelSettings):
 
     model: str = setting("sr", "Model", "SR", hidden=True)
     steps: int = setting(10, "Window (steps)",
-                         f"Rules a -> b count b up to this many positions after a in a session. Default: 10 ({_SOURCE}).",
+                         "Rules a -> b count b up to this many positions after a in a session. "
+                         f"Default: 10 ({_SOURCE}).",
                          low=1, high=MAX_STEPS)
     weighting: str = setting("div", "Distance weighting",
                              "Weight of b x positions after a: div 1/x, same 1, log 1/log10(x+1.7), quadratic 1/x^2, "

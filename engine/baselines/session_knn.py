@@ -153,8 +153,8 @@ def sample_candidates(index: SessionIndex, query: Query) -> tuple[np.ndarray, np
     """The ``sample_size`` most recent sessions sharing an item with each row's query: (int64 [C]
     row, non-decreasing; int64 [C] session code, ascending within a row; float64 [C] the sum of
     the query weights of the shared items)."""
-    matrix = sp.csr_matrix((query.weight, query.item, np.r_[0, np.cumsum(np.bincount(query.row, minlength=query.n_rows))]),
-                           shape=(query.n_rows, index.n_items))
+    row_starts = np.r_[0, np.cumsum(np.bincount(query.row, minlength=query.n_rows))]
+    matrix = sp.csr_matrix((query.weight, query.item, row_starts), shape=(query.n_rows, index.n_items))
     overlap = matrix @ index.recent_sessions  # [b, S]
     overlap.sort_indices()
     per_row = np.diff(overlap.indptr)
@@ -320,7 +320,8 @@ class SessionKnnScorer:
         sessions = self._index.code_of_training_session[training_sessions]
         items = PairItems.of(self._index, query, rows, sessions)
         similarity = self._similarities(query, rows, sessions, items.per_pair_sum(items.query_weight))
-        return sp.csr_matrix((similarity[items.pair], (rows[items.pair], items.item)), shape=(query.n_rows, self.n_items))
+        return sp.csr_matrix((similarity[items.pair], (rows[items.pair], items.item)),
+                             shape=(query.n_rows, self.n_items))
 
     # What the models differ in.
 

@@ -101,11 +101,13 @@ class VsknnConfig(ModelSettings):
                              choices=tuple(POSITION_WEIGHTS))
     weighting_score: str = setting("div", "Neighbour decay",
                                    "Decay of a neighbour's contribution by the step s (1 = the current item) of the "
-                                   "latest current item it holds: div 1/s, same 1, log 1/log10(s+1.7), quadratic 1/s^2, "
-                                   "linear max(1-0.1s, 0). Default: div (session-rec's).", choices=tuple(STEP_DECAYS))
+                                   "latest current item it holds: div 1/s, same 1, log 1/log10(s+1.7), "
+                                   "quadratic 1/s^2, linear max(1-0.1s, 0). Default: div (session-rec's).",
+                                   choices=tuple(STEP_DECAYS))
     idf_weighting: float = setting(10.0, "IDF weight",
-                                   "w in 1 + w x idf(item), idf = ln(sessions / sessions with the item); 0 turns it off. "
-                                   "Default: 10 (session-rec's V-SKNN configuration, conf/example_session_aware_exp.yml).",
+                                   "w in 1 + w x idf(item), idf = ln(sessions / sessions with the item); "
+                                   "0 turns it off. Default: 10 (session-rec's V-SKNN configuration, "
+                                   "conf/example_session_aware_exp.yml).",
                                    low=0.0)
     popularity_fill: bool = fill_setting("the items of the neighbour sessions")
 

@@ -56,7 +56,8 @@ SECONDS_PER_DAY = 86_400.0
 
 
 def _decay_setting(default: float, label: str, meaning: str, unit: str) -> Any:
-    return setting(default, label, f"{meaning}; larger decays more slowly. Default: {default:g} {unit} ({_STAN_SOURCE}).",
+    return setting(default, label,
+                   f"{meaning}; larger decays more slowly. Default: {default:g} {unit} ({_STAN_SOURCE}).",
                    low=0.0, low_open=True)
 
 
@@ -75,8 +76,9 @@ class StanConfig(ModelSettings):
                                        "lambda_snh: a candidate session's similarity decays as exp(-age / lambda_snh), "
                                        "its age measured from its last event", "days")
     lambda_inh: float = _decay_setting(2.05, "Item distance decay (items)",
-                                       "lambda_inh: a neighbour's item at distance d from the latest item it shares with "
-                                       "the current session gets exp(-d / lambda_inh) of its similarity", "items")
+                                       "lambda_inh: a neighbour's item at distance d from the latest item it shares "
+                                       "with the current session gets exp(-d / lambda_inh) of its similarity",
+                                       "items")
 
 
 @dataclass(frozen=True)

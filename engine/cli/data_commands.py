@@ -28,7 +28,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--min-item-support", type=int, metavar="N", help="keep items with >= N events (default 10)")
     group.add_argument("--min-session-length", type=int, metavar="N", help="keep sessions with >= N events (default 3)")
     group.add_argument("--min-user-sessions", type=int, metavar="N", help="keep users with >= N sessions (default 5)")
-    group.add_argument("--max-user-sessions", type=int, metavar="N", help="keep users with <= N sessions (reference: 199)")
+    group.add_argument("--max-user-sessions", type=int, metavar="N",
+                       help="keep users with <= N sessions (reference: 199)")
     group.add_argument("--repeat-filters", action="store_true", help="repeat the filters until nothing changes")
 
 

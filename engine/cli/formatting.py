@@ -46,7 +46,8 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]], align
         i for i in range(len(headers)) if rows and all(isinstance(row[i], (int, float)) for row in rows)}
     lines = []
     for index, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        lines.append("  ".join(padded).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

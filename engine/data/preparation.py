@@ -178,7 +178,8 @@ def _filter_sequence(user: np.ndarray, session: np.ndarray, item: np.ndarray, se
         if settings.max_user_sessions is not None:
             user_ok &= per_user <= settings.max_user_sessions
         after_users = after_length & user_ok[user]
-        for step, before, after in (("item support", keep, after_support), ("session length", after_support, after_length),
+        for step, before, after in (("item support", keep, after_support),
+                                    ("session length", after_support, after_length),
                                     ("user sessions", after_length, after_users)):
             counts[step] = int(after.sum())
             if counts[step] == 0:

@@ -336,8 +336,8 @@ class _Encoder:
         time = chunk[self.mapping.time]
         if pd.api.types.is_bool_dtype(time) or (time.dtype == object and
                                                 pd.api.types.infer_dtype(time, skipna=True) == "boolean"):
-            raise InputError(f"{self._source(start)[0]}: column '{self.mapping.time}' holds booleans (type bool), not times; map a "
-                             "column of unix times or ISO-8601 dates")
+            raise InputError(f"{self._source(start)[0]}: column '{self.mapping.time}' holds booleans (type bool), "
+                             "not times; map a column of unix times or ISO-8601 dates")
         for column in self.mapping.used_columns():
             values = chunk[column]
             if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in _FLAT_KINDS:

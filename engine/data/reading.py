@@ -498,7 +498,8 @@ def _read_parquet(path: Path, file_format: FileFormat, member: str | None) -> pd
     return _parquet_file(path, file_format, member).read().to_pandas()
 
 
-def _parquet_chunks(label: Path, parquet: pq.ParquetFile, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(label: Path, parquet: pq.ParquetFile, columns: list[str],
+                    chunk_rows: int) -> Iterator[pd.DataFrame]:
     schema = parquet.schema_arrow
     missing = [name for name in columns if name not in schema.names]
     if missing:

@@ -125,7 +125,8 @@ class SyntheticConfig:
             if field.name.endswith("_probability") and not 0.0 <= value <= 1.0:
                 raise InputError(f"synthetic log: {field.name} must be in [0, 1], got {value}")
         if self.revisit_events < 0:
-            raise InputError(f"synthetic log: revisit_events must be >= 0 (0: every position), got {self.revisit_events}")
+            raise InputError("synthetic log: revisit_events must be >= 0 (0: every position), "
+                             f"got {self.revisit_events}")
         if self.repeat_probability + self.chain_probability > 1.0:
             raise InputError("synthetic log: repeat_probability + chain_probability must be <= 1")
         if self.mean_long_session_length <= 3.0 or self.mean_sessions_per_user < 1.0:

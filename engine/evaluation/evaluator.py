@@ -130,7 +130,8 @@ def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarra
         among, target_scores = candidate_scores(slots, candidates, targets)
         if among.shape != (len(slots), len(candidates)) or target_scores.shape != (len(slots),):
             raise ValueError(f"scorer returned candidate scores of shapes {tuple(among.shape)} and "
-                             f"{tuple(target_scores.shape)}, expected {(len(slots), len(candidates))} and {(len(slots),)}")
+                             f"{tuple(target_scores.shape)}, expected {(len(slots), len(candidates))} "
+                             f"and {(len(slots),)}")
         device = among.device
         n_nonfinite = int((~torch.isfinite(target_scores)).sum())
         return rank_among_candidates(among, target_scores, torch.from_numpy(candidates).to(device),
@@ -204,7 +205,8 @@ def evaluate(
             if candidates is None:
                 ranks, nonfinite_targets = _rank_all(scorer, predicting, target_items, train.n_items, settings.tie_mode)
             else:
-                ranks, nonfinite_targets = _rank_candidates(scorer, predicting, target_items, candidates, settings.tie_mode)
+                ranks, nonfinite_targets = _rank_candidates(scorer, predicting, target_items, candidates,
+                                                            settings.tie_mode)
             n_nonfinite += nonfinite_targets
             rank_of_event[event[predicting]] = ranks.rank.cpu().numpy()
             tied_of_event[event[predicting]] = ranks.tied.cpu().numpy()

@@ -20,7 +20,8 @@ class FloatRange:
 
     def __post_init__(self) -> None:
         if not self.low <= self.high or (self.log and self.low <= 0):
-            raise InputError(f"an empty or impossible range [{self.low}, {self.high}]{' on a log scale' if self.log else ''}")
+            scale = " on a log scale" if self.log else ""
+            raise InputError(f"an empty or impossible range [{self.low}, {self.high}]{scale}")
 
     def describe(self) -> str:
         return f"{self.low:g}..{self.high:g}{' (log)' if self.log else ''}"

@@ -142,7 +142,8 @@ def other_tie_modes(workspace: Workspace, run: records.RunSummary, settings: Eva
     return modes
 
 
-def find_evaluation(workspace: Workspace, run_id: int, settings: EvaluationSettings | None = None) -> EvaluationRecord | None:
+def find_evaluation(workspace: Workspace, run_id: int,
+                    settings: EvaluationSettings | None = None) -> EvaluationRecord | None:
     """The evaluation stored under exactly ``settings`` (None: the run's latest); to look up a
     run's results under a dataset's settings use :func:`find_run_evaluation`."""
     return store.find_evaluation(workspace, run_id, None if settings is None else _settings_key(settings))

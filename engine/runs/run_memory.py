@@ -34,7 +34,8 @@ def training_bytes(config: TrainConfig, n_items: int) -> int:
     hs, hu, batch, extra = spec.session_units, spec.user_units, config.batch_size, config.n_extra_negatives
     item_tables = (n_items + 1) * (spec.item_in_width + hs + 1)
     dense = sum(math.prod(shape) for shape in spec.dense_shapes.values())
-    step = SCORE_COPIES * batch * (batch + extra) + 2 * extra * (hs + 1) + 8 * batch * (3 * hs + 3 * hu + spec.input_size)
+    step = (SCORE_COPIES * batch * (batch + extra) + 2 * extra * (hs + 1)
+            + 8 * batch * (3 * hs + 3 * hu + spec.input_size))
     return FLOAT_BYTES * (ITEM_TABLE_COPIES * item_tables + DENSE_COPIES * dense + step)
 
 

@@ -36,7 +36,8 @@ def insert_columns(connection: Connection, table: Table, columns: dict[str, np.n
         stop = min(start + CHUNK_ROWS, n_rows)
         lists = [value[start:stop].tolist() if isinstance(value, np.ndarray) else [value] * (stop - start)
                  for value in columns.values()]
-        rows: Sequence = list(zip(*lists, strict=True)) if positional else [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)]
+        rows: Sequence = (list(zip(*lists, strict=True)) if positional
+                          else [dict(zip(names, row, strict=True)) for row in zip(*lists, strict=True)])
         connection.exec_driver_sql(statement, rows)
         if on_chunk is not None:
             on_chunk(stop / n_rows)

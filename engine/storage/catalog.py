@@ -477,7 +477,8 @@ def load_prepared(workspace: Workspace, dataset_id: int) -> PreparedDataset:
     return prepared_dataset(columns, user_ids, item_ids)
 
 
-def prepared_dataset(columns: dict[str, np.ndarray], log_user_ids: np.ndarray, log_item_ids: np.ndarray) -> PreparedDataset:
+def prepared_dataset(columns: dict[str, np.ndarray], log_user_ids: np.ndarray,
+                     log_item_ids: np.ndarray) -> PreparedDataset:
     """Dense codes (users: all in the dataset; items: those in training) and the four logs."""
     split, valid_split = columns["split"], columns["valid_split"]
     user_codes, user = np.unique(columns["user"], return_inverse=True)

@@ -39,6 +39,7 @@ def item_labels(workspace: Workspace, dataset_id: int, item_ids: np.ndarray) -> 
     """Display labels for ``item_ids`` (original ids): "id · name" where a name is attached, else the id."""
     with workspace.session() as session:
         log_id = catalog.find_dataset(session, dataset_id).log_id
-        names = dict(session.execute(select(ItemName.original_id, ItemName.name).where(ItemName.log_id == log_id)).all())
+        names = dict(session.execute(select(ItemName.original_id, ItemName.name)
+                                     .where(ItemName.log_id == log_id)).all())
     labels = [f"{item} · {names[str(item)]}" if str(item) in names else str(item) for item in item_ids]
     return np.array(labels, dtype=object)

@@ -192,7 +192,8 @@ def metric_tables(workspace: Workspace, run_ids: list[int]) -> dict[int, dict[st
     with workspace.session() as session:
         for start in range(0, len(run_ids), _IN_CHUNK):
             rows = session.execute(select(RunMetric.run_id, RunMetric.key, RunMetric.step, RunMetric.value,
-                                          RunMetric.special).where(RunMetric.run_id.in_(run_ids[start:start + _IN_CHUNK]))
+                                          RunMetric.special)
+                                   .where(RunMetric.run_id.in_(run_ids[start:start + _IN_CHUNK]))
                                    .order_by(RunMetric.run_id, RunMetric.key, RunMetric.step)).all()
             for row in rows:
                 steps, values = found.setdefault(row.run_id, {}).setdefault(row.key, ([], []))

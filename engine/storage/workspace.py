@@ -129,7 +129,8 @@ def database_problem(error: BaseException, display_name: str | None = None) -> s
     if kind == "read-only":
         path = Path(display_name) if display_name and "://" not in display_name else None
         part = unwritable_part(path) if path is not None else None
-        where = f"no permission to write {part}" if part is not None else "no permission to write the file or its folder"
+        where = (f"no permission to write {part}" if part is not None
+                 else "no permission to write the file or its folder")
         return (f"{subject} is read-only ({where}): reading works, but storing anything needs write access; make it "
                 "writable or work on a copy")
     if kind == "locked":
@@ -224,7 +225,9 @@ class Workspace:
     @property
     def display_name(self) -> str:
         url = make_url(self.url)
-        return url.database or self.url if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite":
+            return url.database or self.url
+        return url.render_as_string(hide_password=True)
 
     @property
     def backend(self) -> str:
@@ -249,7 +252,8 @@ class Workspace:
         identity = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
         label = "-".join(part for part in (url.host, url.database) if part) or "server"
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-        return Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False)) / "checkpoints" / f"{safe}-{identity}"
+        data_dir = Path(platformdirs.user_data_dir("hrnn-workbench", appauthor=False))
+        return data_dir / "checkpoints" / f"{safe}-{identity}"
 
     def _migrate(self) -> None:
         known, head = _revisions()

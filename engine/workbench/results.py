@@ -191,7 +191,8 @@ def comparison(results: DatasetResults, ks: Sequence[int], reference: str | None
                             results.settings.compat_2017).assign(reference=reference)
 
 
-def breakdown(results: DatasetResults, kind: str, ks: Sequence[int], popularity: np.ndarray | None = None) -> pd.DataFrame:
+def breakdown(results: DatasetResults, kind: str, ks: Sequence[int],
+              popularity: np.ndarray | None = None) -> pd.DataFrame:
     """Per model and group of the registered breakdown ``kind``: each metric's mean and std over
     seeds, and the group's event count."""
     entry = BREAKDOWNS[kind]

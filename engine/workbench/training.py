@@ -45,8 +45,8 @@ MessageSink = Callable[[RunMessage], None]
 
 __all__ = ["LOSS_KEY", "MODELS", "PROGRESS_EVERY_S", "RETRYABLE", "RunCurves", "RunFacts", "RunPlan", "RunSummary",
            "build_config", "execute_runs", "get_run", "list_runs", "load_curves", "model_entry", "model_label",
-           "plan_runs", "plan_runs_at", "presets_for", "record_run_end", "record_run_end_at", "run_curves", "run_exists",
-           "run_facts", "run_label", "validate_plans"]
+           "plan_runs", "plan_runs_at", "presets_for", "record_run_end", "record_run_end_at", "run_curves",
+           "run_exists", "run_facts", "run_label", "validate_plans"]
 
 
 class _RunReporter:
