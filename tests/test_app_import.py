@@ -2,8 +2,8 @@
 found, the session and filter settings, impossible settings refused with the field named), the
 background import with a moving progress bar, a refusal that reopens the dialog with its field
 marked (the raw log already stored), every event type of the whole log offered, a tiny log whose
-refusal points at the idle threshold (the marked spin box keeps its arrows), a tiny dataset's warning, refusals of what is not a log, cancel, and item names dropped onto a
-dataset."""
+refusal points at the idle threshold (the marked spin box keeps its arrows), a tiny dataset's
+warning, refusals of what is not a log, cancel, and item names dropped onto a dataset."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -44,7 +44,8 @@ def test_a_metric_registered_at_test_time_renders_in_the_results_panel(qtbot, ap
     column = headers.index("Hit@half@5")
     rnn_row = model.models.index(next(label for label in model.models if label.startswith("RNN")))
     assert model.index(rnn_row, column).data().startswith("0.5000")  # ranks 2 (of 40, every other) <= 5 // 2
-    assert model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) == "Share of targets in the top K/2 (K = 5)"  # its tooltip
+    tooltip = model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == "Share of targets in the top K/2 (K = 5)"
     assert [panel.metric_combo.itemText(i) for i in range(panel.metric_combo.count())][-1] == "Hit@half"
     panel.metric_combo.setCurrentIndex(panel.metric_combo.count() - 1)
     assert panel.plots["history"].plot_item.getAxis("left").labelText == "Hit@half@5"

@@ -1,7 +1,8 @@
 """The popularity fill of the sparse models (kNN, rules, Markov, Personal Pop): the items a model
 scores keep their scores and order; the others follow in training-popularity order below them;
-no unscored item is tied (equal scores of scored items are the model's own ties and stay). Declared once, searched by tuning, shown in labels; runs stored before the setting
-keep what they did."""
+no unscored item is tied (equal scores of scored items are the model's own ties and stay).
+Declared once, searched by tuning, shown in labels; runs stored before the setting keep what they
+did."""
 from __future__ import annotations
 
 import dataclasses

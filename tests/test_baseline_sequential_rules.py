@@ -60,7 +60,8 @@ def test_rules_by_hand() -> None:
     adjacent = rule_matrix(TRAIN, 1, DISTANCE_WEIGHTS["div"], 0).toarray()
     assert adjacent[0].tolist() == [0, 1, 1, 1, 0, 0] and adjacent[1].tolist() == [1, 0, 1, 1, 0, 0]
     # quadratic 1/x^2: from 0, item 2 gets 1/4 + 1, item 5 1/4
-    assert rule_matrix(TRAIN, 10, DISTANCE_WEIGHTS["quadratic"], 0).toarray()[0] == pytest.approx([0, 1, 1.25, 1, 0, 0.25])
+    quadratic = rule_matrix(TRAIN, 10, DISTANCE_WEIGHTS["quadratic"], 0).toarray()[0]
+    assert quadratic == pytest.approx([0, 1, 1.25, 1, 0, 0.25])
 
 
 def test_pruning_keeps_the_strongest_rules_equal_ones_by_lower_item() -> None:
@@ -79,7 +80,8 @@ def test_scores_are_the_rules_of_the_latest_item() -> None:
 
 
 def test_boost_multiplies_the_rules_of_the_users_own_sessions() -> None:
-    config = SrBrConfig(pruning=0, popularity_fill=False, boost=1.0, weight_base=1.0, weight_recency=0.0)  # reminders off
+    # reminders off
+    config = SrBrConfig(pruning=0, popularity_fill=False, boost=1.0, weight_base=1.0, weight_recency=0.0)
     # user 2 had 0 -> 3, 0 -> 5 (s3) and 0 -> 2 (s4): doubled; 0 -> 1 (user 0's s0) not
     assert session_scores(fit(config, TRAIN), 2, [0]) == pytest.approx([0, 1, 3, 2, 0, 1])
     # user 0 had 0 -> 1 and 0 -> 2 (s0)

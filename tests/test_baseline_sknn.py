@@ -108,7 +108,8 @@ def test_vsknn_other_weightings() -> None:
 
 
 # V-SKNN_EBR with one option at a time (idf off to keep the sums short)
-OFF = dict(popularity_fill=False, idf_weighting=0.0, extend_length=0, boost=0.0, weight_base=1.0, weight_recency=0.0, weight_similarity=0.0)
+OFF = dict(popularity_fill=False, idf_weighting=0.0, extend_length=0, boost=0.0, weight_base=1.0, weight_recency=0.0,
+           weight_similarity=0.0)
 
 
 def ebr(**options) -> VsknnScorer:
@@ -241,8 +242,8 @@ def test_vectorised_scores_equal_the_plain_algorithm(aware: bool) -> None:
             weighting=str(rng.choice(list(POSITION_WEIGHTS))), weighting_score=str(rng.choice(list(STEP_DECAYS))),
             idf_weighting=float(rng.choice([0.0, 2.0])), extend_length=int(rng.choice([0, 3, 6])),
             boost=float(rng.choice([0.0, 0.5])), reminder_sessions=int(rng.integers(1, 4)),
-            weight_base=1.0, weight_recency=float(rng.choice([0.0, 1.0])), weight_similarity=float(rng.choice([0.0, 2.0])),
-            popularity_fill=False)
+            weight_base=1.0, weight_recency=float(rng.choice([0.0, 1.0])),
+            weight_similarity=float(rng.choice([0.0, 2.0])), popularity_fill=False)
         scorer = fit_vsknn(config if aware else VsknnConfig(**{f.name: getattr(config, f.name) for f in
                                                                dataclasses.fields(VsknnConfig) if f.name != "model"}),
                            log)
@@ -259,7 +260,8 @@ def test_evaluation_of_the_tiny_log() -> None:
     # s0 1/sqrt6, s2 1/sqrt6, s3 1/sqrt6 -> item 3: 1 + 2/sqrt6 and 1: 1 + 1/sqrt6 lead, then 0, 2 (2/sqrt6);
     # target 4 (1/sqrt6) shares its score with item 5 -> rank 5
     test = make_log([(1, 0, 1, 6), (1, 0, 3, 6), (1, 0, 4, 6)])
-    result = evaluate(fit_sknn(SknnConfig(popularity_fill=False), TRAIN), TRAIN, test, EvaluationSettings(tie_mode="standard"))
+    result = evaluate(fit_sknn(SknnConfig(popularity_fill=False), TRAIN), TRAIN, test,
+                      EvaluationSettings(tie_mode="standard"))
     assert result.rank.tolist() == [2.0, 5.0]
 
 

@@ -74,8 +74,8 @@ def test_slower_decays_weigh_older_sessions_and_far_items_more() -> None:
     assert slow == pytest.approx([c0, c0 + c1, c0 + c2, c1 + c2, c2, 0.0], rel=1e-2)
 
 
-OFF = dict(popularity_fill=False, lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0, extend_length=0, boost=0.0, weight_base=1.0,
-           weight_recency=0.0, weight_similarity=0.0)
+OFF = dict(popularity_fill=False, lambda_spw=1.0, lambda_snh=1.0, lambda_inh=1.0, extend_length=0, boost=0.0,
+           weight_base=1.0, weight_recency=0.0, weight_similarity=0.0)
 
 
 def ebr(**options):
@@ -181,7 +181,8 @@ def test_vectorised_scores_equal_the_plain_algorithm(aware: bool) -> None:
             boost=float(rng.choice([0.0, 0.5])), reminder_sessions=int(rng.integers(1, 4)), weight_base=1.0,
             weight_recency=float(rng.choice([0.0, 1.0])), weight_similarity=float(rng.choice([0.0, 2.0])),
             popularity_fill=False)
-        plain = StanConfig(**{f.name: getattr(config, f.name) for f in dataclasses.fields(StanConfig) if f.name != "model"})
+        plain = StanConfig(**{f.name: getattr(config, f.name)
+                              for f in dataclasses.fields(StanConfig) if f.name != "model"})
         scorer = fit_stan(config if aware else plain, log)
         user = int(rng.integers(0, log.n_users))
         session = rng.integers(0, log.n_items, size=int(rng.integers(1, 5))).tolist()

@@ -89,7 +89,8 @@ def _legacy_workspace(small_dataset, folder: Path, models: list[str]) -> Path:
 def _stored(path: Path) -> list[tuple]:
     engine = create_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, checkpoint_path, checkpoint_digest, error FROM runs ORDER BY id")).all()
+        rows = connection.execute(
+            text("SELECT id, checkpoint_path, checkpoint_digest, error FROM runs ORDER BY id")).all()
     engine.dispose()
     return [tuple(row) for row in rows]
 

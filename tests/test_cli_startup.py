@@ -16,7 +16,8 @@ from engine.runs.models import MODELS
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "scipy.stats", "optuna", "pandas")
 #: Runs ``main`` on the arguments and prints the heavy modules it loaded.
-PROBE = ("import json, sys\nfrom engine.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+PROBE = ("import json, sys\nfrom engine.cli.main import main\n"
+         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
          f"print(json.dumps(sorted(name for name in {HEAVY!r} if name in sys.modules)))")
 
 

@@ -62,7 +62,8 @@ def test_the_command_line_names_the_members_on_import_and_in_the_datasets_list(t
     path = _zip(tmp_path / "months.zip", {"jan.csv": _month(0, 1_500_000_000), "feb.csv": _month(3, 1_502_000_000)})
     workspace = str(tmp_path / "ws.sqlite")
     assert main(["import", str(path), "--workspace", workspace, *LOOSE_OPTIONS]) == 0
-    assert f"imported {path} (2 files, read one after the other: feb.csv, jan.csv) as dataset" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"imported {path} (2 files, read one after the other: feb.csv, jan.csv) as dataset" in out
     assert main(["datasets", "--workspace", workspace]) == 0
     assert "months.zip (2 files: feb.csv, jan.csv)" in capsys.readouterr().out
 

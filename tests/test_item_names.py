@@ -17,7 +17,8 @@ def test_names_are_matched_by_original_id_and_replace_earlier_ones(small_dataset
     prepared = load_prepared(workspace, dataset_id)
     first, second = prepared.item_ids[:2]
     names = tmp_path / "items.csv"
-    names.write_text(f"item_id,title,year\n{first},First Item,1999\n{second},\"Second, with comma\",2001\nunknown,Nope,0\n")
+    names.write_text(f"item_id,title,year\n{first},First Item,1999\n"
+                     f"{second},\"Second, with comma\",2001\nunknown,Nope,0\n")
     named, total = attach_item_names(workspace, dataset_id, names)
     assert named == 2 and total >= len(prepared.item_ids)
     labels = item_labels(workspace, dataset_id, prepared.item_ids)

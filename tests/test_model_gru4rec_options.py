@@ -21,7 +21,8 @@ B, EXTRA = 4, 3
 
 class _Recorder:
     def step(self, dense_grad, rows, row_grads):
-        self.dense, self.rows, self.row_grads = dense_grad.clone(), [r.clone() for r in rows], [g.clone() for g in row_grads]
+        self.dense = dense_grad.clone()
+        self.rows, self.row_grads = [r.clone() for r in rows], [g.clone() for g in row_grads]
 
 
 def _network(cfg: TrainConfig) -> RecurrentNetwork:
@@ -141,7 +142,8 @@ def test_inconsistent_gru4rec_options_are_refused(change: dict, message: str) ->
 def test_the_official_preset_holds_the_official_codes_defaults() -> None:
     config = preset("rnn-gru4rec-official")
     assert (config.loss, config.activation, config.elu_alpha, config.bpr_max_reg) == ("bpr-max", "elu", 0.5, 1.0)
-    assert (config.n_extra_negatives, config.sample_alpha, config.learning_rate, config.momentum) == (2048, 0.5, 0.05, 0.0)
+    assert ((config.n_extra_negatives, config.sample_alpha, config.learning_rate, config.momentum)
+            == (2048, 0.5, 0.05, 0.0))
     assert config.constrained_embedding and config.dropout_session == config.dropout_embedding == 0.0
     assert (config.reset_gate, config.loss_normalization) == ("after", "batch")
     assert (config.session_units, config.batch_size, config.epochs) == (100, 100, 10)
@@ -161,7 +163,8 @@ def test_a_tied_network_trains_saves_and_scores_the_same_after_loading(tmp_path)
     result = train(cfg, log)
     assert result.epoch_losses[1] < result.epoch_losses[0]
     path = tmp_path / "tied.pt"
-    save_checkpoint(path, result.network, cfg, [str(i) for i in range(log.n_items)], [str(u) for u in range(log.n_users)])
+    save_checkpoint(path, result.network, cfg, [str(i) for i in range(log.n_items)],
+                    [str(u) for u in range(log.n_users)])
     loaded = load_checkpoint(path)
     scores = []
     for network in (result.network, loaded.network):

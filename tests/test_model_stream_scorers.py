@@ -46,7 +46,8 @@ def training_forward_scores(net: RecurrentNetwork, log: SessionLog, batcher) -> 
     return out
 
 
-def evaluator_walk(scorer: RecurrentStreamScorer, log: SessionLog, feed_history: str) -> dict[tuple[int, int], torch.Tensor]:
+def evaluator_walk(scorer: RecurrentStreamScorer, log: SessionLog,
+                   feed_history: str) -> dict[tuple[int, int], torch.Tensor]:
     """Two slots walk the users' streams in lockstep like the evaluator: (user, event) -> scores."""
     streams = {}
     for u in range(log.n_users):

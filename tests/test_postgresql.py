@@ -19,7 +19,8 @@ from tests.logs import session_rows, write_csv
 
 
 def _server_binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or ([shutil.which("initdb")] if shutil.which("initdb") else [])
+    on_path = shutil.which("initdb")
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or ([on_path] if on_path else [])
     return Path(found[-1]).parent if found else None
 
 

@@ -47,7 +47,8 @@ def test_gzip_zip_parquet_and_jsonl_give_the_same_log(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "a.zip", "w") as archive:
         archive.writestr("inner/a.csv", csv_text)
     frame.to_parquet(tmp_path / "a.parquet")
-    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(dict(zip(frame.columns, map(str, r), strict=True))) for r in ROWS))
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(dict(zip(frame.columns, map(str, r), strict=True)))
+                                                for r in ROWS))
     logs = [_read(tmp_path / name)[1] for name in ("a.csv.gz", "a.zip", "a.parquet", "a.jsonl")]
     for raw in logs:
         assert raw.user.tolist() == [0, 0, 1] and raw.item.tolist() == [0, 1, 0]

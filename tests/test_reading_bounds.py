@@ -90,8 +90,8 @@ def test_a_line_of_8_mib_without_a_break_is_refused_fast_within_bounded_memory(t
     path = tmp_path / "one_line.csv"
     path.write_bytes(b"a," * (4 * 2**20))
     for message in _refused_in_child(tmp_path, path):
-        assert message == (f"{path}, line 1: a line longer than 1 MiB (more than 1,048,576 bytes without a line break); "
-                           "is this an interaction log (one event per line)?")
+        assert message == (f"{path}, line 1: a line longer than 1 MiB (more than 1,048,576 bytes without a line "
+                           "break); is this an interaction log (one event per line)?")
 
 
 @linux_only
@@ -100,8 +100,8 @@ def test_a_long_data_line_is_refused_with_its_number(tmp_path: Path) -> None:
     path.write_text("user_id,item_id,timestamp\n" + ROWS + "u1,i1," + "9" * 3_000_000 + "\n" + ROWS)
     preview, imported = _refused_in_child(tmp_path, path)
     assert preview is None  # the preview reads the first 20 rows only
-    assert imported == (f"{path}, line 42: a line longer than 1 MiB (more than 1,048,576 bytes without a line break); is "
-                        "this an interaction log (one event per line)?")
+    assert imported == (f"{path}, line 42: a line longer than 1 MiB (more than 1,048,576 bytes without a line "
+                        "break); is this an interaction log (one event per line)?")
 
 
 def test_a_few_repeated_names_are_refused_naming_them(tmp_path: Path) -> None:
@@ -139,5 +139,5 @@ def test_a_json_line_over_the_limit_is_refused_with_its_number(tmp_path: Path, m
     path.write_text("\n".join(lines) + "\n")
     with Workspace(tmp_path / "ws.sqlite") as workspace, pytest.raises(InputError) as info:
         import_log(workspace, ImportRequest(path, settings=LOOSE))
-    assert str(info.value) == (f"{path}, line 26: a line longer than 4 KiB (more than 4,096 bytes without a line break); "
-                               "is this a JSON lines log (one record per line)?")
+    assert str(info.value) == (f"{path}, line 26: a line longer than 4 KiB (more than 4,096 bytes without a "
+                               "line break); is this a JSON lines log (one record per line)?")

@@ -43,7 +43,8 @@ def test_evaluation_stores_ranks_and_its_session_average_consistently(small_data
     assert len(events) == evaluation.n_events == test.n_events - test.n_sessions
     assert (events["position"] >= 1).all() and (events["position"] < events["session_length"]).all()
     assert evaluation.metrics["event"]["recall@5"] == pytest.approx((events["rank"] <= 5).mean())
-    per_session = events.assign(rr=np.where(events["rank"] <= 10, 1 / events["rank"], 0.0)).groupby("session")["rr"].mean()
+    reciprocal = np.where(events["rank"] <= 10, 1 / events["rank"], 0.0)
+    per_session = events.assign(rr=reciprocal).groupby("session")["rr"].mean()
     assert evaluation.metrics["session"]["mrr@10"] == pytest.approx(per_session.mean())
     # the same settings again: the stored evaluation, not a second one
     assert evaluate_run(workspace, run_id).id == evaluation.id
@@ -79,7 +80,8 @@ def test_report_groups_seeds_and_marks_significance(small_dataset) -> None:
     table = comparison(results, [5], reference="Pop")
     rnn = table[(table["model"] == "RNN, small, epochs=1") & (table["metric"] == "recall@5")].iloc[0]
     seeds = results.runs[results.runs["model"] == "RNN, small, epochs=1"]["recall@5"]
-    assert rnn["n_seeds"] == 2 and rnn["mean"] == pytest.approx(seeds.mean()) and rnn["std"] == pytest.approx(seeds.std())
+    assert rnn["n_seeds"] == 2
+    assert rnn["mean"] == pytest.approx(seeds.mean()) and rnn["std"] == pytest.approx(seeds.std())
     knn = table[(table["model"] == "Item-KNN, popularity fill") & (table["metric"] == "recall@5")].iloc[0]
     assert knn["mark"] == ("*" if knn["p_value"] < 0.01 else "")
     history = breakdown(results, "history", [5])
@@ -93,8 +95,9 @@ def test_default_reference_is_the_session_based_rnn_whatever_its_settings() -> N
     def results_of(*rows: tuple[str, str]) -> DatasetResults:
         return DatasetResults(pd.DataFrame([{"model": label, "model_name": name} for label, name in rows]))
 
-    assert default_reference(results_of(("Pop", "pop"), ("RNN Concat, small", "rnn-concat"),
-                                        ("RNN, small, epochs=4", "rnn"), ("RNN, large", "rnn"))) == "RNN, small, epochs=4"
+    several = results_of(("Pop", "pop"), ("RNN Concat, small", "rnn-concat"),
+                         ("RNN, small, epochs=4", "rnn"), ("RNN, large", "rnn"))
+    assert default_reference(several) == "RNN, small, epochs=4"
     assert default_reference(results_of(("Pop", "pop"), ("HRNN Init, small", "hrnn-init"))) == "Pop"
 
 
@@ -170,7 +173,8 @@ def test_inspection_replays_the_stored_ranks(small_dataset, candidates: int | No
     workspace, dataset_id = small_dataset
     prepared = load_prepared(workspace, dataset_id)
     settings = EvaluationSettings(n_candidates=candidates)
-    for run_id in _trained(workspace, dataset_id, "hrnn-init", epochs=1) + _trained(workspace, dataset_id, "personal-pop"):
+    run_ids = _trained(workspace, dataset_id, "hrnn-init", epochs=1) + _trained(workspace, dataset_id, "personal-pop")
+    for run_id in run_ids:
         events = load_event_ranks(workspace, evaluate_run(workspace, run_id, settings).id)
         if candidates:
             assert events["rank"].max() <= candidates + 1

@@ -87,7 +87,7 @@ def test_bulk_insert_uses_named_parameters_on_postgresql() -> None:
                        "session_key": None}
 
 
-@pytest.mark.parametrize("old_revision", ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"])
+@pytest.mark.parametrize("old_revision", [f"{revision:04d}" for revision in range(1, 12)])
 def test_workspace_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, old_revision: str) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory

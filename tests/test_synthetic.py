@@ -193,7 +193,8 @@ def test_session_resumption_makes_consecutive_sessions_share_items() -> None:
         sessions = frame.assign(session=np.cumsum(new_session)).groupby("session").agg(
             user=("user_id", "first"), items=("item_id", lambda s: set(s)))
         same_user = sessions["user"].to_numpy()[1:] == sessions["user"].to_numpy()[:-1]
-        pairs = zip(sessions["items"].to_numpy()[:-1][same_user], sessions["items"].to_numpy()[1:][same_user], strict=True)
+        items = sessions["items"].to_numpy()
+        pairs = zip(items[:-1][same_user], items[1:][same_user], strict=True)
         return float(np.mean([len(a & b) / len(b) for a, b in pairs]))
 
     base = SyntheticConfig(n_users=300, n_items=900, n_topics=12, seed=4)
