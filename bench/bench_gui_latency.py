@@ -37,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.appearance import apply_appearance
+from app.latency_probe import PROBE_INTERVAL_MS, LatencyProbe
 from app.main_window import MainWindow
 from app.settings import AppSettings
 from engine.data import synthetic
@@ -53,7 +54,6 @@ from engine.workbench.generating import write_log
 from engine.workbench.importing import ImportRequest, import_log
 from engine.workbench.tuning import TuningRequest, tune_in_background
 
-PROBE_INTERVAL_MS = 10
 ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml100k_recbole" / "ml-100k.inter"
 FLOWS = ("idle", "import", "training", "tuning", "switch", "inspection")
 HEAVY_USER_EVENTS = 1_000
@@ -63,7 +63,7 @@ class StallWatch:
     """With ``--stacks``: a thread that, whenever the probe is more than ``threshold_ms`` late, records
     what every thread was doing (the GUI thread first): where a stall comes from."""
 
-    def __init__(self, probe: "LatencyProbe", threshold_ms: float = 80.0) -> None:
+    def __init__(self, probe: LatencyProbe, threshold_ms: float = 80.0) -> None:
         import threading
 
         self.probe, self.threshold_s = probe, threshold_ms / 1000
@@ -90,40 +90,6 @@ class StallWatch:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-class LatencyProbe(QObject):
-    """Fires every 10 ms on the GUI thread and records how late each tick is (milliseconds)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._timer = QTimer(self)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(PROBE_INTERVAL_MS)
-        self._timer.timeout.connect(self._tick)
-        self._clock = QElapsedTimer()
-        self.lateness_ms: list[float] = []
-        self.last_tick = time.monotonic()
-        self.running = False
-
-    def start(self) -> None:
-        self.lateness_ms = []
-        self._clock.start()
-        self.last_tick = time.monotonic()
-        self.running = True
-        self._timer.start()
-
-    def stop(self) -> list[float]:
-        self._timer.stop()
-        self.running = False
-        return self.lateness_ms
-
-    @Slot()
-    def _tick(self) -> None:
-        elapsed = self._clock.nsecsElapsed() / 1e6
-        self._clock.restart()
-        self.last_tick = time.monotonic()
-        self.lateness_ms.append(max(0.0, elapsed - PROBE_INTERVAL_MS))
 
 
 def wait(until: Callable[[], object], timeout_s: float) -> None:
@@ -160,7 +126,7 @@ def idle(window: MainWindow) -> bool:
 RUNNING: list[str] = []  # the jobs running at the last look (what a timeout names)
 
 
-def measure(name: str, probe: "LatencyProbe", start: Callable[[], object], done: Callable[[], object],
+def measure(name: str, probe: LatencyProbe, start: Callable[[], object], done: Callable[[], object],
             timeout_s: float, settle_s: float = 1.0) -> dict:
     """Probe from ``start()`` until ``done()`` holds, and then ``settle_s`` more (what the end sets off)."""
     probe.start()
@@ -294,7 +260,8 @@ def main() -> None:
         results.append(measure(f"inspection of a user with {HEAVY_USER_EVENTS:,} events picked hidden, then shown",
                                probe, pick_hidden_then_show, lambda: idle(window) and panel.isVisible(), 300, 2))
     window.close()
-    print(f"GUI event-loop lateness (QTimer probe every {PROBE_INTERVAL_MS} ms), {platform.processor() or platform.machine()}, "
+    machine = platform.processor() or platform.machine()
+    print(f"GUI event-loop lateness (QTimer probe every {PROBE_INTERVAL_MS} ms), {machine}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Qt platform {app.platformName()}")
     print(f"{'flow':78} {'seconds':>8} {'ticks':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'>50ms':>6}")
     for row in results:

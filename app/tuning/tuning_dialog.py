@@ -301,8 +301,11 @@ class TuningDialog(QDialog):
         requests = [TuningRequest(self.dataset_id, model, trials, seconds, self.metric_combo.currentText())
                     for model in tunable]
         labels = ", ".join(MODELS[model].label for model in tunable)
-        work = functools.partial(tune_in_background, self.url, requests, self.workers.value())
-        self._start(self.jobs.submit(f"Tuning {labels} on {self.dataset_name}", work), self._on_tuned)
+        # in a child process, as a comparison: its database and study objects would otherwise keep the
+        # window waiting for the interpreter and for its collections of garbage
+        job = self.jobs.submit_in_process(f"Tuning {labels} on {self.dataset_name}", tune_in_background,
+                                          (self.url, requests, self.workers.value()))
+        self._start(job, self._on_tuned)
 
     @Slot()
     def _on_compare_clicked(self) -> None:
@@ -439,8 +442,8 @@ class TuningDialog(QDialog):
         if names != [self.study_combo.itemData(index) for index in range(self.study_combo.count())]:
             self.study_combo.clear()
             for spec in specs:
-                self.study_combo.addItem(f"{spec.name} — {MODELS[spec.model].label if spec.model in MODELS else spec.model}"
-                                         f", {spec.metric}", spec.name)
+                label = MODELS[spec.model].label if spec.model in MODELS else spec.model
+                self.study_combo.addItem(f"{spec.name} — {label}, {spec.metric}", spec.name)
         target = names[-1] if names and (self._follow or shown not in names) else shown
         if target is not None and target != self.study_combo.currentData():
             self.study_combo.setCurrentIndex(names.index(target))
