@@ -18,7 +18,8 @@ from engine.workbench.results import DatasetResults, collect_results, load_resul
 from engine.workbench.verdict import build_verdict, untuned_note
 
 
-def _events(ranks: np.ndarray, history: np.ndarray, position: np.ndarray, tied: np.ndarray | None = None) -> pd.DataFrame:
+def _events(ranks: np.ndarray, history: np.ndarray, position: np.ndarray,
+            tied: np.ndarray | None = None) -> pd.DataFrame:
     n = len(ranks)
     tied = np.zeros(n) if tied is None else tied
     return pd.DataFrame({"user": np.arange(n) // 4, "session": np.arange(n) // 4, "position": position,

@@ -66,9 +66,9 @@ def test_callbacks_report_epochs_and_progress() -> None:
     epochs: list[tuple[int, float, float]] = []
     fractions: list[float] = []
     result = train(small("rnn-concat", epochs=3), patterned_log(),
-                   progress=lambda f, m: fractions.append(f), on_epoch=lambda e, l, s: epochs.append((e, l, s)))
+                   progress=lambda f, m: fractions.append(f), on_epoch=lambda e, loss, s: epochs.append((e, loss, s)))
     assert [e for e, _, _ in epochs] == [1, 2, 3]
-    assert [l for _, l, _ in epochs] == list(result.epoch_losses)
+    assert [loss for _, loss, _ in epochs] == list(result.epoch_losses)
     assert all(s > 0 for _, _, s in epochs)
     assert fractions[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in fractions)
     assert result.device == "cpu" and result.pairs_per_second > 0

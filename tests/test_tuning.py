@@ -204,7 +204,8 @@ def test_a_baseline_trial_is_scored_once(small_dataset) -> None:
     steps, values = records.metric_series(workspace, trials[0].run_id, "valid_recall@5")
     assert steps.tolist() == [0] and values[0] == pytest.approx(trials[0].value)
     importances = parameter_importances(workspace, spec.name)
-    assert set(importances) <= {"n_neighbors", "popularity_fill"} and (not importances or math.isclose(sum(importances.values()), 1))
+    assert set(importances) <= {"n_neighbors", "popularity_fill"}
+    assert not importances or math.isclose(sum(importances.values()), 1)
 
 
 def test_a_cancelled_trial_fails_is_queued_again_and_the_study_resumes(small_dataset, monkeypatch) -> None:

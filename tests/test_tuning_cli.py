@@ -32,7 +32,8 @@ def test_tune_runs_a_study_resumes_it_and_saves_the_best(workspace_file: Path, c
     common = ["--workspace", str(workspace_file)]
     assert main(["tune", "small", "--model", "item-knn", "--trials", "2", "--sampler", "random", *common]) == 0
     captured = capsys.readouterr()
-    assert "study 'tune-1-item-knn': item-knn on 'small'" in captured.err and "space: n_neighbors 20..1000" in captured.err
+    assert "study 'tune-1-item-knn': item-knn on 'small'" in captured.err
+    assert "space: n_neighbors 20..1000" in captured.err
     assert captured.err.count("  trial ") == 2 and "best: trial" in captured.out
     assert main(["tune", "small", "--model", "item-knn", "--trials", "3", "--save-preset", "knn-best", *common]) == 0
     captured = capsys.readouterr()

@@ -115,7 +115,7 @@ class StudySpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "StudySpec":
+    def from_json(cls, data: dict[str, Any]) -> StudySpec:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{"tie_mode": LEGACY_TIE_MODE, "pruner": LEGACY_PRUNER,
                       **{key: value for key, value in data.items() if key in known}})

@@ -387,7 +387,8 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
         planned[model] = _final_runs(workspace, request, model, dataset_id, comparison_id, chosen[model], previous)
         run_ids += planned[model]
         study, best_trial, config, note = chosen[model]
-        stored[model] = {**stored.get(model, {}), "study": study, "trial_run": best_trial.run_id if best_trial else None,
+        trial_run = best_trial.run_id if best_trial else None
+        stored[model] = {**stored.get(model, {}), "study": study, "trial_run": trial_run,
                          "runs": planned[model], "config": config, "note": note}
     save_progress(workspace, comparison_id, stored)
     progress(TUNING_SHARE, "training the best configurations")

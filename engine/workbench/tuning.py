@@ -88,7 +88,8 @@ __all__ = ["DEFAULT_PATIENCE", "DEFAULT_PRUNER", "DEFAULT_VALIDATION_USERS", "LE
            "BestConfiguration", "StudyRun", "StudySpec", "StudyView", "TrialOutcome", "TuningRequest",
            "best_configuration", "bracket_trials", "check_request", "check_fixed_memory", "check_workers",
            "default_study_name", "describe_pruner", "fail_dead_trials", "list_studies", "load_importances",
-           "load_study_view", "parameter_importances", "prepare_study", "load_studies", "rungs", "run_study", "run_worker",
+           "load_study_view", "parameter_importances", "prepare_study", "load_studies", "rungs", "run_study",
+           "run_worker",
            "save_best_as_preset", "save_study_preset", "search_space_text", "study_view", "tune_in_background",
            "validation_curve"]
 

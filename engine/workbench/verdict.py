@@ -269,7 +269,8 @@ def _tie_sentences(results: DatasetResults, metric: str, names: dict[str, str]) 
     first = min(risers, key=lambda label: (place_there[label], place_here[label])) if risers else changed[0]
     short += (f"; places depend on them: with {other_name} ties {names[first]} would be "
               f"{_ordinal(place_there[first])}, not {_ordinal(place_here[first])}"
-              + (f", and {len(moved) - 1} other model{'s' if len(moved) > 2 else ''} would move" if len(moved) > 1 else "")
+              + (f", and {len(moved) - 1} other model{'s' if len(moved) > 2 else ''} would move"
+                 if len(moved) > 1 else "")
               + ".")
     return sentences, short
 
