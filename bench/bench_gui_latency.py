@@ -20,7 +20,6 @@ Prints p50 / p99 / max lateness per flow; the target is a maximum under 100 ms.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -153,6 +152,104 @@ def heavy_user_log(path: Path, events: int = HEAVY_USER_EVENTS) -> Path:
     return path
 
 
+def import_flow(window: MainWindow, probe: LatencyProbe, ml100k: Path, folder: Path) -> dict:
+    """An import of MovieLens 100K (a synthetic log of 100,000 events where it is absent)."""
+    if ml100k.exists():
+        request = ImportRequest(ml100k, preset="recbole", name="MovieLens 100K")
+        name = "import of MovieLens 100K (100,000 events)"
+    else:
+        log_path = folder / "synthetic-100k.csv"
+        write_log(synthetic.generate_log(synthetic.scaled_config(100_000, seed=0)), log_path)
+        request = ImportRequest(log_path, mapping=SYNTHETIC_MAPPING, settings=PrepareSettings(min_item_support=5),
+                                name="bench import")
+        name = "import of a synthetic log of 100,000 events"
+    count = len(window.browser.dataset_ids())
+    return measure(name, probe, lambda: window.import_flow.start_import(request),
+                           lambda: len(window.browser.dataset_ids()) > count and idle(window), 900, 3)
+
+
+def training_flow(window: MainWindow, probe: LatencyProbe, demo_id: int) -> dict:
+    """A run of RNN for 2 epochs, started from the Training panel."""
+    window.tabs.setCurrentWidget(window.training_panel)
+    window.browser.select("dataset", demo_id)
+    wait(lambda: idle(window), 120)
+
+    panel = window.training_panel
+    panel.set_checked_models(["rnn"])
+    panel.models.set_custom_values("rnn", {"epochs": 2})
+    panel.seeds_edit.setText("0")
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+
+    def start_training() -> None:
+        panel.start_button.click()
+
+    return measure("training RNN (2 epochs): start, epochs, end", probe, start_training,
+                           lambda: idle(window), 900, 3)
+
+
+def tuning_flows(window: MainWindow, probe: LatencyProbe, demo_id: int) -> list[dict]:
+    """Tuning, then a fair comparison, started from the Tuning dialog."""
+    results = []
+    window.browser.select("dataset", demo_id)
+    window.open_tuning()
+    dialog = window.tuning_dialog
+    assert dialog is not None
+    url = str(window.url)
+    tuning = (url, [TuningRequest(demo_id, "rnn", n_trials=2, fixed={"epochs": 2})], 1)
+    results.append(measure("tuning RNN (2 trials of 2 epochs), the dialog open", probe,
+                           lambda: dialog._start(window.jobs.submit_in_process(
+                               "Tuning RNN", tune_in_background, tuning), dialog._on_tuned),
+                           lambda: dialog.work is None and idle(window), 1800, 3))
+    request = CompareRequest(demo_id, ("rnn", "hrnn-init"), n_trials=2, seeds=1, fixed={"epochs": 2},
+                             device="cpu")
+    results.append(measure("fair comparison of RNN and HRNN Init (2 trials each), the dialog open", probe,
+                           lambda: dialog._start(window.jobs.submit_in_process(
+                               "Comparing", compare_in_background, (url, request)), dialog._on_compared),
+                           lambda: dialog.work is None and idle(window), 3600, 3))
+    dialog.close()
+    return results
+
+
+def switch_flows(window: MainWindow, probe: LatencyProbe, demo_id: int, heavy_id: int) -> list[dict]:
+    """A dataset switch with Results shown, then with Inspection shown."""
+    results = []
+    for panel, target in ((window.results_panel, heavy_id), (window.inspection_panel, demo_id)):
+        window.tabs.setCurrentWidget(panel)
+        wait(lambda: idle(window), 120)
+        results.append(measure(f"dataset switch, {window.tabs.tabText(window.tabs.currentIndex())} shown", probe,
+                               lambda t=target: window.browser.select("dataset", t), lambda: idle(window), 300, 2))
+    return results
+
+
+def inspection_flows(window: MainWindow, probe: LatencyProbe, heavy_id: int) -> list[dict]:
+    """The user of 1,000 events picked with Inspection shown, then picked hidden and shown."""
+    results = []
+    panel = window.inspection_panel
+    window.browser.select("dataset", heavy_id)
+    window.tabs.setCurrentWidget(window.data_panel)
+    wait(lambda: idle(window) and panel.snapshot is not None and panel.snapshot.dataset_id == heavy_id, 300)
+    users = panel.snapshot.users
+    heavy_user = int(users.loc[users["train_sessions"].idxmax(), "user"])
+    other = int(users.loc[users["train_sessions"].idxmin(), "user"])
+    panel.select_user(other)
+    window.tabs.setCurrentWidget(panel)
+    wait(lambda: idle(window), 120)
+    results.append(measure(f"inspection of a user with {HEAVY_USER_EVENTS:,} events, Inspection shown", probe,
+                           lambda: panel.select_user(heavy_user), lambda: idle(window), 300, 2))
+    panel.select_user(other)
+    window.tabs.setCurrentWidget(window.data_panel)
+    wait(lambda: idle(window), 120)
+
+    def pick_hidden_then_show() -> None:
+        panel.select_user(heavy_user)
+        QTimer.singleShot(500, lambda: window.tabs.setCurrentWidget(panel))
+
+    results.append(measure(f"inspection of a user with {HEAVY_USER_EVENTS:,} events picked hidden, then shown",
+                           probe, pick_hidden_then_show, lambda: idle(window) and panel.isVisible(), 300, 2))
+    return results
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flows", nargs="+", choices=FLOWS, default=list(FLOWS))
@@ -184,81 +281,15 @@ def main() -> None:
     if "idle" in args.flows:
         results.append(measure("idle", probe, lambda: None, lambda: len(probe.lateness_ms) >= 300, 30, 0))
     if "import" in args.flows:
-        if args.ml100k.exists():
-            request = ImportRequest(args.ml100k, preset="recbole", name="MovieLens 100K")
-            name = "import of MovieLens 100K (100,000 events)"
-        else:
-            log_path = folder / "synthetic-100k.csv"
-            write_log(synthetic.generate_log(synthetic.scaled_config(100_000, seed=0)), log_path)
-            request = ImportRequest(log_path, mapping=SYNTHETIC_MAPPING, settings=PrepareSettings(min_item_support=5),
-                                    name="bench import")
-            name = "import of a synthetic log of 100,000 events"
-        count = len(window.browser.dataset_ids())
-        results.append(measure(name, probe, lambda: window.import_flow.start_import(request),
-                               lambda: len(window.browser.dataset_ids()) > count and idle(window), 900, 3))
+        results.append(import_flow(window, probe, args.ml100k, folder))
     if "training" in args.flows:
-        window.tabs.setCurrentWidget(window.training_panel)
-        window.browser.select("dataset", demo_id)
-        wait(lambda: idle(window), 120)
-
-        panel = window.training_panel
-        panel.set_checked_models(["rnn"])
-        panel.models.set_custom_values("rnn", {"epochs": 2})
-        panel.seeds_edit.setText("0")
-        panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
-
-        def start_training() -> None:
-            panel.start_button.click()
-
-        results.append(measure("training RNN (2 epochs): start, epochs, end", probe, start_training,
-                               lambda: idle(window), 900, 3))
+        results.append(training_flow(window, probe, demo_id))
     if "tuning" in args.flows:
-        window.browser.select("dataset", demo_id)
-        window.open_tuning()
-        dialog = window.tuning_dialog
-        assert dialog is not None
-        url = str(window.url)
-        tune = functools.partial(tune_in_background, url, [TuningRequest(demo_id, "rnn", n_trials=2,
-                                                                         fixed={"epochs": 2})], 1)
-        results.append(measure("tuning RNN (2 trials of 2 epochs), the dialog open", probe,
-                               lambda: dialog._start(window.jobs.submit("Tuning RNN", tune), dialog._on_tuned),
-                               lambda: dialog.work is None and idle(window), 1800, 3))
-        request = CompareRequest(demo_id, ("rnn", "hrnn-init"), n_trials=2, seeds=1, fixed={"epochs": 2},
-                                 device="cpu")
-        results.append(measure("fair comparison of RNN and HRNN Init (2 trials each), the dialog open", probe,
-                               lambda: dialog._start(window.jobs.submit_in_process(
-                                   "Comparing", compare_in_background, (url, request)), dialog._on_compared),
-                               lambda: dialog.work is None and idle(window), 3600, 3))
-        dialog.close()
+        results += tuning_flows(window, probe, demo_id)
     if "switch" in args.flows:
-        for panel, target in ((window.results_panel, heavy_id), (window.inspection_panel, demo_id)):
-            window.tabs.setCurrentWidget(panel)
-            wait(lambda: idle(window), 120)
-            results.append(measure(f"dataset switch, {window.tabs.tabText(window.tabs.currentIndex())} shown", probe,
-                                   lambda t=target: window.browser.select("dataset", t), lambda: idle(window), 300, 2))
+        results += switch_flows(window, probe, demo_id, heavy_id)
     if "inspection" in args.flows:
-        panel = window.inspection_panel
-        window.browser.select("dataset", heavy_id)
-        window.tabs.setCurrentWidget(window.data_panel)
-        wait(lambda: idle(window) and panel.snapshot is not None and panel.snapshot.dataset_id == heavy_id, 300)
-        users = panel.snapshot.users
-        heavy_user = int(users.loc[users["train_sessions"].idxmax(), "user"])
-        other = int(users.loc[users["train_sessions"].idxmin(), "user"])
-        panel.select_user(other)
-        window.tabs.setCurrentWidget(panel)
-        wait(lambda: idle(window), 120)
-        results.append(measure(f"inspection of a user with {HEAVY_USER_EVENTS:,} events, Inspection shown", probe,
-                               lambda: panel.select_user(heavy_user), lambda: idle(window), 300, 2))
-        panel.select_user(other)
-        window.tabs.setCurrentWidget(window.data_panel)
-        wait(lambda: idle(window), 120)
-
-        def pick_hidden_then_show() -> None:
-            panel.select_user(heavy_user)
-            QTimer.singleShot(500, lambda: window.tabs.setCurrentWidget(panel))
-
-        results.append(measure(f"inspection of a user with {HEAVY_USER_EVENTS:,} events picked hidden, then shown",
-                               probe, pick_hidden_then_show, lambda: idle(window) and panel.isVisible(), 300, 2))
+        results += inspection_flows(window, probe, heavy_id)
     window.close()
     machine = platform.processor() or platform.machine()
     print(f"GUI event-loop lateness (QTimer probe every {PROBE_INTERVAL_MS} ms), {machine}, "

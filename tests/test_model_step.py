@@ -187,6 +187,29 @@ def fixed_mask(rows: int, units: int, salt: int) -> torch.Tensor:
     return pattern.float() * 2.0
 
 
+def reference_loss(loss_name: str, y: torch.Tensor, cols: torch.Tensor, active: torch.Tensor,
+                   pop: np.ndarray) -> torch.Tensor:
+    """The mean over the 5 slots' active rows of TOP1 (tanh scores) or of the log-Q corrected
+    cross-entropy over in-batch and extra negatives (columns after the 5 targets), written out."""
+    col_valid = torch.cat([active, torch.ones(len(cols) - 5, dtype=torch.bool)])
+    losses = []
+    for i in range(5):
+        if not active[i]:
+            continue
+        negs = [j for j in range(len(cols)) if j != i and col_valid[j]]
+        if loss_name == "top1":
+            yt = torch.tanh(y[i])
+            losses.append((torch.sigmoid(yt[negs] - yt[i]) + torch.sigmoid(yt[negs] ** 2)).mean())
+        else:
+            p = torch.tensor(pop / pop.sum(), dtype=torch.float32)
+            q = p ** 0.75 / (p ** 0.75).sum()
+            clamped = cols.clamp_max(N_ITEMS - 1)
+            expected = active.sum() * p[clamped] + (len(cols) - 5) * q[clamped]
+            logits = y[i] - expected.log()
+            losses.append(-torch.log_softmax(logits[[i] + negs], 0)[0])
+    return torch.stack(losses).mean()
+
+
 @pytest.mark.parametrize("compact", [True, False], ids=["user-rows-compact", "user-rows-static"])
 @pytest.mark.parametrize("case", CASES)
 def test_training_step_gradients_match_autograd(case: str, compact: bool) -> None:
@@ -257,22 +280,7 @@ def test_training_step_gradients_match_autograd(case: str, compact: bool) -> Non
     assert torch.equal(cols[:5], targets)
     w = item_out[cols]
     y = s_new @ w[:, :HS].T + w[:, HS]
-    col_valid = torch.cat([active, torch.ones(len(cols) - 5, dtype=torch.bool)])
-    losses = []
-    for i in range(5):
-        if not active[i]:
-            continue
-        negs = [j for j in range(len(cols)) if j != i and col_valid[j]]
-        if cfg.loss == "top1":
-            yt = torch.tanh(y[i])
-            losses.append((torch.sigmoid(yt[negs] - yt[i]) + torch.sigmoid(yt[negs] ** 2)).mean())
-        else:
-            p = torch.tensor(pop / pop.sum(), dtype=torch.float32)
-            q = p ** 0.75 / (p ** 0.75).sum()
-            expected = active.sum() * p[cols.clamp_max(N_ITEMS - 1)] + (len(cols) - 5) * q[cols.clamp_max(N_ITEMS - 1)]
-            logits = y[i] - expected.log()
-            losses.append(-torch.log_softmax(logits[[i] + negs], 0)[0])
-    loss = torch.stack(losses).mean()
+    loss = reference_loss(cfg.loss, y, cols, active, pop)
     loss.backward()
     assert result.loss.item() == pytest.approx(loss.item(), abs=1e-5)
     grad_views = net.dense_views(rec.dense)

@@ -148,17 +148,7 @@ class ComparisonModel(QAbstractTableModel):
         if role == CELL_ROLE:
             return model, metric
         if metric is None:
-            if role == Qt.ItemDataRole.DisplayRole:
-                if index.column() == 0:
-                    return f"{model} (reference)" if reference else model
-                return str(int(self._cells[(model, self._metrics[0])].n_seeds))
-            if role == Qt.ItemDataRole.FontRole and reference:
-                font = QFont()
-                font.setItalic(True)
-                return font
-            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 1:
-                return int(Qt.AlignmentFlag.AlignCenter)
-            return None
+            return self._label_data(model, index.column(), reference, role)
         if metric in TIE_COLUMNS:
             return self._tie_data(model, metric, role)
         row = self._cells[(model, metric)]
@@ -172,6 +162,20 @@ class ComparisonModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(model, metric, row, reference)
+        return None
+
+    def _label_data(self, model: str, column: int, reference: bool, role: int) -> Any:
+        """The model's name (column 0) and its number of seeds (column 1)."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"{model} (reference)" if reference else model
+            return str(int(self._cells[(model, self._metrics[0])].n_seeds))
+        if role == Qt.ItemDataRole.FontRole and reference:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
     def _tie_data(self, model: str, column: str, role: int) -> Any:

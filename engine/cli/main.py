@@ -49,32 +49,38 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The command's handler, in the workspace it names (created where the command creates one, and
+    removed again when the command fails before storing anything)."""
+    check = getattr(args, "check", None)
+    if check is not None:  # the arguments' own refusals, before a workspace is opened or created
+        check(args)
+    needs_workspace = getattr(args, "needs_workspace", True)
+    if not needs_workspace:
+        return int(args.handler(args, None) or 0)
+    from engine.workbench.workspaces import open_workspace, remove_workspace_file
+
+    creates = getattr(args, "creates_workspace", False)
+    with open_workspace(args.workspace, create=creates) as workspace:
+        try:
+            code = int(args.handler(args, workspace) or 0)
+        except BaseException:
+            if workspace.created:  # nothing was stored: leave no empty workspace behind
+                workspace.close()
+                remove_workspace_file(workspace)
+            raise
+        if workspace.created:
+            print(f"created a new workspace at {workspace.display_name}", file=sys.stderr)
+        return code
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        check = getattr(args, "check", None)
-        if check is not None:  # the arguments' own refusals, before a workspace is opened or created
-            check(args)
-        needs_workspace = getattr(args, "needs_workspace", True)
-        if not needs_workspace:
-            return int(args.handler(args, None) or 0)
-        from engine.workbench.workspaces import open_workspace, remove_workspace_file
-
-        creates = getattr(args, "creates_workspace", False)
-        with open_workspace(args.workspace, create=creates) as workspace:
-            try:
-                code = int(args.handler(args, workspace) or 0)
-            except BaseException:
-                if workspace.created:  # nothing was stored: leave no empty workspace behind
-                    workspace.close()
-                    remove_workspace_file(workspace)
-                raise
-            if workspace.created:
-                print(f"created a new workspace at {workspace.display_name}", file=sys.stderr)
-            return code
+        return _run(args)
     except Cancelled:
         print("cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -151,6 +151,15 @@ def _rank_candidates(scorer: StreamScorer, slots: np.ndarray, targets: np.ndarra
                               torch.from_numpy(targets).to(scores.device), tie_mode), n_nonfinite
 
 
+def _rank_targets(scorer: StreamScorer, predicting: np.ndarray, target_items: np.ndarray,
+                  candidates: np.ndarray | None, n_items: int, tie_mode: TieMode) -> tuple[TargetRanks, int]:
+    """The targets' ranks among every item, or among the candidates; and how many targets were scored
+    NaN or infinite."""
+    if candidates is None:
+        return _rank_all(scorer, predicting, target_items, n_items, tie_mode)
+    return _rank_candidates(scorer, predicting, target_items, candidates, tie_mode)
+
+
 def evaluate(
     scorer: StreamScorer, train: SessionLog, test: SessionLog,
     settings: EvaluationSettings = EvaluationSettings(), progress: ProgressCallback = no_progress,
@@ -202,11 +211,8 @@ def evaluate(
         predicting = np.flatnonzero(target_event >= 0)
         if len(predicting):
             target_items = test.item[target_event[predicting]]  # [b]
-            if candidates is None:
-                ranks, nonfinite_targets = _rank_all(scorer, predicting, target_items, train.n_items, settings.tie_mode)
-            else:
-                ranks, nonfinite_targets = _rank_candidates(scorer, predicting, target_items, candidates,
-                                                            settings.tie_mode)
+            ranks, nonfinite_targets = _rank_targets(scorer, predicting, target_items, candidates, train.n_items,
+                                                     settings.tie_mode)
             n_nonfinite += nonfinite_targets
             rank_of_event[event[predicting]] = ranks.rank.cpu().numpy()
             tied_of_event[event[predicting]] = ranks.tied.cpu().numpy()
