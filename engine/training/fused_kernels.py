@@ -7,10 +7,12 @@ It computes what :class:`engine.training.train_step.TrainStep` computes — the 
 the hand-written backward pass and the row-sparse update (``engine/training/optimizer.py``) —
 with the element-wise work of each stage in one loop instead of one tensor operation per term.
 The matrix products call the BLAS that SciPy ships (``sgemm`` through ``scipy.linalg.cython_blas``,
-the BLAS numba's own ``np.dot`` uses), one thread. Float32 throughout, as the tensors; results
-equal the tensor step's up to float rounding (tests/test_training_fused_step.py). The random
-draws (dropout masks, extra negatives) are the tensor step's own, drawn by the caller from the
-run's generator in the same order, and passed in.
+the BLAS numba's own ``np.dot`` uses), on torch's number of threads (set by the caller). The
+element-wise exp, sigmoid and tanh are float32 polynomials that vectorize (``_exp``: within 2 ulp;
+a libm call per element does not vectorize). Float32 throughout, as the tensors; results equal the
+tensor step's up to float rounding (tests/test_training_fused_step.py). The random draws (dropout
+masks as 0/1, extra negatives as uniform numbers) are the tensor step's own, drawn by the caller
+from the run's generator in the same order, and passed in; the masks are scaled here.
 
 Compiled once per machine and cached (numba's ``cache=True``: beside this file, or in numba's
 user cache directory when this folder is not writable).

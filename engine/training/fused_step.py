@@ -129,8 +129,7 @@ def make_train_step(config: TrainConfig, network: RecurrentNetwork, popularity: 
             reason = f"the fused kernel failed to compile ({type(exc).__name__}: {exc})"
             logger.warning("training step: the tensor step (%s)", reason)
             return TrainStep(config, network, popularity, generator)
-    if device.type == "cpu":
-        logger.info("training step: the tensor step (%s)", reason)
+    logger.info("training step: the tensor step (%s)", reason)
     return TrainStep(config, network, popularity, generator)
 
 
@@ -192,16 +191,20 @@ class FusedTrainStep(TrainStep):
         fcfg[k.LR], fcfg[k.MOMENTUM] = config.learning_rate, config.momentum
         fcfg[k.ELU_ALPHA], fcfg[k.BPR_MAX_REG] = config.elu_alpha, config.bpr_max_reg
         fcfg[k.LOGQ_WEIGHT], fcfg[k.SAMPLE_ALPHA] = config.logq, config.sample_alpha
-        # the masks come already scaled by 1 / (1 - p), as the tensor step draws them
-        fcfg[k.SCALE_S] = fcfg[k.SCALE_U] = fcfg[k.SCALE_I] = fcfg[k.SCALE_E] = 1.0
+        # the masks' scale 1 / (1 - p), in float32 as the tensor step divides its 0/1 masks
+        for position, p in ((k.SCALE_S, config.dropout_session), (k.SCALE_U, config.dropout_user),
+                            (k.SCALE_I, config.dropout_init), (k.SCALE_E, config.dropout_embedding)):
+            fcfg[position] = np.float32(1.0) / np.float32(1.0 - p)
         self.icfg, self.fcfg = icfg, fcfg
         self.layout = self._layout()
         # random draws of a block, [step, ...], drawn per step as the tensor step draws them
-        width = spec.input_size
-        self.mask_s = torch.zeros(block, batch, hs)
-        self.mask_u = torch.zeros(block, batch, hu)
-        self.mask_i = torch.zeros(block, batch, hs)
-        self.mask_e = torch.zeros(block, batch, width)
+        def masks(p: float, units: int) -> Tensor:  # no memory for a dropout that is off
+            return torch.zeros(block, batch, units if p > 0 else 0)
+
+        self.mask_s = masks(config.dropout_session, hs)
+        self.mask_u = masks(config.dropout_user, hu)
+        self.mask_i = masks(config.dropout_init, hs)
+        self.mask_e = masks(config.dropout_embedding, spec.input_size)
         self.extra_u = torch.zeros(block, extra)
         self.record = torch.zeros(1, 2)
         opt = self.optimizer
@@ -253,7 +256,7 @@ class FusedTrainStep(TrainStep):
         for p, mask in ((cfg.dropout_session, self.mask_s[t]), (cfg.dropout_user, self.mask_u[t, :n_user_rows]),
                         (cfg.dropout_init, self.mask_i[t, :n_user_rows]), (cfg.dropout_embedding, self.mask_e[t])):
             if p != 0.0:
-                mask.bernoulli_(1.0 - p, generator=g).div_(1.0 - p)
+                mask.bernoulli_(1.0 - p, generator=g)  # 0/1; the kernel scales it
         if cfg.n_extra_negatives:
             self.extra_u[t].uniform_(generator=g)
 
