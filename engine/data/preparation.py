@@ -225,10 +225,10 @@ def _no_test_session(settings: PrepareSettings) -> EmptyResultError:
     if settings.min_item_support > 1:
         return _empty(f"{lost}; lower the min item support or use more data", "min_item_support")
     if not settings.use_given_sessions:
-        return _empty(f"{lost} (its items never occur in the user's earlier sessions, and the min item support is "
+        return _empty(f"{lost} (its items never occur in the training sessions, and the min item support is "
                       f"already 1); cut longer sessions with a longer idle threshold (now "
                       f"{_duration(settings.session_threshold_s)}), or use more data", "session_threshold_s")
-    return _empty(f"{lost} (its items never occur in the user's earlier sessions, and the min item support is "
+    return _empty(f"{lost} (its items never occur in the training sessions, and the min item support is "
                   "already 1); use more data")
 
 
