@@ -214,7 +214,7 @@ def _gru_forward(x: np.ndarray, h: np.ndarray, u_rz: np.ndarray, u_h: np.ndarray
     for i in range(n):
         for j in range(units):
             start, end, weight = blend[i, j], cand[i, j], rz[i, units + j]
-            h_new[i, j] = start + weight * (end - start) if abs(weight) < 0.5 else end - (end - start) * (1.0 - weight)
+            h_new[i, j] = start + weight * (end - start) if abs(weight) < _HALF else end - (end - start) * (_F1 - weight)
 
 
 @njit(**_JIT)
@@ -235,7 +235,7 @@ def _gru_backward(dh: np.ndarray, h: np.ndarray, blend: np.ndarray, blend_is_h: 
     for i in range(n):
         for j in range(units):
             z, c = rz[i, units + j], cand[i, j]
-            dx[i, 2 * units + j] = dh[i, j] * z * (1.0 - c * c)
+            dx[i, 2 * units + j] = dh[i, j] * z * (_F1 - c * c)
     da_h = dx[:, 2 * units:]
     if reset_after:
         for i in range(n):
@@ -258,7 +258,7 @@ def _gru_backward(dh: np.ndarray, h: np.ndarray, blend: np.ndarray, blend_is_h: 
             dx[i, units + j] = dh[i, j] * (cand[i, j] - blend[i, j])
         for j in range(2 * units):
             g = rz[i, j]
-            dx[i, j] *= g * (1.0 - g)
+            dx[i, j] *= g * (_F1 - g)
     da_rz = dx[:, : 2 * units]
     gemm(h, da_rz, du_rz, True, False, 0.0)
     if n_rows < 0:
@@ -282,7 +282,7 @@ def _gru_backward(dh: np.ndarray, h: np.ndarray, blend: np.ndarray, blend_is_h: 
         for r in range(n_rows):
             i = rows[r]
             for j in range(units):
-                dh_prev[r, j] += dh[i, j] * (1.0 - rz[i, units + j])
+                dh_prev[r, j] += dh[i, j] * (_F1 - rz[i, units + j])
 
 
 @njit(**_JIT)
@@ -650,19 +650,22 @@ def train_block(icfg: np.ndarray, fcfg: np.ndarray, layout: np.ndarray, items: n
             valid[batch + e] = True
         for j in range(n_cols):
             w_cols[j, :] = item_out[cols[j]]
+        for j in range(n_cols):
+            col_sum[j] = w_cols[j, hs]  # the columns' output biases, contiguous
         for b in range(batch):
-            for j in range(n_cols):
-                logits[b, j] = w_cols[j, hs]
+            logits[b, :] = col_sum
         gemm(s_new, w_cols[:, :hs], logits, False, True, 1.0)
-        for b in range(batch):
-            for j in range(n_cols):
-                v = logits[b, j]
-                if act == 1:
-                    y[b, j] = _tanh(v)
-                elif act == 2:
-                    y[b, j] = v if v > 0 else elu_alpha * _expm1(v)
-                else:
-                    y[b, j] = v
+        if act == 1:  # one loop per activation: no branch in the loop, so that it vectorizes
+            for b in range(batch):
+                for j in range(n_cols):
+                    y[b, j] = _tanh(logits[b, j])
+        elif act == 2:
+            for b in range(batch):
+                for j in range(n_cols):
+                    v = logits[b, j]
+                    y[b, j] = v if v > _F0 else elu_alpha * _expm1(v)
+        else:
+            y[:, :] = logits
         use_logq = icfg[LOGQ_MODE] != LOGQ_NONE
         if icfg[LOGQ_MODE] == LOGQ_COUNTS:
             for j in range(n_cols):
@@ -687,12 +690,14 @@ def train_block(icfg: np.ndarray, fcfg: np.ndarray, layout: np.ndarray, items: n
                     dy[b, j] *= share
         record[t, 0] = loss
         record[t, 1] = counted
-        for b in range(batch):
-            for j in range(n_cols):
-                if act == 1:
-                    dy[b, j] *= 1.0 - y[b, j] * y[b, j]
-                elif act == 2:
-                    dy[b, j] *= 1.0 if logits[b, j] > 0 else y[b, j] + elu_alpha
+        if act == 1:
+            for b in range(batch):
+                for j in range(n_cols):
+                    dy[b, j] *= _F1 - y[b, j] * y[b, j]
+        elif act == 2:
+            for b in range(batch):
+                for j in range(n_cols):
+                    dy[b, j] *= _F1 if logits[b, j] > _F0 else y[b, j] + elu_alpha
         gemm(dy, s_new, g_out[:, :hs], True, False, 0.0)
         col_sum[:] = 0.0  # the output biases' gradient: column sums of dy (contiguous, then one strided copy)
         for b in range(batch):
@@ -732,7 +737,7 @@ def train_block(icfg: np.ndarray, fcfg: np.ndarray, layout: np.ndarray, items: n
                     if icfg[DROP_I]:
                         v *= mask_i[t, r, j] * scale_i
                     it = init_t[r, j]
-                    d_init[r, j] = v * (1.0 - it * it)
+                    d_init[r, j] = v * (_F1 - it * it)
             gemm(c_rows[:n_rows], d_init[:n_rows], g_i_w, True, False, 0.0)
             g_i_bias[0, :] = 0.0
             for r in range(n_rows):
