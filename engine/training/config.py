@@ -130,7 +130,7 @@ class TrainConfig(ModelSettings):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str) -> TrainConfig:
         """Parse and validate; unknown keys are an error (keys missing take their defaults)."""
         try:
             values: Any = json.loads(text)

@@ -90,7 +90,7 @@ class SASRecConfig(ModelSettings):
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "SASRecConfig":
+    def from_json(cls, text: str) -> SASRecConfig:
         """Parse and validate; unknown keys are an error (keys missing take their defaults)."""
         try:
             values: Any = json.loads(text)
