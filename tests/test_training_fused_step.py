@@ -219,6 +219,19 @@ def test_unsupported_settings_fall_back_to_the_tensor_step_with_a_notice(
         FusedTrainStep(cfg, RecurrentNetwork(cfg.network_spec(LOG.n_items)), POPULARITY, torch.Generator())
 
 
+def test_every_setting_is_known_to_the_fused_step_and_a_new_one_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting added to TrainConfig must be computed by the kernel (and listed in KNOWN_SETTINGS)
+    before the fused step trains with it: until then, the tensor step does."""
+    cfg = _config("hrnn-all")
+    assert {f.name for f in dataclasses.fields(cfg)} == fused_step.KNOWN_SETTINGS
+    monkeypatch.setattr(fused_step, "KNOWN_SETTINGS", fused_step.KNOWN_SETTINGS - {"all_mode"})
+    assert unsupported_reason(cfg, torch.device("cpu")) == "the fused step does not know the setting(s) all_mode"
+    kernels = fused_step._kernels()
+    monkeypatch.setattr(kernels, "DENSE_NAMES", tuple(n for n in kernels.DENSE_NAMES if n != "session.v_rz"))
+    monkeypatch.setattr(fused_step, "KNOWN_SETTINGS", fused_step.KNOWN_SETTINGS | {"all_mode"})
+    assert unsupported_reason(cfg, torch.device("cpu")) == "the fused step does not compute the parameter(s) session.v_rz"
+
+
 def test_without_numba_the_tensor_step_trains(monkeypatch: pytest.MonkeyPatch,
                                               caplog: pytest.LogCaptureFixture) -> None:
     def missing():

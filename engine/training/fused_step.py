@@ -20,6 +20,7 @@ notice in the log saying why.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -40,6 +41,16 @@ logger = logging.getLogger(__name__)
 FUSED_STEP_VARIABLE = "HRNN_FUSED_STEP"
 #: Steps per call of the kernel when the step runner trains blocks (bounds the masks' memory).
 FUSED_BLOCK_STEPS = 64
+#: The training settings the fused step follows (the kernel's, or the loop's and batchers' around
+#: it). A setting added to :class:`TrainConfig` later trains with the tensor step, with a notice,
+#: until the kernel computes it and it is listed here.
+KNOWN_SETTINGS = frozenset({
+    "model", "session_units", "user_units", "embedding_size", "batch_size", "dropout_session", "dropout_user",
+    "dropout_init", "learning_rate", "momentum", "optimizer", "loss", "final_activation", "elu_alpha",
+    "constrained_embedding", "dropout_embedding", "reset_gate", "loss_normalization", "logq", "bpr_max_reg",
+    "n_extra_negatives", "sample_alpha", "epochs", "device", "all_mode", "user_order", "session_order", "batch_end",
+    "compat_2017", "cuda_graph_steps", "seed",
+})
 
 
 class _BlasThreads:
@@ -103,10 +114,16 @@ def unsupported_reason(config: TrainConfig, device: torch.device, compact_user_r
         return f"the fused step runs on a CPU, not {device.type}"
     if compact_user_rows is False:
         return "the fused step runs the user level on the session starts only (compact user rows)"
+    unknown = sorted({f.name for f in dataclasses.fields(config)} - KNOWN_SETTINGS)
+    if unknown:
+        return f"the fused step does not know the setting(s) {', '.join(unknown)}"
     try:
         kernels = _kernels()
     except Exception as exc:  # noqa: BLE001 - numba missing or broken: the tensor step trains
         return f"numba is not available ({type(exc).__name__}: {exc})"
+    parameters = sorted(set(config.network_spec(1).dense_shapes) - set(kernels.DENSE_NAMES))
+    if parameters:
+        return f"the fused step does not compute the parameter(s) {', '.join(parameters)}"
     if config.loss not in kernels.LOSS_CODES:
         return f"the fused step does not compute the loss {config.loss!r}"
     if config.activation not in kernels.ACTIVATION_CODES:
