@@ -26,8 +26,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -157,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
         fused, tensor = best.get(f"{name} fused"), best.get(f"{name} tensor")
         if fused and tensor:
             fc, tc = best_cpu[f"{name} fused"], best_cpu[f"{name} tensor"]
-            print(f"{name:24s} {fused:7.2f} ({fc:6.2f}) {tensor:7.2f} ({tc:6.2f}) {tensor / fused:8.2f}x ({tc / fc:.2f}x)")
+            print(f"{name:24s} {fused:7.2f} ({fc:6.2f}) {tensor:7.2f} ({tc:6.2f}) "
+                  f"{tensor / fused:8.2f}x ({tc / fc:.2f}x)")
     for peer, ours_name in (("GRU4Rec PyTorch (official)", "rnn-gru4rec-official"),
                             ("HRNN Theano (authors)", "hrnn-init-small")):
         if peer in best and f"{ours_name} fused" in best:
-            print(f"{peer} {best[peer]:.2f} s/epoch; {ours_name} fused is {best[peer] / best[ours_name + ' fused']:.2f}x "
-                  f"faster")
+            ratio = best[peer] / best[ours_name + " fused"]
+            print(f"{peer} {best[peer]:.2f} s/epoch; {ours_name} fused is {ratio:.2f}x faster")
 
 
 if __name__ == "__main__":

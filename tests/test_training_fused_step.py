@@ -229,7 +229,8 @@ def test_every_setting_is_known_to_the_fused_step_and_a_new_one_falls_back(monke
     kernels = fused_step._kernels()
     monkeypatch.setattr(kernels, "DENSE_NAMES", tuple(n for n in kernels.DENSE_NAMES if n != "session.v_rz"))
     monkeypatch.setattr(fused_step, "KNOWN_SETTINGS", fused_step.KNOWN_SETTINGS | {"all_mode"})
-    assert unsupported_reason(cfg, torch.device("cpu")) == "the fused step does not compute the parameter(s) session.v_rz"
+    expected = "the fused step does not compute the parameter(s) session.v_rz"
+    assert unsupported_reason(cfg, torch.device("cpu")) == expected
 
 
 def test_without_numba_the_tensor_step_trains(monkeypatch: pytest.MonkeyPatch,

@@ -87,7 +87,8 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, ta: bool, tb: bool, beta
     flags[1] = _TRANSPOSE if ta else _PLAIN
     # column-major BLAS: out^T [n, m] = op(b)^T [n, k] @ op(a)^T [k, m]
     _sgemm(flags.ctypes, flags[1:].ctypes, ints.ctypes, ints[1:].ctypes, ints[2:].ctypes,  # type: ignore[call-overload]
-           scalars.ctypes, b.ctypes, ints[3:].ctypes, a.ctypes, ints[4:].ctypes, scalars[1:].ctypes, out.ctypes, ints[5:].ctypes)
+           scalars.ctypes, b.ctypes, ints[3:].ctypes, a.ctypes, ints[4:].ctypes, scalars[1:].ctypes, out.ctypes,
+           ints[5:].ctypes)
 
 
 @njit(**_JIT)
@@ -214,7 +215,8 @@ def _gru_forward(x: np.ndarray, h: np.ndarray, u_rz: np.ndarray, u_h: np.ndarray
     for i in range(n):
         for j in range(units):
             start, end, weight = blend[i, j], cand[i, j], rz[i, units + j]
-            h_new[i, j] = start + weight * (end - start) if abs(weight) < _HALF else end - (end - start) * (_F1 - weight)
+            h_new[i, j] = (start + weight * (end - start) if abs(weight) < _HALF
+                           else end - (end - start) * (_F1 - weight))
 
 
 @njit(**_JIT)
@@ -511,7 +513,8 @@ def train_block(icfg: np.ndarray, fcfg: np.ndarray, layout: np.ndarray, items: n
     v_rz, v_all = _view(dense, layout, S_V_RZ), _view(dense, layout, S_V)
     uw_in, uu_rz, uu_h = _view(dense, layout, U_W_IN), _view(dense, layout, U_U_RZ), _view(dense, layout, U_U_H)
     u_bias, i_w, i_bias = _view(dense, layout, U_BIAS), _view(dense, layout, I_W), _view(dense, layout, I_BIAS)
-    u_b_hn, s_b_hrz, u_b_hrz = _view(dense, layout, U_B_HN), _view(dense, layout, S_B_HRZ), _view(dense, layout, U_B_HRZ)
+    u_b_hn = _view(dense, layout, U_B_HN)
+    s_b_hrz, u_b_hrz = _view(dense, layout, S_B_HRZ), _view(dense, layout, U_B_HRZ)
     g_u_rz, g_u_h, g_s_bias = _view(grad, layout, S_U_RZ), _view(grad, layout, S_U_H), _view(grad, layout, S_BIAS)
     g_w_in, g_s_b_hn = _view(grad, layout, S_W_IN), _view(grad, layout, S_B_HN)
     g_v_rz, g_v_all = _view(grad, layout, S_V_RZ), _view(grad, layout, S_V)
