@@ -241,6 +241,7 @@ class FusedTrainStep(TrainStep):
             _np(self.extra_prob), _np(self.log_count), np.zeros(0 if self.tied else n_rows, np.int64),
             np.zeros(n_rows, np.int64))
         # compile (or load the cached kernel) now, on a block of no steps: a failure shows here
+        logger.info("preparing the fused training step (compiled once per machine: about a minute the first time)")
         started = time.perf_counter()
         self._launch(np.zeros((0, batch), np.int64), np.zeros((0, batch), np.int64), np.zeros((0, batch), np.float32),
                      np.zeros((0, batch), np.float32), np.zeros((0, batch), np.bool_), 0, np.zeros((0, 2), np.float32))
