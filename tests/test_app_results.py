@@ -1,6 +1,7 @@
 """The Results panel on a workspace of real evaluated runs: the table equals the engine's
 comparison, best values in bold, the K selector, breakdown plots read back from their items, the
-runs behind a cell or a bar, exports, a run without checkpoint, and a screenshot."""
+runs behind a cell or a bar, exports, a run without checkpoint, the verdict as a forest plot, and
+screenshots."""
 from __future__ import annotations
 
 import math
@@ -12,13 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from app.results import ResultsPanel
 from app.results.comparison_model import format_value
 from engine.evaluation.evaluator import EvaluationSettings
+from engine.progress import CancelToken, no_progress
 from engine.storage.workspace import Workspace
-from engine.workbench.results import breakdown, collect_results, comparison, dataset_popularity
+from engine.workbench.comparison_view import ALL_RUNS, forest_data, run_selections
+from engine.workbench.results import breakdown, collect_results, comparison, dataset_popularity, load_results
 from tests.app_results_support import WITHOUT_CHECKPOINT, build_evaluated_workspace
 from tests.app_support import save_screenshot
 
@@ -173,3 +177,46 @@ def test_screenshot(qtbot, panel) -> None:
     plot.select_bar(next(iter(plot.bars)), plot.groups[-1])
     qtbot.wait(50)  # let the layouts settle
     save_screenshot(panel, "results_position")
+
+
+def show_verdict(qtbot, panel: ResultsPanel):
+    """The "Verdict (forest plot)" page, once its figure is computed."""
+    panel.view_bar.setCurrentIndex(1)
+    page = panel.verdict
+    qtbot.waitUntil(lambda: page.plot.data is not None, timeout=60_000)
+    return page
+
+
+def test_the_forest_plot_draws_every_model_against_the_reference_with_twins_linked(qtbot, panel, evaluated,
+                                                                                   tmp_path: Path) -> None:
+    page = show_verdict(qtbot, panel)
+    data = page.plot.data
+    assert data is not None
+    labels = [row.label for row in data.rows]
+    assert len(labels) == len(set(labels)) == 5  # Pop, Personal Pop, RNN, HRNN Init, RNN Concat
+    reference = [row for row in data.rows if row.difference is None]
+    assert len(reference) == 1 and reference[0].label == data.reference
+    for row in data.rows:
+        if row.difference is not None and math.isfinite(row.difference.low):
+            assert row.difference.low <= row.difference.relative <= row.difference.high
+    # HRNN Init and RNN Concat are linked to their session-only twin RNN
+    assert {(link.model.split(",")[0], link.twin.split(",")[0]) for link in data.links} == {
+        ("HRNN Init", "RNN"), ("RNN Concat", "RNN")}
+    # the same figures as the engine computes for every evaluated run
+    path, dataset_id, _ = evaluated
+    with Workspace(path) as workspace:
+        url = workspace.url
+    snapshot = load_results(url, dataset_id, None, no_progress, CancelToken())
+    selection = next(s for s in run_selections(snapshot) if s.key == ALL_RUNS)
+    engine = forest_data(snapshot, data.metric, data.reference, selection)
+    assert [(r.label, r.difference) for r in engine.rows] == [(r.label, r.difference) for r in data.rows]
+    # exports
+    for suffix in ("png", "svg"):
+        out = tmp_path / f"verdict.{suffix}"
+        page.export(out)
+        assert out.stat().st_size > 1000
+    image = QImage(str(tmp_path / "verdict.png"))
+    assert image.width() >= 600 and image.height() >= 200
+    assert "<svg" in (tmp_path / "verdict.svg").read_text()[:2000]
+    qtbot.wait(200)  # the plot lays its axes out on the next turns of the event loop
+    save_screenshot(panel, "results_forest_plot")
