@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, CursorResult, select, update
 
 from engine.errors import NotFoundError
 from engine.storage.schema import Comparison
-from engine.storage.workspace import Workspace
+from engine.storage.workspace import Workspace, update_if_any
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,7 @@ def interrupt_silent_comparisons(workspace: Workspace, silent_since: datetime, e
     silent = (Comparison.status == "running") & (
         (Comparison.heartbeat_at < silent_since)
         | (Comparison.heartbeat_at.is_(None) & (Comparison.created_at < silent_since)))
-    with workspace.session() as session:
-        if session.scalar(select(Comparison.id).where(silent).limit(1)) is None:
-            return 0
-    with workspace.session() as session:
-        result = cast(CursorResult, session.execute(update(Comparison).where(silent).values(
-            status="interrupted", finished_at=now, error=error)))
-        return int(result.rowcount or 0)
+    return update_if_any(workspace, Comparison, silent, {"status": "interrupted", "finished_at": now, "error": error})
 
 
 def get_comparison(workspace: Workspace, comparison_id: int) -> ComparisonRecord:

@@ -17,7 +17,7 @@ from engine.errors import NotFoundError
 from engine.storage import catalog
 from engine.storage.catalog import delete_cascading, delete_run_results, deleting
 from engine.storage.schema import Run, RunMetric
-from engine.storage.workspace import Workspace
+from engine.storage.workspace import Workspace, update_if_any
 
 #: The series every network records per epoch (step = epoch, from 1): its training loss and the
 #: epoch's wall seconds.
@@ -120,13 +120,7 @@ def fail_silent_runs(workspace: Workspace, silent_since: datetime, error: str, f
     """Mark failed (with ``error``) the running runs whose last heartbeat is older than
     ``silent_since``; returns how many. Looks first without a write lock."""
     silent = (Run.status == "running") & (Run.heartbeat_at < silent_since)
-    with workspace.session() as session:
-        if session.scalar(select(Run.id).where(silent).limit(1)) is None:
-            return 0
-    with workspace.session() as session:
-        result = cast(CursorResult, session.execute(update(Run).where(silent).values(
-            status="failed", finished_at=finished_at, error=error)))
-        return int(result.rowcount or 0)
+    return update_if_any(workspace, Run, silent, {"status": "failed", "finished_at": finished_at, "error": error})
 
 
 def runs_to_relocate(workspace: Workspace) -> list[tuple[int, dict[str, Any], str]]:

@@ -13,14 +13,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import platformdirs
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, CursorResult, Engine, create_engine, event, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -330,3 +330,15 @@ def _vacuum_sqlite(connection: Connection, busy_wait_ms: int) -> bool:
         return not connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
     finally:
         connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def update_if_any(workspace: Workspace, entity: Any, where: ColumnElement[bool], values: dict[str, Any]) -> int:
+    """Set ``values`` on the rows of ``entity`` (a mapped class) that match ``where``; returns how
+    many. Looks first without a write lock: most calls (the sweeps of silent runs and comparisons)
+    find nothing and then take no lock at all."""
+    with workspace.session() as session:
+        if session.scalar(select(entity.id).where(where).limit(1)) is None:
+            return 0
+    with workspace.session() as session:
+        result = cast(CursorResult, session.execute(update(entity).where(where).values(**values)))
+        return int(result.rowcount or 0)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.errors import CheckpointError
+
 
 def write_checkpoint_file(path: str | Path, kind: str, version: int, config_json: str, n_items: int,
                           state_dict: dict[str, torch.Tensor], item_ids: Sequence[object] | np.ndarray,
@@ -41,8 +43,6 @@ def read_checkpoint_file(path: str | Path, device: str | torch.device, kind: str
     """The payload of a checkpoint of format ``kind`` and ``version`` (``what``: its name in messages,
     e.g. "model checkpoint");
     CheckpointError for anything else; never executes code from the file."""
-    from engine.errors import CheckpointError
-
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
