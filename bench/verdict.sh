@@ -8,6 +8,7 @@
 #   bench/verdict.sh xing   [TRIALS] [SEEDS]   # MODELS="..." to compare fewer models (default: every
 #                                              # registered one, as python main.py models lists them)
 # TRIALS may be a time per model instead (30m, 1h): every model is tuned for that long.
+# WORKERS=N: worker processes for the tuning and the final trainings (default 2: both cores here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:?xing, ml100k or taobao}
@@ -17,6 +18,7 @@ case $trials in
   *) budget=(--trials "$trials") ;;
 esac
 seeds=${3:-3}
+workers=${WORKERS:-2}
 folder=${VERDICT_FOLDER:-/tmp/hrnn-verdict-$which}
 mkdir -p "$folder"
 ws=(--workspace "$folder/workspace.sqlite")
@@ -25,4 +27,4 @@ import_dataset "$which" "${ws[@]}"
 models=${MODELS:-$(python main.py models --names)}
 # shellcheck disable=SC2086
 /usr/bin/time -v python main.py compare "$which" --models $models "${budget[@]}" --seeds "$seeds" \
-  --search-seed 0 "${ws[@]}" 2> >(tee "$folder/compare.err" >&2) | tee "$folder/compare.txt"
+  --workers "$workers" --search-seed 0 "${ws[@]}" 2> >(tee "$folder/compare.err" >&2) | tee "$folder/compare.txt"

@@ -46,9 +46,9 @@ from engine.tuning.comparisons import (
     resume_comparison,
     save_progress,
 )
+from engine.workbench.parallel_runs import execute_runs_in_parallel
 from engine.workbench.results import collect_results, comparison, protocol_text
 from engine.workbench.run_messages import RunMessage
-from engine.workbench.training import execute_runs
 from engine.workbench.tuning import (
     DEFAULT_PATIENCE,
     DEFAULT_PRUNER,
@@ -396,7 +396,7 @@ def _run(workspace: Workspace, request: CompareRequest, models: list[str], datas
     ks = tuple(sorted({*DEFAULT_CUTOFFS, k}))
     settings = dataset_settings(workspace, dataset_id, EvaluationSettings(ks=ks))
     queued = [run_id for run_id in run_ids if get_run(workspace, run_id).status == "queued"]
-    finished = execute_runs(workspace, queued, send or (lambda message: None), cancel)
+    finished = execute_runs_in_parallel(workspace, queued, request.workers, send or (lambda message: None), cancel)
     if any(run.status == "cancelled" for run in finished) or cancel.cancelled:
         raise Cancelled("cancelled by the user")
     _evaluate_missing(workspace, [run_id for run_id in run_ids if run_id not in queued], cancel)
