@@ -2,7 +2,8 @@
 in one run, and optionally against the peers' own code.
 
     OMP_WAIT_POLICY=PASSIVE python bench/bench_fused_step.py [--users 6800] [--items 58000] [--repeats 2]
-        [--models rnn-small hrnn-init-small ...] [--gru4rec-pytorch DIR] [--hrnn-theano DIR]
+        [--models rnn-small hrnn-init-small ...] [--gru4rec-pytorch DIR]
+        [--hrnn-theano DIR --hrnn-theano-python PYTHON]
 
 The log is bench_training.py's synthetic XING-sized log (6,800 users, 5-20 sessions of 3-10 events,
 58k items with Zipf-like popularity; about 550k events). Each figure is one epoch through
@@ -15,16 +16,25 @@ Peers (nothing is fetched: pass the folder of a checkout, or they are skipped wi
 with its own ``fit`` for one epoch (its data preparation included) in the recipe of preset
 ``rnn-gru4rec-official`` (BPR-max, ELU 0.5, 2048 negatives, tied embedding, batch 100, 100 units);
 ``--hrnn-theano DIR`` holds ``hgru4rec.py`` of mquad/hgru4rec (Theano), timed with its ``fit`` for one
-epoch in the paper's small HRNN Init setting (preset ``hrnn-init-small``). Each peer runs in the same
-round as ours, on one thread.
+epoch in the paper's small HRNN Init setting (preset ``hrnn-init-small``). Theano 1.0.5 needs numpy < 1.24,
+so it runs in its own interpreter, ``--hrnn-theano-python PYTHON`` (a venv with ``Theano==1.0.5
+"numpy<1.24" "scipy<1.11" "pandas<2"``), through ``peer_hrnn_theano.py`` on the log saved once to a
+temporary .npz; its figure is ``fit`` less the graph compilation inside it (``theano.function``: graph
+optimization and linking, after a first ``fit`` on 60 users has filled Theano's C module cache), which is
+printed apart. Each peer runs in the same round as ours, on one thread.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,21 +97,51 @@ def gru4rec_pytorch(folder: str, log: SessionLog) -> Callable[[], Timing]:
     return epoch
 
 
-def hrnn_theano(folder: str, log: SessionLog) -> Callable[[], Timing]:
-    sys.path.insert(0, folder)
-    from hgru4rec import HGRU4Rec  # type: ignore[import-not-found]
-
-    data = _frame(log)
+def hrnn_theano(folder: str, log: SessionLog, python: str) -> Callable[[], Timing]:
+    """The authors' Theano code in its own interpreter (``python``), by peer_hrnn_theano.py on the log saved
+    once to a temporary .npz; the settings are in that script."""
+    if not (Path(python).is_file() or shutil.which(python)):
+        raise FileNotFoundError(f"no interpreter {python!r}")
+    workdir = tempfile.TemporaryDirectory(prefix="hrnn-theano-")  # removed with the closure
+    path = Path(workdir.name) / "log.npz"
+    np.savez(path, UserId=log.user, SessionId=log.session, ItemId=log.item, Time=log.time)
+    runner = Path(__file__).resolve().parent / "peer_hrnn_theano.py"
 
     def epoch() -> Timing:
-        model = HGRU4Rec([100], [100], n_epochs=1, batch_size=50, learning_rate=0.1, momentum=0.0,
-                         dropout_p_hidden_usr=0.0, dropout_p_hidden_ses=0.1, dropout_p_init=0.0,
-                         user_propagation_mode="init", loss="top1", final_act="tanh")
-        started, cpu = time.perf_counter(), time.process_time()
-        model.fit(data)
-        return time.perf_counter() - started, time.process_time() - cpu
+        done = subprocess.run([python, str(runner), str(Path(folder).resolve()), str(path)], capture_output=True,
+                              text=True, check=False, cwd=workdir.name)  # stray files go to the temporary folder
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode or not lines:
+            raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-2000:]}")
+        result = json.loads(lines[-1])
+        print(f"    HRNN Theano fit {result['fit_wall']:.2f} s wall {result['fit_cpu']:.2f} s CPU, less its graph "
+              f"compilation {result['compile_wall']:.2f} s wall {result['compile_cpu']:.2f} s CPU "
+              f"(warm-up fit on 60 users {result['warmup_wall']:.2f} s)", flush=True)
+        return result["wall"], result["cpu"]
 
     return epoch
+
+
+def peer_runs(args: argparse.Namespace, log: SessionLog) -> dict[str, Callable[[], Timing]]:
+    """The peers whose code is given; one that is not, or does not load, is skipped with a message."""
+    runs: dict[str, Callable[[], Timing]] = {}
+    theano_peer = functools.partial(hrnn_theano, python=args.hrnn_theano_python)
+    for label, folder, make, file in (("GRU4Rec PyTorch (official)", args.gru4rec_pytorch, gru4rec_pytorch,
+                                       "gru4rec_pytorch.py"),
+                                      ("HRNN Theano (authors)", args.hrnn_theano, theano_peer, "hgru4rec.py")):
+        if not folder or not (Path(folder) / file).is_file():
+            print(f"skipped {label}: no {file} in {folder!r}" if folder else f"skipped {label}: no folder given "
+                  f"(--{'gru4rec-pytorch' if 'PyTorch' in label else 'hrnn-theano'} DIR)")
+            continue
+        if make is theano_peer and not args.hrnn_theano_python:
+            print(f"skipped {label}: no interpreter given (--hrnn-theano-python PYTHON: a Python with Theano 1.0.5 "
+                  "and numpy < 1.24, pandas < 2)")
+            continue
+        try:
+            runs[label] = make(folder, log)
+        except Exception as exc:  # noqa: BLE001 - a peer that does not load is reported, the rest runs
+            print(f"skipped {label}: {type(exc).__name__}: {exc}")
+    return runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--gru4rec-pytorch", metavar="DIR", help="folder with gru4rec_pytorch.py (official code)")
     parser.add_argument("--hrnn-theano", metavar="DIR", help="folder with hgru4rec.py (the authors' Theano code)")
+    parser.add_argument("--hrnn-theano-python", metavar="PYTHON",
+                        help="interpreter with Theano 1.0.5 (numpy < 1.24) that runs the Theano code")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -124,17 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.models:
         runs[f"{name} fused"] = ours(name, log, fused=True)
         runs[f"{name} tensor"] = ours(name, log, fused=False)
-    for label, folder, make, file in (("GRU4Rec PyTorch (official)", args.gru4rec_pytorch, gru4rec_pytorch,
-                                       "gru4rec_pytorch.py"),
-                                      ("HRNN Theano (authors)", args.hrnn_theano, hrnn_theano, "hgru4rec.py")):
-        if not folder or not (Path(folder) / file).is_file():
-            print(f"skipped {label}: no {file} in {folder!r}" if folder else f"skipped {label}: no folder given "
-                  f"(--{'gru4rec-pytorch' if 'PyTorch' in label else 'hrnn-theano'} DIR)")
-            continue
-        try:
-            runs[label] = make(folder, log)
-        except Exception as exc:  # noqa: BLE001 - a peer that does not load is reported, the rest runs
-            print(f"skipped {label}: {type(exc).__name__}: {exc}")
+    runs.update(peer_runs(args, log))
 
     runs[f"{args.models[0]} fused"]()  # compile or load the kernel outside the timing
     best: dict[str, float] = {}

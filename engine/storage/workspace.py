@@ -256,21 +256,21 @@ class Workspace:
         return data_dir / "checkpoints" / f"{safe}-{identity}"
 
     def _migrate(self) -> None:
+        """Check the schema, and upgrade it when it is older than this program's. Opening an up-to-date
+        workspace only reads its revision: the upgrade's connection (foreign key actions off, then a
+        check of every row's parents, a scan of the whole file) is taken only when there is an upgrade."""
         known, head = _revisions()
         try:
+            with self.engine.connect() as connection:
+                current = self._check_heads(connection, known)
+            if tuple(current) == (head,):
+                return
+            if self.read_only:
+                raise WorkspaceError(
+                    f"workspace {self.display_name} was written by an older version and needs an "
+                    "upgrade, which needs write access: make it writable (or open a writable copy)")
             with _foreign_keys_off(self.engine) as connection, connection.begin():
-                current = MigrationContext.configure(connection).get_current_heads()
-                unknown = [rev for rev in current if rev not in known]
-                if unknown:
-                    raise WorkspaceError(
-                        f"workspace {self.display_name} was written by a newer version of HRNN Workbench "
-                        f"(schema {', '.join(unknown)}); upgrade the application to open it"
-                    )
-                if tuple(current) != (head,):
-                    if self.read_only:
-                        raise WorkspaceError(
-                            f"workspace {self.display_name} was written by an older version and needs an "
-                            "upgrade, which needs write access: make it writable (or open a writable copy)")
+                if tuple(self._check_heads(connection, known)) != (head,):  # another process may have upgraded it
                     log.info("migrating workspace %s from %s to %s", self.display_name, current, head)
                     command.upgrade(_alembic_config(connection), "head")
         except DBAPIError as exc:
@@ -281,6 +281,17 @@ class Workspace:
                     "beside it; copy the workspace file with its -wal file into a writable folder and open the "
                     "copy") from exc
             raise WorkspaceError(f"cannot open {database_problem(exc, self.display_name)}") from exc
+
+    def _check_heads(self, connection: Connection, known: frozenset[str]) -> tuple[str, ...]:
+        """The workspace's schema revisions; :class:`WorkspaceError` when one is unknown (a newer program)."""
+        current = tuple(MigrationContext.configure(connection).get_current_heads())
+        unknown = [rev for rev in current if rev not in known]
+        if unknown:
+            raise WorkspaceError(
+                f"workspace {self.display_name} was written by a newer version of HRNN Workbench "
+                f"(schema {', '.join(unknown)}); upgrade the application to open it"
+            )
+        return current
 
     @contextmanager
     def session(self) -> Iterator[Session]:
