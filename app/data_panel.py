@@ -27,6 +27,7 @@ class DataPanel(QWidget):
         self._url: str | None = None
         self.dataset_id: int | None = None
         self.log_id: int | None = None  # a stored log without a dataset, when one is shown
+        self._details_shown: DatasetDetails | None = None
         self.explorer = ThresholdExplorer(jobs)
         self.statistics = StatisticsTable()
         self._name = QLabel(NOTHING)
@@ -68,6 +69,7 @@ class DataPanel(QWidget):
         self._show_nothing()
 
     def _show_nothing(self) -> None:
+        self._details_shown = None
         self._name.setText(NOTHING)
         self._details.setText("")
         self.note.hide()
@@ -83,6 +85,9 @@ class DataPanel(QWidget):
             self.explorer.show_log(dataset.log_id, dataset.log_name, dataset.settings)
 
     def _show_details(self, dataset: DatasetDetails) -> None:
+        if dataset == self._details_shown:  # the same dataset as read again: nothing to redraw
+            return
+        self._details_shown = dataset
         self._name.setText(dataset.name)
         self._details.setText(f"From {dataset.source_path}\n{dataset.settings.describe()}")
         self.note.setText(f"Note: {dataset.note}" if dataset.note else "")
@@ -96,6 +101,7 @@ class DataPanel(QWidget):
         """A stored log without a dataset: explore it from the default settings, then Prepare."""
         switched = stored.id != self.log_id
         self.dataset_id, self.log_id = None, stored.id
+        self._details_shown = None
         self._name.setText(f"{stored.name}: no dataset yet")
         self._details.setText(f"From {stored.source_path}\n{stored.n_events:,} events of {stored.n_users:,} users "
                               f"and {stored.n_items:,} items are stored, but the settings of its import left nothing. "

@@ -146,7 +146,12 @@ class WorkspaceBrowser(QTreeWidget):
     # ----- contents -----
     def show_overview(self, overview: WorkspaceOverview | None) -> None:
         """Show ``overview`` (None: no workspace), keeping the selection, the collapsed datasets and
-        the expanded studies (a study's trials are collapsed at first)."""
+        the expanded studies (a study's trials are collapsed at first). An overview that lists the
+        same datasets, runs and logs as the one shown changes nothing (no rebuild, no selection
+        announced again: the panels keep what they show)."""
+        if overview is not None and self.overview is not None and _listed(overview) == _listed(self.overview):
+            self.overview = overview
+            return
         selected = self.selected()
         collapsed = {item.data(0, ID_ROLE) for item in self._top_items() if not item.isExpanded()}
         expanded_studies = {item.data(0, STUDY_ROLE) for item in self._items()
@@ -379,3 +384,8 @@ class WorkspaceBrowser(QTreeWidget):
             if top is not None and top.data(0, KIND_ROLE) == "dataset":
                 dataset_id = int(top.data(0, ID_ROLE))
         self.files_dropped.emit(paths, dataset_id)
+
+
+def _listed(overview: WorkspaceOverview) -> tuple:
+    """What the tree shows of an overview (its items, labels, icons and tooltips come from these)."""
+    return overview.datasets, overview.runs, overview.unprepared_logs

@@ -225,8 +225,8 @@ def inspection_flows(window: MainWindow, probe: LatencyProbe, heavy_id: int) -> 
     """The user of 1,000 events picked with Inspection shown, then picked hidden and shown."""
     results = []
     panel = window.inspection_panel
+    window.tabs.setCurrentWidget(panel)  # a panel behind another tab reads nothing until shown
     window.browser.select("dataset", heavy_id)
-    window.tabs.setCurrentWidget(window.data_panel)
     wait(lambda: idle(window) and panel.snapshot is not None and panel.snapshot.dataset_id == heavy_id, 300)
     users = panel.snapshot.users
     heavy_user = int(users.loc[users["train_sessions"].idxmax(), "user"])

@@ -24,16 +24,19 @@ def test_renamed_runs_and_datasets_show_their_new_names_everywhere(window, qtbot
         fake_evaluated_run(workspace, dataset_id, "hrnn-init", 0, np.where(np.arange(n) % 3 == 0, 1.0, 30.0), **events)
     window.refresh()
     results, inspection = window.results_panel, window.inspection_panel
-    qtbot.waitUntil(lambda: results.view is not None and len(results.table_model.models) == 2, timeout=60_000)
+    window.tabs.setCurrentWidget(inspection)  # a panel behind another tab reads when it is shown
     qtbot.waitUntil(lambda: inspection.snapshot is not None and len(inspection.snapshot.runs) == 2, timeout=60_000)
+    window.tabs.setCurrentWidget(results)
+    qtbot.waitUntil(lambda: results.view is not None and len(results.table_model.models) == 2, timeout=60_000)
     old = next(label for label in results.table_model.models if label.startswith("RNN"))
     monkeypatch.setattr(QInputDialog, "getText", lambda *_args, **_kwargs: ("My tuned RNN", True))
     window.workspace_actions.rename("run", rnn)
     qtbot.waitUntil(lambda: "My tuned RNN" in results.table_model.models, timeout=60_000)
     assert old not in results.table_model.models
     assert "My tuned RNN" in combo_texts(results.reference_combo)
-    qtbot.waitUntil(lambda: f"#{rnn} My tuned RNN, seed 0" in combo_texts(inspection.run_combos[0]), timeout=60_000)
     assert window.browser.item_text("run", rnn) == f"#{rnn} My tuned RNN, seed 0"
+    window.tabs.setCurrentWidget(inspection)  # renamed behind its tab: the new name once shown
+    qtbot.waitUntil(lambda: f"#{rnn} My tuned RNN, seed 0" in combo_texts(inspection.run_combos[0]), timeout=60_000)
     window.tabs.setCurrentWidget(results)
     results.views.setCurrentIndex(1)
     qtbot.waitUntil(lambda: results.verdict.plot.data is not None, timeout=60_000)
@@ -41,6 +44,7 @@ def test_renamed_runs_and_datasets_show_their_new_names_everywhere(window, qtbot
     monkeypatch.setattr(QInputDialog, "getText", lambda *_args, **_kwargs: ("Shop log", True))
     window.workspace_actions.rename("dataset", dataset_id)
     qtbot.waitUntil(lambda: results.title.text() == "Results — Shop log", timeout=60_000)
+    window.tabs.setCurrentWidget(inspection)
     qtbot.waitUntil(lambda: inspection.title.text() == "Inspection — Shop log", timeout=60_000)
     assert window.training_panel.dataset_combo.currentText().startswith("Shop log")
     wait_idle(qtbot, window)

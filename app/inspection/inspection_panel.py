@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from app.inspection.inspection_layout import PAIR_TIP, InspectionLayout
 from app.inspection.user_table import USER_ROLE
 from app.jobs import Job, JobManager, JobWork
+from app.tab_pages import behind_another_tab
 from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.inspection import (
     HRNN_MODELS,
@@ -62,6 +63,8 @@ class InspectionPanel(InspectionLayout):
         self._pending: dict[tuple, Job] = {}
         self._before_pair: list[int | None] | None = None
         self._reload_wanted = False  # runs changed while the dataset was being read
+        self._when_shown = False  # the dataset changed while another tab was shown: read it when shown
+        self._refresh_when_shown = False  # and its runs changed: read them again too
         self.snapshot: InspectionSnapshot | None = None
         self.user: int | None = None
         self.sessions: UserSessions | None = None
@@ -83,17 +86,36 @@ class InspectionPanel(InspectionLayout):
     # ----- public slots -----
     @Slot(int)
     def set_dataset(self, dataset_id: int) -> None:
+        """Inspect ``dataset_id``. While another tab of the window is shown, the dataset is only
+        noted: it is read and drawn when this panel is shown (a switch costs the window nothing)."""
         self._dataset_id = dataset_id
+        if behind_another_tab(self):
+            self._when_shown = True
+            return
         if dataset_id in self._snapshots:
             self._show_snapshot(self._snapshots[dataset_id])
         else:
             self._show_nothing("Reading the dataset…")
             self._load(dataset_id)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._when_shown:
+            self._when_shown, refresh = False, self._refresh_when_shown
+            self._refresh_when_shown = False
+            if self._dataset_id is not None:
+                self.set_dataset(self._dataset_id)
+                if refresh:
+                    self.refresh()
+
     @Slot()
     def refresh(self) -> None:
-        """Runs changed: list the dataset's runs again (what was read or computed is kept)."""
+        """Runs changed: list the dataset's runs again (what was read or computed is kept); behind
+        another tab, when this panel is next shown."""
         self._snapshots = {key: s for key, s in self._snapshots.items() if key == self._dataset_id}
+        if behind_another_tab(self):
+            self._when_shown = self._refresh_when_shown = True
+            return
         if self._dataset_id is not None:
             loading = self._pending.get(("dataset", self._dataset_id))
             self._reload_wanted = loading is not None and loading.running

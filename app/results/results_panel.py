@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from PySide6.QtCore import QModelIndex, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.jobs import Job, JobManager
@@ -31,6 +31,7 @@ from app.results.results_layout import LEVEL_TOOLTIP, ResultsLayout
 from app.results.ties import protocol_caption, protocol_html, ties_words
 from app.results.titles import LEVEL_TITLES
 from app.settings import AppSettings
+from app.tab_pages import behind_another_tab
 from engine.progress import CancelToken, ProgressCallback
 from engine.workbench.results import (
     BREAKDOWNS,
@@ -104,6 +105,7 @@ class ResultsPanel(ResultsLayout):
         self._dataset_id: int | None = None
         self._snapshots: dict[int, ResultsSnapshot] = {}
         self._stale: set[int] = set()
+        self._when_shown = False  # the dataset or its runs changed behind another tab: read when shown
         self._views: dict[tuple[int, int, str, str], ResultsView] = {}  # (dataset, K, reference, level)
         self._loading: dict[int, Job] = {}
         self._analysing: Job | None = None
@@ -138,8 +140,12 @@ class ResultsPanel(ResultsLayout):
     # ----- public slots -----
     @Slot(int)
     def set_dataset(self, dataset_id: int) -> None:
-        """Show the results of ``dataset_id`` (read in the background the first time)."""
+        """Show the results of ``dataset_id`` (read in the background the first time). While another
+        tab of the window is shown, the dataset is only noted: read and drawn when this panel is."""
         self._dataset_id = dataset_id
+        if behind_another_tab(self):
+            self._when_shown = True
+            return
         snapshot = self._snapshots.get(dataset_id)
         if snapshot is not None:
             self._show_snapshot(snapshot)
@@ -155,10 +161,21 @@ class ResultsPanel(ResultsLayout):
 
     @Slot()
     def refresh(self) -> None:
-        """Runs changed: read the new runs of the dataset shown (and of the others when next shown)."""
+        """Runs changed: read the new runs of the dataset shown (and of the others when next shown;
+        behind another tab, when this panel is next shown)."""
         self._stale.update(self._snapshots)
+        if behind_another_tab(self):
+            self._when_shown = True
+            return
         if self._dataset_id is not None:
             self._load(self._dataset_id)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._when_shown:
+            self._when_shown = False
+            if self._dataset_id is not None:
+                self.set_dataset(self._dataset_id)
 
     def set_workspace(self, workspace_path: str | Path) -> None:
         """Another workspace: forget everything read so far."""
