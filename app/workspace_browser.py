@@ -107,10 +107,13 @@ class WorkspaceBrowser(QTreeWidget):
         super().__init__(parent)
         self.setHeaderLabels(["Datasets and their runs"])
         header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)  # whole names, scroll if need be
-        self.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # Names fit the dock's width, a long one ending in "…" ("#2 Personal Pop, popul…") rather than cut
+        # at the edge; its tooltip and a wider dock show it whole. (Sizing the column to its contents also
+        # measured every item at each rebuild.)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
