@@ -99,13 +99,17 @@ def wait(until: Callable[[], object], timeout_s: float) -> None:
     check.setInterval(20)
     check.timeout.connect(lambda: loop.quit() if until() or time.monotonic() > deadline else None)
     check.start()
-    loop.exec()
+    started = time.monotonic()
+    while True:
+        loop.exec()  # may also return early: QCoreApplication.exit() ends every nested loop, so look again
+        if until() or time.monotonic() > deadline:
+            break
     check.stop()
     if not until():
         import faulthandler
 
         faulthandler.dump_traceback(all_threads=True)
-        raise TimeoutError(f"gave up after {timeout_s:.0f} s (jobs running: {RUNNING})")
+        raise TimeoutError(f"gave up after {time.monotonic() - started:.0f} s (jobs running: {RUNNING})")
 
 
 def summary(name: str, lateness: list[float], seconds: float) -> dict[str, float | str | int]:
