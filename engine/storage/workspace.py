@@ -263,14 +263,14 @@ class Workspace:
         try:
             with self.engine.connect() as connection:
                 current = self._check_heads(connection, known)
-            if tuple(current) == (head,):
+            if current == (head,):
                 return
             if self.read_only:
                 raise WorkspaceError(
                     f"workspace {self.display_name} was written by an older version and needs an "
                     "upgrade, which needs write access: make it writable (or open a writable copy)")
             with _foreign_keys_off(self.engine) as connection, connection.begin():
-                if tuple(self._check_heads(connection, known)) != (head,):  # another process may have upgraded it
+                if self._check_heads(connection, known) != (head,):  # another process may have upgraded it
                     log.info("migrating workspace %s from %s to %s", self.display_name, current, head)
                     command.upgrade(_alembic_config(connection), "head")
         except DBAPIError as exc:

@@ -5,27 +5,22 @@ on as if this process had sent them."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-import engine
 from engine.errors import NotFoundError
 from engine.progress import CancelToken
 from engine.runs import records
 from engine.storage.workspace import Workspace
+from engine.workbench.child_processes import child_environment, stop_processes
 from engine.workbench.run_messages import ProtocolError, RunMessage, decode
 from engine.workbench.training import MessageSink, execute_runs
 
 log = logging.getLogger(__name__)
-
-#: Seconds a child may take to stop after SIGTERM (it cancels its run) before it is killed.
-STOP_TIMEOUT_S = 30.0
 
 
 def shares(run_ids: Sequence[int], workers: int) -> list[list[int]]:
@@ -44,14 +39,9 @@ class _Child:
     """A child process whose JSON lines are decoded and passed on by a reader thread."""
 
     def __init__(self, url: str, run_ids: Sequence[int], send: MessageSink, workers: int) -> None:
-        env = dict(os.environ)
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        root = str(Path(engine.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
         self.run_ids = list(run_ids)
-        self.process = subprocess.Popen(execute_command(url, run_ids), env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(execute_command(url, run_ids), env=child_environment(workers),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.errors: list[str] = []
         self.readers = [threading.Thread(target=self._read_messages, args=(send,), daemon=True),
                         threading.Thread(target=self._read_errors, daemon=True)]
@@ -75,15 +65,7 @@ class _Child:
             if line.strip():
                 self.errors = [*self.errors[-19:], line.rstrip()]
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            log.warning("run process %d did not stop in time: killed", self.process.pid)
-            self.process.kill()
-            self.process.wait()
+    def join_readers(self) -> None:
         for reader in self.readers:
             reader.join(5.0)
 
@@ -111,8 +93,9 @@ def execute_runs_in_parallel(workspace: Workspace, run_ids: Sequence[int], worke
         while not cancel.cancelled and any(child.process.poll() is None for child in children):
             time.sleep(0.5)
     finally:
+        stop_processes([child.process for child in children], "run process")
         for child in children:
-            child.stop()
+            child.join_readers()
     for child in children:
         if child.process.returncode not in (0, 130, -signal.SIGTERM):
             log.warning("run process %d (runs %s) ended with %s: %s", child.process.pid, child.run_ids,

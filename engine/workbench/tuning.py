@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -19,14 +18,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-import engine
 from engine.errors import Cancelled, InputError, WorkbenchError
 from engine.progress import CancelToken, ProgressCallback, no_progress, scaled
 from engine.registry.search_space import describe_space
@@ -75,6 +72,7 @@ from engine.tuning.worker import (
     trial_overrides,
     work,
 )
+from engine.workbench.child_processes import child_environment, stop_processes
 from engine.workbench.tuning_request import (
     TuningRequest,
     check_fixed_memory,
@@ -95,8 +93,6 @@ __all__ = ["DEFAULT_PATIENCE", "DEFAULT_PRUNER", "DEFAULT_VALIDATION_USERS", "LE
 
 #: Seconds between two looks at the study while waiting for worker processes.
 POLL_S = 1.0
-#: Seconds a worker process is given to stop after being told to, before it is killed.
-STOP_TIMEOUT_S = 30.0
 
 
 def default_study_name(dataset_id: int, model: str) -> str:
@@ -239,30 +235,16 @@ def worker_command(url: str, name: str, seed: int | None = None) -> list[str]:
 
 
 def _spawn(url: str, name: str, seed: int | None, workers: int) -> _WorkerProcess:
-    env = dict(os.environ)
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))  # evaluation's threads
-    root = str(Path(engine.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     output = tempfile.TemporaryFile()
-    process = subprocess.Popen(worker_command(url, name, seed), env=env, stdout=subprocess.DEVNULL, stderr=output)
+    process = subprocess.Popen(worker_command(url, name, seed), env=child_environment(workers),
+                               stdout=subprocess.DEVNULL, stderr=output)
     return _WorkerProcess(process, output)
 
 
 def _stop(children: list[_WorkerProcess]) -> None:
     """Ask the worker processes still running to stop (their trial is cancelled and queued again),
     then wait; one that does not stop in time is killed."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for child in children:
-        try:
-            child.process.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            log.warning("worker process %d did not stop in time: killed", child.process.pid)
-            child.process.kill()
-            child.process.wait()
+    stop_processes([child.process for child in children], "worker process")
 
 
 class _TrialFeed:
